@@ -1,0 +1,5 @@
+"""python -m agentplaza → the CLI."""
+
+from agentplaza.cli import main
+
+main()

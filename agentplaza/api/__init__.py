@@ -1,0 +1,1 @@
+"""HTTP: parse → call a service → render. The only layer (with realtime/) that knows HTTP."""

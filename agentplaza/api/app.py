@@ -1,0 +1,79 @@
+"""build_app(settings): the composition root. Opens the store and bus, builds the hub and the
+services, mounts routes and realtime endpoints, and runs background loops in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from agentplaza import __version__
+from agentplaza.api.errors import install_error_handlers
+from agentplaza.api.limits import BodySizeLimit
+from agentplaza.api.routes import agents, health, messages, profile, threads, users
+from agentplaza.bus import open_bus
+from agentplaza.realtime.hub import Hub
+from agentplaza.realtime.websocket import websocket_endpoint
+from agentplaza.services.container import Runtime
+from agentplaza.services.registry import Services
+from agentplaza.settings import Settings
+from agentplaza.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings) -> FastAPI:
+    store = open_store(
+        settings.effective_database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        group_commit_max=settings.group_commit_max,
+    )
+    bus = open_bus(settings.bus_url)
+    services = Services.build(Runtime(store=store, bus=bus, settings=settings))
+    hub = Hub(bus, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.start()
+        await bus.start()
+        await hub.start()
+        purger = asyncio.get_running_loop().create_task(_purge_loop(services))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with suppress(asyncio.CancelledError):
+                await purger
+            await hub.stop()
+            await bus.close()
+            await store.close()
+
+    app = FastAPI(
+        title="agentplaza",
+        version=__version__,
+        description="Instant messaging for AI agents. Wire-compatible with the Agent IM API.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.hub = hub
+    install_error_handlers(app)
+    for module in (health, agents, users, profile, messages, threads):
+        app.include_router(module.router)
+    app.add_api_websocket_route("/v1/ws", websocket_endpoint(services, hub))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _purge_loop(services: Services) -> None:
+    interval = services.runtime.settings.purge_interval_secs
+    while True:
+        try:
+            removed = await services.messaging.purge_expired()
+            if removed:
+                log.info("retention purge removed %d acknowledged inbox items", removed)
+        except Exception:
+            log.exception("retention purge failed; will retry")
+        await asyncio.sleep(interval)

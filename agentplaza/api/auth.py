@@ -1,0 +1,40 @@
+"""Request → Account: the credential dependency used by every authenticated route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.credentials import pick_credential
+from agentplaza.domain.errors import ErrorCode, Unauthenticated
+from agentplaza.services.registry import Services
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def current_account(request: Request) -> Account:
+    token = pick_credential(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    if token is None:
+        raise Unauthenticated(
+            "missing credentials: send Authorization: Bearer <api key>", ErrorCode.UNAUTHENTICATED
+        )
+    return await get_services(request).accounts.authenticate(token)
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address (X-Forwarded-For only when the operator trusts a proxy)."""
+    services = get_services(request)
+    if services.runtime.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else "unknown"
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,96 @@
+"""/v1/agents: registration, the caller's profile and key, login, recovery, search, online."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from agentplaza.api.auth import CurrentAccount, ServicesDep, client_ip
+from agentplaza.api.render import account_view, json_response, limit_headers
+from agentplaza.api.schemas.accounts import RecoverIn, RegisterAgentIn, UpdateProfileIn
+from agentplaza.domain.accounts import ProfileChanges
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+ONLINE_LIST_MAX = 200
+
+
+@router.post("/register", status_code=201, summary="Register an agent; the API key is shown once")
+async def register(body: RegisterAgentIn, request: Request, services: ServicesDep) -> Response:
+    limiter = services.limiter
+    decision = limiter.check(limiter.register, client_ip(request))
+    creds = await services.accounts.register_agent(display_name=body.display_name, bio=body.bio)
+    data = account_view(creds.account)
+    data.update(agent_id=creds.account.id, api_key=creds.api_key, recovery_secret=creds.recovery_secret)
+    return json_response(data, 201, limit_headers(decision, limiter.register))
+
+
+@router.get("/me", summary="The caller's profile")
+async def get_me(account: CurrentAccount, request: Request) -> Response:
+    return json_response(account_view(account, online=request.app.state.hub.is_online(account.id)))
+
+
+@router.patch("/me", summary="Update display_name, bio, avatar_url or capabilities")
+async def update_me(body: UpdateProfileIn, account: CurrentAccount, services: ServicesDep) -> Response:
+    changes = ProfileChanges(
+        display_name=body.display_name,
+        bio=body.bio,
+        avatar_url=body.avatar_url,
+        capabilities=tuple(body.capabilities) if body.capabilities is not None else None,
+    )
+    return json_response(account_view(await services.accounts.update_profile(account, changes)))
+
+
+@router.delete("/me", status_code=204, summary="Deregister: the key stops working; the id is never reused")
+async def delete_me(account: CurrentAccount, services: ServicesDep) -> Response:
+    await services.accounts.delete(account)
+    return Response(status_code=204)
+
+
+@router.post("/login", summary="Check an API key (X-API-Key or Bearer) and return the profile")
+async def login(account: CurrentAccount, request: Request) -> Response:
+    return json_response(account_view(account, online=request.app.state.hub.is_online(account.id)))
+
+
+@router.post("/me/rotate-key", summary="Issue a new API key; the old one stops working at once")
+async def rotate_key(account: CurrentAccount, services: ServicesDep) -> Response:
+    creds = await services.accounts.rotate_key(account)
+    return json_response({"id": account.id, "api_key": creds.api_key})
+
+
+@router.post("/recover", summary="Exchange the recovery secret for a new API key")
+async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> Response:
+    limiter = services.limiter
+    limiter.check(limiter.login, client_ip(request))
+    creds = await services.accounts.recover(recovery_secret=body.recovery_secret, agent_id=body.agent_id)
+    data = account_view(creds.account)
+    data.update(agent_id=creds.account.id, api_key=creds.api_key)
+    return json_response(data)
+
+
+@router.get("/online", summary="How many accounts have a live connection (this node)")
+async def online(account: CurrentAccount, request: Request) -> Response:
+    ids = request.app.state.hub.online_accounts()
+    return json_response({"count": len(ids), "online": len(ids), "agents": ids[:ONLINE_LIST_MAX]})
+
+
+@router.get("/search", summary="Search accounts by display name or bio (public)")
+async def search(
+    request: Request,
+    services: ServicesDep,
+    q: str = Query(min_length=1, max_length=64),
+    limit: int = Query(20, ge=1, le=50),
+) -> Response:
+    limiter = services.limiter
+    decision = limiter.check(limiter.search, client_ip(request))
+    found = await services.accounts.search(q, limit=limit)
+    hub = request.app.state.hub
+    agents = [account_view(a, online=hub.is_online(a.id)) for a in found]
+    return json_response({"agents": agents, "count": len(agents)}, headers=limit_headers(decision, limiter.search))
+
+
+@router.get("/{agent_id}", summary="An account's public profile")
+async def get_agent(
+    request: Request, services: ServicesDep, agent_id: str = Path(max_length=32)
+) -> Response:
+    found = await services.accounts.get(agent_id)
+    return json_response(account_view(found, online=request.app.state.hub.is_online(found.id)))

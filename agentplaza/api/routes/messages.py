@@ -1,0 +1,117 @@
+"""/v1/messages: send, pending (long-poll), ack, sync, thread list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.responses import Response
+
+from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.render import json_response, limit_headers
+from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
+from agentplaza.domain.clock import iso_from_us, us_from_iso
+from agentplaza.domain.cursors import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
+from agentplaza.domain.messages import delivery_view, message_view
+from agentplaza.realtime.longpoll import PENDING_DEFAULT_LIMIT, wait_for_pending
+from agentplaza.services.messaging import Outgoing
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+
+
+@router.post("", status_code=201, summary="Send a direct message")
+async def send_message(
+    body: SendMessageIn,
+    account: CurrentAccount,
+    services: ServicesDep,
+    idempotency_key: str | None = Header(default=None, max_length=128),
+) -> Response:
+    limiter = services.limiter
+    decision = limiter.check(limiter.send, account.id)
+    content_format = body.content.format if body.content else (body.format or "text")
+    content_body = body.content.body if body.content else body.body
+    message, replayed = await services.messaging.send(
+        account,
+        Outgoing(
+            to=body.to,
+            format=content_format,
+            body=content_body,
+            thread_id=body.thread_id,
+            reply_to=body.reply_to,
+            type=body.type,
+            idempotency_key=idempotency_key or body.idempotency_key,
+        ),
+    )
+    headers = limit_headers(decision, limiter.send) or {}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    view = message_view(message)
+    view["status"] = "accepted"
+    return json_response(view, 200 if replayed else 201, headers)
+
+
+@router.get("/pending", summary="Unacknowledged messages; waits up to `timeout` s for one")
+async def pending(
+    request: Request,
+    account: CurrentAccount,
+    services: ServicesDep,
+    timeout: float = Query(0, ge=0, le=3600),
+    limit: int = Query(PENDING_DEFAULT_LIMIT, ge=1, le=SYNC_MAX_LIMIT),
+) -> Response:
+    timeout = min(timeout, services.runtime.settings.longpoll_max_timeout_secs)
+    items = await wait_for_pending(
+        services, request.app.state.hub, account, timeout_secs=timeout, limit=limit
+    )
+    return json_response([delivery_view(i) for i in items])
+
+
+@router.post("/ack", summary="Acknowledge everything up to a seq")
+async def ack_up_to(body: AckUpToIn, account: CurrentAccount, services: ServicesDep) -> Response:
+    acked = await services.messaging.ack_up_to(account, body.up_to_seq)
+    return json_response({"acked": acked, "up_to_seq": body.up_to_seq})
+
+
+@router.post("/{message_id}/ack", status_code=204, summary="Acknowledge one message (idempotent)")
+async def ack(
+    account: CurrentAccount, services: ServicesDep, message_id: str = Path(max_length=64)
+) -> Response:
+    await services.messaging.ack(account, message_id)
+    return Response(status_code=204)
+
+
+@router.get("/sync", summary="Everything received after a seq (or a time), acked or not")
+async def sync(
+    account: CurrentAccount,
+    services: ServicesDep,
+    since_seq: int | None = Query(None, ge=0),
+    since: str | None = Query(None, max_length=64),
+    limit: int = Query(SYNC_DEFAULT_LIMIT, ge=1, le=SYNC_MAX_LIMIT),
+) -> Response:
+    since_us = us_from_iso(since) if since is not None and since_seq is None else None
+    result = await services.messaging.sync(account, since_seq=since_seq, since_us=since_us, limit=limit)
+    return json_response(
+        {
+            "messages": [delivery_view(i) for i in result.items],
+            "next_seq": result.next_seq,
+            "has_more": result.has_more,
+        }
+    )
+
+
+@router.get("/threads", summary="The caller's threads, most recent first")
+async def threads(
+    account: CurrentAccount, services: ServicesDep, limit: int = Query(50, ge=1, le=200)
+) -> Response:
+    summaries = await services.messaging.threads(account, limit=limit)
+    return json_response(
+        {
+            "threads": [
+                {
+                    "thread_id": t.thread_id,
+                    "scene": "dm",
+                    "peer_id": t.peer_id,
+                    "last_message": message_view(t.last_message),
+                    "last_message_at": iso_from_us(t.last_message.created_at_us),
+                }
+                for t in summaries
+            ]
+        }
+    )

@@ -1,0 +1,1 @@
+"""Request models per resource (pydantic); they document the API in /openapi.json."""

@@ -1,0 +1,34 @@
+"""Request bodies of /v1/messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS
+
+
+class ContentIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    format: str = Field(default="text", max_length=16)
+    body: Any = None
+
+
+class SendMessageIn(BaseModel):
+    """`{"to", "content": {"format", "body"}}`; the flat `{"to", "body", "format"}` also works."""
+
+    model_config = ConfigDict(extra="ignore")
+    to: str | int
+    content: ContentIn | None = None
+    body: Any = None
+    format: str | None = Field(default=None, max_length=16)
+    thread_id: str | None = Field(default=None, max_length=128)
+    reply_to: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=16)
+    idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
+
+
+class AckUpToIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    up_to_seq: int = Field(ge=0)

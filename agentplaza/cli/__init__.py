@@ -1,0 +1,86 @@
+"""The `agentplaza` command: serve, migrate, settings. Flags map to AGENTPLAZA_* settings.
+
+Importable without the server's dependencies; server commands import them when run.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from agentplaza.settings import Settings
+
+app = typer.Typer(help="agentplaza: instant messaging for AI agents.", no_args_is_help=True)
+
+SERVER_EXTRA_HINT = 'the server needs its dependencies: pip install "agentplaza[server]"'
+
+
+def _settings(overrides: dict[str, Any]) -> Settings:
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings.from_env().with_values(given)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (AGENTPLAZA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (AGENTPLAZA_PORT).")] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Where the SQLite file lives (AGENTPLAZA_DATA_DIR).")
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
+    bus_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_BUS_URL.")] = None,
+    log_level: Annotated[str | None, typer.Option(help="AGENTPLAZA_LOG_LEVEL.")] = None,
+) -> None:
+    """Run the server (default: SQLite file under the data dir, in-process fan-out)."""
+    settings = _settings(
+        {
+            "host": host,
+            "port": port,
+            "data_dir": data_dir,
+            "database_url": database_url,
+            "bus_url": bus_url,
+            "log_level": log_level,
+        }
+    )
+    try:
+        from agentplaza.server import run
+    except ImportError as exc:
+        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
+        raise typer.Exit(2) from exc
+    run(settings)
+
+
+@app.command()
+def migrate(
+    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
+) -> None:
+    """Bring the database schema up to date (the server also does this at start-up)."""
+    settings = _settings({"database_url": database_url, "data_dir": data_dir})
+    try:
+        from pathlib import Path
+
+        from agentplaza.store.migrate import upgrade_to_head
+    except ImportError as exc:
+        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
+        raise typer.Exit(2) from exc
+    url = settings.effective_database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(url)
+    typer.echo("database is at the newest schema")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (secrets masked)."""
+    typer.echo(json.dumps(_settings({}).describe(), indent=2))
+
+
+def main() -> None:
+    app()

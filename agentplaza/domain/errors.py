@@ -1,0 +1,92 @@
+"""Errors that reach clients, each with an HTTP status and a machine code.
+
+    AgentplazaError
+    ├── Invalid            400/422  bad input (malformed JSON, wrong types, bad ids)
+    ├── Unauthenticated    401      missing or unknown credentials
+    ├── Forbidden          403      authenticated but not allowed
+    ├── NotFound           404      no such resource (or not visible to the caller)
+    ├── Conflict           409      duplicate name, state clash
+    ├── PayloadTooLarge    413      body over the configured cap
+    └── RateLimited        429      too many requests; carries retry_after_secs
+
+Store and bus failures are not AgentplazaErrors: they never reach clients as is.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Wire codes sent as `code` in every error body (documented in docs/errors.md)."""
+
+    INVALID_JSON = "invalid_json"
+    VALIDATION_ERROR = "validation_error"
+    INVALID_ID = "invalid_id"
+    INVALID_CONTENT = "invalid_content"
+    INVALID_CURSOR = "invalid_cursor"
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    AGENT_NOT_FOUND = "agent_not_found"
+    MESSAGE_NOT_FOUND = "message_not_found"
+    THREAD_NOT_FOUND = "thread_not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NAME_TAKEN = "name_taken"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    INTERNAL_ERROR = "internal_error"
+
+
+class AgentplazaError(Exception):
+    """Base of every error that is rendered to a client."""
+
+    status: int = 400
+    default_code: ErrorCode = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, detail: str, code: ErrorCode | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+
+
+class Invalid(AgentplazaError):
+    status = 422
+    default_code = ErrorCode.VALIDATION_ERROR
+
+
+class Unauthenticated(AgentplazaError):
+    status = 401
+    default_code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(AgentplazaError):
+    status = 403
+    default_code = ErrorCode.FORBIDDEN
+
+
+class NotFound(AgentplazaError):
+    status = 404
+    default_code = ErrorCode.NOT_FOUND
+
+
+class Conflict(AgentplazaError):
+    status = 409
+    default_code = ErrorCode.NAME_TAKEN
+
+
+class PayloadTooLarge(AgentplazaError):
+    status = 413
+    default_code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class RateLimited(AgentplazaError):
+    status = 429
+    default_code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, detail: str, *, retry_after_secs: float, limit: int) -> None:
+        super().__init__(detail)
+        self.retry_after_secs = retry_after_secs
+        self.limit = limit

@@ -1,0 +1,147 @@
+"""Messages: content rules, the stored message, and the shapes clients receive.
+
+The delivered shape is the one the agentim SDK parses everywhere (pending, WS, sync, webhook):
+`from` (not `sender_id`), nested `content.body`, an integer `seq`, a non-null `thread_id`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from agentplaza.domain.clock import iso_from_us
+from agentplaza.domain.errors import ErrorCode, Invalid
+from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+
+IDEMPOTENCY_KEY_MAX_CHARS = 128
+
+
+class MessageFormat(StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    JSON = "json"
+    IMAGE = "image"
+
+
+class MessageType(StrEnum):
+    REQUEST = "request"
+    RESPONSE = "response"
+
+
+class Scene(StrEnum):
+    DM = "dm"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    id: MessageId
+    sender_id: AccountId
+    recipient_id: AccountId | None
+    thread_id: ThreadId
+    reply_to: MessageId | None
+    type: MessageType
+    format: MessageFormat
+    body: str
+    created_at_us: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryContext:
+    """Server-computed security context of one delivery; never settable by the sender."""
+
+    recipient_id: AccountId
+    scene: Scene
+    sender_relation: str
+    trust_level: str
+    intent: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxItem:
+    """One message in one recipient's inbox, at that recipient's `seq`."""
+
+    message: Message
+    context: DeliveryContext
+    seq: int
+    acked: bool
+
+
+def validate_content(fmt: str, body: Any, *, max_bytes: int) -> tuple[MessageFormat, str]:
+    """The (format, body) to store; the body is kept byte-exact when it is a string."""
+    try:
+        message_format = MessageFormat(fmt)
+    except ValueError:
+        allowed = ", ".join(f.value for f in MessageFormat)
+        raise Invalid(f"content.format must be one of: {allowed}", ErrorCode.INVALID_CONTENT) from None
+    if isinstance(body, dict | list) and message_format is MessageFormat.JSON:
+        body = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    if not isinstance(body, str):
+        raise Invalid("content.body must be a string", ErrorCode.INVALID_CONTENT)
+    if not body:
+        raise Invalid("content.body must not be empty", ErrorCode.INVALID_CONTENT)
+    if len(body.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise Invalid(f"content.body is larger than {max_bytes} bytes", ErrorCode.INVALID_CONTENT)
+    if message_format is MessageFormat.JSON:
+        _require_json(body)
+    elif message_format is MessageFormat.IMAGE:
+        _require_image(body)
+    return message_format, body
+
+
+def _require_json(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Invalid("content.body must be valid JSON for format json", ErrorCode.INVALID_CONTENT) from None
+
+
+def _require_image(body: str) -> None:
+    try:
+        image = json.loads(body)
+    except ValueError:
+        image = None
+    url = image.get("url") if isinstance(image, dict) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise Invalid(
+            'image body must be JSON {"url": "<absolute http(s) URL>", ...}', ErrorCode.INVALID_CONTENT
+        )
+
+
+def validate_idempotency_key(key: str) -> str:
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX_CHARS or not key.isprintable():
+        raise Invalid(f"idempotency key must be 1-{IDEMPOTENCY_KEY_MAX_CHARS} printable characters")
+    return key
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    """The message as its sender (or a thread reader) sees it: no per-recipient fields."""
+    view: dict[str, Any] = {
+        "id": message.id,
+        "type": message.type.value,
+        "from": message.sender_id,
+        "content": {"format": message.format.value, "body": message.body},
+        "thread_id": message.thread_id,
+        "created_at": iso_from_us(message.created_at_us),
+    }
+    if message.recipient_id is not None:
+        view["to"] = message.recipient_id
+    if message.reply_to is not None:
+        view["reply_to"] = message.reply_to
+    return view
+
+
+def delivery_view(item: InboxItem) -> dict[str, Any]:
+    """The message as one recipient receives it, with its `seq` and security context."""
+    view = message_view(item.message)
+    ctx = item.context
+    view["to"] = ctx.recipient_id
+    view["seq"] = item.seq
+    view["scene"] = ctx.scene.value
+    view["sender_relation"] = ctx.sender_relation
+    view["trust_level"] = ctx.trust_level
+    if ctx.intent is not None:
+        view["intent"] = ctx.intent
+    return view

@@ -1,0 +1,57 @@
+"""Long-poll `GET /v1/messages/pending`: return unacked items now, or park until one arrives.
+
+A parked request is a `Waiter` sink in the hub; any delivery for the account wakes it and
+the handler re-reads the store, so a woken poll returns every unacked item, in seq order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.envelopes import Envelope
+from agentplaza.domain.messages import InboxItem
+from agentplaza.realtime.hub import Hub
+from agentplaza.services.registry import Services
+
+PENDING_DEFAULT_LIMIT = 100
+
+
+class Waiter:
+    """A parked long-poll: woken by the first delivery (or by shutdown)."""
+
+    def __init__(self, account: Account) -> None:
+        self.account_id = account.id
+        self.woken = asyncio.Event()
+
+    def push(self, envelope: Envelope) -> None:
+        self.woken.set()
+
+    def heartbeat(self) -> None:
+        pass
+
+    async def close(self, reason: str) -> None:
+        self.woken.set()
+
+
+async def wait_for_pending(
+    services: Services, hub: Hub, account: Account, *, timeout_secs: float, limit: int
+) -> list[InboxItem]:
+    """Unacked items, ascending by seq; waits up to `timeout_secs` for the first one."""
+    messaging = services.messaging
+    page = await messaging.unacked(account, limit=limit)
+    if page.items or timeout_secs <= 0:
+        return page.items
+    waiter = Waiter(account)
+    await hub.attach(waiter)
+    try:
+        # Re-read after attaching: a delivery committed in between would otherwise be missed.
+        page = await messaging.unacked(account, limit=limit)
+        if page.items:
+            return page.items
+        with suppress(TimeoutError):
+            await asyncio.wait_for(waiter.woken.wait(), timeout_secs)
+    finally:
+        await hub.detach(waiter)
+    return (await messaging.unacked(account, limit=limit)).items

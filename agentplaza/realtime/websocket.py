@@ -1,0 +1,141 @@
+"""WebSocket `/v1/ws`: the push transport the agentim SDK's Agent uses.
+
+Frames (server → client, text, one JSON object each): `{"type":"msg","data":{"message":{…}}}`
+per delivery, `{"type":"notifications","data":{…}}` after the backlog, `{"type":"heartbeat"}`.
+Client → server frames are optional: `{"type":"ack","id":…}`, `{"type":"ack","up_to_seq":N}`,
+`{"type":"ping"}`. Resume with `?since_seq=N`. See docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.credentials import pick_credential
+from agentplaza.domain.errors import AgentplazaError
+from agentplaza.realtime.hub import Hub
+from agentplaza.realtime.sink import OrderedSink
+from agentplaza.services.registry import Services
+
+log = logging.getLogger(__name__)
+FRAME_PREFIX = '{"type":"msg","data":{"message":'
+FRAME_SUFFIX = "}}"
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+MAX_CLIENT_FRAME_CHARS = 4096
+
+
+class WebSocketSink(OrderedSink):
+    def __init__(self, websocket: WebSocket, account: Account, services: Services) -> None:
+        super().__init__(
+            account.id,
+            services.runtime.store,
+            queue_max=services.runtime.settings.ws_send_queue_max,
+        )
+        self._ws = websocket
+
+    async def write(self, body: bytes) -> None:
+        await self._ws.send({"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX})
+
+    async def write_heartbeat(self) -> None:
+        await self.send_json({"type": "heartbeat", "data": {"ts": int(time.time() * 1000)}})
+
+    async def send_json(self, frame: dict[str, object]) -> None:
+        await self._ws.send({"type": "websocket.send", "text": json.dumps(frame, separators=(",", ":"))})
+
+    async def close(self, reason: str) -> None:
+        self.closed = True
+        if self._ws.application_state is WebSocketState.CONNECTED:
+            code = CLOSE_TRY_AGAIN_LATER if reason == "slow consumer" else 1001
+            await self._ws.close(code=code, reason=reason[:100])
+
+
+def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(websocket: WebSocket) -> None:
+        account = await _authenticate(websocket, services)
+        if account is None:
+            return
+        resume = _resume_seq(websocket)
+        await websocket.accept()
+        sink = WebSocketSink(websocket, account, services)
+        await hub.attach(sink)
+        try:
+            backlog = await sink.catch_up(after_seq=resume)
+            await sink.send_json(
+                {"type": "notifications", "data": {"unread": backlog, "pending_friend_requests": 0}}
+            )
+            await _read_client_frames(websocket, sink, account, services)
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            log.exception("websocket for %s failed", account.id)
+        finally:
+            sink.closed = True
+            await hub.detach(sink)
+
+    return endpoint
+
+
+async def _authenticate(websocket: WebSocket, services: Services) -> Account | None:
+    token = pick_credential(
+        websocket.headers.get("authorization"),
+        websocket.headers.get("x-api-key"),
+        websocket.query_params.get("token"),
+    )
+    detail = "missing credentials: send Authorization: Bearer <api key>"
+    if token is not None:
+        try:
+            return await services.accounts.authenticate(token)
+        except AgentplazaError as exc:
+            detail = exc.detail
+    # Refusing the upgrade with a real 401 lets clients tell bad keys from outages.
+    await websocket.send_denial_response(
+        JSONResponse({"detail": detail, "code": "unauthenticated"}, status_code=401)
+    )
+    return None
+
+
+def _resume_seq(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("since_seq") or websocket.query_params.get("last_seq")
+    if raw is None:
+        return None
+    try:
+        return max(0, int(raw))
+    except ValueError:
+        return None
+
+
+async def _read_client_frames(
+    websocket: WebSocket, sink: WebSocketSink, account: Account, services: Services
+) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None and message.get("bytes") is not None:
+            text = message["bytes"].decode("utf-8", "replace")
+        if not text or len(text) > MAX_CLIENT_FRAME_CHARS:
+            continue
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(frame, dict):
+            continue
+        kind = frame.get("type")
+        try:
+            if kind == "ping":
+                await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
+            elif kind == "ack" and isinstance(frame.get("id"), str):
+                await services.messaging.ack(account, frame["id"])
+            elif kind == "ack" and isinstance(frame.get("up_to_seq"), int):
+                await services.messaging.ack_up_to(account, frame["up_to_seq"])
+        except AgentplazaError as exc:
+            await sink.send_json({"type": "error", "data": {"detail": exc.detail, "code": exc.code}})

@@ -1,0 +1,188 @@
+"""Accounts: registration, credentials (API keys, recovery, human sessions), profiles."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from agentplaza.domain import accounts as rules
+from agentplaza.domain.accounts import Account, AccountKind, NewAccount, ProfileChanges
+from agentplaza.domain.errors import ErrorCode, Invalid, NotFound, Unauthenticated
+from agentplaza.domain.ids import (
+    API_KEY_PREFIX,
+    RECOVERY_SECRET_PREFIX,
+    SESSION_TOKEN_PREFIX,
+    AccountId,
+    hash_secret,
+    parse_account_id,
+)
+from agentplaza.services.container import Runtime
+
+SEARCH_QUERY_MAX_CHARS = 64
+SEARCH_MAX_RESULTS = 50
+_password_hasher = PasswordHasher()
+# Verifying against this when the name is unknown keeps login timing the same either way.
+_DUMMY_PASSWORD_HASH = _password_hasher.hash("not a real password")
+
+
+@dataclass(frozen=True, slots=True)
+class NewCredentials:
+    account: Account
+    api_key: str
+    recovery_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    account: Account
+    token: str
+    expires_at_us: int
+
+
+class Accounts:
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        self._store = runtime.store
+        self._auth_cache: dict[str, tuple[Account, float]] = {}
+        self._cache_keys: dict[AccountId, set[str]] = {}
+
+    def _secret(self, prefix: str) -> str:
+        return prefix + base64.urlsafe_b64encode(self._rt.random_bytes(32)).decode().rstrip("=")
+
+    # --- agents ---------------------------------------------------------------------------
+    async def register_agent(self, *, display_name: str, bio: str) -> NewCredentials:
+        api_key = self._secret(API_KEY_PREFIX)
+        recovery = self._secret(RECOVERY_SECRET_PREFIX)
+        account = await self._store.create_account(
+            NewAccount(
+                kind=AccountKind.AGENT,
+                display_name=rules.validate_display_name(display_name),
+                bio=rules.validate_bio(bio),
+                key_hash=hash_secret(api_key),
+                recovery_hash=hash_secret(recovery),
+                password_hash=None,
+                now_us=self._rt.clock_us(),
+            )
+        )
+        return NewCredentials(account, api_key, recovery)
+
+    async def authenticate(self, token: str) -> Account:
+        """The account a bearer credential (am_ key or pt_ session token) belongs to."""
+        token_hash = hash_secret(token)
+        cached = self._auth_cache.get(token_hash)
+        now = self._rt.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        if token.startswith(SESSION_TOKEN_PREFIX):
+            account = await self._store.find_session(token_hash, now_us=self._rt.clock_us())
+        else:
+            account = await self._store.find_account_by_key(token_hash)
+        if account is None:
+            raise Unauthenticated("invalid or expired credentials", ErrorCode.INVALID_CREDENTIALS)
+        self._auth_cache[token_hash] = (account, now + self._rt.settings.auth_cache_ttl_secs)
+        self._cache_keys.setdefault(account.id, set()).add(token_hash)
+        return account
+
+    def _forget(self, account_id: AccountId) -> None:
+        for token_hash in self._cache_keys.pop(account_id, set()):
+            self._auth_cache.pop(token_hash, None)
+
+    async def recover(self, *, recovery_secret: str, agent_id: str | None) -> NewCredentials:
+        """A new API key for the holder of the recovery secret; the old key stops working."""
+        account = await self._store.find_account_by_recovery(hash_secret(recovery_secret))
+        if account is None or (agent_id is not None and account.id != agent_id):
+            raise Unauthenticated("unknown recovery secret", ErrorCode.INVALID_CREDENTIALS)
+        return await self.rotate_key(account, recovery_secret=recovery_secret)
+
+    async def rotate_key(self, account: Account, *, recovery_secret: str = "") -> NewCredentials:
+        if account.kind is not AccountKind.AGENT:
+            raise Invalid("only agents have API keys")
+        api_key = self._secret(API_KEY_PREFIX)
+        await self._store.set_api_key(account.id, hash_secret(api_key), now_us=self._rt.clock_us())
+        self._forget(account.id)
+        return NewCredentials(account, api_key, recovery_secret)
+
+    async def update_profile(self, account: Account, changes: ProfileChanges) -> Account:
+        checked = ProfileChanges(
+            display_name=None
+            if changes.display_name is None
+            else rules.validate_display_name(changes.display_name),
+            bio=None if changes.bio is None else rules.validate_bio(changes.bio),
+            avatar_url=None
+            if changes.avatar_url is None
+            else rules.validate_avatar_url(changes.avatar_url),
+            capabilities=None
+            if changes.capabilities is None
+            else rules.validate_capabilities(list(changes.capabilities)),
+        )
+        updated = await self._store.update_profile(account.id, checked, now_us=self._rt.clock_us())
+        self._forget(account.id)
+        return updated
+
+    async def delete(self, account: Account) -> None:
+        await self._store.delete_account(account.id, now_us=self._rt.clock_us())
+        self._forget(account.id)
+
+    async def get(self, raw_id: str) -> Account:
+        account_id = parse_account_id(raw_id)
+        account = await self._store.get_account(account_id) if account_id else None
+        if account is None:
+            raise NotFound(f"no account with id {raw_id[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
+        return account
+
+    async def search(self, query: str, *, limit: int) -> list[Account]:
+        text = query.strip()
+        if not 1 <= len(text) <= SEARCH_QUERY_MAX_CHARS:
+            raise Invalid(f"q must be 1-{SEARCH_QUERY_MAX_CHARS} characters")
+        return await self._store.search_accounts(text, limit=min(max(limit, 1), SEARCH_MAX_RESULTS))
+
+    # --- humans ---------------------------------------------------------------------------
+    async def register_human(self, *, display_name: str, password: str, bio: str) -> Session:
+        name = rules.validate_display_name(display_name)
+        password_hash = await asyncio.to_thread(
+            _password_hasher.hash, rules.validate_password(password)
+        )
+        account = await self._store.create_account(
+            NewAccount(
+                kind=AccountKind.HUMAN,
+                display_name=name,
+                bio=rules.validate_bio(bio),
+                key_hash=None,
+                recovery_hash=None,
+                password_hash=password_hash,
+                now_us=self._rt.clock_us(),
+            )
+        )
+        return await self._new_session(account)
+
+    async def login_human(self, *, name_or_id: str, password: str) -> Session:
+        found = await self._store.find_human_by_name(name_or_id)
+        if found is None and parse_account_id(name_or_id):
+            account = await self._store.get_account(AccountId(name_or_id))
+            if account is not None and account.kind is AccountKind.HUMAN:
+                found = await self._store.find_human_by_name(account.display_name)
+        stored_hash = found[1] if found else _DUMMY_PASSWORD_HASH
+        ok = await asyncio.to_thread(_verify_password, stored_hash, password)
+        if found is None or not ok:
+            raise Unauthenticated("wrong name or password", ErrorCode.INVALID_CREDENTIALS)
+        return await self._new_session(found[0])
+
+    async def _new_session(self, account: Account) -> Session:
+        token = self._secret(SESSION_TOKEN_PREFIX)
+        now = self._rt.clock_us()
+        expires = now + int(self._rt.settings.session_ttl_hours * 3600 * 1_000_000)
+        await self._store.create_session(
+            hash_secret(token), account.id, now_us=now, expires_at_us=expires
+        )
+        return Session(account, token, expires)
+
+
+def _verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _password_hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,193 @@
+"""Direct messages: send, read the inbox (pending, sync), ack, threads, retention purge.
+
+See docs/streams.md for the seq contract and docs/realtime.md for how deliveries reach
+live connections (this module publishes; realtime/hub.py pushes).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import orjson
+
+from agentplaza.domain import ids
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.cursors import SYNC_MAX_LIMIT, next_sync_seq
+from agentplaza.domain.envelopes import Envelope, encode_envelope, topic_for
+from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
+from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+from agentplaza.domain.messages import (
+    InboxItem,
+    Message,
+    MessageType,
+    delivery_view,
+    validate_content,
+    validate_idempotency_key,
+)
+from agentplaza.domain.permissions import check_direct_message
+from agentplaza.services.container import Runtime
+from agentplaza.store.base import InboxPage, ThreadSummary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """A send request after the API has parsed it (still unvalidated)."""
+
+    to: object
+    format: str
+    body: object
+    thread_id: str | None = None
+    reply_to: str | None = None
+    type: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    items: list[InboxItem]
+    next_seq: int
+    has_more: bool
+
+
+def encode_delivery(item: InboxItem) -> bytes:
+    return orjson.dumps(delivery_view(item))
+
+
+class Messaging:
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+        self._store = runtime.store
+
+    async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
+        """Store a DM durably, then publish it. Returns (message, replayed)."""
+        recipient = ids.parse_account_id(out.to)
+        if recipient is None:
+            raise Invalid("`to` must be an account id", ErrorCode.INVALID_ID)
+        key = None if out.idempotency_key is None else validate_idempotency_key(out.idempotency_key)
+        fmt, body = validate_content(
+            out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
+        )
+        msg_type = _message_type(out.type, out.reply_to)
+        reply_to = _reply_to(out.reply_to)
+        facts = await self._store.direct_facts(sender.id, recipient)
+        if facts is None:
+            raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
+        context = check_direct_message(facts)
+        thread_id = await self._thread_for(sender.id, recipient, out.thread_id)
+        now_us = self._rt.clock_us()
+        message = Message(
+            id=ids.new_message_id(now_us // 1000, self._rt.random_bytes(10)),
+            sender_id=sender.id,
+            recipient_id=recipient,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            type=msg_type,
+            format=fmt,
+            body=body,
+            created_at_us=now_us,
+        )
+        appended = await self._store.append_message(message, [context], idempotency_key=key)
+        for item in appended.items:
+            await self._publish(item)
+        return appended.message, appended.replayed
+
+    async def _thread_for(
+        self, sender: AccountId, recipient: AccountId, requested: str | None
+    ) -> ThreadId:
+        """The pair's thread, unless the sender names another thread it shares with them.
+
+        A thread id the pair does not share is ignored rather than refused: the agentim SDK
+        replies with whatever thread id it received, and refusing would break the reply.
+        """
+        pair_thread = ids.dm_thread_id(sender, recipient)
+        if not requested or requested == pair_thread:
+            return pair_thread
+        if not isinstance(requested, str) or not ids.is_thread_id(requested):
+            raise Invalid("thread_id is not a valid thread id", ErrorCode.INVALID_ID)
+        peer = await self._store.find_thread_peer(sender, ThreadId(requested))
+        return ThreadId(requested) if peer == recipient else pair_thread
+
+    async def _publish(self, item: InboxItem) -> None:
+        payload = encode_envelope(Envelope(item.seq, encode_delivery(item)))
+        try:
+            await self._rt.bus.publish(topic_for(item.context.recipient_id), payload)
+        except Exception:
+            # The store has the message; receivers recover it by seq (sync, reconnect, gap fill).
+            log.exception("bus publish failed for %s seq %d", item.context.recipient_id, item.seq)
+
+    async def unacked(self, account: Account, *, limit: int) -> InboxPage:
+        return await self._store.read_inbox(account.id, after_seq=0, limit=limit, unacked_only=True)
+
+    async def sync(
+        self, account: Account, *, since_seq: int | None, since_us: int | None, limit: int
+    ) -> SyncResult:
+        """Items after a seq (or a time), regardless of ack state, ascending."""
+        limit = min(limit, SYNC_MAX_LIMIT)
+        if since_seq is None and since_us is not None:
+            page = await self._store.read_inbox_since_time(account.id, since_us=since_us, limit=limit + 1)
+            start = 0
+        else:
+            start = since_seq or 0
+            if start < 0:
+                raise Invalid("since_seq must be >= 0")
+            page = await self._store.read_inbox(
+                account.id, after_seq=start, limit=limit + 1, unacked_only=False
+            )
+        items = page.items[:limit]
+        return SyncResult(
+            items=items,
+            next_seq=next_sync_seq(start, [i.seq for i in items]),
+            has_more=len(page.items) > limit,
+        )
+
+    async def ack(self, account: Account, message_id: str) -> None:
+        if not ids.is_message_id(message_id):
+            raise NotFound("no such message in your inbox", ErrorCode.MESSAGE_NOT_FOUND)
+        if not await self._store.ack(account.id, message_id, now_us=self._rt.clock_us()):
+            raise NotFound("no such message in your inbox", ErrorCode.MESSAGE_NOT_FOUND)
+
+    async def ack_up_to(self, account: Account, seq: int) -> int:
+        if seq < 0:
+            raise Invalid("seq must be >= 0")
+        return await self._store.ack_up_to(account.id, seq, now_us=self._rt.clock_us())
+
+    async def threads(self, account: Account, *, limit: int) -> list[ThreadSummary]:
+        return await self._store.list_threads(account.id, limit=limit)
+
+    async def thread_messages(
+        self, account: Account, thread_id: str, *, before_num: int | None, limit: int
+    ) -> list[tuple[int, Message]]:
+        if not ids.is_thread_id(thread_id):
+            raise NotFound("no such thread", ErrorCode.THREAD_NOT_FOUND)
+        rows = await self._store.read_thread(
+            account.id, ThreadId(thread_id), before_num=before_num, limit=limit
+        )
+        if rows is None:
+            raise NotFound("no such thread", ErrorCode.THREAD_NOT_FOUND)
+        return rows
+
+    async def purge_expired(self) -> int:
+        """Delete what retention allows: acked items older than `retention_days`."""
+        now = self._rt.clock_us()
+        cutoff = now - int(self._rt.settings.retention_days * 86400 * 1_000_000)
+        return await self._store.purge(acked_before_us=cutoff, now_us=now)
+
+
+def _message_type(raw: str | None, reply_to: str | None) -> MessageType:
+    if raw is None:
+        return MessageType.RESPONSE if reply_to else MessageType.REQUEST
+    try:
+        return MessageType(raw)
+    except ValueError:
+        raise Invalid("type must be `request` or `response`") from None
+
+
+def _reply_to(raw: str | None) -> MessageId | None:
+    if raw is None or raw == "":
+        return None
+    if not ids.is_message_id(raw):
+        raise Invalid("reply_to must be a message id", ErrorCode.INVALID_ID)
+    return MessageId(raw)

@@ -1,0 +1,117 @@
+"""Every server setting, declared once: name, type, default, help.
+
+Read from `AGENTPLAZA_<NAME>` environment variables (and an optional TOML file named by
+`AGENTPLAZA_CONFIG`); the CLI maps `--<name>` flags onto the same names. See docs/settings.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "AGENTPLAZA_"
+SECRET_SETTINGS = frozenset({"database_url", "bus_url"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """The effective configuration of one server process."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "./data"
+    database_url: str = ""
+    bus_url: str = "memory://"
+    log_level: str = "info"
+    max_body_bytes: int = 1_048_576
+    max_message_body_bytes: int = 65_536
+    rate_limits_enabled: bool = True
+    rate_limit_messages_per_sec: float = 10.0
+    rate_limit_register_per_min: float = 5.0
+    rate_limit_search_per_min: float = 10.0
+    rate_limit_login_per_min: float = 30.0
+    retention_days: float = 7.0
+    purge_interval_secs: float = 3600.0
+    longpoll_max_timeout_secs: float = 60.0
+    ws_heartbeat_interval_secs: float = 25.0
+    ws_send_queue_max: int = 1000
+    auth_cache_ttl_secs: float = 10.0
+    session_ttl_hours: float = 24.0 * 30
+    sqlite_synchronous: str = "NORMAL"
+    group_commit_max: int = 512
+    trust_forwarded_for: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'agentplaza.db'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Defaults, overridden by the TOML file in AGENTPLAZA_CONFIG, overridden by env vars."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_file = env.get(ENV_PREFIX + "CONFIG")
+        if config_file:
+            with open(config_file, "rb") as fh:
+                values.update(tomllib.load(fh))
+        for field in fields(cls):
+            raw = env.get(ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = raw
+        return cls().with_values(values)
+
+    def with_values(self, values: Mapping[str, Any]) -> Settings:
+        """A copy with `values` (strings or typed) converted to each field's type."""
+        known = {f.name: f for f in fields(self)}
+        converted: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in known:
+                raise ValueError(f"unknown setting {name!r} (see docs/settings.md)")
+            converted[name] = _convert(name, str(known[name].type), raw)
+        return replace(self, **converted)
+
+    def describe(self) -> dict[str, Any]:
+        """Effective values with secrets masked, for `agentplaza settings`."""
+        out: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name in SECRET_SETTINGS and "@" in str(value):
+                value = _mask_url_password(str(value))
+            out[field.name] = value
+        return out
+
+
+def _convert(name: str, type_name: str, raw: Any) -> Any:
+    if type_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in {"1", "true", "yes", "on"}:
+            return True
+        if text in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"setting {name}: expected a boolean, got {raw!r}")
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {name}: expected {type_name}, got {raw!r}") from None
+    return str(raw)
+
+
+def _mask_url_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"

@@ -1,0 +1,148 @@
+"""The Store interface: the only durable state of agentplaza.
+
+Every method is a coroutine that returns only after its effect is durable (writes) or reads
+committed data (reads). Implementations: `store/sqlite.py` (one writer thread, group commit)
+and later `store/postgres.py`, both running the synchronous `*_txn` functions of `store/queries/`.
+See docs/streams.md for the inbox/seq contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
+from agentplaza.domain.ids import AccountId, ThreadId
+from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
+from agentplaza.domain.permissions import DirectFacts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Appended:
+    """Result of append_message: the stored message and the inbox rows it created.
+
+    `replayed` is True when an earlier send with the same idempotency key was found; then
+    `message` is that earlier message and `items` is empty (nothing new was written).
+    """
+
+    message: Message
+    items: tuple[InboxItem, ...]
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxPage:
+    items: list[InboxItem]
+    head_seq: int
+    """The recipient's highest allocated seq when the page was read."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThreadSummary:
+    thread_id: ThreadId
+    peer_id: AccountId | None
+    last_message: Message
+
+
+class Store(Protocol):
+    async def start(self) -> None:
+        """Open connections and run pending migrations. Must be called once before use."""
+
+    async def close(self) -> None:
+        """Finish queued writes, then release connections."""
+
+    async def ping(self) -> float:
+        """Round-trip one trivial query; returns seconds taken. Raises StoreError if down."""
+
+    # --- accounts -------------------------------------------------------------------------
+    async def create_account(self, new: NewAccount) -> Account:
+        """Insert an account with the next id. Raises Conflict if the display name is taken."""
+
+    async def get_account(self, account_id: AccountId) -> Account | None:
+        """The live (not deleted) account, or None."""
+
+    async def find_account_by_key(self, key_hash: str) -> Account | None:
+        """The live account whose current API key hashes to `key_hash`."""
+
+    async def find_account_by_recovery(self, recovery_hash: str) -> Account | None: ...
+
+    async def find_human_by_name(self, display_name: str) -> tuple[Account, str] | None:
+        """A live human account by display name, with its password hash."""
+
+    async def update_profile(
+        self, account_id: AccountId, changes: ProfileChanges, *, now_us: int
+    ) -> Account:
+        """Apply `changes` atomically. Raises Conflict on a taken name, NotFound if gone."""
+
+    async def set_api_key(self, account_id: AccountId, key_hash: str, *, now_us: int) -> None:
+        """Replace the account's API key; the old key stops working at commit."""
+
+    async def delete_account(self, account_id: AccountId, *, now_us: int) -> None:
+        """Deregister: credentials revoked, name released; the id is never reused."""
+
+    async def search_accounts(self, query: str, *, limit: int) -> list[Account]:
+        """Live accounts whose display name or bio contains `query` (case-insensitive)."""
+
+    async def create_session(
+        self, token_hash: str, account_id: AccountId, *, now_us: int, expires_at_us: int
+    ) -> None: ...
+
+    async def find_session(self, token_hash: str, *, now_us: int) -> Account | None:
+        """The account of an unexpired session token."""
+
+    # --- messaging ------------------------------------------------------------------------
+    async def direct_facts(self, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
+        """What permission rules need about the pair; None if the recipient does not exist."""
+
+    async def append_message(
+        self,
+        message: Message,
+        deliveries: Sequence[DeliveryContext],
+        *,
+        idempotency_key: str | None,
+    ) -> Appended:
+        """Durably store `message` and one inbox row per delivery, in one transaction.
+
+        Each inbox row gets its recipient's next seq (per recipient, gapless, from 1, never
+        reused). The threads of sender and recipients are touched. Returns after COMMIT.
+        With an idempotency key the sender used before, returns the first message and
+        writes nothing (`replayed=True`).
+        """
+
+    async def find_thread_peer(self, account: AccountId, thread_id: ThreadId) -> AccountId | None:
+        """The other participant of `account`'s DM thread `thread_id`, or None."""
+
+    async def read_inbox(
+        self, account: AccountId, *, after_seq: int, limit: int, unacked_only: bool
+    ) -> InboxPage:
+        """Inbox items with seq > after_seq, ascending, at most `limit`."""
+
+    async def read_inbox_since_time(
+        self, account: AccountId, *, since_us: int, limit: int
+    ) -> InboxPage:
+        """Inbox items created after `since_us`, ascending by seq, at most `limit`."""
+
+    async def ack(self, account: AccountId, message_id: str, *, now_us: int) -> bool:
+        """Mark `account`'s inbox row for `message_id` acknowledged. Idempotent.
+
+        Returns False if `account` never received that message.
+        """
+
+    async def ack_up_to(self, account: AccountId, seq: int, *, now_us: int) -> int:
+        """Acknowledge every item with seq <= `seq`; returns how many changed."""
+
+    async def list_threads(self, account: AccountId, *, limit: int) -> list[ThreadSummary]:
+        """The account's threads, most recent message first."""
+
+    async def read_thread(
+        self, account: AccountId, thread_id: ThreadId, *, before_num: int | None, limit: int
+    ) -> list[tuple[int, Message]] | None:
+        """Messages of a thread `account` takes part in, newest first, with their row numbers.
+
+        None if `account` is not a participant (indistinguishable from "no such thread").
+        """
+
+    async def purge(self, *, acked_before_us: int, now_us: int) -> int:
+        """Delete inbox rows acked before the cutoff, and messages no inbox row references
+        any more that are older than the cutoff. Unacked rows are never deleted."""

@@ -1,0 +1,24 @@
+"""What the query functions may call on a transaction; engines differ only behind this.
+
+SQL in store/queries/ is written once with `?` placeholders; an engine whose driver uses
+another parameter style translates it (PostgreSQL: `%s`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Txn(Protocol):
+    """An open transaction. Rows are tuples in the column order of the SELECT."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...

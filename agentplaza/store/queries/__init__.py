@@ -1,0 +1,1 @@
+"""Portable SQL, one module per area: synchronous `*_txn(txn, ...)` functions."""

@@ -1,0 +1,168 @@
+"""Accounts and human sessions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentplaza.domain.accounts import Account, AccountKind, NewAccount, ProfileChanges, name_key
+from agentplaza.domain.errors import Conflict, ErrorCode, NotFound
+from agentplaza.domain.ids import FIRST_ACCOUNT_NUMBER, AccountId, account_id_for
+from agentplaza.store.engine import Txn
+
+ACCOUNT_COLUMNS = "id, kind, display_name, bio, avatar_url, capabilities, created_at, updated_at"
+
+
+def account_from_row(row: Any) -> Account:
+    return Account(
+        id=AccountId(row[0]),
+        kind=AccountKind(row[1]),
+        display_name=row[2],
+        bio=row[3],
+        avatar_url=row[4],
+        capabilities=tuple(json.loads(row[5])),
+        created_at_us=row[6],
+        updated_at_us=row[7],
+    )
+
+
+def _name_is_taken_txn(txn: Txn, key: str, *, except_id: str | None = None) -> bool:
+    row = txn.execute("SELECT id FROM accounts WHERE name_key = ?", (key,)).fetchone()
+    return row is not None and row[0] != except_id
+
+
+def create_account_txn(txn: Txn, new: NewAccount) -> Account:
+    key = name_key(new.display_name)
+    if _name_is_taken_txn(txn, key):
+        raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
+    row = txn.execute(
+        "INSERT INTO accounts (kind, display_name, name_key, bio, key_hash, recovery_hash,"
+        " password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
+        (
+            new.kind.value,
+            new.display_name,
+            key,
+            new.bio,
+            new.key_hash,
+            new.recovery_hash,
+            new.password_hash,
+            new.now_us,
+            new.now_us,
+        ),
+    ).fetchone()
+    number = row[0] + FIRST_ACCOUNT_NUMBER - 1
+    account_id = account_id_for(number, human=new.kind is AccountKind.HUMAN)
+    txn.execute("UPDATE accounts SET id = ? WHERE num = ?", (account_id, row[0]))
+    return Account(
+        id=account_id,
+        kind=new.kind,
+        display_name=new.display_name,
+        bio=new.bio,
+        avatar_url="",
+        capabilities=(),
+        created_at_us=new.now_us,
+        updated_at_us=new.now_us,
+    )
+
+
+def get_account_txn(txn: Txn, account_id: AccountId) -> Account | None:
+    row = txn.execute(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ? AND deleted_at IS NULL",
+        (account_id,),
+    ).fetchone()
+    return account_from_row(row) if row else None
+
+
+def find_account_by_txn(txn: Txn, column: str, value: str) -> Account | None:
+    if column not in {"key_hash", "recovery_hash"}:
+        raise ValueError(column)
+    row = txn.execute(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ? AND deleted_at IS NULL",
+        (value,),
+    ).fetchone()
+    return account_from_row(row) if row else None
+
+
+def find_human_by_name_txn(txn: Txn, display_name: str) -> tuple[Account, str] | None:
+    row = txn.execute(
+        f"SELECT {ACCOUNT_COLUMNS}, password_hash FROM accounts"
+        " WHERE name_key = ? AND kind = 'human' AND deleted_at IS NULL",
+        (name_key(display_name),),
+    ).fetchone()
+    return (account_from_row(row), row[8]) if row else None
+
+
+def update_profile_txn(
+    txn: Txn, account_id: AccountId, changes: ProfileChanges, now_us: int
+) -> Account:
+    current = get_account_txn(txn, account_id)
+    if current is None:
+        raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
+    name = current.display_name if changes.display_name is None else changes.display_name
+    key = name_key(name)
+    if changes.display_name is not None and _name_is_taken_txn(txn, key, except_id=account_id):
+        raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
+    bio = current.bio if changes.bio is None else changes.bio
+    avatar = current.avatar_url if changes.avatar_url is None else changes.avatar_url
+    caps = current.capabilities if changes.capabilities is None else changes.capabilities
+    txn.execute(
+        "UPDATE accounts SET display_name = ?, name_key = ?, bio = ?, avatar_url = ?,"
+        " capabilities = ?, updated_at = ? WHERE id = ?",
+        (name, key, bio, avatar, json.dumps(list(caps)), now_us, account_id),
+    )
+    return Account(
+        id=current.id,
+        kind=current.kind,
+        display_name=name,
+        bio=bio,
+        avatar_url=avatar,
+        capabilities=tuple(caps),
+        created_at_us=current.created_at_us,
+        updated_at_us=now_us,
+    )
+
+
+def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, now_us: int) -> None:
+    cur = txn.execute(
+        "UPDATE accounts SET key_hash = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+        (key_hash, now_us, account_id),
+    )
+    if cur.rowcount == 0:
+        raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
+
+
+def delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
+    txn.execute(
+        "UPDATE accounts SET deleted_at = ?, updated_at = ?, key_hash = NULL, recovery_hash = NULL,"
+        " password_hash = NULL, name_key = NULL WHERE id = ? AND deleted_at IS NULL",
+        (now_us, now_us, account_id),
+    )
+    txn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
+
+
+def search_accounts_txn(txn: Txn, query: str, limit: int) -> list[Account]:
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = txn.execute(
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL"
+        " AND (LOWER(display_name) LIKE LOWER(?) ESCAPE '\\' OR LOWER(bio) LIKE LOWER(?) ESCAPE '\\')"
+        " ORDER BY num LIMIT ?",
+        (pattern, pattern, limit),
+    ).fetchall()
+    return [account_from_row(r) for r in rows]
+
+
+def create_session_txn(
+    txn: Txn, token_hash: str, account_id: AccountId, now_us: int, expires_at_us: int
+) -> None:
+    txn.execute(
+        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        (token_hash, account_id, now_us, expires_at_us),
+    )
+
+
+def find_session_txn(txn: Txn, token_hash: str, now_us: int) -> Account | None:
+    row = txn.execute(
+        "SELECT account_id FROM sessions WHERE token_hash = ? AND expires_at > ?",
+        (token_hash, now_us),
+    ).fetchone()
+    return get_account_txn(txn, AccountId(row[0])) if row else None

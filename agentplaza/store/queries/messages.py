@@ -1,0 +1,262 @@
+"""Messages, per-recipient inboxes (seq allocation), threads, idempotency keys, purge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+from agentplaza.domain.messages import (
+    DeliveryContext,
+    InboxItem,
+    Message,
+    MessageFormat,
+    MessageType,
+    Scene,
+)
+from agentplaza.domain.permissions import DirectFacts
+from agentplaza.store.base import Appended, InboxPage, ThreadSummary
+from agentplaza.store.engine import Txn
+
+MESSAGE_COLUMNS = (
+    "m.id, m.sender_id, m.recipient_id, m.thread_id, m.reply_to, m.type, m.format, m.body,"
+    " m.created_at"
+)
+ITEM_COLUMNS = (
+    MESSAGE_COLUMNS + ", i.account_id, i.scene, i.sender_relation, i.trust_level, i.intent,"
+    " i.seq, i.acked_at"
+)
+
+
+def message_from_row(row: Any) -> Message:
+    return Message(
+        id=MessageId(row[0]),
+        sender_id=AccountId(row[1]),
+        recipient_id=AccountId(row[2]) if row[2] is not None else None,
+        thread_id=ThreadId(row[3]),
+        reply_to=MessageId(row[4]) if row[4] is not None else None,
+        type=MessageType(row[5]),
+        format=MessageFormat(row[6]),
+        body=row[7],
+        created_at_us=row[8],
+    )
+
+
+def item_from_row(row: Any) -> InboxItem:
+    return InboxItem(
+        message=message_from_row(row),
+        context=DeliveryContext(
+            recipient_id=AccountId(row[9]),
+            scene=Scene(row[10]),
+            sender_relation=row[11],
+            trust_level=row[12],
+            intent=row[13],
+        ),
+        seq=row[14],
+        acked=row[15] is not None,
+    )
+
+
+def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
+    row = txn.execute(
+        "SELECT 1 FROM accounts WHERE id = ? AND deleted_at IS NULL", (recipient,)
+    ).fetchone()
+    if row is None:
+        return None
+    # Friendships arrive with the social graph; until then every pair is strangers.
+    return DirectFacts(sender_id=sender, recipient_id=recipient, are_friends=False)
+
+
+def _find_message_txn(txn: Txn, message_id: str) -> Message | None:
+    row = txn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?", (message_id,)
+    ).fetchone()
+    return message_from_row(row) if row else None
+
+
+def append_message_txn(
+    txn: Txn,
+    message: Message,
+    deliveries: Sequence[DeliveryContext],
+    idempotency_key: str | None,
+) -> Appended:
+    if idempotency_key is not None:
+        row = txn.execute(
+            "SELECT message_id FROM idempotency_keys WHERE sender_id = ? AND key = ?",
+            (message.sender_id, idempotency_key),
+        ).fetchone()
+        if row is not None:
+            earlier = _find_message_txn(txn, row[0])
+            if earlier is not None:
+                return Appended(message=earlier, items=(), replayed=True)
+            # The earlier message was purged: the key no longer protects anything.
+            txn.execute(
+                "DELETE FROM idempotency_keys WHERE sender_id = ? AND key = ?",
+                (message.sender_id, idempotency_key),
+            )
+    num = txn.execute(
+        "INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type, format,"
+        " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
+        (
+            message.id,
+            message.sender_id,
+            message.recipient_id,
+            message.thread_id,
+            message.reply_to,
+            message.type.value,
+            message.format.value,
+            message.body,
+            message.created_at_us,
+        ),
+    ).fetchone()[0]
+    items = []
+    for ctx in deliveries:
+        seq = txn.execute(
+            "UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+            (ctx.recipient_id,),
+        ).fetchone()[0]
+        txn.execute(
+            "INSERT INTO inbox (account_id, seq, message_num, message_id, scene, sender_relation,"
+            " trust_level, intent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ctx.recipient_id,
+                seq,
+                num,
+                message.id,
+                ctx.scene.value,
+                ctx.sender_relation,
+                ctx.trust_level,
+                ctx.intent,
+                message.created_at_us,
+            ),
+        )
+        items.append(InboxItem(message=message, context=ctx, seq=seq, acked=False))
+    _touch_thread_txn(txn, message.sender_id, message, message.recipient_id, num)
+    if message.recipient_id is not None:
+        _touch_thread_txn(txn, message.recipient_id, message, message.sender_id, num)
+    if idempotency_key is not None:
+        txn.execute(
+            "INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (message.sender_id, idempotency_key, message.id, message.created_at_us),
+        )
+    return Appended(message=message, items=tuple(items))
+
+
+def _touch_thread_txn(
+    txn: Txn, account: AccountId, message: Message, peer: AccountId | None, num: int
+) -> None:
+    txn.execute(
+        "INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
+        " last_message_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, thread_id)"
+        " DO UPDATE SET last_message_num = excluded.last_message_num,"
+        " last_message_at = excluded.last_message_at",
+        (account, message.thread_id, peer, num, message.created_at_us),
+    )
+
+
+def find_thread_peer_txn(txn: Txn, account: AccountId, thread_id: ThreadId) -> AccountId | None:
+    row = txn.execute(
+        "SELECT peer_id FROM thread_members WHERE account_id = ? AND thread_id = ?",
+        (account, thread_id),
+    ).fetchone()
+    return AccountId(row[0]) if row and row[0] is not None else None
+
+
+def _head_seq_txn(txn: Txn, account: AccountId) -> int:
+    row = txn.execute("SELECT last_seq FROM accounts WHERE id = ?", (account,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def read_inbox_txn(
+    txn: Txn, account: AccountId, after_seq: int, limit: int, unacked_only: bool
+) -> InboxPage:
+    head = _head_seq_txn(txn, account)
+    unacked = " AND i.acked_at IS NULL" if unacked_only else ""
+    rows = txn.execute(
+        f"SELECT {ITEM_COLUMNS} FROM inbox i JOIN messages m ON m.num = i.message_num"
+        f" WHERE i.account_id = ? AND i.seq > ?{unacked} ORDER BY i.seq LIMIT ?",
+        (account, after_seq, limit),
+    ).fetchall()
+    return InboxPage(items=[item_from_row(r) for r in rows], head_seq=head)
+
+
+def read_inbox_since_time_txn(txn: Txn, account: AccountId, since_us: int, limit: int) -> InboxPage:
+    head = _head_seq_txn(txn, account)
+    rows = txn.execute(
+        f"SELECT {ITEM_COLUMNS} FROM inbox i JOIN messages m ON m.num = i.message_num"
+        " WHERE i.account_id = ? AND i.created_at > ? ORDER BY i.seq LIMIT ?",
+        (account, since_us, limit),
+    ).fetchall()
+    return InboxPage(items=[item_from_row(r) for r in rows], head_seq=head)
+
+
+def ack_txn(txn: Txn, account: AccountId, message_id: str, now_us: int) -> bool:
+    cur = txn.execute(
+        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND message_id = ?"
+        " AND acked_at IS NULL",
+        (now_us, account, message_id),
+    )
+    if cur.rowcount > 0:
+        return True
+    row = txn.execute(
+        "SELECT 1 FROM inbox WHERE account_id = ? AND message_id = ?", (account, message_id)
+    ).fetchone()
+    return row is not None
+
+
+def ack_up_to_txn(txn: Txn, account: AccountId, seq: int, now_us: int) -> int:
+    cur = txn.execute(
+        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq <= ? AND acked_at IS NULL",
+        (now_us, account, seq),
+    )
+    return int(cur.rowcount)
+
+
+def list_threads_txn(txn: Txn, account: AccountId, limit: int) -> list[ThreadSummary]:
+    rows = txn.execute(
+        f"SELECT t.thread_id, t.peer_id, {MESSAGE_COLUMNS} FROM thread_members t"
+        " JOIN messages m ON m.num = t.last_message_num"
+        " WHERE t.account_id = ? ORDER BY t.last_message_at DESC, t.last_message_num DESC LIMIT ?",
+        (account, limit),
+    ).fetchall()
+    return [
+        ThreadSummary(
+            thread_id=ThreadId(r[0]),
+            peer_id=AccountId(r[1]) if r[1] is not None else None,
+            last_message=message_from_row(r[2:]),
+        )
+        for r in rows
+    ]
+
+
+def read_thread_txn(
+    txn: Txn, account: AccountId, thread_id: ThreadId, before_num: int | None, limit: int
+) -> list[tuple[int, Message]] | None:
+    member = txn.execute(
+        "SELECT 1 FROM thread_members WHERE account_id = ? AND thread_id = ?", (account, thread_id)
+    ).fetchone()
+    if member is None:
+        return None
+    rows = txn.execute(
+        f"SELECT m.num, {MESSAGE_COLUMNS} FROM messages m WHERE m.thread_id = ? AND m.num < ?"
+        " ORDER BY m.num DESC LIMIT ?",
+        (thread_id, before_num if before_num is not None else 2**62, limit),
+    ).fetchall()
+    return [(r[0], message_from_row(r[1:])) for r in rows]
+
+
+def purge_txn(txn: Txn, acked_before_us: int) -> int:
+    removed = txn.execute(
+        "DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at < ?", (acked_before_us,)
+    ).rowcount
+    # A message outlives its last inbox row; thread heads keep pointing at their last one.
+    txn.execute(
+        "DELETE FROM messages WHERE created_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_num = messages.num)"
+        " AND NOT EXISTS (SELECT 1 FROM thread_members t WHERE t.last_message_num = messages.num)",
+        (acked_before_us,),
+    )
+    txn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (acked_before_us,))
+    txn.execute("DELETE FROM sessions WHERE expires_at < ?", (acked_before_us,))
+    return int(removed)

@@ -1,0 +1,98 @@
+"""The schema as SQLAlchemy metadata: what the migrations must produce (checked by a test)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, Table, Text, text
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("num", Integer, primary_key=True, autoincrement=True),
+    Column("id", Text, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("display_name", Text, nullable=False),
+    Column("name_key", Text, unique=True),
+    Column("bio", Text, nullable=False, server_default=""),
+    Column("avatar_url", Text, nullable=False, server_default=""),
+    Column("capabilities", Text, nullable=False, server_default="[]"),
+    Column("key_hash", Text, unique=True),
+    Column("recovery_hash", Text, unique=True),
+    Column("password_hash", Text),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("account_id", Text, nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("num", Integer, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("sender_id", Text, nullable=False),
+    Column("recipient_id", Text),
+    Column("thread_id", Text, nullable=False),
+    Column("reply_to", Text),
+    Column("type", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_messages_thread_num", "thread_id", "num"),
+    Index("ix_messages_created_at", "created_at"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("message_num", BigInteger, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("scene", Text, nullable=False),
+    Column("sender_relation", Text, nullable=False),
+    Column("trust_level", Text, nullable=False),
+    Column("intent", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("acked_at", BigInteger),
+    Index("ix_inbox_account_message", "account_id", "message_id"),
+    Index("ix_inbox_message_num", "message_num"),
+    Index(
+        "ix_inbox_unacked",
+        "account_id",
+        "seq",
+        sqlite_where=text("acked_at IS NULL"),
+        postgresql_where=text("acked_at IS NULL"),
+    ),
+    Index("ix_inbox_acked_at", "acked_at"),
+)
+
+thread_members = Table(
+    "thread_members",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("thread_id", Text, primary_key=True),
+    Column("peer_id", Text),
+    Column("last_message_num", BigInteger, nullable=False),
+    Column("last_message_at", BigInteger, nullable=False),
+    Index("ix_thread_members_recent", "account_id", "last_message_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("sender_id", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("message_id", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+)

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real server process, HTTP clients, registered agents."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.server import ServerProcess
+
+_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class TestAgent:
+    id: str
+    api_key: str
+    display_name: str
+    recovery_secret: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the session, rate limits off (tests that need limits start their own)."""
+    proc = ServerProcess(
+        data_dir=tmp_path_factory.mktemp("server"),
+        env={"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+    ).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess] | object]:
+    """Start extra servers with their own settings; all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> ServerProcess:
+        proc = ServerProcess(data_dir=data_dir or tmp_path / f"srv{len(started)}", env=env or {})
+        started.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+async def client(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def unique_name(prefix: str = "agent") -> str:
+    return f"{prefix}-{os.getpid()}-{next(_names)}-{uuid.uuid4().hex[:6]}"
+
+
+async def register(client: httpx.AsyncClient, name: str | None = None, bio: str = "") -> TestAgent:
+    response = await client.post(
+        "/v1/agents/register", json={"display_name": name or unique_name(), "bio": bio}
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return TestAgent(data["id"], data["api_key"], data["display_name"], data["recovery_secret"])
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> TestAgent:
+    return await register(client, unique_name("alice"))
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> TestAgent:
+    return await register(client, unique_name("bob"))
