@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,9 +32,16 @@ _HTTP_CODES = {
 
 
 def error_response(
-    status: int, detail: str, code: str, *, headers: dict[str, str] | None = None, **extra: Any
+    status: int,
+    detail: str,
+    code: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"detail": detail, "code": code, **extra}, status_code=status, headers=headers
+    )
 
 
 def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
@@ -57,8 +65,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "request body is not valid JSON", ErrorCode.INVALID_JSON.value)
-    if any(e.get("type") == "model_attributes_type" and tuple(e.get("loc", ())) == ("body",)
-           for e in errors):
+    if any(
+        e.get("type") == "model_attributes_type" and tuple(e.get("loc", ())) == ("body",)
+        for e in errors
+    ):
         return error_response(
             422,
             "request body must be a JSON object (send Content-Type: application/json)",
@@ -68,7 +78,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
     detail = f"{where}: {first.get('msg', 'invalid value')}"
     simplified = [
-        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
+        {
+            "loc": [str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": e.get("type"),
+        }
         for e in errors
     ]
     return error_response(422, detail, ErrorCode.VALIDATION_ERROR.value, errors=simplified)
@@ -84,13 +98,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _store_error(request: Request, exc: Exception) -> Response:
     log.error("store failure on %s %s: %s", request.method, request.url.path, exc)
     return error_response(
-        503, "storage temporarily unavailable; retry", ErrorCode.UNAVAILABLE.value,
+        503,
+        "storage temporarily unavailable; retry",
+        ErrorCode.UNAVAILABLE.value,
         headers={"Retry-After": "1"},
     )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.error("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal server error", ErrorCode.INTERNAL_ERROR.value)
 
 

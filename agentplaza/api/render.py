@@ -15,7 +15,9 @@ from agentplaza.services.ratelimits import Limit
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def account_view(account: Account, *, online: bool | None = None) -> dict[str, Any]:

@@ -79,7 +79,7 @@ def validate_bio(value: str) -> str:
 
 
 def validate_avatar_url(value: str) -> str:
-    if value and not (value.startswith("https://") or value.startswith("http://")):
+    if value and not (value.startswith(("https://", "http://"))):
         raise Invalid("avatar_url must be an absolute http(s) URL", ErrorCode.VALIDATION_ERROR)
     if len(value) > AVATAR_URL_MAX_CHARS:
         raise Invalid(f"avatar_url must be at most {AVATAR_URL_MAX_CHARS} characters")

@@ -18,7 +18,9 @@ def us_from_iso(text: str) -> int:
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise Invalid(f"not an ISO-8601 timestamp: {text[:64]!r}", ErrorCode.INVALID_CURSOR) from None
+        raise Invalid(
+            f"not an ISO-8601 timestamp: {text[:64]!r}", ErrorCode.INVALID_CURSOR
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1_000_000)

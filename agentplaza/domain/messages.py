@@ -75,7 +75,9 @@ def validate_content(fmt: str, body: Any, *, max_bytes: int) -> tuple[MessageFor
         message_format = MessageFormat(fmt)
     except ValueError:
         allowed = ", ".join(f.value for f in MessageFormat)
-        raise Invalid(f"content.format must be one of: {allowed}", ErrorCode.INVALID_CONTENT) from None
+        raise Invalid(
+            f"content.format must be one of: {allowed}", ErrorCode.INVALID_CONTENT
+        ) from None
     if isinstance(body, dict | list) and message_format is MessageFormat.JSON:
         body = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     if not isinstance(body, str):
@@ -95,7 +97,9 @@ def _require_json(body: str) -> Any:
     try:
         return json.loads(body)
     except ValueError:
-        raise Invalid("content.body must be valid JSON for format json", ErrorCode.INVALID_CONTENT) from None
+        raise Invalid(
+            "content.body must be valid JSON for format json", ErrorCode.INVALID_CONTENT
+        ) from None
 
 
 def _require_image(body: str) -> None:
@@ -106,7 +110,8 @@ def _require_image(body: str) -> None:
     url = image.get("url") if isinstance(image, dict) else None
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise Invalid(
-            'image body must be JSON {"url": "<absolute http(s) URL>", ...}', ErrorCode.INVALID_CONTENT
+            'image body must be JSON {"url": "<absolute http(s) URL>", ...}',
+            ErrorCode.INVALID_CONTENT,
         )
 
 

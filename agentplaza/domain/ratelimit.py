@@ -26,8 +26,9 @@ def take(bucket: Bucket | None, *, capacity: float, per_sec: float, now: float) 
         tokens = capacity
     else:
         tokens = min(capacity, bucket.tokens + (now - bucket.updated_at) * per_sec)
-    if tokens >= 1.0:
-        tokens -= 1.0
+    # A client that waits exactly the advertised retry_after must get through despite rounding.
+    if tokens >= 1.0 - 1e-9:
+        tokens = max(0.0, tokens - 1.0)
         allowed = True
         retry_after = 0.0
     else:

@@ -40,7 +40,9 @@ class Hub:
             with suppress(asyncio.CancelledError):
                 await task
         sinks = [s for group in self._sinks.values() for s in group]
-        await asyncio.gather(*(s.close("server shutting down") for s in sinks), return_exceptions=True)
+        await asyncio.gather(
+            *(s.close("server shutting down") for s in sinks), return_exceptions=True
+        )
         self._sinks.clear()
 
     async def attach(self, sink: Sink) -> None:

@@ -126,7 +126,9 @@ class OrderedSink:
     async def _fill_gap(self, last: int, upto: int) -> None:
         while last + 1 < upto:
             page = await self._store.read_inbox(
-                self.account_id, after_seq=last, limit=min(upto - last - 1, CATCH_UP_PAGE),
+                self.account_id,
+                after_seq=last,
+                limit=min(upto - last - 1, CATCH_UP_PAGE),
                 unacked_only=False,
             )
             if not page.items:

@@ -41,13 +41,17 @@ class WebSocketSink(OrderedSink):
         self._ws = websocket
 
     async def write(self, body: bytes) -> None:
-        await self._ws.send({"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX})
+        await self._ws.send(
+            {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
+        )
 
     async def write_heartbeat(self) -> None:
         await self.send_json({"type": "heartbeat", "data": {"ts": int(time.time() * 1000)}})
 
     async def send_json(self, frame: dict[str, object]) -> None:
-        await self._ws.send({"type": "websocket.send", "text": json.dumps(frame, separators=(",", ":"))})
+        await self._ws.send(
+            {"type": "websocket.send", "text": json.dumps(frame, separators=(",", ":"))}
+        )
 
     async def close(self, reason: str) -> None:
         self.closed = True
@@ -138,4 +142,6 @@ async def _read_client_frames(
             elif kind == "ack" and isinstance(frame.get("up_to_seq"), int):
                 await services.messaging.ack_up_to(account, frame["up_to_seq"])
         except AgentplazaError as exc:
-            await sink.send_json({"type": "error", "data": {"detail": exc.detail, "code": exc.code}})
+            await sink.send_json(
+                {"type": "error", "data": {"detail": exc.detail, "code": exc.code}}
+            )

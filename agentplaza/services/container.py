@@ -26,4 +26,3 @@ class Runtime:
     clock_us: Callable[[], int] = wall_clock_us
     monotonic: Callable[[], float] = time.monotonic
     random_bytes: Callable[[int], bytes] = field(default=os.urandom)
-

@@ -127,7 +127,9 @@ class Messaging:
         """Items after a seq (or a time), regardless of ack state, ascending."""
         limit = min(limit, SYNC_MAX_LIMIT)
         if since_seq is None and since_us is not None:
-            page = await self._store.read_inbox_since_time(account.id, since_us=since_us, limit=limit + 1)
+            page = await self._store.read_inbox_since_time(
+                account.id, since_us=since_us, limit=limit + 1
+            )
             start = 0
         else:
             start = since_seq or 0

@@ -41,13 +41,16 @@ class RateLimiter:
             return None
         now = self._now()
         slot = (limit.name, key)
-        decision = take(self._buckets.get(slot), capacity=limit.capacity, per_sec=limit.per_sec, now=now)
+        decision = take(
+            self._buckets.get(slot), capacity=limit.capacity, per_sec=limit.per_sec, now=now
+        )
         if len(self._buckets) >= MAX_BUCKETS and slot not in self._buckets:
             self._prune(now)
         self._buckets[slot] = decision.bucket
         if not decision.allowed:
             error = RateLimited(
-                f"rate limit exceeded: {limit.label}; retry after {decision.retry_after_secs:.1f} s",
+                f"rate limit exceeded: {limit.label};"
+                f" retry after {decision.retry_after_secs:.1f} s",
                 retry_after_secs=decision.retry_after_secs,
                 limit=int(limit.capacity),
             )

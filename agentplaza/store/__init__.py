@@ -5,7 +5,9 @@ from __future__ import annotations
 from agentplaza.store.base import Store
 
 
-def open_store(url: str, *, sqlite_synchronous: str = "NORMAL", group_commit_max: int = 512) -> Store:
+def open_store(
+    url: str, *, sqlite_synchronous: str = "NORMAL", group_commit_max: int = 512
+) -> Store:
     """A not-yet-started Store for `url` (`sqlite:///path`; `postgresql://` comes next)."""
     if url.startswith("sqlite:///"):
         from agentplaza.store.sqlite import SqliteStore

@@ -13,7 +13,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 def sqlalchemy_url(url: str) -> str:
     """Our URL (sqlite:///path, postgresql://...) in the form SQLAlchemy's drivers expect."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 

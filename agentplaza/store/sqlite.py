@@ -138,7 +138,9 @@ class SqliteStore:
             try:
                 loop.call_soon_threadsafe(_resolve_all, results)
             except RuntimeError:
-                log.warning("event loop closed before %d write results were delivered", len(results))
+                log.warning(
+                    "event loop closed before %d write results were delivered", len(results)
+                )
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         if self._writer is None:

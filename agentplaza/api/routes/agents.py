@@ -20,7 +20,9 @@ async def register(body: RegisterAgentIn, request: Request, services: ServicesDe
     decision = limiter.check(limiter.register, client_ip(request))
     creds = await services.accounts.register_agent(display_name=body.display_name, bio=body.bio)
     data = account_view(creds.account)
-    data.update(agent_id=creds.account.id, api_key=creds.api_key, recovery_secret=creds.recovery_secret)
+    data.update(
+        agent_id=creds.account.id, api_key=creds.api_key, recovery_secret=creds.recovery_secret
+    )
     return json_response(data, 201, limit_headers(decision, limiter.register))
 
 
@@ -30,7 +32,9 @@ async def get_me(account: CurrentAccount, request: Request) -> Response:
 
 
 @router.patch("/me", summary="Update display_name, bio, avatar_url or capabilities")
-async def update_me(body: UpdateProfileIn, account: CurrentAccount, services: ServicesDep) -> Response:
+async def update_me(
+    body: UpdateProfileIn, account: CurrentAccount, services: ServicesDep
+) -> Response:
     changes = ProfileChanges(
         display_name=body.display_name,
         bio=body.bio,
@@ -40,7 +44,9 @@ async def update_me(body: UpdateProfileIn, account: CurrentAccount, services: Se
     return json_response(account_view(await services.accounts.update_profile(account, changes)))
 
 
-@router.delete("/me", status_code=204, summary="Deregister: the key stops working; the id is never reused")
+@router.delete(
+    "/me", status_code=204, summary="Deregister: the key stops working; the id is never reused"
+)
 async def delete_me(account: CurrentAccount, services: ServicesDep) -> Response:
     await services.accounts.delete(account)
     return Response(status_code=204)
@@ -61,7 +67,9 @@ async def rotate_key(account: CurrentAccount, services: ServicesDep) -> Response
 async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> Response:
     limiter = services.limiter
     limiter.check(limiter.login, client_ip(request))
-    creds = await services.accounts.recover(recovery_secret=body.recovery_secret, agent_id=body.agent_id)
+    creds = await services.accounts.recover(
+        recovery_secret=body.recovery_secret, agent_id=body.agent_id
+    )
     data = account_view(creds.account)
     data.update(agent_id=creds.account.id, api_key=creds.api_key)
     return json_response(data)
@@ -85,7 +93,9 @@ async def search(
     found = await services.accounts.search(q, limit=limit)
     hub = request.app.state.hub
     agents = [account_view(a, online=hub.is_online(a.id)) for a in found]
-    return json_response({"agents": agents, "count": len(agents)}, headers=limit_headers(decision, limiter.search))
+    return json_response(
+        {"agents": agents, "count": len(agents)}, headers=limit_headers(decision, limiter.search)
+    )
 
 
 @router.get("/{agent_id}", summary="An account's public profile")

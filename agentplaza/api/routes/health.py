@@ -18,7 +18,7 @@ async def health(request: Request, services: ServicesDep) -> Response:
     hub = request.app.state.hub
     try:
         latency = await services.runtime.store.ping()
-        store = {"ok": True, "latency_ms": round(latency * 1000, 3)}
+        store: dict[str, object] = {"ok": True, "latency_ms": round(latency * 1000, 3)}
     except StoreError as exc:
         store = {"ok": False, "error": str(exc)}
     data = {

@@ -53,7 +53,7 @@ async def pending(
     request: Request,
     account: CurrentAccount,
     services: ServicesDep,
-    timeout: float = Query(0, ge=0, le=3600),
+    timeout: float = Query(0, ge=0, le=3600),  # noqa: ASYNC109 (the documented wire parameter)
     limit: int = Query(PENDING_DEFAULT_LIMIT, ge=1, le=SYNC_MAX_LIMIT),
 ) -> Response:
     timeout = min(timeout, services.runtime.settings.longpoll_max_timeout_secs)
@@ -86,7 +86,9 @@ async def sync(
     limit: int = Query(SYNC_DEFAULT_LIMIT, ge=1, le=SYNC_MAX_LIMIT),
 ) -> Response:
     since_us = us_from_iso(since) if since is not None and since_seq is None else None
-    result = await services.messaging.sync(account, since_seq=since_seq, since_us=since_us, limit=limit)
+    result = await services.messaging.sync(
+        account, since_seq=since_seq, since_us=since_us, limit=limit
+    )
     return json_response(
         {
             "messages": [delivery_view(i) for i in result.items],

@@ -144,7 +144,8 @@ def search_accounts_txn(txn: Txn, query: str, limit: int) -> list[Account]:
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL"
-        " AND (LOWER(display_name) LIKE LOWER(?) ESCAPE '\\' OR LOWER(bio) LIKE LOWER(?) ESCAPE '\\')"
+        " AND (LOWER(display_name) LIKE LOWER(?) ESCAPE '\\'"
+        " OR LOWER(bio) LIKE LOWER(?) ESCAPE '\\')"
         " ORDER BY num LIMIT ?",
         (pattern, pattern, limit),
     ).fetchall()

@@ -87,9 +87,7 @@ def upgrade() -> None:
         sa.Column("last_message_num", sa.BigInteger, nullable=False),
         sa.Column("last_message_at", sa.BigInteger, nullable=False),
     )
-    op.create_index(
-        "ix_thread_members_recent", "thread_members", ["account_id", "last_message_at"]
-    )
+    op.create_index("ix_thread_members_recent", "thread_members", ["account_id", "last_message_at"])
     op.create_table(
         "idempotency_keys",
         sa.Column("sender_id", sa.Text, primary_key=True),
@@ -101,5 +99,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("idempotency_keys", "thread_members", "inbox", "messages", "sessions", "accounts"):
+    for table in (
+        "idempotency_keys",
+        "thread_members",
+        "inbox",
+        "messages",
+        "sessions",
+        "accounts",
+    ):
         op.drop_table(table)

@@ -1,0 +1,186 @@
+"""Every Store guarantee (store/base.py), run against each implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agentplaza.domain.accounts import AccountKind, NewAccount, ProfileChanges
+from agentplaza.domain.errors import Conflict
+from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id, new_message_id
+from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType, Scene
+from agentplaza.store import open_store
+from agentplaza.store.base import Store
+
+T0 = 1_800_000_000_000_000
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    impl = open_store(f"sqlite:///{tmp_path / 'contract.db'}")
+    await impl.start()
+    yield impl
+    await impl.close()
+
+
+async def new_agent(store: Store, name: str, key_hash: str | None = None) -> AccountId:
+    account = await store.create_account(
+        NewAccount(
+            kind=AccountKind.AGENT,
+            display_name=name,
+            bio="",
+            key_hash=key_hash,
+            recovery_hash=None,
+            password_hash=None,
+            now_us=T0,
+        )
+    )
+    return account.id
+
+
+def dm(sender: AccountId, recipient: AccountId, body: str, at: int = T0) -> Message:
+    return Message(
+        id=new_message_id(at // 1000, os.urandom(10)),
+        sender_id=sender,
+        recipient_id=recipient,
+        thread_id=dm_thread_id(sender, recipient),
+        reply_to=None,
+        type=MessageType.REQUEST,
+        format=MessageFormat.TEXT,
+        body=body,
+        created_at_us=at,
+    )
+
+
+def to(recipient: AccountId) -> list[DeliveryContext]:
+    return [
+        DeliveryContext(
+            recipient_id=recipient, scene=Scene.DM, sender_relation="stranger", trust_level="minimal"
+        )
+    ]
+
+
+async def test_accounts_get_sequential_ids_and_unique_names(store: Store) -> None:
+    a = await new_agent(store, "Alpha", key_hash="h1")
+    b = await new_agent(store, "beta")
+    assert int(b) == int(a) + 1
+    with pytest.raises(Conflict):
+        await new_agent(store, "ALPHA")
+    found = await store.find_account_by_key("h1")
+    assert found is not None and found.id == a
+    with pytest.raises(Conflict):
+        await store.update_profile(b, ProfileChanges(display_name="alpha"), now_us=T0)
+
+
+async def test_deleting_an_account_revokes_its_key_and_frees_its_name(store: Store) -> None:
+    a = await new_agent(store, "gone", key_hash="k")
+    await store.delete_account(a, now_us=T0)
+    assert await store.get_account(a) is None
+    assert await store.find_account_by_key("k") is None
+    again = await new_agent(store, "gone")
+    assert again != a
+
+
+async def test_a_failing_write_does_not_sink_the_writes_committed_with_it(store: Store) -> None:
+    await new_agent(store, "taken")
+    results = await asyncio.gather(
+        *(new_agent(store, "taken" if i % 3 == 0 else f"n{i}") for i in range(30)),
+        return_exceptions=True,
+    )
+    conflicts = [r for r in results if isinstance(r, Conflict)]
+    created = [r for r in results if isinstance(r, str)]
+    assert len(conflicts) == 10 and len(created) == 20
+    for account_id in created:
+        assert await store.get_account(AccountId(account_id)) is not None
+
+
+async def test_concurrent_appends_give_each_recipient_gapless_seqs(store: Store) -> None:
+    senders = [await new_agent(store, f"s{i}") for i in range(5)]
+    recipients = [await new_agent(store, f"r{i}") for i in range(3)]
+    sends = [(s, r, f"{s}>{r}#{n}") for n in range(40) for s in senders for r in recipients]
+    random.shuffle(sends)
+    await asyncio.gather(
+        *(store.append_message(dm(s, r, body), to(r), idempotency_key=None) for s, r, body in sends)
+    )
+    for r in recipients:
+        page = await store.read_inbox(r, after_seq=0, limit=10_000, unacked_only=False)
+        assert [i.seq for i in page.items] == list(range(1, 201))
+        assert page.head_seq == 200
+        assert len({i.message.id for i in page.items}) == 200
+        assert all(i.context.recipient_id == r for i in page.items)
+
+
+async def test_same_idempotency_key_returns_first_message_and_writes_nothing(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    first = await store.append_message(dm(a, b, "one"), to(b), idempotency_key="k1")
+    again = await store.append_message(dm(a, b, "two"), to(b), idempotency_key="k1")
+    assert again.replayed and not again.items
+    assert again.message.id == first.message.id and again.message.body == "one"
+    other_sender = await store.append_message(dm(b, a, "x"), to(a), idempotency_key="k1")
+    assert not other_sender.replayed
+    page = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
+    assert [i.message.body for i in page.items] == ["one"]
+
+
+async def test_ack_is_idempotent_and_only_for_the_recipient(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    sent = await store.append_message(dm(a, b, "hi"), to(b), idempotency_key=None)
+    assert not await store.ack(a, sent.message.id, now_us=T0)
+    assert await store.ack(b, sent.message.id, now_us=T0)
+    assert await store.ack(b, sent.message.id, now_us=T0)
+    unacked = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=True)
+    everything = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
+    assert unacked.items == [] and everything.items[0].acked
+
+
+async def test_ack_up_to_and_time_based_reads(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    for n in range(5):
+        await store.append_message(dm(a, b, str(n), at=T0 + n), to(b), idempotency_key=None)
+    assert await store.ack_up_to(b, 3, now_us=T0) == 3
+    assert await store.ack_up_to(b, 3, now_us=T0) == 0
+    unacked = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=True)
+    assert [i.seq for i in unacked.items] == [4, 5]
+    since = await store.read_inbox_since_time(b, since_us=T0 + 2, limit=10)
+    assert [i.message.body for i in since.items] == ["3", "4"]
+
+
+async def test_threads_are_listed_latest_first_and_readable_only_by_participants(
+    store: Store,
+) -> None:
+    a, b, c = [await new_agent(store, n) for n in "abc"]
+    for n in range(5):
+        await store.append_message(dm(a, b, f"ab{n}", at=T0 + n), to(b), idempotency_key=None)
+    await store.append_message(dm(c, a, "ca", at=T0 + 10), to(a), idempotency_key=None)
+    threads = await store.list_threads(a, limit=10)
+    assert [t.peer_id for t in threads] == [c, b]
+    assert threads[1].last_message.body == "ab4"
+    ab = dm_thread_id(a, b)
+    assert await store.read_thread(c, ab, before_num=None, limit=10) is None
+    assert await store.find_thread_peer(a, ab) == b
+    assert await store.find_thread_peer(c, ab) is None
+    page1 = await store.read_thread(b, ab, before_num=None, limit=3)
+    assert page1 is not None and [m.body for _, m in page1] == ["ab4", "ab3", "ab2"]
+    page2 = await store.read_thread(b, ab, before_num=page1[-1][0], limit=3)
+    assert page2 is not None and [m.body for _, m in page2] == ["ab1", "ab0"]
+    assert await store.read_thread(a, ThreadId("dm_nope"), before_num=None, limit=3) is None
+
+
+async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    old_acked = await store.append_message(dm(a, b, "old-acked", at=T0), to(b), idempotency_key=None)
+    await store.append_message(dm(a, b, "old-unacked", at=T0), to(b), idempotency_key=None)
+    await store.append_message(dm(a, b, "new", at=T0 + 100), to(b), idempotency_key=None)
+    await store.ack(b, old_acked.message.id, now_us=T0 + 1)
+    removed = await store.purge(acked_before_us=T0 + 50, now_us=T0 + 200)
+    assert removed == 1
+    page = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
+    assert [i.message.body for i in page.items] == ["old-unacked", "new"]
+    # seqs are never reused after a purge
+    again = await store.append_message(dm(a, b, "later", at=T0 + 300), to(b), idempotency_key=None)
+    assert again.items[0].seq == 4
