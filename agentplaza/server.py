@@ -29,11 +29,16 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
         ws_max_size=WS_MAX_FRAME_BYTES,
         ws_per_message_deflate=False,
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default, which let local clients pick
+        # their rate-limit IP; api/auth.py::client_ip decides, per settings.trust_forwarded_for.
+        proxy_headers=False,
         date_header=True,
         timeout_graceful_shutdown=10,
         backlog=4096,

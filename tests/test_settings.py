@@ -20,7 +20,9 @@ def test_toml_file_then_env(tmp_path: Path) -> None:
     assert (s.port, s.retention_days) == (7001, 1.5)
 
 
-@pytest.mark.parametrize("env", [{"AGENTPLAZA_PORT": "eighty"}, {"AGENTPLAZA_RATE_LIMITS_ENABLED": "perhaps"}])
+@pytest.mark.parametrize(
+    "env", [{"AGENTPLAZA_PORT": "eighty"}, {"AGENTPLAZA_RATE_LIMITS_ENABLED": "perhaps"}]
+)
 def test_bad_values_are_refused_with_the_setting_name(env: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="setting"):
         Settings.from_env(env)

@@ -32,7 +32,8 @@ def client_ip(request: Request) -> str:
     if services.runtime.settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:
-            return forwarded.split(",")[0].strip()
+            # The last entry is the one our proxy added; earlier ones are whatever the client sent.
+            return forwarded.split(",")[-1].strip()
     return request.client.host if request.client else "unknown"
 
 

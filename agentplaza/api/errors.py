@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 
 from agentplaza.domain.errors import AgentplazaError, ErrorCode, RateLimited
 from agentplaza.store.errors import StoreError
@@ -21,7 +22,7 @@ from agentplaza.store.errors import StoreError
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
-    400: ErrorCode.VALIDATION_ERROR,
+    400: ErrorCode.INVALID_JSON,  # FastAPI's only 400: a body it cannot parse (bad UTF-8, too deep)
     401: ErrorCode.UNAUTHENTICATED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
@@ -92,7 +93,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return error_response(exc.status_code, detail, code.value, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette lists only the first matching route's methods; a path served by several
+        # routes (GET/PATCH/DELETE /v1/agents/me) must list them all (RFC 9110 §15.5.6).
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+    return error_response(exc.status_code, detail, code.value, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:

@@ -92,6 +92,8 @@ def validate_capabilities(values: list[str]) -> tuple[str, ...]:
     for cap in values:
         if not 1 <= len(cap) <= CAPABILITY_MAX_CHARS:
             raise Invalid(f"each capability must be 1-{CAPABILITY_MAX_CHARS} characters")
+        if any(unicodedata.category(ch) == "Cs" for ch in cap):  # lone surrogate: not storable
+            raise Invalid("capabilities must be valid Unicode text")
     return tuple(values)
 
 

@@ -12,6 +12,8 @@ from agentplaza.domain.errors import ErrorCode, Invalid
 
 SYNC_DEFAULT_LIMIT = 100
 SYNC_MAX_LIMIT = 500
+# Largest seq / row number a client may send: SQLite INTEGER is a signed 64-bit value.
+MAX_POSITION = 2**63 - 1
 
 
 def next_sync_seq(since_seq: int, returned_seqs: list[int]) -> int:
@@ -42,6 +44,6 @@ def decode_page_cursor(cursor: str) -> int:
         value = int(raw[1:])
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR) from None
-    if value < 0:
+    if not 0 <= value <= MAX_POSITION:
         raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR)
     return value

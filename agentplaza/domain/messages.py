@@ -84,7 +84,11 @@ def validate_content(fmt: str, body: Any, *, max_bytes: int) -> tuple[MessageFor
         raise Invalid("content.body must be a string", ErrorCode.INVALID_CONTENT)
     if not body:
         raise Invalid("content.body must not be empty", ErrorCode.INVALID_CONTENT)
-    if len(body.encode("utf-8", "surrogatepass")) > max_bytes:
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate (`"\ud800"` in the JSON) is not storable text
+        raise Invalid("content.body is not valid Unicode text", ErrorCode.INVALID_CONTENT) from None
+    if size > max_bytes:
         raise Invalid(f"content.body is larger than {max_bytes} bytes", ErrorCode.INVALID_CONTENT)
     if message_format is MessageFormat.JSON:
         _require_json(body)
@@ -93,10 +97,15 @@ def validate_content(fmt: str, body: Any, *, max_bytes: int) -> tuple[MessageFor
     return message_format, body
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _require_json(body: str) -> Any:
     try:
-        return json.loads(body)
-    except ValueError:
+        # parse_constant: Python accepts NaN/Infinity, JSON (RFC 8259) and other parsers do not.
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         raise Invalid(
             "content.body must be valid JSON for format json", ErrorCode.INVALID_CONTENT
         ) from None
@@ -104,8 +113,8 @@ def _require_json(body: str) -> Any:
 
 def _require_image(body: str) -> None:
     try:
-        image = json.loads(body)
-    except ValueError:
+        image = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         image = None
     url = image.get("url") if isinstance(image, dict) else None
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):

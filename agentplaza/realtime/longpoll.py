@@ -7,6 +7,7 @@ the handler re-reads the store, so a woken poll returns every unacked item, in s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from agentplaza.domain.accounts import Account
@@ -36,9 +37,19 @@ class Waiter:
 
 
 async def wait_for_pending(
-    services: Services, hub: Hub, account: Account, *, timeout_secs: float, limit: int
+    services: Services,
+    hub: Hub,
+    account: Account,
+    *,
+    timeout_secs: float,
+    limit: int,
+    client_gone: Callable[[], Awaitable[object]] | None = None,
 ) -> list[InboxItem]:
-    """Unacked items, ascending by seq; waits up to `timeout_secs` for the first one."""
+    """Unacked items, ascending by seq; waits up to `timeout_secs` for the first one.
+
+    `client_gone` resolves when the HTTP client disconnects: the waiter is dropped at once,
+    so presence and connection counts do not lag by a whole poll timeout.
+    """
     messaging = services.messaging
     page = await messaging.unacked(account, limit=limit)
     if page.items or timeout_secs <= 0:
@@ -50,8 +61,19 @@ async def wait_for_pending(
         page = await messaging.unacked(account, limit=limit)
         if page.items:
             return page.items
-        with suppress(TimeoutError):
-            await asyncio.wait_for(waiter.woken.wait(), timeout_secs)
+        woken = asyncio.ensure_future(waiter.woken.wait())
+        gone = asyncio.ensure_future(client_gone()) if client_gone else None
+        waits = {woken} if gone is None else {woken, gone}
+        try:
+            await asyncio.wait(waits, timeout=timeout_secs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            for task in waits:
+                with suppress(asyncio.CancelledError):
+                    await task
+        if gone is not None and gone.done() and not woken.done():
+            return []
     finally:
         await hub.detach(waiter)
     return (await messaging.unacked(account, limit=limit)).items

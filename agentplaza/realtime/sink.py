@@ -58,8 +58,10 @@ class OrderedSink:
         if self.closed:
             return
         if len(self._pending) >= self._queue_max:
-            # A client this far behind reconnects and resumes from its last seq.
+            # A client this far behind reconnects and resumes from its last seq. Its queue is
+            # dropped now: a peer that never reads may hold the close frame back for minutes.
             self.closed = True
+            self._pending.clear()
             asyncio.get_running_loop().create_task(self.close("slow consumer"))
             return
         self._pending.append(envelope)
@@ -102,7 +104,9 @@ class OrderedSink:
                 written += 1
             if len(page.items) < CATCH_UP_PAGE:
                 break
-        self._last_seq = max(cursor, head or 0)
+        # With nothing written, a cursor beyond the head (kept across a database reset) would
+        # swallow live deliveries up to it: the server's head is the truth.
+        self._last_seq = (head or 0) if written == 0 else max(cursor, head or 0)
         if self._pending and self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._flush())
         return written

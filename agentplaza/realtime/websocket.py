@@ -39,6 +39,7 @@ class WebSocketSink(OrderedSink):
             queue_max=services.runtime.settings.ws_send_queue_max,
         )
         self._ws = websocket
+        self.on_drop: Callable[[], Awaitable[None]] | None = None
 
     async def write(self, body: bytes) -> None:
         await self._ws.send(
@@ -55,6 +56,8 @@ class WebSocketSink(OrderedSink):
 
     async def close(self, reason: str) -> None:
         self.closed = True
+        if self.on_drop is not None:
+            await self.on_drop()  # off the hub at once, even if the close frame is stuck
         if self._ws.application_state is WebSocketState.CONNECTED:
             code = CLOSE_TRY_AGAIN_LATER if reason == "slow consumer" else 1001
             await self._ws.close(code=code, reason=reason[:100])
@@ -68,6 +71,7 @@ def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Aw
         resume = _resume_seq(websocket)
         await websocket.accept()
         sink = WebSocketSink(websocket, account, services)
+        sink.on_drop = lambda: hub.detach(sink)
         await hub.attach(sink)
         try:
             backlog = await sink.catch_up(after_seq=resume)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import unicodedata
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -138,6 +139,8 @@ class Accounts:
         text = query.strip()
         if not 1 <= len(text) <= SEARCH_QUERY_MAX_CHARS:
             raise Invalid(f"q must be 1-{SEARCH_QUERY_MAX_CHARS} characters")
+        if any(unicodedata.category(ch) == "Cc" for ch in text):  # LIKE stops at a NUL
+            raise Invalid("q may not contain control characters")
         return await self._store.search_accounts(text, limit=min(max(limit, 1), SEARCH_MAX_RESULTS))
 
     # --- humans ---------------------------------------------------------------------------

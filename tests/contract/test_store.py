@@ -60,7 +60,10 @@ def dm(sender: AccountId, recipient: AccountId, body: str, at: int = T0) -> Mess
 def to(recipient: AccountId) -> list[DeliveryContext]:
     return [
         DeliveryContext(
-            recipient_id=recipient, scene=Scene.DM, sender_relation="stranger", trust_level="minimal"
+            recipient_id=recipient,
+            scene=Scene.DM,
+            sender_relation="stranger",
+            trust_level="minimal",
         )
     ]
 
@@ -173,7 +176,9 @@ async def test_threads_are_listed_latest_first_and_readable_only_by_participants
 
 async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store) -> None:
     a, b = await new_agent(store, "a"), await new_agent(store, "b")
-    old_acked = await store.append_message(dm(a, b, "old-acked", at=T0), to(b), idempotency_key=None)
+    old_acked = await store.append_message(
+        dm(a, b, "old-acked", at=T0), to(b), idempotency_key=None
+    )
     await store.append_message(dm(a, b, "old-unacked", at=T0), to(b), idempotency_key=None)
     await store.append_message(dm(a, b, "new", at=T0 + 100), to(b), idempotency_key=None)
     await store.ack(b, old_acked.message.id, now_us=T0 + 1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass

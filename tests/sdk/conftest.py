@@ -1,4 +1,9 @@
-"""Helpers for driving the real, unmodified `agentim` SDK against a real server process."""
+"""Helpers for driving the real, unmodified `agentim` SDK against a real server process.
+
+Nothing here patches SDK behaviour: agents run via the documented `asyncio.create_task(
+agent.start())`, handlers are registered with the SDK's decorators, and the only wrapper
+(`RunningAgent.syncs`) is a pass-through recorder of the SDK's own sync calls.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,15 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from agentim import Agent, AgentIMClient, Message
 
-from tests.conftest import TestAgent
-from tests.server import ServerProcess
+from tests.server import TEST_HOST, free_port
+
+if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
+    from tests.conftest import TestAgent
 
 EVENT_TIMEOUT = 10.0  # generous upper bound for any single expected event
 
@@ -39,20 +46,25 @@ class RunningAgent:
     received: list[Message] = field(default_factory=list)
     queue: asyncio.Queue[Message] = field(default_factory=asyncio.Queue)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     connects: int = 0
+    # (since_seq, ids returned) for every `GET /v1/messages/sync` the SDK made (sync-on-connect)
+    syncs: list[tuple[int, list[str]]] = field(default_factory=list)
 
-    async def next_message(self, timeout: float = EVENT_TIMEOUT) -> Message:
-        return await asyncio.wait_for(self.queue.get(), timeout)
+    async def next_message(self) -> Message:
+        """The next message the handler saw (waits up to EVENT_TIMEOUT)."""
+        return await asyncio.wait_for(self.queue.get(), EVENT_TIMEOUT)
 
-    async def messages(self, n: int, timeout: float = EVENT_TIMEOUT) -> list[Message]:
-        return [await self.next_message(timeout) for _ in range(n)]
+    async def messages(self, n: int) -> list[Message]:
+        return [await self.next_message() for _ in range(n)]
 
 
-async def _wait_connected(running: RunningAgent, timeout: float) -> None:
+async def wait_connected(running: RunningAgent) -> None:
+    """Wait for the Agent's `on_connect` (WebSocket up), failing fast if the task died."""
     waiter = asyncio.ensure_future(running.connected.wait())
     try:
         done, _ = await asyncio.wait(
-            {waiter, running.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            {waiter, running.task}, timeout=EVENT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
         )
     finally:
         waiter.cancel()
@@ -60,7 +72,7 @@ async def _wait_connected(running: RunningAgent, timeout: float) -> None:
         running.task.result()  # re-raise why the agent died (login failure, ...)
         raise AssertionError("agent task ended before connecting")
     if not done:
-        raise AssertionError(f"agent did not connect within {timeout} s")
+        raise AssertionError(f"agent did not connect within {EVENT_TIMEOUT} s")
 
 
 async def stop_agent(running: RunningAgent) -> None:
@@ -73,19 +85,15 @@ async def stop_agent(running: RunningAgent) -> None:
 
 @contextlib.asynccontextmanager
 async def run_agent(
-    server: ServerProcess,
-    api_key: str,
-    reply: Replier | None = None,
-    *,
-    wait_connected: bool = True,
+    url: str, api_key: str, reply: Replier | None = None, *, wait: bool = True
 ) -> AsyncIterator[RunningAgent]:
-    """Start `Agent(api_key, server.url)` with `asyncio.create_task(agent.start())`.
+    """Start `Agent(api_key, url)` with `asyncio.create_task(agent.start())`; stop it on exit.
 
     The `on_message` handler records every message and, if `reply` is given, answers it with
-    `await msg.reply(await reply(msg))`. Waits for the WebSocket `on_connect` before yielding.
+    `await msg.reply(await reply(msg))`. Waits for the WebSocket `on_connect` before yielding
+    unless `wait=False` (then call `wait_connected`).
     """
-    agent = Agent(api_key=api_key, server=server.url, log_level=logging.WARNING)
-    running = RunningAgent(agent=agent, task=None)  # type: ignore[arg-type]
+    agent = Agent(api_key=api_key, server=url, log_level=logging.WARNING)
 
     @agent.on_message
     async def _on_message(msg: Message) -> None:
@@ -97,19 +105,93 @@ async def run_agent(
     @agent.on_connect
     async def _on_connect() -> None:
         running.connects += 1
+        running.disconnected.clear()
         running.connected.set()
 
-    running.task = asyncio.create_task(agent.start(), name=f"agentim-agent-{api_key[-6:]}")
+    @agent.on_disconnect
+    async def _on_disconnect() -> None:
+        running.connected.clear()
+        running.disconnected.set()
+
+    real_sync = agent._api.sync_messages
+
+    async def recording_sync(since_seq: int = 0, limit: int = 100) -> tuple[list[Any], int]:
+        messages, next_seq = await real_sync(since_seq, limit)
+        running.syncs.append((since_seq, [str(m.get("id")) for m in messages]))
+        return messages, next_seq
+
+    agent._api.sync_messages = recording_sync
+
+    # The closures above only run once the task does; by then `running` is bound.
+    task = asyncio.create_task(agent.start(), name=f"agentim-agent-{api_key[-6:]}")
+    running = RunningAgent(agent=agent, task=task)
     try:
-        if wait_connected:
-            await _wait_connected(running, EVENT_TIMEOUT)
+        if wait:
+            await wait_connected(running)
         yield running
     finally:
         await stop_agent(running)
 
 
 @contextlib.asynccontextmanager
-async def sdk_client(server: ServerProcess, who: TestAgent) -> AsyncIterator[AgentIMClient]:
-    async with AgentIMClient(api_key=who.api_key, server=server.url) as c:
+async def sdk_client(url: str, who: TestAgent) -> AsyncIterator[AgentIMClient]:
+    async with AgentIMClient(api_key=who.api_key, server=url) as c:
         assert c.agent_id == who.id
         yield c
+
+
+class DroppableProxy:
+    """A TCP proxy in front of the server that can simulate a network outage.
+
+    `drop()` aborts every proxied connection and stops listening (reconnects are refused);
+    `start()` listens again on the same port. The server itself keeps running.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self._listener: asyncio.Server | None = None
+        self._transports: set[asyncio.BaseTransport] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{TEST_HOST}:{self.port}"
+
+    async def start(self) -> None:
+        self._listener = await asyncio.start_server(self._handle, TEST_HOST, self.port)
+
+    async def drop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            await self._listener.wait_closed()
+            self._listener = None
+        for transport in self._transports:
+            transport.abort()
+        self._transports.clear()
+        tasks, self._tasks = self._tasks, set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), EVENT_TIMEOUT)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._transports.add(writer.transport)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(TEST_HOST, self.upstream_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._transports.add(up_writer.transport)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while data := await src.read(65536):
+            dst.write(data)
+            await dst.drain()
+    except OSError:
+        pass
+    finally:
+        dst.transport.abort()

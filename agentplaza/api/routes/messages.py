@@ -9,7 +9,7 @@ from agentplaza.api.auth import CurrentAccount, ServicesDep
 from agentplaza.api.render import json_response, limit_headers
 from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.clock import iso_from_us, us_from_iso
-from agentplaza.domain.cursors import SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
+from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
 from agentplaza.domain.messages import delivery_view, message_view
 from agentplaza.realtime.longpoll import PENDING_DEFAULT_LIMIT, wait_for_pending
 from agentplaza.services.messaging import Outgoing
@@ -58,9 +58,20 @@ async def pending(
 ) -> Response:
     timeout = min(timeout, services.runtime.settings.longpoll_max_timeout_secs)
     items = await wait_for_pending(
-        services, request.app.state.hub, account, timeout_secs=timeout, limit=limit
+        services,
+        request.app.state.hub,
+        account,
+        timeout_secs=timeout,
+        limit=limit,
+        client_gone=lambda: _until_disconnected(request),
     )
     return json_response([delivery_view(i) for i in items])
+
+
+async def _until_disconnected(request: Request) -> None:
+    """Returns when the client closes the connection (the body was already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.post("/ack", summary="Acknowledge everything up to a seq")
@@ -81,7 +92,7 @@ async def ack(
 async def sync(
     account: CurrentAccount,
     services: ServicesDep,
-    since_seq: int | None = Query(None, ge=0),
+    since_seq: int | None = Query(None, ge=0, le=MAX_POSITION),
     since: str | None = Query(None, max_length=64),
     limit: int = Query(SYNC_DEFAULT_LIMIT, ge=1, le=SYNC_MAX_LIMIT),
 ) -> Response:

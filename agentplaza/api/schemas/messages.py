@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from agentplaza.domain.cursors import MAX_POSITION
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS
 
 
@@ -19,7 +20,7 @@ class SendMessageIn(BaseModel):
     """`{"to", "content": {"format", "body"}}`; the flat `{"to", "body", "format"}` also works."""
 
     model_config = ConfigDict(extra="ignore")
-    to: str | int
+    to: str | StrictInt  # strict: `true` / `10001.5` are not account ids
     content: ContentIn | None = None
     body: Any = None
     format: str | None = Field(default=None, max_length=16)
@@ -31,4 +32,4 @@ class SendMessageIn(BaseModel):
 
 class AckUpToIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    up_to_seq: int = Field(ge=0)
+    up_to_seq: int = Field(ge=0, le=MAX_POSITION)

@@ -1,0 +1,96 @@
+"""Shared assertions and small HTTP helpers for the API tests (all against a real server)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import TestAgent
+from tests.server import ServerProcess
+
+WAIT_TIMEOUT = 10.0  # upper bound for any condition we wait for
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """`response` is an error with `status` and the error shape `{"detail": str, "code": str}`.
+
+    Also checks what the agentim SDK depends on: a JSON object body (never empty, never a list).
+    """
+    assert response.status_code == status, (
+        f"expected {status}, got {response.status_code}: {response.text[:500]}"
+    )
+    assert response.headers.get("content-type", "").startswith("application/json"), (
+        response.headers.get("content-type")
+    )
+    assert response.content, "an error must never have an empty body"
+    body = response.json()
+    assert isinstance(body, dict), body
+    assert isinstance(body.get("detail"), str), body
+    assert body["detail"], body
+    assert isinstance(body.get("code"), str), body
+    assert body["code"], body
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def assert_no_server_errors(server: ServerProcess, log_offset: int) -> None:
+    """Nothing was logged as an unhandled/store error since `log_offset` (see errors.py)."""
+    new = server.log()[log_offset:]
+    bad = [
+        line
+        for line in new.splitlines()
+        if "unhandled error" in line or "store failure" in line or "Traceback" in line
+    ]
+    assert not bad, "server logged errors:\n" + "\n".join(bad)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    sender: TestAgent,
+    to: str | int,
+    body: str = "hi",
+    fmt: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """POST /v1/messages in the documented nested shape; asserts 201 and returns the message."""
+    content: dict[str, Any] = {"body": body}
+    if fmt is not None:
+        content["format"] = fmt
+    response = await client.post(
+        "/v1/messages", headers=sender.headers, json={"to": to, "content": content, **extra}
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def pending(client: httpx.AsyncClient, agent: TestAgent, **params: Any) -> list[Any]:
+    response = await client.get("/v1/messages/pending", headers=agent.headers, params=params)
+    assert response.status_code == 200, response.text
+    items: list[Any] = response.json()
+    assert isinstance(items, list)
+    return items
+
+
+async def sync(client: httpx.AsyncClient, agent: TestAgent, **params: Any) -> dict[str, Any]:
+    response = await client.get("/v1/messages/sync", headers=agent.headers, params=params)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    assert set(data) >= {"messages", "next_seq", "has_more"}, data
+    return data
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], within: float = WAIT_TIMEOUT, what: str = ""
+) -> None:
+    """Re-check `condition` until it holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.01)

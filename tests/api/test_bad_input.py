@@ -1,0 +1,736 @@
+"""Bad input on every endpoint: always a 4xx with the error shape, never a 5xx.
+
+`ENDPOINTS` lists every path+method of the API and `CASES` the bad inputs per endpoint;
+`test_table_covers_every_endpoint` compares them with /openapi.json, so a new endpoint (or a new
+parameter of an existing one) without bad-input cases fails the suite. On top of the specific
+cases every endpoint gets generic ones: an oversize body (413), and where applicable missing or
+invalid credentials (401), malformed JSON (400) and a non-object JSON body (422).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.helpers import assert_error, assert_no_server_errors, send
+from tests.conftest import register, unique_name
+from tests.server import ServerProcess
+
+MAX_BODY_BYTES = 1_048_576  # settings.max_body_bytes default
+MAX_MESSAGE_BODY_BYTES = 65_536  # settings.max_message_body_bytes default
+INT64_OVERFLOW = 2**63  # one past SQLite's INTEGER range
+UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    auth: bool  # needs an account's credentials
+    json_body: bool  # takes a JSON request body
+
+
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/health"): Endpoint(auth=False, json_body=False),
+    ("GET", "/v1/version"): Endpoint(auth=False, json_body=False),
+    ("POST", "/v1/agents/register"): Endpoint(auth=False, json_body=True),
+    ("GET", "/v1/agents/me"): Endpoint(auth=True, json_body=False),
+    ("PATCH", "/v1/agents/me"): Endpoint(auth=True, json_body=True),
+    ("DELETE", "/v1/agents/me"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/agents/login"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/agents/me/rotate-key"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/agents/recover"): Endpoint(auth=False, json_body=True),
+    ("GET", "/v1/agents/online"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/agents/search"): Endpoint(auth=False, json_body=False),
+    ("GET", "/v1/agents/{agent_id}"): Endpoint(auth=False, json_body=False),
+    ("POST", "/v1/users/register"): Endpoint(auth=False, json_body=True),
+    ("POST", "/v1/users/login"): Endpoint(auth=False, json_body=True),
+    ("GET", "/v1/profile/{account_id}"): Endpoint(auth=False, json_body=False),
+    ("POST", "/v1/messages"): Endpoint(auth=True, json_body=True),
+    ("GET", "/v1/messages/pending"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/messages/ack"): Endpoint(auth=True, json_body=True),
+    ("POST", "/v1/messages/{message_id}/ack"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/messages/sync"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/messages/threads"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/threads/{thread_id}/messages"): Endpoint(auth=True, json_body=False),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad request. `path`, `json` and `content` may use `{placeholders}` ({me}, {peer},
+    {thread}, {sent_msg}, ...), filled from the per-test context built by `_context`."""
+
+    name: str
+    target: str  # what is bad: "path:<name>", "query:<name>", "header:<name>", "body", ...
+    status: int
+    code: str | None
+    path: str | None = None  # concrete path; defaults to the endpoint's template
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = UNSET
+    content: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    credentials: str = "agent"  # "agent", "none", "invalid", "human"
+
+
+# Garbage for path parameters: (case name, raw path segment, expected status, code or None for
+# "the resource's not-found code"). Segments are sent percent-encoded as given.
+PATH_GARBAGE: list[tuple[str, str, int, str | None]] = [
+    ("very-long", "x" * 5000, 422, "validation_error"),
+    ("unicode", "%E2%9C%93%F0%9F%A4%96", 404, None),
+    ("rtl-override", "%E2%80%AE10001", 404, None),
+    ("nul", "%00", 404, None),
+    ("dot-dot-slash", "..%2F..%2Fhealth", 404, "not_found"),
+    ("dot-dot", "%2E%2E", 404, None),
+    ("space", "%20", 404, None),
+    ("sql", "1%27%20OR%20%271%27%3D%271", 404, None),
+]
+
+
+def _path_cases(template: str, param: str, not_found_code: str) -> list[Case]:
+    return [
+        Case(
+            f"path-{name}",
+            f"path:{param}",
+            status,
+            code or not_found_code,
+            path=template.replace("{" + param + "}", segment),
+        )
+        for name, segment, status, code in PATH_GARBAGE
+    ]
+
+
+def _limit_cases(maximum: int) -> list[Case]:
+    return [
+        Case("limit-0", "query:limit", 422, "validation_error", params={"limit": 0}),
+        Case("limit-negative", "query:limit", 422, "validation_error", params={"limit": -1}),
+        Case("limit-huge", "query:limit", 422, "validation_error", params={"limit": 10**9}),
+        Case("limit-max+1", "query:limit", 422, "validation_error", params={"limit": maximum + 1}),
+        Case("limit-text", "query:limit", 422, "validation_error", params={"limit": "ten"}),
+        Case("limit-float", "query:limit", 422, "validation_error", params={"limit": "1.5"}),
+    ]
+
+
+def _msg(**fields: Any) -> dict[str, Any]:
+    return {"to": "{peer}", "content": {"format": "text", "body": "hi"}, **fields}
+
+
+def _content(fmt: Any, body: Any) -> dict[str, Any]:
+    return {"to": "{peer}", "content": {"format": fmt, "body": body}}
+
+
+V = "validation_error"
+IC = "invalid_content"
+
+CASES: dict[tuple[str, str], list[Case]] = {
+    ("GET", "/health"): [],
+    ("GET", "/v1/version"): [],
+    ("POST", "/v1/agents/register"): [
+        Case("name-missing", "body", 422, V, json={"bio": "x"}),
+        Case("name-int", "body", 422, V, json={"display_name": 5}),
+        Case("name-null", "body", 422, V, json={"display_name": None}),
+        Case("name-object", "body", 422, V, json={"display_name": {"a": 1}}),
+        Case("name-empty", "body", 422, V, json={"display_name": ""}),
+        Case("name-blank", "body", 422, V, json={"display_name": "   "}),
+        Case("name-65", "body", 422, V, json={"display_name": "n" * 65}),
+        Case("name-huge", "body", 422, V, json={"display_name": "n" * 100_000}),
+        Case("name-control", "body", 422, V, json={"display_name": "a\u0000b"}),
+        Case("name-newline", "body", 422, V, json={"display_name": "a\nb"}),
+        Case("name-bidi", "body", 422, V, json={"display_name": "a\u202eb"}),
+        Case("name-taken", "body", 409, "name_taken", json={"display_name": "{my_name}"}),
+        Case(
+            "name-surrogate",
+            "body",
+            422,
+            V,
+            content=b'{"display_name": "a\\ud800"}',
+            headers={"Content-Type": "application/json"},
+        ),
+        Case("bio-int", "body", 422, V, json={"display_name": "fine", "bio": 1}),
+        Case("bio-501", "body", 422, V, json={"display_name": "fine", "bio": "b" * 501}),
+    ],
+    ("GET", "/v1/agents/me"): [],
+    ("PATCH", "/v1/agents/me"): [
+        Case("unknown-field", "body", 422, V, json={"nickname": "x"}),
+        Case("name-int", "body", 422, V, json={"display_name": 1}),
+        Case("name-empty", "body", 422, V, json={"display_name": ""}),
+        Case("name-blank", "body", 422, V, json={"display_name": "  "}),
+        Case("name-65", "body", 422, V, json={"display_name": "n" * 65}),
+        Case("name-control", "body", 422, V, json={"display_name": "a\tb"}),
+        Case("name-taken", "body", 409, "name_taken", json={"display_name": "{peer_name}"}),
+        Case("bio-501", "body", 422, V, json={"bio": "b" * 501}),
+        Case("bio-list", "body", 422, V, json={"bio": ["b"]}),
+        Case("avatar-relative", "body", 422, V, json={"avatar_url": "/a.png"}),
+        Case("avatar-javascript", "body", 422, V, json={"avatar_url": "javascript:alert(1)"}),
+        Case("avatar-long", "body", 422, V, json={"avatar_url": "https://x/" + "a" * 2048}),
+        Case("avatar-int", "body", 422, V, json={"avatar_url": 3}),
+        Case("caps-string", "body", 422, V, json={"capabilities": "chat"}),
+        Case("caps-ints", "body", 422, V, json={"capabilities": [1, 2]}),
+        Case("caps-33", "body", 422, V, json={"capabilities": ["c"] * 33}),
+        Case("caps-empty-item", "body", 422, V, json={"capabilities": [""]}),
+        Case("caps-long-item", "body", 422, V, json={"capabilities": ["c" * 65]}),
+        Case(
+            "caps-surrogate",
+            "body",
+            422,
+            V,
+            content=b'{"capabilities": ["\\ud800"]}',
+            headers={"Content-Type": "application/json"},
+        ),
+    ],
+    ("DELETE", "/v1/agents/me"): [],
+    ("POST", "/v1/agents/login"): [
+        Case(
+            "x-api-key-garbage",
+            "auth",
+            401,
+            "invalid_credentials",
+            credentials="none",
+            headers={"X-API-Key": "am_garbage"},
+        ),
+        Case(
+            "basic-auth",
+            "auth",
+            401,
+            "unauthenticated",
+            credentials="none",
+            headers={"Authorization": "Basic YTpi"},
+        ),
+    ],
+    ("POST", "/v1/agents/me/rotate-key"): [
+        Case("human-token", "auth", 422, V, credentials="human"),
+    ],
+    ("POST", "/v1/agents/recover"): [
+        Case("secret-missing", "body", 422, V, json={}),
+        Case("secret-empty", "body", 422, V, json={"recovery_secret": ""}),
+        Case("secret-int", "body", 422, V, json={"recovery_secret": 12345}),
+        Case("secret-257", "body", 422, V, json={"recovery_secret": "r" * 257}),
+        Case(
+            "secret-unknown",
+            "body",
+            401,
+            "invalid_credentials",
+            json={"recovery_secret": "rs_unknown"},
+        ),
+        Case(
+            "agent-id-33",
+            "body",
+            422,
+            V,
+            json={"recovery_secret": "{secret}", "agent_id": "1" * 33},
+        ),
+        Case(
+            "agent-id-mismatch",
+            "body",
+            401,
+            "invalid_credentials",
+            json={"recovery_secret": "{secret}", "agent_id": "{peer}"},
+        ),
+        Case("agent-id-int", "body", 422, V, json={"recovery_secret": "{secret}", "agent_id": 1}),
+    ],
+    ("GET", "/v1/agents/online"): [],
+    ("GET", "/v1/agents/search"): [
+        Case("q-missing", "query:q", 422, V),
+        Case("q-empty", "query:q", 422, V, params={"q": ""}),
+        Case("q-blank", "query:q", 422, V, params={"q": "    "}),
+        Case("q-65", "query:q", 422, V, params={"q": "q" * 65}),
+        Case("q-huge", "query:q", 422, V, params={"q": "q" * 5000}),
+        Case("q-nul", "query:q", 422, V, params={"q": "\x00"}),  # would match every account
+        Case("q-control", "query:q", 422, V, params={"q": "a\x1bb"}),
+        *[
+            Case(c.name, c.target, c.status, c.code, params={"q": "x", **c.params})
+            for c in _limit_cases(50)
+        ],
+    ],
+    ("GET", "/v1/agents/{agent_id}"): [
+        *_path_cases("/v1/agents/{agent_id}", "agent_id", "agent_not_found"),
+        Case("deleted-style-id", "path:agent_id", 404, "agent_not_found", path="/v1/agents/0"),
+        Case("negative-id", "path:agent_id", 404, "agent_not_found", path="/v1/agents/-10001"),
+        Case("float-id", "path:agent_id", 404, "agent_not_found", path="/v1/agents/10001.0"),
+    ],
+    ("POST", "/v1/users/register"): [
+        Case("password-missing", "body", 422, V, json={"display_name": "h"}),
+        Case("password-short", "body", 422, V, json={"display_name": "h", "password": "short"}),
+        Case("password-257", "body", 422, V, json={"display_name": "h", "password": "p" * 257}),
+        Case("password-int", "body", 422, V, json={"display_name": "h", "password": 12345678}),
+        Case("name-missing", "body", 422, V, json={"password": "long enough"}),
+        Case("name-65", "body", 422, V, json={"display_name": "n" * 65, "password": "long enough"}),
+        Case(
+            "name-taken",
+            "body",
+            409,
+            "name_taken",
+            json={"display_name": "{my_name}", "password": "long enough"},
+        ),
+    ],
+    ("POST", "/v1/users/login"): [
+        Case("no-name-or-id", "body", 422, V, json={"password": "whatever1"}),
+        Case("password-missing", "body", 422, V, json={"display_name": "{my_name}"}),
+        Case("password-empty", "body", 422, V, json={"display_name": "x", "password": ""}),
+        Case("name-int", "body", 422, V, json={"display_name": 1, "password": "whatever1"}),
+        Case("id-33", "body", 422, V, json={"id": "P" + "1" * 32, "password": "whatever1"}),
+        Case(
+            "unknown-name",
+            "body",
+            401,
+            "invalid_credentials",
+            json={"display_name": "nobody-" + unique_name(), "password": "whatever1"},
+        ),
+        Case(
+            "agent-name",
+            "body",
+            401,
+            "invalid_credentials",
+            json={"display_name": "{my_name}", "password": "whatever1"},
+        ),
+        Case(
+            "agent-id",
+            "body",
+            401,
+            "invalid_credentials",
+            json={"id": "{me}", "password": "whatever1"},
+        ),
+    ],
+    ("GET", "/v1/profile/{account_id}"): [
+        *_path_cases("/v1/profile/{account_id}", "account_id", "agent_not_found"),
+        Case(
+            "human-style-unknown",
+            "path:account_id",
+            404,
+            "agent_not_found",
+            path="/v1/profile/P999999999",
+        ),
+    ],
+    ("POST", "/v1/messages"): [
+        # `to`
+        Case("to-missing", "body", 422, V, json={"content": {"body": "hi"}}),
+        Case("to-null", "body", 422, V, json={"to": None, "body": "hi"}),
+        Case("to-list", "body", 422, V, json={"to": ["{peer}"], "body": "hi"}),
+        Case("to-object", "body", 422, V, json={"to": {"id": "{peer}"}, "body": "hi"}),
+        Case("to-bool", "body", 422, V, json={"to": True, "body": "hi"}),
+        Case("to-float", "body", 422, V, json={"to": 10001.0, "body": "hi"}),
+        Case("to-empty", "body", 422, "invalid_id", json={"to": "", "body": "hi"}),
+        Case("to-garbage", "body", 422, "invalid_id", json={"to": "alice", "body": "hi"}),
+        Case("to-negative", "body", 422, "invalid_id", json={"to": -10001, "body": "hi"}),
+        Case("to-huge-int", "body", 422, "invalid_id", json={"to": 10**30, "body": "hi"}),
+        Case("to-traversal", "body", 422, "invalid_id", json={"to": "../10001", "body": "hi"}),
+        Case("to-unknown", "body", 404, "agent_not_found", json={"to": "999999999", "body": "x"}),
+        Case("to-self", "body", 422, V, json={"to": "{me}", "body": "hi"}),
+        # content
+        Case("content-string", "body", 422, V, json={"to": "{peer}", "content": "hi"}),
+        Case("content-list", "body", 422, V, json={"to": "{peer}", "content": ["hi"]}),
+        Case("body-missing", "body", 422, IC, json={"to": "{peer}"}),
+        Case("body-null", "body", 422, IC, json=_content("text", None)),
+        Case("body-empty", "body", 422, IC, json=_content("text", "")),
+        Case("body-int", "body", 422, IC, json=_content("text", 42)),
+        Case("body-list-text", "body", 422, IC, json=_content("text", ["a"])),
+        Case("body-object-markdown", "body", 422, IC, json=_content("markdown", {"a": 1})),
+        Case(
+            "body-over-max",
+            "body",
+            422,
+            IC,
+            json=_content("text", "x" * (MAX_MESSAGE_BODY_BYTES + 1)),
+        ),
+        Case(
+            "body-over-max-multibyte",
+            "body",
+            422,
+            IC,
+            json=_content("text", "€" * (MAX_MESSAGE_BODY_BYTES // 3 + 1)),
+        ),
+        Case(
+            "flat-body-over-max",
+            "body",
+            422,
+            IC,
+            json={"to": "{peer}", "body": "x" * (MAX_MESSAGE_BODY_BYTES + 1)},
+        ),
+        Case(
+            "body-lone-surrogate",
+            "body",
+            422,
+            IC,
+            content=b'{"to": "{peer}", "content": {"format": "text", "body": "a\\udc00b"}}',
+            headers={"Content-Type": "application/json"},
+        ),
+        Case(
+            "json-body-lone-surrogate",
+            "body",
+            422,
+            IC,
+            content=b'{"to": "{peer}", "content": {"format": "json", "body": {"k": "\\ud800"}}}',
+            headers={"Content-Type": "application/json"},
+        ),
+        Case("format-unknown", "body", 422, IC, json=_content("video", "x")),
+        Case("format-uppercase", "body", 422, IC, json=_content("TEXT", "x")),
+        Case("format-int", "body", 422, V, json=_content(1, "x")),
+        Case("format-17", "body", 422, V, json=_content("t" * 17, "x")),
+        Case(
+            "flat-format-unknown",
+            "body",
+            422,
+            IC,
+            json={"to": "{peer}", "body": "x", "format": "html"},
+        ),
+        Case("json-invalid", "body", 422, IC, json=_content("json", "{not json")),
+        Case("json-truncated", "body", 422, IC, json=_content("json", '{"a": ')),
+        Case("json-garbage", "body", 422, IC, json=_content("json", "NaN!")),
+        # Python's json accepts these; JSON (RFC 8259) and every other parser do not.
+        Case("json-nan", "body", 422, IC, json=_content("json", "NaN")),
+        Case("json-infinity", "body", 422, IC, json=_content("json", '{"x": -Infinity}')),
+        Case("json-deeply-nested", "body", 422, IC, json=_content("json", "[" * 60_000)),
+        Case("image-no-url", "body", 422, IC, json=_content("image", '{"width": 10}')),
+        Case("image-deeply-nested", "body", 422, IC, json=_content("image", "[" * 60_000)),
+        Case("image-not-json", "body", 422, IC, json=_content("image", "https://x/a.png")),
+        Case("image-relative-url", "body", 422, IC, json=_content("image", '{"url": "/a.png"}')),
+        Case("image-url-int", "body", 422, IC, json=_content("image", '{"url": 5}')),
+        Case(
+            "image-data-url",
+            "body",
+            422,
+            IC,
+            json=_content("image", '{"url": "data:image/png;base64,AAAA"}'),
+        ),
+        Case("image-body-object-no-url", "body", 422, IC, json=_content("image", {"w": 1})),
+        # thread_id, reply_to, type, idempotency
+        Case("thread-id-bad-chars", "body", 422, "invalid_id", json=_msg(thread_id="a b/c")),
+        Case("thread-id-traversal", "body", 422, "invalid_id", json=_msg(thread_id="../x")),
+        Case("thread-id-129", "body", 422, V, json=_msg(thread_id="t" * 129)),
+        Case("thread-id-int", "body", 422, V, json=_msg(thread_id=5)),
+        Case("reply-to-garbage", "body", 422, "invalid_id", json=_msg(reply_to="not-an-id")),
+        Case("reply-to-65", "body", 422, V, json=_msg(reply_to="m" * 65)),
+        Case("reply-to-int", "body", 422, V, json=_msg(reply_to=7)),
+        Case("type-unknown", "body", 422, V, json=_msg(type="friend_request")),
+        Case("type-int", "body", 422, V, json=_msg(type=1)),
+        Case("idempotency-empty", "body", 422, V, json=_msg(idempotency_key="")),
+        Case("idempotency-129", "body", 422, V, json=_msg(idempotency_key="k" * 129)),
+        Case("idempotency-control", "body", 422, V, json=_msg(idempotency_key="a\u0001b")),
+        Case("idempotency-int", "body", 422, V, json=_msg(idempotency_key=5)),
+        Case(
+            "idempotency-header-129",
+            "header:idempotency-key",
+            422,
+            V,
+            json=_msg(),
+            headers={"Idempotency-Key": "k" * 129},
+        ),
+    ],
+    ("GET", "/v1/messages/pending"): [
+        Case("timeout-negative", "query:timeout", 422, V, params={"timeout": -1}),
+        Case("timeout-text", "query:timeout", 422, V, params={"timeout": "soon"}),
+        Case("timeout-nan", "query:timeout", 422, V, params={"timeout": "nan"}),
+        Case("timeout-inf", "query:timeout", 422, V, params={"timeout": "inf"}),
+        Case("timeout-huge", "query:timeout", 422, V, params={"timeout": 10**9}),
+        *_limit_cases(500),
+    ],
+    ("POST", "/v1/messages/ack"): [
+        Case("missing", "body", 422, V, json={}),
+        Case("negative", "body", 422, V, json={"up_to_seq": -1}),
+        Case("text", "body", 422, V, json={"up_to_seq": "five"}),
+        Case("float", "body", 422, V, json={"up_to_seq": 1.5}),
+        Case("null", "body", 422, V, json={"up_to_seq": None}),
+        Case("int64-overflow", "body", 422, V, json={"up_to_seq": INT64_OVERFLOW}),
+        Case("huge", "body", 422, V, json={"up_to_seq": 10**40}),
+        Case("unknown-field", "body", 422, V, json={"up_to_seq": 1, "id": "x"}),
+    ],
+    ("POST", "/v1/messages/{message_id}/ack"): [
+        *_path_cases("/v1/messages/{message_id}/ack", "message_id", "message_not_found"),
+        Case(
+            "unknown-valid-id",
+            "path:message_id",
+            404,
+            "message_not_found",
+            path="/v1/messages/m_" + "0" * 26 + "/ack",
+        ),
+        Case(
+            "own-sent-message",
+            "path:message_id",
+            404,
+            "message_not_found",
+            path="/v1/messages/{sent_msg}/ack",
+        ),
+        Case(
+            "lowercase-id",
+            "path:message_id",
+            404,
+            "message_not_found",
+            path="/v1/messages/{inbox_msg_lower}/ack",
+        ),
+    ],
+    ("GET", "/v1/messages/sync"): [
+        Case("since-seq-negative", "query:since_seq", 422, V, params={"since_seq": -1}),
+        Case("since-seq-text", "query:since_seq", 422, V, params={"since_seq": "abc"}),
+        Case("since-seq-float", "query:since_seq", 422, V, params={"since_seq": "1.5"}),
+        Case(
+            "since-seq-int64-overflow",
+            "query:since_seq",
+            422,
+            V,
+            params={"since_seq": INT64_OVERFLOW},
+        ),
+        Case("since-seq-huge", "query:since_seq", 422, V, params={"since_seq": "9" * 40}),
+        Case(
+            "since-not-a-date", "query:since", 422, "invalid_cursor", params={"since": "not-a-date"}
+        ),
+        Case("since-empty", "query:since", 422, "invalid_cursor", params={"since": ""}),
+        Case(
+            "since-bad-month",
+            "query:since",
+            422,
+            "invalid_cursor",
+            params={"since": "2026-13-01T00:00:00Z"},
+        ),
+        Case(
+            "since-bad-offset",
+            "query:since",
+            422,
+            "invalid_cursor",
+            params={"since": "2026-01-01T00:00:00+99:00"},
+        ),
+        Case("since-nul", "query:since", 422, "invalid_cursor", params={"since": "\x00"}),
+        Case("since-65", "query:since", 422, V, params={"since": "2" * 65}),
+        *_limit_cases(500),
+    ],
+    ("GET", "/v1/messages/threads"): _limit_cases(200),
+    ("GET", "/v1/threads/{thread_id}/messages"): [
+        *_path_cases("/v1/threads/{thread_id}/messages", "thread_id", "thread_not_found"),
+        Case(
+            "unknown-dm-thread",
+            "path:thread_id",
+            404,
+            "thread_not_found",
+            path="/v1/threads/dm_00000000000000000000/messages",
+        ),
+        Case(
+            "uuid-thread",
+            "path:thread_id",
+            404,
+            "thread_not_found",
+            path="/v1/threads/11111111-2222-3333-4444-555555555555/messages",
+        ),
+        Case(
+            "before-garbage",
+            "query:before",
+            422,
+            "invalid_cursor",
+            path="/v1/threads/{thread}/messages",
+            params={"before": "@@@"},
+        ),
+        Case(
+            "before-not-base64-cursor",
+            "query:before",
+            422,
+            "invalid_cursor",
+            path="/v1/threads/{thread}/messages",
+            params={"before": "aGVsbG8"},
+        ),
+        Case(
+            "before-negative",
+            "query:before",
+            422,
+            "invalid_cursor",
+            path="/v1/threads/{thread}/messages",
+            params={"before": "ci0x"},
+        ),  # "r-1"
+        Case(
+            "before-int64-overflow",
+            "query:before",
+            422,
+            "invalid_cursor",
+            path="/v1/threads/{thread}/messages",
+            params={"before": "cjk5OTk5OTk5OTk5OTk5OTk5OTk5"},
+        ),  # "r" + 9 * 21
+        Case(
+            "before-65",
+            "query:before",
+            422,
+            V,
+            path="/v1/threads/{thread}/messages",
+            params={"before": "c" * 65},
+        ),
+        *[
+            Case(
+                c.name,
+                c.target,
+                c.status,
+                c.code,
+                path="/v1/threads/{thread}/messages",
+                params=c.params,
+            )
+            for c in _limit_cases(200)
+        ],
+    ],
+}
+
+
+def _generic_cases(key: tuple[str, str], endpoint: Endpoint) -> list[Case]:
+    cases = [
+        Case(
+            "oversize-body",
+            "size",
+            413,
+            "payload_too_large",
+            content=b"{" + b" " * MAX_BODY_BYTES + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+    ]
+    if endpoint.auth:
+        cases += [
+            Case("no-credentials", "auth", 401, "unauthenticated", credentials="none"),
+            Case("invalid-key", "auth", 401, "invalid_credentials", credentials="invalid"),
+        ]
+    if endpoint.json_body:
+        json_headers = {"Content-Type": "application/json"}
+        cases += [
+            Case(
+                "malformed-json",
+                "body",
+                400,
+                "invalid_json",
+                content=b'{"a": ',
+                headers=json_headers,
+            ),
+            Case("json-array", "body", 422, V, content=b"[]", headers=json_headers),
+            Case("json-string", "body", 422, V, content=b'"x"', headers=json_headers),
+            Case(
+                "not-json",
+                "body",
+                422,
+                V,
+                content=b"a=b",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            Case(
+                "deeply-nested",
+                "body",
+                400,
+                "invalid_json",
+                content=b"[" * 100_000,
+                headers=json_headers,
+            ),
+            Case(
+                "invalid-utf8",
+                "body",
+                400,
+                "invalid_json",
+                content=b'{"a": "\xff\xfe"}',
+                headers=json_headers,
+            ),
+        ]
+    return cases
+
+
+ALL_CASES = [
+    pytest.param(key, case, id=f"{key[0]} {key[1]} :: {case.name}")
+    for key, endpoint in ENDPOINTS.items()
+    for case in CASES.get(key, []) + _generic_cases(key, endpoint)
+]
+
+
+async def test_table_covers_every_endpoint(client: httpx.AsyncClient) -> None:
+    """Every path+method in /openapi.json has an entry here, and every one of its parameters
+    (and its body, if any) has at least one specific bad-input case."""
+    spec = (await client.get("/openapi.json")).json()
+    documented: dict[tuple[str, str], dict[str, Any]] = {
+        (method.upper(), path): op
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+    }
+    assert set(ENDPOINTS) == set(documented), (
+        f"missing here: {sorted(set(documented) - set(ENDPOINTS))}; "
+        f"gone from the API: {sorted(set(ENDPOINTS) - set(documented))}"
+    )
+    assert set(CASES) == set(ENDPOINTS)
+    for key, op in documented.items():
+        targets = {case.target for case in CASES[key]}
+        for param in op.get("parameters", []):
+            wanted = f"{param['in']}:{param['name'].lower()}"
+            assert wanted in targets, f"{key}: no bad-input case for {wanted}"
+        if "requestBody" in op:
+            assert "body" in targets, f"{key}: no bad-input case for the body"
+            assert ENDPOINTS[key].json_body, key
+        else:
+            assert not ENDPOINTS[key].json_body, f"{key} takes no body"
+
+
+@dataclass
+class Context:
+    values: dict[str, str]
+    agent_headers: dict[str, str]
+    human_headers: dict[str, str] | None = None
+
+
+async def _context(client: httpx.AsyncClient) -> Context:
+    me = await register(client, unique_name("bad"))
+    peer = await register(client, unique_name("peer"))
+    inbox = await send(client, peer, me.id, "to me")
+    sent = await send(client, me, peer.id, "from me")
+    return Context(
+        values={
+            "me": me.id,
+            "peer": peer.id,
+            "my_name": me.display_name,
+            "peer_name": peer.display_name,
+            "thread": inbox["thread_id"],
+            "inbox_msg": inbox["id"],
+            "inbox_msg_lower": inbox["id"].lower(),
+            "sent_msg": sent["id"],
+            "secret": me.recovery_secret,
+            # Path parameters of cases that are not about the path: valid values.
+            "agent_id": peer.id,
+            "account_id": peer.id,
+            "message_id": inbox["id"],
+            "thread_id": inbox["thread_id"],
+        },
+        agent_headers=me.headers,
+    )
+
+
+def _fill(value: Any, values: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, replacement in values.items():
+            value = value.replace("{" + name + "}", replacement)
+        return value
+    if isinstance(value, dict):
+        return {k: _fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, values) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(("key", "case"), ALL_CASES)
+async def test_bad_input(
+    client: httpx.AsyncClient, server: ServerProcess, key: tuple[str, str], case: Case
+) -> None:
+    ctx = await _context(client)
+    method, template = key
+    headers: dict[str, str] = {}
+    if case.credentials == "agent":
+        headers.update(ctx.agent_headers)
+    elif case.credentials == "invalid":
+        headers["Authorization"] = "Bearer am_definitely_not_a_key"
+    elif case.credentials == "human":
+        name = unique_name("human")
+        response = await client.post(
+            "/v1/users/register", json={"display_name": name, "password": "correct horse"}
+        )
+        assert response.status_code == 201, response.text
+        headers["Authorization"] = "Bearer " + response.json()["token"]
+    headers.update(case.headers)
+    path = _fill(case.path or template, ctx.values)
+    assert "{" not in path, f"unfilled path template {path}"
+    kwargs: dict[str, Any] = {"headers": headers, "params": _fill(case.params, ctx.values)}
+    if case.json is not UNSET:
+        kwargs["content"] = json.dumps(_fill(case.json, ctx.values)).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif case.content is not None:
+        kwargs["content"] = _fill(case.content.decode("latin-1"), ctx.values).encode("latin-1")
+
+    log_offset = len(server.log())
+    response = await client.request(method, path, **kwargs)
+
+    assert_error(response, case.status, case.code)
+    assert_no_server_errors(server, log_offset)

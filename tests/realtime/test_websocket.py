@@ -1,0 +1,446 @@
+"""WebSocket /v1/ws against a real server: auth, frame shape, backlog, fan-out to several
+connections, resume with since_seq (also while a burst is being sent), no self-echo,
+heartbeats, client ack/ping frames, slow consumers. See agentim-wire.md §6-7.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.conftest import register
+from tests.server import ServerProcess
+
+if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
+    from tests.conftest import TestAgent
+
+FRAME_TIMEOUT_SECS = 5.0
+CLOSE_TRY_AGAIN_LATER = 1013
+
+Frame = dict[str, Any]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def ws_url(server: ServerProcess, since_seq: int | None = None) -> str:
+    return server.ws_url if since_seq is None else f"{server.ws_url}?since_seq={since_seq}"
+
+
+def open_ws(
+    server: ServerProcess, agent: TestAgent, since_seq: int | None = None, **kwargs: Any
+) -> connect:
+    return connect(
+        ws_url(server, since_seq),
+        additional_headers={"Authorization": f"Bearer {agent.api_key}"},
+        proxy=None,
+        open_timeout=FRAME_TIMEOUT_SECS,
+        **kwargs,
+    )
+
+
+async def next_frame(ws: ClientConnection, *, keep_heartbeats: bool = False) -> Frame:
+    """The next JSON frame (heartbeats skipped unless asked for), or fail after a timeout."""
+    while True:
+        raw = await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT_SECS)
+        assert isinstance(raw, str), "server frames are text"
+        frame = json.loads(raw)
+        assert isinstance(frame, dict), raw
+        if frame.get("type") != "heartbeat" or keep_heartbeats:
+            return frame
+
+
+async def next_message(ws: ClientConnection) -> Frame:
+    """The message object of the next `msg` frame, skipping notifications/heartbeats."""
+    while True:
+        frame = await next_frame(ws)
+        if frame["type"] == "msg":
+            assert set(frame) == {"type", "data"}, frame
+            assert set(frame["data"]) == {"message"}, frame
+            message = frame["data"]["message"]
+            assert isinstance(message["seq"], int)
+            return message
+        assert frame["type"] == "notifications", frame
+
+
+async def messages_until(ws: ClientConnection, body: str) -> list[Frame]:
+    """Every message up to and including the one with `body` (a sentinel)."""
+    got: list[Frame] = []
+    while not got or got[-1]["content"]["body"] != body:
+        got.append(await next_message(ws))
+    return got
+
+
+async def wait_live(ws: ClientConnection) -> list[Frame]:
+    """Read the connect backlog up to the `notifications` frame; the socket is then live."""
+    backlog: list[Frame] = []
+    while True:
+        frame = await next_frame(ws)
+        if frame["type"] == "notifications":
+            return backlog
+        assert frame["type"] == "msg", frame
+        backlog.append(frame["data"]["message"])
+
+
+async def send(
+    http: httpx.AsyncClient, sender: TestAgent, to: TestAgent, body: str
+) -> dict[str, Any]:
+    response = await http.post(
+        "/v1/messages",
+        json={"to": to.id, "content": {"format": "text", "body": body}},
+        headers=sender.headers,
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def pending_ids(http: httpx.AsyncClient, agent: TestAgent) -> list[str]:
+    response = await http.get("/v1/messages/pending", params={"timeout": 0}, headers=agent.headers)
+    assert response.status_code == 200, response.text
+    return [m["id"] for m in response.json()]
+
+
+async def sync_all(http: httpx.AsyncClient, agent: TestAgent) -> list[Frame]:
+    messages: list[Frame] = []
+    since, more = 0, True
+    while more:
+        response = await http.get(
+            "/v1/messages/sync", params={"since_seq": since, "limit": 500}, headers=agent.headers
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        messages += page["messages"]
+        since, more = page["next_seq"], page["has_more"]
+    return messages
+
+
+def assert_contiguous(messages: list[Frame], first: int, last: int) -> None:
+    seqs = [m["seq"] for m in messages]
+    assert seqs == list(range(first, last + 1)), seqs
+    ids = [m["id"] for m in messages]
+    assert len(set(ids)) == len(ids), "a message was delivered twice"
+
+
+def body(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex}"
+
+
+# --- auth ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "headers",
+    [{"Authorization": "Bearer not-a-real-key"}, {}],
+    ids=["bad-key", "no-key"],
+)
+async def test_handshake_refused_with_401(server: ServerProcess, headers: dict[str, str]) -> None:
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(server.ws_url, additional_headers=headers, proxy=None):
+            pass
+    assert info.value.response.status_code == 401
+    assert json.loads(info.value.response.body or b"{}")["detail"]
+
+
+# --- backlog and frame shape -----------------------------------------------------------------
+async def test_backlog_of_unacked_pushed_in_order_then_notifications(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    sent = [await send(client, alice, bob, body(f"backlog{i}")) for i in range(6)]
+    # An acked message is not part of the connect backlog.
+    acked = await client.post(f"/v1/messages/{sent[2]['id']}/ack", headers=bob.headers)
+    assert acked.status_code == 204
+    expected = [s for i, s in enumerate(sent) if i != 2]
+
+    async with open_ws(server, bob) as ws:
+        frames = [await next_frame(ws) for _ in range(len(expected) + 1)]
+    *msg_frames, notifications = frames
+    for frame, want in zip(msg_frames, expected, strict=True):
+        assert set(frame) == {"type", "data"} and frame["type"] == "msg", frame
+        message = frame["data"]["message"]
+        assert message["id"] == want["id"]
+        assert message["from"] == alice.id
+        assert message["to"] == bob.id
+        assert message["content"] == want["content"]
+        assert message["thread_id"] == want["thread_id"]
+        assert isinstance(message["seq"], int)
+    seqs = [f["data"]["message"]["seq"] for f in msg_frames]
+    assert seqs == [1, 2, 4, 5, 6]
+    assert notifications["type"] == "notifications"
+    assert notifications["data"]["unread"] == len(expected)
+
+
+async def test_live_message_reaches_every_connection_of_the_account(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(open_ws(server, bob)) for _ in range(3)]
+        for ws in sockets:
+            assert await wait_live(ws) == []
+        first = await send(client, alice, bob, body("live1"))
+        second = await send(client, alice, bob, body("live2"))
+        for ws in sockets:
+            got = [await next_message(ws), await next_message(ws)]
+            assert [m["id"] for m in got] == [first["id"], second["id"]]
+            assert [m["seq"] for m in got] == [1, 2]
+
+
+# --- resume ----------------------------------------------------------------------------------
+async def test_resume_since_seq_gets_exactly_what_was_missed_even_during_a_burst(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    carol = await register(client)
+    async with open_ws(server, bob) as ws:
+        await wait_live(ws)
+        for i in range(3):
+            await send(client, alice, bob, body(f"before{i}"))
+        seen = [await next_message(ws) for _ in range(3)]
+    assert_contiguous(seen, 1, 3)
+    # Acked or not, since_seq resumes after the number: ack one of the missed ones below.
+    offline = [await send(client, carol, bob, body(f"offline{i}")) for i in range(3)]
+    acked = await client.post(f"/v1/messages/{offline[0]['id']}/ack", headers=bob.headers)
+    assert acked.status_code == 204
+
+    burst_size, workers = 40, 8
+    started = asyncio.Event()
+    burst_bodies: list[str] = []
+
+    async def burst(worker: int) -> None:
+        for i in range(worker, burst_size, workers):
+            text = body(f"burst{i}")
+            burst_bodies.append(text)
+            await send(client, alice if i % 2 else carol, bob, text)
+            started.set()
+
+    tasks = [asyncio.create_task(burst(w)) for w in range(workers)]
+    await asyncio.wait_for(started.wait(), FRAME_TIMEOUT_SECS)
+    async with open_ws(server, bob, since_seq=3) as ws:  # connects while the burst runs
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        sentinel = await send(client, alice, bob, body("sentinel"))
+        got = await messages_until(ws, sentinel["content"]["body"])
+    total = 3 + len(offline) + burst_size + 1
+    assert_contiguous(got, 4, total)
+    got_bodies = [m["content"]["body"] for m in got]
+    assert got_bodies[:3] == [m["content"]["body"] for m in offline]
+    assert set(got_bodies[3:-1]) == set(burst_bodies)
+
+
+async def test_repeated_resumes_under_a_continuous_burst_are_seamless(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    """Many catch-ups racing live sends: each connection continues exactly at since_seq+1.
+
+    Every resume rewinds REWIND seqs, so each catch-up reads a few hundred rows while the
+    burst keeps committing: a delivery that falls between the catch-up read and the live
+    feed would show up as a gap or a repeat.
+    """
+    rewind, prefill = 250, 250
+    carol = await register(client)
+    sent_bodies: list[str] = []
+    done = 0  # sends answered 2xx: the inbox holds at least seqs 1..done
+
+    async def send_some(worker: int, count: int | None, stop: asyncio.Event | None) -> None:
+        nonlocal done
+        n = 0
+        while (count is None or n < count) and not (stop and stop.is_set()):
+            text = body(f"w{worker}-{n}")
+            sent_bodies.append(text)
+            await send(client, alice if worker % 2 else carol, bob, text)
+            done += 1
+            n += 1
+
+    await asyncio.gather(*(send_some(w, prefill // 10, None) for w in range(10)))
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(send_some(w, None, stop)) for w in range(6)]
+    by_seq: dict[int, str] = {}
+    head = 0
+    try:
+        for cycle in range(10):
+            since = max(0, head - rewind)
+            target = done + 3
+            # Unbounded client queue: with frames left unread, a paused websockets client
+            # cannot see the server's close reply and close() waits out close_timeout.
+            async with open_ws(server, bob, since_seq=since, max_queue=None) as ws:
+                expected = since + 1
+                while expected <= target:
+                    message = await next_message(ws)
+                    assert message["seq"] == expected, f"cycle {cycle}: resumed after {since}"
+                    assert by_seq.setdefault(message["seq"], message["id"]) == message["id"]
+                    expected += 1
+                head = expected - 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    sentinel = await send(client, alice, bob, body("sentinel"))
+    async with open_ws(server, bob, since_seq=head, max_queue=None) as ws:
+        tail = await messages_until(ws, sentinel["content"]["body"])
+    assert_contiguous(tail, head + 1, len(sent_bodies) + 1)
+    stored = await sync_all(client, bob)
+    assert sorted(m["content"]["body"] for m in stored[:-1]) == sorted(sent_bodies)
+    assert all(by_seq[m["seq"]] == m["id"] for m in stored if m["seq"] in by_seq)
+
+
+async def test_resume_from_zero_replays_acked_history(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    sent = [await send(client, alice, bob, body(f"hist{i}")) for i in range(4)]
+    ack = await client.post("/v1/messages/ack", json={"up_to_seq": 4}, headers=bob.headers)
+    assert ack.status_code == 200, ack.text
+    async with open_ws(server, bob) as ws:  # fresh connection: nothing unacked
+        assert await wait_live(ws) == []
+    async with open_ws(server, bob, since_seq=0) as ws:
+        backlog = await wait_live(ws)
+    assert [m["id"] for m in backlog] == [s["id"] for s in sent]
+    assert_contiguous(backlog, 1, 4)
+
+
+# --- no self-echo ----------------------------------------------------------------------------
+async def test_message_is_never_echoed_to_its_sender(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    async with open_ws(server, alice) as alice_ws, open_ws(server, bob) as bob_ws:
+        await wait_live(alice_ws)
+        await wait_live(bob_ws)
+        outgoing = [await send(client, alice, bob, body(f"out{i}")) for i in range(3)]
+        received = [await next_message(bob_ws) for _ in range(3)]
+        assert [m["id"] for m in received] == [m["id"] for m in outgoing]
+        reply = await send(client, bob, alice, body("reply"))
+        # Alice's first delivery is Bob's reply, not one of her own messages.
+        first = await next_message(alice_ws)
+        assert first["id"] == reply["id"]
+        assert first["from"] == bob.id
+        assert first["seq"] == 1
+    assert [m["id"] for m in await sync_all(client, alice)] == [reply["id"]]
+
+
+# --- client frames ---------------------------------------------------------------------------
+async def test_ping_frame_gets_pong(server: ServerProcess, bob: TestAgent) -> None:
+    async with open_ws(server, bob) as ws:
+        await wait_live(ws)
+        await ws.send(json.dumps({"type": "ping"}))
+        frame = await next_frame(ws)
+        assert frame["type"] == "pong"
+
+
+async def test_ack_frame_acknowledges(
+    server: ServerProcess, client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    async with open_ws(server, bob) as ws:
+        await wait_live(ws)
+        first = await send(client, alice, bob, body("ack-me"))
+        second = await send(client, alice, bob, body("keep-me"))
+        got = [await next_message(ws), await next_message(ws)]
+        assert [m["id"] for m in got] == [first["id"], second["id"]]
+        assert await pending_ids(client, bob) == [first["id"], second["id"]]
+
+        await ws.send(json.dumps({"type": "ack", "id": first["id"]}))
+        # Client frames are handled in order: the pong proves the ack before it is done.
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await next_frame(ws))["type"] == "pong"
+        assert await pending_ids(client, bob) == [second["id"]]
+
+        await ws.send(json.dumps({"type": "ack", "up_to_seq": got[1]["seq"]}))
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await next_frame(ws))["type"] == "pong"
+        assert await pending_ids(client, bob) == []
+
+        # Acking something that is not in the inbox is reported, and the socket stays up.
+        await ws.send(json.dumps({"type": "ack", "id": "m_does_not_exist"}))
+        error = await next_frame(ws)
+        assert error["type"] == "error", error
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await next_frame(ws))["type"] == "pong"
+
+
+# --- own servers -----------------------------------------------------------------------------
+async def test_heartbeats_arrive_at_the_configured_interval(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    srv = server_factory(
+        env={"AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_WS_HEARTBEAT_INTERVAL_SECS": "0.5"}
+    )
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
+        agent = await register(http)
+    async with open_ws(srv, agent) as ws:
+        await wait_live(ws)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        beats = []
+        for _ in range(3):
+            frame = await next_frame(ws, keep_heartbeats=True)
+            assert frame["type"] == "heartbeat", frame
+            beats.append(loop.time())
+        # Three beats at a 0.5 s interval: well under the 25 s default, not a burst.
+        assert beats[-1] - started < 3.0
+        assert beats[-1] - beats[0] > 0.5
+
+
+def _kernel_max(path: str, default: int) -> int:
+    try:
+        return int(Path(path).read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+async def test_slow_consumer_is_closed_with_1013_and_resumes_without_loss(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """A reader that stops reading fills the socket; the server's per-connection queue
+    then overflows and it closes with 1013; since_seq recovers everything.
+
+    Deterministic by sizing: the client socket has a small fixed receive buffer and the
+    websockets client buffers at most one frame, so once more bytes are sent than the
+    server's socket send buffer can ever hold (tcp_wmem max) plus the queue limit, the
+    overflow must have happened.
+
+    The 1013 close frame is queued behind the bytes already buffered, so the client sees
+    it when it reads again; that is what this test checks. (A client that never reads
+    again is not covered: the server cannot get the close frame out to it.)
+    """
+    queue_max = 4
+    body_bytes = 256 * 1024
+    srv = server_factory(
+        env={
+            "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
+            "AGENTPLAZA_WS_SEND_QUEUE_MAX": str(queue_max),
+            "AGENTPLAZA_MAX_MESSAGE_BODY_BYTES": str(body_bytes + 1024),
+            "AGENTPLAZA_MAX_BODY_BYTES": str(2 * body_bytes),
+        }
+    )
+    rcvbuf = 64 * 1024
+    in_pipe = _kernel_max("/proc/sys/net/ipv4/tcp_wmem", 4 * 1024 * 1024) + 4 * rcvbuf
+    count = in_pipe // body_bytes + 4 * queue_max + 8
+
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
+        sender, reader = await register(http), await register(http)
+        host, port = urlsplit(srv.url).hostname, urlsplit(srv.url).port
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # no autotuning
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        bodies = [f"{i:05d}-" + "x" * body_bytes for i in range(count)]
+        async with open_ws(srv, reader, sock=sock, max_queue=1, max_size=None) as ws:
+            await wait_live(ws)
+            for text in bodies:  # the reader is not reading
+                await send(http, sender, reader, text)
+            got: list[Frame] = []
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    got.append(await next_message(ws))
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == CLOSE_TRY_AGAIN_LATER
+        assert 0 < len(got) < count, "the slow consumer was not cut off"
+        assert_contiguous(got, 1, len(got))
+
+        async with open_ws(srv, reader, since_seq=got[-1]["seq"], max_size=None) as ws:
+            rest = [await next_message(ws) for _ in range(count - len(got))]
+        assert_contiguous(got + rest, 1, count)
+        assert [m["content"]["body"] for m in got + rest] == bodies
