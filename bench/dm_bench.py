@@ -11,6 +11,8 @@ limits off, 127.0.0.1, a free port) and stops it at the end. Definitions follow 
 harness (../shared/bench/bench.py): closed-loop senders, receivers connected before the first
 send, send timestamp inside the body, percentiles by nearest rank, CPU in % of ONE core.
 Every loop is bounded by a count and by time. Prints a table, then one JSON line on stdout.
+One file on purpose (over the 600-line guideline): it is copied next to servers under test and
+runs with only httpx and websockets installed.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from starlette.websockets import WebSocket
 
 from agentplaza import __version__
 from agentplaza.api.errors import install_error_handlers
+from agentplaza.api.fastpath import FastPaths
 from agentplaza.api.limits import BodySizeLimit
 from agentplaza.api.routes import agents, health, messages, profile, threads, users
 from agentplaza.bus import open_bus
@@ -35,15 +36,22 @@ class AgentplazaApp:
     each (measured: see bench/README.md). HTTP keeps FastAPI's validation and OpenAPI.
     """
 
-    def __init__(self, api: FastAPI, websocket: Callable[[WebSocket], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        api: FastAPI,
+        websocket: Callable[[WebSocket], Awaitable[None]],
+        *,
+        max_body_bytes: int,
+    ) -> None:
         self.api = api
         self._websocket = websocket
+        self._http = BodySizeLimit(FastPaths(api), max_bytes=max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/v1/ws":
             await self._websocket(WebSocket(scope, receive, send))
             return
-        await self.api(scope, receive, send)
+        await self._http(scope, receive, send)
 
 
 def build_app(settings: Settings) -> AgentplazaApp:
@@ -83,8 +91,9 @@ def build_app(settings: Settings) -> AgentplazaApp:
     install_error_handlers(app)
     for module in (health, agents, users, profile, messages, threads):
         app.include_router(module.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    return AgentplazaApp(app, websocket_endpoint(services, hub))
+    return AgentplazaApp(
+        app, websocket_endpoint(services, hub), max_body_bytes=settings.max_body_bytes
+    )
 
 
 async def _purge_loop(services: Services) -> None:

@@ -12,9 +12,15 @@ from agentplaza.domain.errors import ErrorCode, Unauthenticated
 from agentplaza.services.registry import Services
 
 
-def get_services(request: Request) -> Services:
+def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """Dependency form of services_of; async because FastAPI runs sync dependencies in a
+    worker thread, a thread hop per request on the hot path (seen in profiles)."""
+    return services_of(request)
 
 
 async def current_account(request: Request) -> Account:
@@ -23,12 +29,12 @@ async def current_account(request: Request) -> Account:
         raise Unauthenticated(
             "missing credentials: send Authorization: Bearer <api key>", ErrorCode.UNAUTHENTICATED
         )
-    return await get_services(request).accounts.authenticate(token)
+    return await services_of(request).accounts.authenticate(token)
 
 
 def client_ip(request: Request) -> str:
     """The caller's address (X-Forwarded-For only when the operator trusts a proxy)."""
-    services = get_services(request)
+    services = services_of(request)
     if services.runtime.settings.trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded:

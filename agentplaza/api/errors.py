@@ -125,6 +125,19 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal server error", ErrorCode.INTERNAL_ERROR.value)
 
 
+async def render_exception(request: Request, exc: Exception) -> Response:
+    """The response FastAPI's handlers would give for `exc` (for routes served without it)."""
+    if isinstance(exc, AgentplazaError):
+        return await _agentplaza_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await _validation_error(request, exc)
+    if isinstance(exc, HTTPException):
+        return await _http_error(request, exc)
+    if isinstance(exc, StoreError):
+        return await _store_error(request, exc)
+    return await _unexpected_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AgentplazaError, _agentplaza_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

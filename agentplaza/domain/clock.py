@@ -7,10 +7,18 @@ from datetime import UTC, datetime
 from agentplaza.domain.errors import ErrorCode, Invalid
 
 
+_last_second: list[tuple[int, str]] = [(-1, "")]
+
+
 def iso_from_us(us: int) -> str:
     """Fixed-width `YYYY-MM-DDTHH:MM:SS.mmmZ`, so text order is time order."""
-    dt = datetime.fromtimestamp(us / 1_000_000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    seconds, micros = divmod(us, 1_000_000)
+    cached_second, prefix = _last_second[0]
+    if seconds != cached_second:
+        # Every message of the same second shares the prefix; formatting it is the slow part.
+        prefix = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second[0] = (seconds, prefix)
+    return f"{prefix}{micros // 1000:03d}Z"
 
 
 def us_from_iso(text: str) -> int:

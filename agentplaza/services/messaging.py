@@ -30,6 +30,7 @@ from agentplaza.services.container import Runtime
 from agentplaza.store.base import InboxPage, ThreadSummary
 
 log = logging.getLogger(__name__)
+PURGE_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,10 +73,6 @@ class Messaging:
         )
         msg_type = _message_type(out.type, out.reply_to)
         reply_to = _reply_to(out.reply_to)
-        facts = await self._store.direct_facts(sender.id, recipient)
-        if facts is None:
-            raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
-        context = check_direct_message(facts)
         thread_id = await self._thread_for(sender.id, recipient, out.thread_id)
         now_us = self._rt.clock_us()
         message = Message(
@@ -89,7 +86,9 @@ class Messaging:
             body=body,
             created_at_us=now_us,
         )
-        appended = await self._store.append_message(message, [context], idempotency_key=key)
+        appended = await self._store.append_direct_message(
+            message, decide=check_direct_message, idempotency_key=key
+        )
         for item in appended.items:
             await self._publish(item)
         return appended.message, appended.replayed
@@ -172,10 +171,19 @@ class Messaging:
         return rows
 
     async def purge_expired(self) -> int:
-        """Delete what retention allows: acked items older than `retention_days`."""
+        """Delete what retention allows: items acked more than `retention_days` ago.
+
+        Works in chunks, each its own short transaction, so a large purge never holds the
+        writer (or, with SQLite, the event loop) for long.
+        """
         now = self._rt.clock_us()
         cutoff = now - int(self._rt.settings.retention_days * 86400 * 1_000_000)
-        return await self._store.purge(acked_before_us=cutoff, now_us=now)
+        removed = 0
+        while True:
+            chunk = await self._store.purge(acked_before_us=cutoff, now_us=now, limit=PURGE_CHUNK)
+            removed += chunk
+            if chunk < PURGE_CHUNK:
+                return removed
 
 
 def _message_type(raw: str | None, reply_to: str | None) -> MessageType:

@@ -8,7 +8,7 @@ See docs/streams.md for the inbox/seq contract.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,7 +42,9 @@ class InboxPage:
 class ThreadSummary:
     thread_id: ThreadId
     peer_id: AccountId | None
-    last_message: Message
+    last_message_at_us: int
+    last_message: Message | None
+    """None once retention has purged it."""
 
 
 class Store(Protocol):
@@ -92,9 +94,6 @@ class Store(Protocol):
         """The account of an unexpired session token."""
 
     # --- messaging ------------------------------------------------------------------------
-    async def direct_facts(self, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
-        """What permission rules need about the pair; None if the recipient does not exist."""
-
     async def append_message(
         self,
         message: Message,
@@ -108,6 +107,21 @@ class Store(Protocol):
         reused). The threads of sender and recipients are touched. Returns after COMMIT.
         With an idempotency key the sender used before, returns the first message and
         writes nothing (`replayed=True`).
+        """
+
+    async def append_direct_message(
+        self,
+        message: Message,
+        *,
+        decide: Callable[[DirectFacts], DeliveryContext],
+        idempotency_key: str | None,
+    ) -> Appended:
+        """append_message for one DM, with its permission check in the same transaction.
+
+        Reads the pair's DirectFacts, calls `decide` (pure; raises a domain error to refuse)
+        and appends with the context it returns, so no block or privacy change can slip in
+        between check and write. Raises NotFound if the recipient does not exist. A replayed
+        idempotency key returns the first message before any check.
         """
 
     async def find_thread_peer(self, account: AccountId, thread_id: ThreadId) -> AccountId | None:
@@ -143,6 +157,8 @@ class Store(Protocol):
         None if `account` is not a participant (indistinguishable from "no such thread").
         """
 
-    async def purge(self, *, acked_before_us: int, now_us: int) -> int:
-        """Delete inbox rows acked before the cutoff, and messages no inbox row references
-        any more that are older than the cutoff. Unacked rows are never deleted."""
+    async def purge(self, *, acked_before_us: int, now_us: int, limit: int) -> int:
+        """Delete up to `limit` inbox rows acked before the cutoff, and the messages no inbox
+        row references any more. Unacked rows are never deleted. Returns rows deleted; fewer
+        than `limit` means nothing is left to purge (expired sessions and idempotency keys
+        are swept then too)."""

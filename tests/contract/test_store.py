@@ -182,7 +182,7 @@ async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store
     await store.append_message(dm(a, b, "old-unacked", at=T0), to(b), idempotency_key=None)
     await store.append_message(dm(a, b, "new", at=T0 + 100), to(b), idempotency_key=None)
     await store.ack(b, old_acked.message.id, now_us=T0 + 1)
-    removed = await store.purge(acked_before_us=T0 + 50, now_us=T0 + 200)
+    removed = await store.purge(acked_before_us=T0 + 50, now_us=T0 + 200, limit=100)
     assert removed == 1
     page = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
     assert [i.message.body for i in page.items] == ["old-unacked", "new"]

@@ -256,6 +256,9 @@ async def test_repeated_resumes_under_a_continuous_burst_are_seamless(
             await send(client, alice if worker % 2 else carol, bob, text)
             done += 1
             n += 1
+            if stop is not None:
+                # Paced: the reader shares this process's CPU and must be able to catch up.
+                await asyncio.sleep(0.01)
 
     await asyncio.gather(*(send_some(w, prefill // 10, None) for w in range(10)))
     stop = asyncio.Event()

@@ -8,11 +8,13 @@ from starlette.responses import Response
 from agentplaza.api.auth import CurrentAccount, ServicesDep
 from agentplaza.api.render import json_response, limit_headers
 from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
+from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us, us_from_iso
 from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
-from agentplaza.domain.messages import delivery_view, message_view
+from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, delivery_view, message_view
 from agentplaza.realtime.longpoll import PENDING_DEFAULT_LIMIT, wait_for_pending
 from agentplaza.services.messaging import Outgoing
+from agentplaza.services.registry import Services
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -22,8 +24,15 @@ async def send_message(
     body: SendMessageIn,
     account: CurrentAccount,
     services: ServicesDep,
-    idempotency_key: str | None = Header(default=None, max_length=128),
+    idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS),
 ) -> Response:
+    return await send_and_render(services, account, body, idempotency_key)
+
+
+async def send_and_render(
+    services: Services, account: Account, body: SendMessageIn, idempotency_key: str | None
+) -> Response:
+    """The send itself, shared by this route and its fast path (api/fastpath.py)."""
     limiter = services.limiter
     decision = limiter.check(limiter.send, account.id)
     content_format = body.content.format if body.content else (body.format or "text")
@@ -121,8 +130,8 @@ async def threads(
                     "thread_id": t.thread_id,
                     "scene": "dm",
                     "peer_id": t.peer_id,
-                    "last_message": message_view(t.last_message),
-                    "last_message_at": iso_from_us(t.last_message.created_at_us),
+                    "last_message": message_view(t.last_message) if t.last_message else None,
+                    "last_message_at": iso_from_us(t.last_message_at_us),
                 }
                 for t in summaries
             ]

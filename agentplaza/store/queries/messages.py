@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from agentplaza.domain.errors import ErrorCode, NotFound
 from agentplaza.domain.ids import AccountId, MessageId, ThreadId
 from agentplaza.domain.messages import (
     DeliveryContext,
@@ -74,6 +75,40 @@ def _find_message_txn(txn: Txn, message_id: str) -> Message | None:
     return message_from_row(row) if row else None
 
 
+def _replay_txn(txn: Txn, sender: AccountId, idempotency_key: str) -> Appended | None:
+    row = txn.execute(
+        "SELECT message_id FROM idempotency_keys WHERE sender_id = ? AND key = ?",
+        (sender, idempotency_key),
+    ).fetchone()
+    if row is None:
+        return None
+    earlier = _find_message_txn(txn, row[0])
+    if earlier is not None:
+        return Appended(message=earlier, items=(), replayed=True)
+    # The earlier message was purged: the key no longer protects anything.
+    txn.execute(
+        "DELETE FROM idempotency_keys WHERE sender_id = ? AND key = ?", (sender, idempotency_key)
+    )
+    return None
+
+
+def append_direct_message_txn(
+    txn: Txn,
+    message: Message,
+    decide: Callable[[DirectFacts], DeliveryContext],
+    idempotency_key: str | None,
+) -> Appended:
+    if idempotency_key is not None:
+        replayed = _replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    assert message.recipient_id is not None, "a direct message has a recipient"
+    facts = direct_facts_txn(txn, message.sender_id, message.recipient_id)
+    if facts is None:
+        raise NotFound(f"no account with id {message.recipient_id!r}", ErrorCode.AGENT_NOT_FOUND)
+    return _insert_message_txn(txn, message, [decide(facts)], idempotency_key)
+
+
 def append_message_txn(
     txn: Txn,
     message: Message,
@@ -81,19 +116,18 @@ def append_message_txn(
     idempotency_key: str | None,
 ) -> Appended:
     if idempotency_key is not None:
-        row = txn.execute(
-            "SELECT message_id FROM idempotency_keys WHERE sender_id = ? AND key = ?",
-            (message.sender_id, idempotency_key),
-        ).fetchone()
-        if row is not None:
-            earlier = _find_message_txn(txn, row[0])
-            if earlier is not None:
-                return Appended(message=earlier, items=(), replayed=True)
-            # The earlier message was purged: the key no longer protects anything.
-            txn.execute(
-                "DELETE FROM idempotency_keys WHERE sender_id = ? AND key = ?",
-                (message.sender_id, idempotency_key),
-            )
+        replayed = _replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    return _insert_message_txn(txn, message, deliveries, idempotency_key)
+
+
+def _insert_message_txn(
+    txn: Txn,
+    message: Message,
+    deliveries: Sequence[DeliveryContext],
+    idempotency_key: str | None,
+) -> Appended:
     num = txn.execute(
         "INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type, format,"
         " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
@@ -131,9 +165,7 @@ def append_message_txn(
             ),
         )
         items.append(InboxItem(message=message, context=ctx, seq=seq, acked=False))
-    _touch_thread_txn(txn, message.sender_id, message, message.recipient_id, num)
-    if message.recipient_id is not None:
-        _touch_thread_txn(txn, message.recipient_id, message, message.sender_id, num)
+    _touch_threads_txn(txn, message, num)
     if idempotency_key is not None:
         txn.execute(
             "INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
@@ -143,15 +175,21 @@ def append_message_txn(
     return Appended(message=message, items=tuple(items))
 
 
-def _touch_thread_txn(
-    txn: Txn, account: AccountId, message: Message, peer: AccountId | None, num: int
-) -> None:
+def _touch_threads_txn(txn: Txn, message: Message, num: int) -> None:
+    """Move the thread to the top of the sender's (and the DM recipient's) thread list."""
+    rows: list[Any] = [message.sender_id, message.thread_id, message.recipient_id]
+    if message.recipient_id is not None:
+        rows += [message.recipient_id, message.thread_id, message.sender_id]
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * (len(rows) // 3))
+    params: list[Any] = []
+    for i in range(0, len(rows), 3):
+        params += [*rows[i : i + 3], num, message.created_at_us]
     txn.execute(
         "INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
-        " last_message_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, thread_id)"
+        f" last_message_at) VALUES {values} ON CONFLICT (account_id, thread_id)"
         " DO UPDATE SET last_message_num = excluded.last_message_num,"
         " last_message_at = excluded.last_message_at",
-        (account, message.thread_id, peer, num, message.created_at_us),
+        params,
     )
 
 
@@ -215,8 +253,8 @@ def ack_up_to_txn(txn: Txn, account: AccountId, seq: int, now_us: int) -> int:
 
 def list_threads_txn(txn: Txn, account: AccountId, limit: int) -> list[ThreadSummary]:
     rows = txn.execute(
-        f"SELECT t.thread_id, t.peer_id, {MESSAGE_COLUMNS} FROM thread_members t"
-        " JOIN messages m ON m.num = t.last_message_num"
+        f"SELECT t.thread_id, t.peer_id, t.last_message_at, {MESSAGE_COLUMNS}"
+        " FROM thread_members t LEFT JOIN messages m ON m.num = t.last_message_num"
         " WHERE t.account_id = ? ORDER BY t.last_message_at DESC, t.last_message_num DESC LIMIT ?",
         (account, limit),
     ).fetchall()
@@ -224,7 +262,8 @@ def list_threads_txn(txn: Txn, account: AccountId, limit: int) -> list[ThreadSum
         ThreadSummary(
             thread_id=ThreadId(r[0]),
             peer_id=AccountId(r[1]) if r[1] is not None else None,
-            last_message=message_from_row(r[2:]),
+            last_message_at_us=r[2],
+            last_message=message_from_row(r[3:]) if r[3] is not None else None,
         )
         for r in rows
     ]
@@ -246,17 +285,23 @@ def read_thread_txn(
     return [(r[0], message_from_row(r[1:])) for r in rows]
 
 
-def purge_txn(txn: Txn, acked_before_us: int) -> int:
-    removed = txn.execute(
-        "DELETE FROM inbox WHERE acked_at IS NOT NULL AND acked_at < ?", (acked_before_us,)
-    ).rowcount
-    # A message outlives its last inbox row; thread heads keep pointing at their last one.
-    txn.execute(
-        "DELETE FROM messages WHERE created_at < ?"
-        " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_num = messages.num)"
-        " AND NOT EXISTS (SELECT 1 FROM thread_members t WHERE t.last_message_num = messages.num)",
-        (acked_before_us,),
-    )
-    txn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (acked_before_us,))
-    txn.execute("DELETE FROM sessions WHERE expires_at < ?", (acked_before_us,))
-    return int(removed)
+def purge_txn(txn: Txn, acked_before_us: int, now_us: int, limit: int) -> int:
+    """One chunk of the retention purge; returns how many inbox rows it removed."""
+    rows = txn.execute(
+        "SELECT account_id, seq, message_num FROM inbox"
+        " WHERE acked_at IS NOT NULL AND acked_at < ? ORDER BY acked_at LIMIT ?",
+        (acked_before_us, limit),
+    ).fetchall()
+    for account_id, seq, _ in rows:
+        txn.execute("DELETE FROM inbox WHERE account_id = ? AND seq = ?", (account_id, seq))
+    # A message goes with its last inbox row (a thread list then shows no preview for it).
+    for num in {r[2] for r in rows}:
+        txn.execute(
+            "DELETE FROM messages WHERE num = ?"
+            " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_num = ?)",
+            (num, num),
+        )
+    if len(rows) < limit:  # the last chunk also sweeps the small tables
+        txn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (acked_before_us,))
+        txn.execute("DELETE FROM sessions WHERE expires_at < ?", (now_us,))
+    return len(rows)

@@ -55,7 +55,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
     )
     op.create_index("ix_messages_thread_num", "messages", ["thread_id", "num"])
-    op.create_index("ix_messages_created_at", "messages", ["created_at"])
     op.create_table(
         "inbox",
         sa.Column("account_id", sa.Text, primary_key=True),
@@ -68,6 +67,7 @@ def upgrade() -> None:
         sa.Column("intent", sa.Text),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("acked_at", sa.BigInteger),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_inbox_account_message", "inbox", ["account_id", "message_id"])
     op.create_index("ix_inbox_message_num", "inbox", ["message_num"])
@@ -78,7 +78,13 @@ def upgrade() -> None:
         sqlite_where=sa.text("acked_at IS NULL"),
         postgresql_where=sa.text("acked_at IS NULL"),
     )
-    op.create_index("ix_inbox_acked_at", "inbox", ["acked_at"])
+    op.create_index(
+        "ix_inbox_acked_at",
+        "inbox",
+        ["acked_at"],
+        sqlite_where=sa.text("acked_at IS NOT NULL"),
+        postgresql_where=sa.text("acked_at IS NOT NULL"),
+    )
     op.create_table(
         "thread_members",
         sa.Column("account_id", sa.Text, primary_key=True),
@@ -86,14 +92,15 @@ def upgrade() -> None:
         sa.Column("peer_id", sa.Text),
         sa.Column("last_message_num", sa.BigInteger, nullable=False),
         sa.Column("last_message_at", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_thread_members_recent", "thread_members", ["account_id", "last_message_at"])
     op.create_table(
         "idempotency_keys",
         sa.Column("sender_id", sa.Text, primary_key=True),
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("message_id", sa.Text, nullable=False),
         sa.Column("created_at", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
 
