@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from agentplaza.domain.errors import ErrorCode, Invalid
 
-
 _last_second: list[tuple[int, str]] = [(-1, "")]
 
 
