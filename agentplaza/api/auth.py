@@ -24,12 +24,21 @@ async def get_services(request: Request) -> Services:
 
 
 async def current_account(request: Request) -> Account:
-    token = pick_credential(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    return await account_for(
+        services_of(request), request.headers.get("authorization"), request.headers.get("x-api-key")
+    )
+
+
+async def account_for(
+    services: Services, authorization: str | None, api_key: str | None
+) -> Account:
+    """The account of the request's credential; 401 when there is none or it is wrong."""
+    token = pick_credential(authorization, api_key)
     if token is None:
         raise Unauthenticated(
             "missing credentials: send Authorization: Bearer <api key>", ErrorCode.UNAUTHENTICATED
         )
-    return await services_of(request).accounts.authenticate(token)
+    return await services.accounts.authenticate(token)
 
 
 def client_ip(request: Request) -> str:

@@ -2,29 +2,31 @@
 
 FastAPI's routing, middleware and dependency solving cost about a third of a send's CPU
 (py-spy, bench/README.md). This handler does the same steps in the same order — parse the
-JSON (400), authenticate (401), validate the body (422), send — with the same models and
-error rendering; the FastAPI route stays declared for OpenAPI and is the reference the tests
-hold both to (tests/api run against this path).
+JSON (400), authenticate (401), validate the body (422), send — with the same model and
+error rendering; the FastAPI route stays declared for OpenAPI and is the reference, and
+tests/api holds this path to it.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplaza.api.auth import current_account, services_of
+from agentplaza.api.auth import account_for, services_of
 from agentplaza.api.errors import render_exception
-from agentplaza.api.routes.messages import send_and_render
+from agentplaza.api.routes.messages import send_from_body
 from agentplaza.api.schemas.messages import SendMessageIn
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS
 
-NOT_AN_OBJECT = [{"type": "model_attributes_type", "loc": ("body",), "msg": "not an object"}]
+_WANTED = {b"content-type", b"authorization", b"x-api-key", b"idempotency-key"}
+_NOT_AN_OBJECT = [{"type": "model_attributes_type", "loc": ("body",), "msg": "not an object"}]
 
 
 class FastPaths:
@@ -39,38 +41,79 @@ class FastPaths:
             and scope["path"] == "/v1/messages"
             and scope["method"] == "POST"
         ):
-            scope["app"] = self.app  # what FastAPI would set: routes read app.state
+            scope["app"] = self.app  # what FastAPI would set: services live on app.state
             request = Request(scope, receive)
             try:
-                response = await _send_message(request)
+                status, view, extra = await _send_message(request)
             except Exception as exc:
-                response = await render_exception(request, exc)
-            await response(scope, receive, send)
+                await (await render_exception(request, exc))(scope, receive, send)
+                return
+            body = orjson.dumps(view)
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
 
 
-async def _send_message(request: Request) -> Response:
+def _headers(scope: Scope) -> dict[bytes, str]:
+    """The few headers this route reads, in one pass (Starlette's Headers.get scans per call)."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+def _lenient(raw: bytes) -> tuple[SendMessageIn | None, list[Any]]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
+        ) from None
+    try:
+        return SendMessageIn.model_validate(data), []
+    except ValidationError as exc:
+        return None, exc.errors(include_url=False)
+
+
+def _located(errors: list[Any]) -> list[Any]:
+    """Errors as FastAPI reports body errors: under `body`, or "not an object" for the root."""
+    if any(e["type"] in {"model_type", "model_attributes_type"} and not e["loc"] for e in errors):
+        return _NOT_AN_OBJECT
+    return [{**e, "loc": ("body", *e["loc"])} for e in errors]
+
+
+async def _send_message(request: Request) -> tuple[int, dict[str, Any], dict[str, str]]:
     raw = await request.body()
-    content_type = request.headers.get("content-type", "")
+    headers = _headers(request.scope)
+    content_type = headers.get(b"content-type", "")
     is_json = not content_type or content_type.split(";")[0].strip().lower().endswith("json")
-    payload: object = None
+    body: SendMessageIn | None = None
+    problem: list[Any] | None = None
     if is_json and raw:
         try:
-            payload = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
-            ) from None
-    account = await current_account(request)
-    if not isinstance(payload, dict):
-        raise RequestValidationError(NOT_AN_OBJECT)
-    key = request.headers.get("idempotency-key")
+            body = SendMessageIn.model_validate_json(raw)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            if any(e["type"] == "json_invalid" for e in errors):
+                # pydantic's parser is stricter than the json module FastAPI uses (lone
+                # surrogates, NaN); only what json.loads refuses is a 400 on every route.
+                body, errors = _lenient(raw)
+            if body is None:
+                problem = _located(errors)
+    else:
+        problem = _NOT_AN_OBJECT
+    services = services_of(request)
+    account = await account_for(services, headers.get(b"authorization"), headers.get(b"x-api-key"))
+    if problem is not None or body is None:
+        raise RequestValidationError(problem or _NOT_AN_OBJECT)
+    key = headers.get(b"idempotency-key")
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX_CHARS:
         raise Invalid(f"header.idempotency-key: at most {IDEMPOTENCY_KEY_MAX_CHARS} characters")
-    try:
-        body = SendMessageIn.model_validate(payload)
-    except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
-    return await send_and_render(services_of(request), account, body, key)
+    return await send_from_body(services, account, body, key)

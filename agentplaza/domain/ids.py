@@ -7,6 +7,7 @@ DM thread ids never contain four hyphens: the agentim SDK treats UUID-shaped ids
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from typing import NewType
@@ -20,6 +21,7 @@ _ACCOUNT_ID = re.compile(r"^P?[1-9][0-9]{0,17}$")
 _MESSAGE_ID = re.compile(r"^m_[0-9A-HJKMNP-TV-Z]{26}$")
 _THREAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
 
 API_KEY_PREFIX = "am_"
 SESSION_TOKEN_PREFIX = "pt_"
@@ -60,11 +62,9 @@ def new_message_id(now_ms: int, randomness: bytes) -> MessageId:
     if len(randomness) != 10:
         raise ValueError("new_message_id needs exactly 10 random bytes")
     value = (now_ms & ((1 << 48) - 1)) << 80 | int.from_bytes(randomness, "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return MessageId("m_" + "".join(reversed(chars)))
+    # 26 base32 digits = 130 bits: left-align them in 17 bytes and let the C encoder work.
+    digits = base64.b32encode((value << 6).to_bytes(17, "big"))[:26]
+    return MessageId("m_" + digits.translate(_TO_CROCKFORD).decode())
 
 
 def dm_thread_id(a: AccountId, b: AccountId) -> ThreadId:

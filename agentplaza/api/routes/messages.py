@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
@@ -26,13 +28,17 @@ async def send_message(
     services: ServicesDep,
     idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS),
 ) -> Response:
-    return await send_and_render(services, account, body, idempotency_key)
+    status, view, headers = await send_from_body(services, account, body, idempotency_key)
+    return json_response(view, status, headers)
 
 
-async def send_and_render(
+async def send_from_body(
     services: Services, account: Account, body: SendMessageIn, idempotency_key: str | None
-) -> Response:
-    """The send itself, shared by this route and its fast path (api/fastpath.py)."""
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The send itself, shared by this route and its fast path (api/fastpath.py).
+
+    Returns (status, the sender's view of the message, extra headers).
+    """
     limiter = services.limiter
     decision = limiter.check(limiter.send, account.id)
     content_format = body.content.format if body.content else (body.format or "text")
@@ -54,7 +60,7 @@ async def send_and_render(
         headers["Idempotent-Replayed"] = "true"
     view = message_view(message)
     view["status"] = "accepted"
-    return json_response(view, 200 if replayed else 201, headers)
+    return (200 if replayed else 201), view, headers
 
 
 @router.get("/pending", summary="Unacknowledged messages; waits up to `timeout` s for one")
