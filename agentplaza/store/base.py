@@ -1,7 +1,7 @@
 """The Store interface: the only durable state of agentplaza.
 
 Every method is a coroutine that returns only after its effect is durable (writes) or reads
-committed data (reads). Implementations: `store/sqlite.py` (one writer thread, group commit)
+committed data (reads). Implementations: `store/sqlite.py` (group commit on the loop thread)
 and later `store/postgres.py`, both running the synchronous `*_txn` functions of `store/queries/`.
 See docs/streams.md for the inbox/seq contract.
 """
