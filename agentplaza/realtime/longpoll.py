@@ -66,14 +66,15 @@ async def wait_for_pending(
         waits = {woken} if gone is None else {woken, gone}
         try:
             await asyncio.wait(waits, timeout=timeout_secs, return_when=asyncio.FIRST_COMPLETED)
+            client_left = gone is not None and gone.done() and not woken.done()
         finally:
             for task in waits:
                 task.cancel()
             for task in waits:
                 with suppress(asyncio.CancelledError):
                     await task
-        if gone is not None and gone.done() and not woken.done():
-            return []
+        if client_left:
+            return []  # nobody to answer; skip the store read
     finally:
         await hub.detach(waiter)
     return (await messaging.unacked(account, limit=limit)).items

@@ -161,3 +161,27 @@ async def test_timeout_is_capped_by_setting(server_factory: Callable[..., Server
         items, elapsed = await timed_pending(c, bob, 30)
     assert items == []
     assert 0.9 <= elapsed < 5.0
+
+
+async def test_a_poll_whose_client_went_away_is_dropped_at_once(
+    http: httpx.AsyncClient, lp_server: ServerProcess
+) -> None:
+    """Presence and connection counts do not wait out the poll timeout of a gone client."""
+    agent = await register(http)
+    before = await connections(http)
+    async with httpx.AsyncClient(base_url=lp_server.url, timeout=60) as other:
+        poll = asyncio.create_task(
+            other.get("/v1/messages/pending", params={"timeout": 30}, headers=agent.headers)
+        )
+        await wait_parked(http, before + 1)
+        online = await http.get(f"/v1/agents/{agent.id}")
+        assert online.json()["online"] is True
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+    async with asyncio.timeout(5):  # the poll asked for 30 s
+        while True:
+            if await connections(http) <= before:
+                break
+            await asyncio.sleep(0.02)
+    assert (await http.get(f"/v1/agents/{agent.id}")).json()["online"] is False
