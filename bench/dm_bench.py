@@ -12,7 +12,7 @@ harness (../shared/bench/bench.py): closed-loop senders, receivers connected bef
 send, send timestamp inside the body, percentiles by nearest rank, CPU in % of ONE core.
 Every loop is bounded by a count and by time. Prints a table, then one JSON line on stdout.
 One file on purpose (over the 600-line guideline): it is copied next to servers under test and
-runs with only httpx and websockets installed.
+runs with only aiohttp (all HTTP: one ClientSession, no pool limit) and websockets installed.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import importlib.util
+import http.client
 import json
 import os
 import platform
@@ -33,18 +33,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
-
-# httpcore 1.0 runs `import sniffio` on every pool-lock setup; anyio >= 4.x no longer pulls
-# sniffio in, and a failing import rescans sys.path each time (~1 ms of client CPU per request
-# here). A None entry makes that import fail at once; httpcore then assumes asyncio (correct).
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 T = TypeVar("T")
 Row = dict[str, Any]
@@ -60,6 +55,7 @@ WS_CLOSE_CONCURRENCY = 256
 MAX_SEND_ERRORS = 50  # per level: stop sending after this many failed sends
 MAX_POLL_ERRORS = 50  # per receiver
 POLL_TIMEOUT_S = 30
+HTTP_ERRORS = (aiohttp.ClientError, TimeoutError)  # what one HTTP request may raise
 
 
 # ------------------------------------------------------------------------------ /proc metrics
@@ -232,6 +228,18 @@ def free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def health_ok(host: str, port: int) -> bool:
+    """GET /health answers 200 (blocking, stdlib, no proxies)."""
+    conn = http.client.HTTPConnection(host, port, timeout=1)
+    try:
+        conn.request("GET", "/health")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 class LocalServer:
     """`python -m agentplaza serve` in a fresh temp data dir, rate limits off."""
 
@@ -284,9 +292,8 @@ class LocalServer:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 return False
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/health", timeout=1, trust_env=False).status_code == 200:
-                    return True
+            if health_ok(self.host, self.port):
+                return True
             time.sleep(0.05)
         self.stop()
         return False
@@ -327,13 +334,48 @@ class Agent:
 class Ctx:
     args: argparse.Namespace
     base: str
-    http: httpx.AsyncClient
+    http: aiohttp.ClientSession
     server_pids: list[int]
     registered: int = 0
 
     @property
     def ws_url(self) -> str:
         return self.base.replace("http://", "ws://", 1) + "/v1/ws"
+
+
+@dataclass(frozen=True, slots=True)
+class Resp:
+    """A fully read HTTP response (reading it all lets aiohttp reuse the connection)."""
+
+    status_code: int
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def request(
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    *,
+    json_body: Any = None,
+    params: dict[str, str | int] | None = None,
+    headers: dict[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> Resp:
+    """One request on the shared session; raises one of HTTP_ERRORS on transport failure."""
+    kw: dict[str, Any] = {}
+    if timeout_s is not None:
+        kw["timeout"] = aiohttp.ClientTimeout(total=timeout_s, sock_connect=10)
+    async with http.request(
+        method, path, json=json_body, params=params, headers=headers, **kw
+    ) as r:
+        return Resp(r.status, await r.read())
 
 
 async def gather_limited(factories: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
@@ -351,8 +393,11 @@ async def register_agents(ctx: Ctx, n: int) -> list[Agent]:
     ctx.registered += n
 
     async def one(i: int) -> Agent:
-        r = await ctx.http.post(
-            "/v1/agents/register", json={"display_name": f"bench-{i}", "bio": "dm_bench agent"}
+        r = await request(
+            ctx.http,
+            "POST",
+            "/v1/agents/register",
+            json_body={"display_name": f"bench-{i}", "bio": "dm_bench agent"},
         )
         if r.status_code != 201:
             raise RuntimeError(f"register -> {r.status_code} {r.text[:200]}")
@@ -481,11 +526,13 @@ async def poll_reader(ctx: Ctx, agent: Agent, col: Collector, max_polls: int) ->
         if errors >= MAX_POLL_ERRORS:
             return
         try:
-            r = await ctx.http.get(
+            r = await request(
+                ctx.http,
+                "GET",
                 "/v1/messages/pending",
                 params={"timeout": POLL_TIMEOUT_S},
                 headers=agent.auth,
-                timeout=POLL_TIMEOUT_S + 15,
+                timeout_s=POLL_TIMEOUT_S + 15,
             )
             now = time.time_ns()
             if r.status_code != 200:
@@ -494,12 +541,16 @@ async def poll_reader(ctx: Ctx, agent: Agent, col: Collector, max_polls: int) ->
             for m in items:
                 col.on_message(agent, m, now)
             if items:
-                a = await ctx.http.post(
-                    "/v1/messages/ack", json={"up_to_seq": items[-1]["seq"]}, headers=agent.auth
+                a = await request(
+                    ctx.http,
+                    "POST",
+                    "/v1/messages/ack",
+                    json_body={"up_to_seq": items[-1]["seq"]},
+                    headers=agent.auth,
                 )
                 if a.status_code >= 300:
                     raise RuntimeError(f"ack -> {a.status_code} {a.text[:200]}")
-        except (httpx.HTTPError, RuntimeError, ValueError, KeyError) as exc:
+        except (*HTTP_ERRORS, RuntimeError, ValueError, KeyError) as exc:
             errors += 1
             print(f"  poll error ({agent.id}): {exc!r}"[:300], file=sys.stderr)
             await asyncio.sleep(0.2)
@@ -510,7 +561,7 @@ async def wait_online(ctx: Ctx, agents: Sequence[Agent], within_s: float) -> boo
     deadline = time.monotonic() + within_s
     todo = list(agents)
     while todo and time.monotonic() < deadline:
-        rs = await asyncio.gather(*(ctx.http.get(f"/v1/agents/{a.id}") for a in todo))
+        rs = await asyncio.gather(*(request(ctx.http, "GET", f"/v1/agents/{a.id}") for a in todo))
         todo = [a for a, r in zip(todo, rs, strict=True) if not r.json().get("online")]
         if todo:
             await asyncio.sleep(0.05)
@@ -527,8 +578,8 @@ async def close_all(conns: Sequence[ClientConnection], within_s: float) -> None:
 
 
 async def server_connections(ctx: Ctx) -> int | None:
-    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-        r = await ctx.http.get("/health", timeout=5)
+    with contextlib.suppress(*HTTP_ERRORS, ValueError, KeyError):
+        r = await request(ctx.http, "GET", "/health", timeout_s=5)
         return int(r.json()["connections"])
     return None
 
@@ -550,14 +601,16 @@ async def sender_loop(
         t = time.perf_counter()
         body = make_body(tag, idx, n, a.pad)
         try:
-            r = await ctx.http.post(
+            r = await request(
+                ctx.http,
+                "POST",
                 "/v1/messages",
-                json={"to": to.id, "content": {"format": "text", "body": body}},
+                json_body={"to": to.id, "content": {"format": "text", "body": body}},
                 headers=sender.auth,
             )
             ok = 200 <= r.status_code < 300
             err = None if ok else f"HTTP {r.status_code} {r.text[:200]}"
-        except httpx.HTTPError as exc:
+        except HTTP_ERRORS as exc:
             ok, err = False, repr(exc)[:300]
         if ok:
             stats["accepted"] += 1
@@ -776,19 +829,20 @@ def machine_info(uvloop_used: bool) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------- main
 async def run(args: argparse.Namespace, base: str, server_pids: list[int]) -> tuple[Row, int]:
-    n_http = 2 * max(args.pairs, default=0) + args.register_concurrency + 64
-    limits = httpx.Limits(max_connections=n_http, max_keepalive_connections=n_http)
-    timeout = httpx.Timeout(60.0, connect=10.0, pool=60.0)
-    async with httpx.AsyncClient(
-        base_url=base, limits=limits, timeout=timeout, http1=True, http2=False, trust_env=False
-    ) as http:
+    # no pool limit: concurrency is bounded by the workloads (senders, receivers, semaphores)
+    async with aiohttp.ClientSession(
+        base_url=base,
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
+        trust_env=False,
+    ) as session:
         try:
-            r = await http.get("/health", timeout=5)
+            r = await request(session, "GET", "/health", timeout_s=5)
             health = r.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except (*HTTP_ERRORS, ValueError) as exc:
             print(f"no agentplaza server answers at {base}: {exc!r}", file=sys.stderr)
             return {}, 2
-        ctx = Ctx(args=args, base=base, http=http, server_pids=server_pids)
+        ctx = Ctx(args=args, base=base, http=session, server_pids=server_pids)
         t_all = time.perf_counter()
         dm_rows: list[Row] = []
         idle_rows: list[Row] = []
@@ -894,7 +948,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if getattr(a, k) is None:
             setattr(a, k, v)
     if a.url is not None:
-        host = httpx.URL(a.url).host
+        host = urllib.parse.urlsplit(a.url).hostname
         if host not in LOOPBACK_HOSTS:
             p.error("only loopback targets are allowed (127.0.0.1, localhost, ::1)")
     if a.messages < 1 or a.duration <= 0:
@@ -947,7 +1001,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.server_pid:
                 pids = [int(x) for x in args.server_pid.split(",") if x.strip()]
             else:
-                pids = pids_listening_on(httpx.URL(base).port or 80)
+                pids = pids_listening_on(urllib.parse.urlsplit(base).port or 80)
                 if not pids:
                     print("warning: server PID not found; pass --server-pid", file=sys.stderr)
         print(f"[dm_bench] server {base} pid(s) {pids}", file=sys.stderr, flush=True)
