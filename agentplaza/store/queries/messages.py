@@ -98,15 +98,16 @@ def append_direct_message_txn(
     decide: Callable[[DirectFacts], DeliveryContext],
     idempotency_key: str | None,
 ) -> Appended:
-    if idempotency_key is not None:
-        replayed = _replay_txn(txn, message.sender_id, idempotency_key)
-        if replayed is not None:
-            return replayed
-    assert message.recipient_id is not None, "a direct message has a recipient"
-    facts = direct_facts_txn(txn, message.sender_id, message.recipient_id)
-    if facts is None:
-        raise NotFound(f"no account with id {message.recipient_id!r}", ErrorCode.AGENT_NOT_FOUND)
-    return _insert_message_txn(txn, message, [decide(facts)], idempotency_key)
+    def deliveries() -> list[DeliveryContext]:
+        assert message.recipient_id is not None, "a direct message has a recipient"
+        facts = direct_facts_txn(txn, message.sender_id, message.recipient_id)
+        if facts is None:
+            raise NotFound(
+                f"no account with id {message.recipient_id!r}", ErrorCode.AGENT_NOT_FOUND
+            )
+        return [decide(facts)]
+
+    return _append_txn(txn, message, deliveries, idempotency_key)
 
 
 def append_message_txn(
@@ -115,11 +116,21 @@ def append_message_txn(
     deliveries: Sequence[DeliveryContext],
     idempotency_key: str | None,
 ) -> Appended:
+    return _append_txn(txn, message, lambda: deliveries, idempotency_key)
+
+
+def _append_txn(
+    txn: Txn,
+    message: Message,
+    deliveries: Callable[[], Sequence[DeliveryContext]],
+    idempotency_key: str | None,
+) -> Appended:
+    """A replayed idempotency key wins before any check; otherwise check, then insert."""
     if idempotency_key is not None:
         replayed = _replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:
             return replayed
-    return _insert_message_txn(txn, message, deliveries, idempotency_key)
+    return _insert_message_txn(txn, message, deliveries(), idempotency_key)
 
 
 def _insert_message_txn(
