@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "AGENTPLAZA_"
-SECRET_SETTINGS = frozenset({"database_url", "bus_url"})
+SECRET_SETTINGS = frozenset({"database_url", "bus_url", "redis_url"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,7 +26,15 @@ class Settings:
     data_dir: str = "./data"
     database_url: str = ""
     bus_url: str = "memory://"
+    bus_namespace: str = "agentplaza"
+    redis_url: str = ""
+    node_id: str = ""
+    database_pool_size: int = 8
+    workers: int = 1
     log_level: str = "info"
+    log_format: str = "text"
+    metrics_enabled: bool = True
+    shutdown_drain_secs: float = 10.0
     max_body_bytes: int = 1_048_576
     max_message_body_bytes: int = 65_536
     rate_limits_enabled: bool = True
@@ -51,6 +59,13 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'agentplaza.db'}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        """Where cluster-wide state lives: redis_url, else the bus when it is Redis, else ""."""
+        if self.redis_url:
+            return self.redis_url
+        return self.bus_url if self.bus_url.startswith(("redis://", "rediss://")) else ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -6,12 +6,14 @@ import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import backends
 from tests.server import ServerProcess
 
 _names = itertools.count()
@@ -29,30 +31,74 @@ class TestAgent:
         return {"Authorization": f"Bearer {self.api_key}"}
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test that starts a server runs on both: SQLite + in-process bus (the embedded
+    default) and PostgreSQL + Redis (a cluster's backends); the second skips, with the reason,
+    where those engines are not running."""
+    if request.param == "postgres":
+        backends.require("postgres")
+        backends.cluster_bus_url()
+    return str(request.param)
+
+
+@contextmanager
+def backend_env(backend: str) -> Iterator[dict[str, str]]:
+    """Server settings for `backend`: for PostgreSQL a throwaway database and bus namespace."""
+    if backend == "sqlite":
+        yield {}
+        return
+    database_url = backends.create_postgres_database()
+    try:
+        yield {
+            "AGENTPLAZA_DATABASE_URL": database_url,
+            "AGENTPLAZA_BUS_URL": backends.cluster_bus_url(),
+            "AGENTPLAZA_BUS_NAMESPACE": backends.unique_namespace(),
+        }
+    finally:
+        backends.drop_postgres_database(database_url)
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the session, rate limits off (tests that need limits start their own)."""
-    proc = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("server"),
-        env={"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-    ).start()
-    yield proc
-    proc.stop()
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server per backend for the session, rate limits off (tests that need limits start
+    their own)."""
+    with backend_env(backend) as env:
+        proc = ServerProcess(
+            data_dir=tmp_path_factory.mktemp("server"),
+            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+        ).start()
+        yield proc
+        proc.stop()
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start extra servers with their own settings; all are stopped after the test."""
+def server_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start extra servers with their own settings; all are stopped after the test.
+
+    On PostgreSQL every server of one test shares one database and bus namespace, like the
+    nodes of a cluster or a restart on the same data dir.
+    """
     started: list[ServerProcess] = []
+    with ExitStack() as stack:
+        shared: dict[str, str] | None = None
 
-    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> ServerProcess:
-        proc = ServerProcess(data_dir=data_dir or tmp_path / f"srv{len(started)}", env=env or {})
-        started.append(proc)
-        return proc.start()
+        def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> ServerProcess:
+            nonlocal shared
+            if shared is None:
+                shared = stack.enter_context(backend_env(backend))
+            proc = ServerProcess(
+                data_dir=data_dir or tmp_path / f"srv{len(started)}",
+                env={**shared, **(env or {})},
+            )
+            started.append(proc)
+            return proc.start()
 
-    yield start
-    for proc in started:
-        proc.stop()
+        try:
+            yield start
+        finally:
+            for proc in started:
+                proc.stop()
 
 
 @pytest.fixture

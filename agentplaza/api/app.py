@@ -9,15 +9,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.fastpath import FastPaths
+from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
-from agentplaza.api.routes import agents, health, messages, profile, threads, users
+from agentplaza.api.requestid import RequestId, request_id_of
+from agentplaza.api.routes import agents, health, messages, metrics, profile, threads, users
 from agentplaza.bus import open_bus
+from agentplaza.cluster import open_cluster_state
+from agentplaza.logs import request_id_var
+from agentplaza.metrics import MULTIPROCESS
+from agentplaza.node import node_name
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.websocket import websocket_endpoint
 from agentplaza.services.container import Runtime
@@ -34,6 +40,7 @@ class AgentplazaApp:
     FastAPI's per-connection WebSocket machinery (router, dependency exit stack, middleware
     frames) costs ~11 KB per idle connection; skipping it keeps 5,000 idle sockets near 20 KB
     each (measured: see bench/README.md). HTTP keeps FastAPI's validation and OpenAPI.
+    Every HTTP request, the fast path included, gets a request id and (if enabled) metrics.
     """
 
     def __init__(
@@ -42,16 +49,32 @@ class AgentplazaApp:
         websocket: Callable[[WebSocket], Awaitable[None]],
         *,
         max_body_bytes: int,
+        metrics_enabled: bool,
     ) -> None:
         self.api = api
         self._websocket = websocket
-        self._http = BodySizeLimit(FastPaths(api), max_bytes=max_body_bytes)
+        http: ASGIApp = BodySizeLimit(FastPaths(api), max_bytes=max_body_bytes)
+        if metrics_enabled:
+            http = HttpMetrics(http)
+        self._http = RequestId(http)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/v1/ws":
+            # Only the log context: the upgrade's response headers are not worth a wrapper.
+            # The connection's task ends with the socket, so the id is not reset.
+            request_id_var.set(request_id_of(scope))
             await self._websocket(WebSocket(scope, receive, send))
             return
         await self._http(scope, receive, send)
+
+    async def going_away(self) -> None:
+        """Shutdown has begun: WebSockets get close code 1001, parked long-polls answer now.
+
+        Called by the server (server.py) once it stops accepting, before it waits for
+        in-flight requests; the lifespan's own hub.stop() then finds nothing left to close.
+        """
+        hub: Hub = self.api.state.hub
+        await hub.stop()
 
 
 def build_app(settings: Settings) -> AgentplazaApp:
@@ -59,24 +82,40 @@ def build_app(settings: Settings) -> AgentplazaApp:
         settings.effective_database_url,
         sqlite_synchronous=settings.sqlite_synchronous,
         group_commit_max=settings.group_commit_max,
+        pool_size=settings.database_pool_size,
     )
-    bus = open_bus(settings.bus_url)
-    services = Services.build(Runtime(store=store, bus=bus, settings=settings))
-    hub = Hub(bus, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
+    bus = open_bus(settings.bus_url, namespace=settings.bus_namespace)
+    cluster = open_cluster_state(
+        settings.effective_redis_url,
+        namespace=settings.bus_namespace,
+        node_id=node_name(settings.node_id),
+    )
+    services = Services.build(Runtime(store=store, bus=bus, cluster=cluster, settings=settings))
+    hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.start()
         await bus.start()
+        await cluster.start()
         await hub.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
+        gauges = None
+        if settings.metrics_enabled and MULTIPROCESS:
+            # Any worker may serve a scrape: keep this one's connection gauge current for them.
+            gauges = asyncio.get_running_loop().create_task(
+                metrics.publish_connections_forever(hub)
+            )
         try:
             yield
         finally:
-            purger.cancel()
-            with suppress(asyncio.CancelledError):
-                await purger
+            for task in (purger, gauges):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
             await hub.stop()
+            await cluster.close()
             await bus.close()
             await store.close()
 
@@ -91,8 +130,13 @@ def build_app(settings: Settings) -> AgentplazaApp:
     install_error_handlers(app)
     for module in (health, agents, users, profile, messages, threads):
         app.include_router(module.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     return AgentplazaApp(
-        app, websocket_endpoint(services, hub), max_body_bytes=settings.max_body_bytes
+        app,
+        websocket_endpoint(services, hub),
+        max_body_bytes=settings.max_body_bytes,
+        metrics_enabled=settings.metrics_enabled,
     )
 
 

@@ -10,7 +10,7 @@ tests/api holds this path to it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from fastapi.exceptions import RequestValidationError
@@ -29,6 +29,14 @@ _WANTED = {b"content-type", b"authorization", b"x-api-key", b"idempotency-key"}
 _NOT_AN_OBJECT = [{"type": "model_attributes_type", "loc": ("body",), "msg": "not an object"}]
 
 
+class _RouteTemplate(NamedTuple):
+    path: str
+
+
+# What the router would leave in scope["route"]; api/httpmetrics.py labels requests by it.
+_SEND_ROUTE = _RouteTemplate("/v1/messages")
+
+
 class FastPaths:
     """Routes `POST /v1/messages` to its lean handler, everything else to `app`."""
 
@@ -42,6 +50,7 @@ class FastPaths:
             and scope["method"] == "POST"
         ):
             scope["app"] = self.app  # what FastAPI would set: services live on app.state
+            scope["route"] = _SEND_ROUTE
             request = Request(scope, receive)
             try:
                 status, view, extra = await _send_message(request)

@@ -1,30 +1,39 @@
-"""MemoryBus: the single-node bus, an in-process queue."""
+"""MemoryBus: the single-node bus, an in-process queue.
+
+It drops publications only when its consumer is `max_pending` behind (a burst published
+without yielding to the event loop), and then owes a RESYNC like any bus.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable
 
-_CLOSED = ("", b"")
+from agentplaza.bus.base import EventBuffer
+
+MAX_PENDING = 65_536
 
 
 class MemoryBus:
-    def __init__(self) -> None:
+    def __init__(self, *, namespace: str = "", max_pending: int = MAX_PENDING) -> None:
+        # One process has no neighbours to be isolated from: `namespace` is accepted and unused.
         self._topics: set[str] = set()
-        self._queue: asyncio.Queue[tuple[str, bytes]] | None = None
+        self._buffer = EventBuffer(max_pending, accept=self._topics.__contains__)
+        self._started = False
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
+        self._started = True
 
     async def close(self) -> None:
-        if self._queue is not None:
-            self._queue.put_nowait(_CLOSED)
+        self._buffer.close()
+
+    async def ping(self) -> float:
+        self._require_started()
+        return 0.0
 
     async def publish(self, topic: str, payload: bytes) -> None:
-        if self._queue is None:
-            raise RuntimeError("MemoryBus not started. Did build_app() run its lifespan?")
+        self._require_started()
         if topic in self._topics:
-            self._queue.put_nowait((topic, payload))
+            self._buffer.put(topic, payload)
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         self._topics.update(topics)
@@ -32,11 +41,10 @@ class MemoryBus:
     async def unsubscribe(self, topics: Iterable[str]) -> None:
         self._topics.difference_update(topics)
 
-    async def events(self) -> AsyncIterator[tuple[str, bytes]]:
-        if self._queue is None:
+    def events(self) -> AsyncIterator[tuple[str, bytes]]:
+        self._require_started()
+        return self._buffer.events()
+
+    def _require_started(self) -> None:
+        if not self._started:
             raise RuntimeError("MemoryBus not started. Did build_app() run its lifespan?")
-        while True:
-            event = await self._queue.get()
-            if event is _CLOSED:
-                return
-            yield event

@@ -35,6 +35,19 @@ def serve(
     database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
     bus_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_BUS_URL.")] = None,
     log_level: Annotated[str | None, typer.Option(help="AGENTPLAZA_LOG_LEVEL.")] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text or json lines (AGENTPLAZA_LOG_FORMAT).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Server processes on this port, each a node (AGENTPLAZA_WORKERS);"
+            " above 1 needs PostgreSQL and a Redis or NATS bus."
+        ),
+    ] = None,
+    node_id: Annotated[
+        str | None, typer.Option(help="This node's name in logs and /health (AGENTPLAZA_NODE_ID).")
+    ] = None,
 ) -> None:
     """Run the server (default: SQLite file under the data dir, in-process fan-out)."""
     settings = _settings(
@@ -45,14 +58,21 @@ def serve(
             "database_url": database_url,
             "bus_url": bus_url,
             "log_level": log_level,
+            "log_format": log_format,
+            "workers": workers,
+            "node_id": node_id,
         }
     )
     try:
-        from agentplaza.server import run
+        from agentplaza.server import StartupRefused, run
     except ImportError as exc:
         typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
         raise typer.Exit(2) from exc
-    run(settings)
+    try:
+        run(settings)
+    except StartupRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

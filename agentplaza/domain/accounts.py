@@ -75,6 +75,8 @@ def validate_display_name(value: str) -> str:
 def validate_bio(value: str) -> str:
     if len(value) > BIO_MAX_CHARS:
         raise Invalid(f"bio must be at most {BIO_MAX_CHARS} characters")
+    if "\x00" in value:  # PostgreSQL text cannot hold it; refused on every engine alike
+        raise Invalid("bio may not contain NUL (U+0000) characters")
     return value
 
 
@@ -83,6 +85,8 @@ def validate_avatar_url(value: str) -> str:
         raise Invalid("avatar_url must be an absolute http(s) URL", ErrorCode.VALIDATION_ERROR)
     if len(value) > AVATAR_URL_MAX_CHARS:
         raise Invalid(f"avatar_url must be at most {AVATAR_URL_MAX_CHARS} characters")
+    if "\x00" in value:
+        raise Invalid("avatar_url may not contain NUL (U+0000) characters")
     return value
 
 

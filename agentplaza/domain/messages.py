@@ -84,6 +84,10 @@ def validate_content(fmt: str, body: Any, *, max_bytes: int) -> tuple[MessageFor
         raise Invalid("content.body must be a string", ErrorCode.INVALID_CONTENT)
     if not body:
         raise Invalid("content.body must not be empty", ErrorCode.INVALID_CONTENT)
+    if "\x00" in body:  # PostgreSQL text cannot hold it; refused on every engine alike
+        raise Invalid(
+            "content.body may not contain NUL (U+0000) characters", ErrorCode.INVALID_CONTENT
+        )
     try:
         size = len(body.encode("utf-8"))
     except UnicodeEncodeError:  # a lone surrogate (`"\ud800"` in the JSON) is not storable text

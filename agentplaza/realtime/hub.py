@@ -2,7 +2,9 @@
 
 The hub subscribes the bus for an account while at least one sink of that account is
 attached (reference-counted by the set of sinks) and hands every publication to those sinks.
-Ordering, dedup and gap filling are the sinks' business (realtime/sink.py).
+Ordering, dedup and gap filling are the sinks' business (realtime/sink.py). When the bus may
+have lost publications (a RESYNC event, or its listener failed and restarted), every sink
+is told to `resync()`, i.e. to recover from the store.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import logging
 import time
 from contextlib import suppress
 
-from agentplaza.bus.base import Bus
+from agentplaza.bus.base import RESYNC, Bus
+from agentplaza.cluster.base import ClusterState
 from agentplaza.domain.envelopes import account_of, decode_envelope, topic_for
 from agentplaza.domain.ids import AccountId
 from agentplaza.realtime.sink import Sink
@@ -22,8 +25,9 @@ BUS_RETRY_SECS = 1.0
 
 
 class Hub:
-    def __init__(self, bus: Bus, *, heartbeat_interval_secs: float) -> None:
+    def __init__(self, bus: Bus, presence: ClusterState, *, heartbeat_interval_secs: float) -> None:
         self._bus = bus
+        self._presence = presence  # told of an account's first and last sink on this node
         self._heartbeat_interval = heartbeat_interval_secs
         self._sinks: dict[AccountId, set[Sink]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -49,6 +53,9 @@ class Hub:
         group = self._sinks.get(sink.account_id)
         if group is None:
             self._sinks[sink.account_id] = {sink}
+            # Before any other await, so presence changes happen in the order _sinks changes
+            # (a detach during the subscribe below comes after this, not before).
+            await self._presence.connected(sink.account_id)
             await self._bus.subscribe([topic_for(sink.account_id)])
         else:
             group.add(sink)
@@ -60,30 +67,59 @@ class Hub:
         group.discard(sink)
         if not group:
             del self._sinks[sink.account_id]
+            await self._presence.disconnected(sink.account_id)  # first, as in attach
             await self._bus.unsubscribe([topic_for(sink.account_id)])
             if sink.account_id in self._sinks:  # re-attached while we were unsubscribing
                 await self._bus.subscribe([topic_for(sink.account_id)])
 
-    def is_online(self, account_id: AccountId) -> bool:
-        return account_id in self._sinks
+    async def is_online(self, account_id: AccountId) -> bool:
+        """Connected to any node (to this one only, while the cluster state is unreachable)."""
+        return await self._presence.is_online(account_id)
 
-    def online_accounts(self) -> list[AccountId]:
-        return list(self._sinks)
+    async def online_accounts(self, limit: int) -> list[AccountId]:
+        """Up to `limit` accounts connected to any node, in no particular order."""
+        return await self._presence.online_accounts(limit)
 
     def connection_count(self) -> int:
         return sum(len(group) for group in self._sinks.values())
+
+    def connections_by_transport(self) -> dict[str, int]:
+        """Live connections on this node per transport; transports with none are absent."""
+        counts: dict[str, int] = {}
+        for group in self._sinks.values():
+            for sink in group:
+                counts[sink.transport] = counts.get(sink.transport, 0) + 1
+        return counts
 
     async def _listen(self) -> None:
         while True:
             try:
                 async for topic, payload in self._bus.events():
-                    self._dispatch(topic, payload)
+                    if topic == RESYNC:
+                        await self._resync_sinks()
+                    else:
+                        self._dispatch(topic, payload)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("bus listener failed; retrying in %.0f s", BUS_RETRY_SECS)
                 await asyncio.sleep(BUS_RETRY_SECS)
+                # Whatever arrived while nobody listened may be gone. Each sink's store read
+                # starts after this point, so it sees every delivery committed before it.
+                await self._resync_sinks()
+
+    async def _resync_sinks(self) -> None:
+        """Every attached sink recovers from the store what the bus may have lost."""
+        sinks = [sink for group in self._sinks.values() for sink in group]
+        if not sinks:
+            return
+        log.info("bus may have lost publications: %d connections re-read the store", len(sinks))
+        for sink in sinks:  # each only schedules its read (Sink.resync), so one by one
+            try:
+                await sink.resync()
+            except Exception:
+                log.exception("resync of a %s connection failed", sink.transport)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         account = account_of(topic)

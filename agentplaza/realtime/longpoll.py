@@ -20,13 +20,19 @@ PENDING_DEFAULT_LIMIT = 100
 
 
 class Waiter:
-    """A parked long-poll: woken by the first delivery (or by shutdown)."""
+    """A parked long-poll: woken by the first delivery, a bus RESYNC or shutdown."""
+
+    transport = "longpoll"
 
     def __init__(self, account: Account) -> None:
         self.account_id = account.id
         self.woken = asyncio.Event()
 
     def push(self, envelope: Envelope) -> None:
+        self.woken.set()
+
+    async def resync(self) -> None:
+        # The bus may have lost a delivery for us: the woken poll re-reads the store.
         self.woken.set()
 
     def heartbeat(self) -> None:

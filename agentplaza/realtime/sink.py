@@ -2,7 +2,9 @@
 
 `OrderedSink` holds the delivery rules shared by the push transports: frames go out in seq
 order, never twice, and a gap (a publication the bus dropped, or one that raced the
-catch-up read) is filled from the store before anything after it is written.
+catch-up read) is filled from the store before anything after it is written. When the bus
+says it may have lost publications (RESYNC), the hub asks every sink to `resync()`: an
+OrderedSink then writes whatever the store has after its last written seq.
 """
 
 from __future__ import annotations
@@ -23,9 +25,18 @@ CATCH_UP_PAGE = 500
 
 class Sink(Protocol):
     account_id: AccountId
+    transport: str
+    """Which client transport this is ("websocket", "longpoll"), for metrics."""
 
     def push(self, envelope: Envelope) -> None:
         """Hand over one delivery. Never blocks; a sink that cannot keep up closes itself."""
+
+    async def resync(self) -> None:
+        """Deliveries may have been lost on the bus: recover them from the store.
+
+        Returns promptly (the hub awaits it for every sink): the store read may run later,
+        but it starts after this call, so it sees everything committed before it.
+        """
 
     def heartbeat(self) -> None:
         """Called every heartbeat interval; transports that need keep-alives write one."""
@@ -34,7 +45,14 @@ class Sink(Protocol):
 
 
 class OrderedSink:
-    """Base of WS/SSE sinks: subclasses implement `write` (one delivery) and `close`."""
+    """Base of WS/SSE sinks: subclasses set `transport` and implement `write` (one delivery),
+    `write_heartbeat` and `close`.
+
+    Every write after the catch-up happens in one task at a time (`_task`: a flush or a
+    heartbeat), which is what keeps live pushes, gap fills and resyncs in order and unique.
+    """
+
+    transport: str
 
     def __init__(self, account_id: AccountId, store: Store, *, queue_max: int) -> None:
         self.account_id = account_id
@@ -43,6 +61,7 @@ class OrderedSink:
         self._pending: deque[Envelope] = deque()
         self._last_seq: int | None = None  # None until catch_up() has run
         self._task: asyncio.Task[None] | None = None
+        self._resync = False  # a store read after _last_seq is owed
         self.closed = False
 
     async def write(self, body: bytes) -> None:
@@ -65,12 +84,32 @@ class OrderedSink:
             asyncio.get_running_loop().create_task(self.close("slow consumer"))
             return
         self._pending.append(envelope)
-        if self._last_seq is not None and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._flush())
+        self._kick()
+
+    async def resync(self) -> None:
+        """Owe a store read after the last written seq, done by the writer task.
+
+        Before catch_up() has finished, the flag waits for it: catch_up's own read may have
+        run before the lost deliveries were committed.
+        """
+        if self.closed:
+            return
+        self._resync = True
+        self._kick()
 
     def heartbeat(self) -> None:
         if not self.closed and self._task is None and self._last_seq is not None:
             self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    def _kick(self) -> None:
+        """Start the writer task if there is work, none is running and catch-up is done."""
+        if (
+            (self._pending or self._resync)
+            and self._task is None
+            and self._last_seq is not None
+            and not self.closed
+        ):
+            self._task = asyncio.get_running_loop().create_task(self._flush())
 
     async def _beat(self) -> None:
         try:
@@ -79,8 +118,7 @@ class OrderedSink:
             await self._fail("heartbeat write failed")
         finally:
             self._task = None
-        if self._pending and not self.closed:
-            self._task = asyncio.get_running_loop().create_task(self._flush())
+        self._kick()
 
     async def catch_up(self, *, after_seq: int | None) -> int:
         """Write the backlog, then switch to live delivery. Returns how many were written.
@@ -107,41 +145,48 @@ class OrderedSink:
         # With nothing written, a cursor beyond the head (kept across a database reset) would
         # swallow live deliveries up to it: the server's head is the truth.
         self._last_seq = (head or 0) if written == 0 else max(cursor, head or 0)
-        if self._pending and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._flush())
+        self._kick()
         return written
 
     async def _flush(self) -> None:
         try:
-            while self._pending and not self.closed:
-                envelope = self._pending.popleft()
-                last = self._last_seq or 0
-                if envelope.seq <= last:
-                    continue
-                if envelope.seq > last + 1:
-                    await self._fill_gap(last, envelope.seq)
-                await self.write(envelope.body)
-                self._last_seq = envelope.seq
+            while not self.closed:
+                if self._resync:
+                    self._resync = False  # a RESYNC arriving during the read owes another
+                    await self._write_stored(before=None)
+                elif self._pending:
+                    envelope = self._pending.popleft()
+                    last = self._last_seq or 0
+                    if envelope.seq <= last:
+                        continue  # written already (by a gap fill or resync, or twice sent)
+                    if envelope.seq > last + 1:
+                        await self._write_stored(before=envelope.seq)
+                    await self.write(envelope.body)
+                    self._last_seq = envelope.seq
+                else:
+                    break
         except Exception:
             await self._fail("write failed")
         finally:
             self._task = None
 
-    async def _fill_gap(self, last: int, upto: int) -> None:
-        while last + 1 < upto:
-            page = await self._store.read_inbox(
-                self.account_id,
-                after_seq=last,
-                limit=min(upto - last - 1, CATCH_UP_PAGE),
-                unacked_only=False,
-            )
-            if not page.items:
+    async def _write_stored(self, *, before: int | None) -> None:
+        """Write the stored items after `_last_seq` (and below `before`), ascending."""
+        while not self.closed:
+            last = self._last_seq or 0
+            limit = CATCH_UP_PAGE if before is None else min(before - last - 1, CATCH_UP_PAGE)
+            if limit <= 0:
                 return
+            page = await self._store.read_inbox(
+                self.account_id, after_seq=last, limit=limit, unacked_only=False
+            )
             for item in page.items:
-                if item.seq >= upto:
+                if before is not None and item.seq >= before:
                     return
                 await self.write(encode_delivery(item))
-                last = self._last_seq = item.seq
+                self._last_seq = item.seq
+            if len(page.items) < limit:
+                return
 
     async def _fail(self, reason: str) -> None:
         if not self.closed:

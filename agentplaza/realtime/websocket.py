@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.credentials import pick_credential
 from agentplaza.domain.errors import AgentplazaError
+from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import OrderedSink
 from agentplaza.services.registry import Services
@@ -32,6 +33,8 @@ MAX_CLIENT_FRAME_CHARS = 4096
 
 
 class WebSocketSink(OrderedSink):
+    transport = "websocket"
+
     def __init__(self, websocket: WebSocket, account: Account, services: Services) -> None:
         super().__init__(
             account.id,
@@ -45,6 +48,7 @@ class WebSocketSink(OrderedSink):
         await self._ws.send(
             {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
         )
+        DELIVERED_WS.inc()
 
     async def write_heartbeat(self) -> None:
         await self.send_json({"type": "heartbeat", "data": {"ts": int(time.time() * 1000)}})

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentplaza.bus.base import Bus
+from agentplaza.cluster.base import ClusterState
 from agentplaza.settings import Settings
 from agentplaza.store.base import Store
 
@@ -18,10 +19,12 @@ def wall_clock_us() -> int:
 
 @dataclass(slots=True, kw_only=True)
 class Runtime:
-    """What every service needs: the store, the bus, settings, time and randomness."""
+    """What every service needs: the store, the bus, cluster-wide state, settings, time and
+    randomness."""
 
     store: Store
     bus: Bus
+    cluster: ClusterState
     settings: Settings
     clock_us: Callable[[], int] = wall_clock_us
     monotonic: Callable[[], float] = time.monotonic

@@ -7,6 +7,7 @@ live connections (this module publishes; realtime/hub.py pushes).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import orjson
@@ -26,6 +27,13 @@ from agentplaza.domain.messages import (
     validate_idempotency_key,
 )
 from agentplaza.domain.permissions import check_direct_message
+from agentplaza.metrics import (
+    BUS_PUBLISH_SECONDS,
+    MESSAGES_SENT,
+    STORE_APPEND,
+    STORE_READ_PENDING,
+    STORE_READ_SYNC,
+)
 from agentplaza.services.container import Runtime
 from agentplaza.store.base import InboxPage, ThreadSummary
 
@@ -86,11 +94,17 @@ class Messaging:
             body=body,
             created_at_us=now_us,
         )
-        appended = await self._store.append_direct_message(
-            message, decide=check_direct_message, idempotency_key=key
-        )
+        started = time.perf_counter()
+        try:
+            appended = await self._store.append_direct_message(
+                message, decide=check_direct_message, idempotency_key=key
+            )
+        finally:
+            STORE_APPEND.observe(time.perf_counter() - started)
         for item in appended.items:
             await self._publish(item)
+        if not appended.replayed:
+            MESSAGES_SENT.inc()
         return appended.message, appended.replayed
 
     async def _thread_for(
@@ -111,14 +125,23 @@ class Messaging:
 
     async def _publish(self, item: InboxItem) -> None:
         payload = encode_envelope(Envelope(item.seq, encode_delivery(item)))
+        started = time.perf_counter()
         try:
             await self._rt.bus.publish(topic_for(item.context.recipient_id), payload)
         except Exception:
             # The store has the message; receivers recover it by seq (sync, reconnect, gap fill).
             log.exception("bus publish failed for %s seq %d", item.context.recipient_id, item.seq)
+        finally:
+            BUS_PUBLISH_SECONDS.observe(time.perf_counter() - started)
 
     async def unacked(self, account: Account, *, limit: int) -> InboxPage:
-        return await self._store.read_inbox(account.id, after_seq=0, limit=limit, unacked_only=True)
+        started = time.perf_counter()
+        try:
+            return await self._store.read_inbox(
+                account.id, after_seq=0, limit=limit, unacked_only=True
+            )
+        finally:
+            STORE_READ_PENDING.observe(time.perf_counter() - started)
 
     async def sync(
         self, account: Account, *, since_seq: int | None, since_us: int | None, limit: int
@@ -126,17 +149,19 @@ class Messaging:
         """Items after a seq (or a time), regardless of ack state, ascending."""
         limit = min(limit, SYNC_MAX_LIMIT)
         if since_seq is None and since_us is not None:
-            page = await self._store.read_inbox_since_time(
-                account.id, since_us=since_us, limit=limit + 1
-            )
+            with STORE_READ_SYNC.time():
+                page = await self._store.read_inbox_since_time(
+                    account.id, since_us=since_us, limit=limit + 1
+                )
             start = 0
         else:
             start = since_seq or 0
             if start < 0:
                 raise Invalid("since_seq must be >= 0")
-            page = await self._store.read_inbox(
-                account.id, after_seq=start, limit=limit + 1, unacked_only=False
-            )
+            with STORE_READ_SYNC.time():
+                page = await self._store.read_inbox(
+                    account.id, after_seq=start, limit=limit + 1, unacked_only=False
+                )
         items = page.items[:limit]
         return SyncResult(
             items=items,

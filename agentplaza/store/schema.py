@@ -6,10 +6,14 @@ from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, Table, Text
 
 metadata = MetaData()
 
+# Row numbers: BIGSERIAL on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the rowid alias
+# (and SQLite integers are 64-bit anyway).
+ROW_NUMBER = BigInteger().with_variant(Integer, "sqlite")
+
 accounts = Table(
     "accounts",
     metadata,
-    Column("num", Integer, primary_key=True, autoincrement=True),
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
     Column("id", Text, unique=True),
     Column("kind", Text, nullable=False),
     Column("display_name", Text, nullable=False),
@@ -38,7 +42,7 @@ sessions = Table(
 messages = Table(
     "messages",
     metadata,
-    Column("num", Integer, primary_key=True, autoincrement=True),
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
     Column("id", Text, nullable=False, unique=True),
     Column("sender_id", Text, nullable=False),
     Column("recipient_id", Text),

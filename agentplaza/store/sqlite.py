@@ -25,21 +25,15 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
 from agentplaza.domain.errors import AgentplazaError
-from agentplaza.domain.ids import AccountId, ThreadId
-from agentplaza.domain.messages import DeliveryContext, Message
-from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store import migrate
-from agentplaza.store.base import Appended, InboxPage, ThreadSummary
 from agentplaza.store.errors import StoreError, Unavailable
-from agentplaza.store.queries import accounts as q_accounts
-from agentplaza.store.queries import messages as q_messages
+from agentplaza.store.txn_store import TxnStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,7 +42,7 @@ CHECKPOINT_INTERVAL_SECS = 1.0
 Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
-class SqliteStore:
+class SqliteStore(TxnStore):
     def __init__(
         self, path: str, *, synchronous: str = "NORMAL", group_commit_max: int = 512
     ) -> None:
@@ -220,99 +214,6 @@ class SqliteStore:
         started = time.perf_counter()
         await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
         return time.perf_counter() - started
-
-    # --- accounts -------------------------------------------------------------------------
-    async def create_account(self, new: NewAccount) -> Account:
-        return await self._write(q_accounts.create_account_txn, new)
-
-    async def get_account(self, account_id: AccountId) -> Account | None:
-        return await self._read(q_accounts.get_account_txn, account_id)
-
-    async def find_account_by_key(self, key_hash: str) -> Account | None:
-        return await self._read(q_accounts.find_account_by_txn, "key_hash", key_hash)
-
-    async def find_account_by_recovery(self, recovery_hash: str) -> Account | None:
-        return await self._read(q_accounts.find_account_by_txn, "recovery_hash", recovery_hash)
-
-    async def find_human_by_name(self, display_name: str) -> tuple[Account, str] | None:
-        return await self._read(q_accounts.find_human_by_name_txn, display_name)
-
-    async def update_profile(
-        self, account_id: AccountId, changes: ProfileChanges, *, now_us: int
-    ) -> Account:
-        return await self._write(q_accounts.update_profile_txn, account_id, changes, now_us)
-
-    async def set_api_key(self, account_id: AccountId, key_hash: str, *, now_us: int) -> None:
-        await self._write(q_accounts.set_api_key_txn, account_id, key_hash, now_us)
-
-    async def delete_account(self, account_id: AccountId, *, now_us: int) -> None:
-        await self._write(q_accounts.delete_account_txn, account_id, now_us)
-
-    async def search_accounts(self, query: str, *, limit: int) -> list[Account]:
-        return await self._read(q_accounts.search_accounts_txn, query, limit)
-
-    async def create_session(
-        self, token_hash: str, account_id: AccountId, *, now_us: int, expires_at_us: int
-    ) -> None:
-        await self._write(
-            q_accounts.create_session_txn, token_hash, account_id, now_us, expires_at_us
-        )
-
-    async def find_session(self, token_hash: str, *, now_us: int) -> Account | None:
-        return await self._read(q_accounts.find_session_txn, token_hash, now_us)
-
-    # --- messaging ------------------------------------------------------------------------
-    async def append_direct_message(
-        self,
-        message: Message,
-        *,
-        decide: Callable[[DirectFacts], DeliveryContext],
-        idempotency_key: str | None,
-    ) -> Appended:
-        return await self._write(
-            q_messages.append_direct_message_txn, message, decide, idempotency_key
-        )
-
-    async def append_message(
-        self,
-        message: Message,
-        deliveries: Sequence[DeliveryContext],
-        *,
-        idempotency_key: str | None,
-    ) -> Appended:
-        return await self._write(
-            q_messages.append_message_txn, message, deliveries, idempotency_key
-        )
-
-    async def find_thread_peer(self, account: AccountId, thread_id: ThreadId) -> AccountId | None:
-        return await self._read(q_messages.find_thread_peer_txn, account, thread_id)
-
-    async def read_inbox(
-        self, account: AccountId, *, after_seq: int, limit: int, unacked_only: bool
-    ) -> InboxPage:
-        return await self._read(q_messages.read_inbox_txn, account, after_seq, limit, unacked_only)
-
-    async def read_inbox_since_time(
-        self, account: AccountId, *, since_us: int, limit: int
-    ) -> InboxPage:
-        return await self._read(q_messages.read_inbox_since_time_txn, account, since_us, limit)
-
-    async def ack(self, account: AccountId, message_id: str, *, now_us: int) -> bool:
-        return await self._write(q_messages.ack_txn, account, message_id, now_us)
-
-    async def ack_up_to(self, account: AccountId, seq: int, *, now_us: int) -> int:
-        return await self._write(q_messages.ack_up_to_txn, account, seq, now_us)
-
-    async def list_threads(self, account: AccountId, *, limit: int) -> list[ThreadSummary]:
-        return await self._read(q_messages.list_threads_txn, account, limit)
-
-    async def read_thread(
-        self, account: AccountId, thread_id: ThreadId, *, before_num: int | None, limit: int
-    ) -> list[tuple[int, Message]] | None:
-        return await self._read(q_messages.read_thread_txn, account, thread_id, before_num, limit)
-
-    async def purge(self, *, acked_before_us: int, now_us: int, limit: int) -> int:
-        return await self._write(q_messages.purge_txn, acked_before_us, now_us, limit)
 
 
 def _translate(exc: BaseException) -> BaseException:

@@ -146,7 +146,7 @@ BYTE_EXACT_BODIES = {
     "emoji": "👍🏽 👨‍👩‍👧‍👦 🏳️‍🌈 🤖",
     "combining-nfd": "e\u0301 vs \u00e9, A\u030a vs \u00c5",  # must not be normalised
     "invisible": "zero\u200bwidth\u200d joiner \ufeff bom \u202e rtl",
-    "nul-and-controls": "a\u0000b\u0007c\u001bd",
+    "controls": "a\u0001b\u0007c\u001bd\u007f",
     "escapes": '"quotes" \\backslash\\ \\n not a newline </script>',
     "json-looking": '{"to": "someone-else", "body": "nested"}',
     "max-ascii": "x" * MAX_MESSAGE_BODY_BYTES,
@@ -168,6 +168,22 @@ async def test_body_returned_byte_exact(
     assert in_thread["content"]["body"] == body
     [thread] = await _threads(client, bob)
     assert thread["last_message"]["content"]["body"] == body
+
+
+async def test_nul_characters_are_refused_everywhere_they_would_be_stored(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    """PostgreSQL text cannot hold U+0000, so no engine stores it: 422, nothing written."""
+    response = await client.post(
+        "/v1/messages", headers=alice.headers, json={"to": bob.id, "body": "a\u0000b"}
+    )
+    assert_error(response, 422, "invalid_content")
+    assert await pending(client, bob) == []
+    for field, value in (("bio", "x\u0000"), ("avatar_url", "https://a.example/\u0000")):
+        response = await client.patch("/v1/agents/me", headers=alice.headers, json={field: value})
+        assert response.status_code == 422, response.text
+    response = await client.get("/v1/agents/search", params={"q": "a\u0000"})
+    assert response.status_code == 422, response.text
 
 
 async def test_unknown_recipient_is_404(client: httpx.AsyncClient, alice: TestAgent) -> None:

@@ -16,16 +16,28 @@ from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id, new_message
 from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType, Scene
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
+from agentplaza.store.errors import Unavailable
+from tests import backends
 
 T0 = 1_800_000_000_000_000
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    impl = open_store(f"sqlite:///{tmp_path / 'contract.db'}")
-    await impl.start()
-    yield impl
-    await impl.close()
+    if request.param == "sqlite":
+        impl = open_store(f"sqlite:///{tmp_path / 'contract.db'}")
+        await impl.start()
+        yield impl
+        await impl.close()
+        return
+    database_url = backends.create_postgres_database()
+    try:
+        impl = open_store(database_url, pool_size=4)
+        await impl.start()
+        yield impl
+        await impl.close()
+    finally:
+        backends.drop_postgres_database(database_url)
 
 
 async def new_agent(store: Store, name: str, key_hash: str | None = None) -> AccountId:
@@ -189,3 +201,54 @@ async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store
     # seqs are never reused after a purge
     again = await store.append_message(dm(a, b, "later", at=T0 + 300), to(b), idempotency_key=None)
     assert again.items[0].seq == 4
+
+
+async def test_one_idempotency_key_sent_concurrently_stores_one_message(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    results = await asyncio.gather(
+        *(
+            store.append_message(dm(a, b, f"try {n}"), to(b), idempotency_key="same")
+            for n in range(12)
+        )
+    )
+    originals = [r for r in results if not r.replayed]
+    assert len(originals) == 1
+    assert {r.message.id for r in results} == {originals[0].message.id}
+    page = await store.read_inbox(b, after_seq=0, limit=100, unacked_only=False)
+    assert [i.message.id for i in page.items] == [originals[0].message.id]
+
+
+async def test_sends_both_ways_at_once_all_land(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    sends = [(a, b)] * 60 + [(b, a)] * 60
+    random.shuffle(sends)
+    await asyncio.gather(
+        *(store.append_message(dm(s, r, "x"), to(r), idempotency_key=None) for s, r in sends)
+    )
+    for account in (a, b):
+        page = await store.read_inbox(account, after_seq=0, limit=100, unacked_only=False)
+        assert [i.seq for i in page.items] == list(range(1, 61))
+
+
+async def test_postgres_store_reconnects_after_its_connections_are_killed() -> None:
+    database_url = backends.create_postgres_database()
+    impl = open_store(database_url, pool_size=2)
+    try:
+        await impl.start()
+        a = await new_agent(impl, "before")
+        for _ in range(4):  # every pool thread has a connection
+            await asyncio.gather(*(impl.get_account(a) for _ in range(4)))
+        backends.terminate_postgres_connections(database_url)
+        failures = 0
+        for _ in range(10):
+            try:
+                assert await impl.get_account(a) is not None
+            except Unavailable:
+                failures += 1
+        assert failures <= 2  # at most once per pool thread, then it reconnects
+        assert await impl.get_account(a) is not None
+        b = await new_agent(impl, "after")
+        assert int(b) == int(a) + 1
+    finally:
+        await impl.close()
+        backends.drop_postgres_database(database_url)

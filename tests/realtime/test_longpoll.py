@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.conftest import register
+from tests.conftest import backend_env, register
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
@@ -27,13 +27,14 @@ PARK_TIMEOUT_SECS = 10.0
 
 
 @pytest.fixture(scope="module")
-def lp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(
-        data_dir=tmp_path_factory.mktemp("longpoll"),
-        env={"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-    ).start()
-    yield proc
-    proc.stop()
+def lp_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with backend_env(backend) as env:
+        proc = ServerProcess(
+            data_dir=tmp_path_factory.mktemp("longpoll"),
+            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+        ).start()
+        yield proc
+        proc.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ ONLINE_LIST_MAX = 200
 @router.post("/register", status_code=201, summary="Register an agent; the API key is shown once")
 async def register(body: RegisterAgentIn, request: Request, services: ServicesDep) -> Response:
     limiter = services.limiter
-    decision = limiter.check(limiter.register, client_ip(request))
+    decision = await limiter.check(limiter.register, client_ip(request))
     creds = await services.accounts.register_agent(display_name=body.display_name, bio=body.bio)
     data = account_view(creds.account)
     data.update(
@@ -28,7 +28,8 @@ async def register(body: RegisterAgentIn, request: Request, services: ServicesDe
 
 @router.get("/me", summary="The caller's profile")
 async def get_me(account: CurrentAccount, request: Request) -> Response:
-    return json_response(account_view(account, online=request.app.state.hub.is_online(account.id)))
+    online = await request.app.state.hub.is_online(account.id)
+    return json_response(account_view(account, online=online))
 
 
 @router.patch("/me", summary="Update display_name, bio, avatar_url or capabilities")
@@ -54,7 +55,8 @@ async def delete_me(account: CurrentAccount, services: ServicesDep) -> Response:
 
 @router.post("/login", summary="Check an API key (X-API-Key or Bearer) and return the profile")
 async def login(account: CurrentAccount, request: Request) -> Response:
-    return json_response(account_view(account, online=request.app.state.hub.is_online(account.id)))
+    online = await request.app.state.hub.is_online(account.id)
+    return json_response(account_view(account, online=online))
 
 
 @router.post("/me/rotate-key", summary="Issue a new API key; the old one stops working at once")
@@ -66,7 +68,7 @@ async def rotate_key(account: CurrentAccount, services: ServicesDep) -> Response
 @router.post("/recover", summary="Exchange the recovery secret for a new API key")
 async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> Response:
     limiter = services.limiter
-    limiter.check(limiter.login, client_ip(request))
+    await limiter.check(limiter.login, client_ip(request))
     creds = await services.accounts.recover(
         recovery_secret=body.recovery_secret, agent_id=body.agent_id
     )
@@ -75,10 +77,10 @@ async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> R
     return json_response(data)
 
 
-@router.get("/online", summary="How many accounts have a live connection (this node)")
+@router.get("/online", summary="Accounts with a live connection on any node (at most 200)")
 async def online(account: CurrentAccount, request: Request) -> Response:
-    ids = request.app.state.hub.online_accounts()
-    return json_response({"count": len(ids), "online": len(ids), "agents": ids[:ONLINE_LIST_MAX]})
+    ids = await request.app.state.hub.online_accounts(ONLINE_LIST_MAX)
+    return json_response({"count": len(ids), "online": len(ids), "agents": ids})
 
 
 @router.get("/search", summary="Search accounts by display name or bio (public)")
@@ -89,10 +91,10 @@ async def search(
     limit: int = Query(20, ge=1, le=50),
 ) -> Response:
     limiter = services.limiter
-    decision = limiter.check(limiter.search, client_ip(request))
+    decision = await limiter.check(limiter.search, client_ip(request))
     found = await services.accounts.search(q, limit=limit)
-    hub = request.app.state.hub
-    agents = [account_view(a, online=hub.is_online(a.id)) for a in found]
+    online = await services.runtime.cluster.online_of(a.id for a in found)  # one round trip
+    agents = [account_view(a, online=a.id in online) for a in found]
     return json_response(
         {"agents": agents, "count": len(agents)}, headers=limit_headers(decision, limiter.search)
     )
@@ -103,4 +105,5 @@ async def get_agent(
     request: Request, services: ServicesDep, agent_id: str = Path(max_length=32)
 ) -> Response:
     found = await services.accounts.get(agent_id)
-    return json_response(account_view(found, online=request.app.state.hub.is_online(found.id)))
+    online = await request.app.state.hub.is_online(found.id)
+    return json_response(account_view(found, online=online))

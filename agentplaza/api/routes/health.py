@@ -2,33 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from agentplaza import __version__
 from agentplaza.api.auth import ServicesDep
 from agentplaza.api.render import json_response
+from agentplaza.bus.base import Bus, BusError
+from agentplaza.node import node_name
 from agentplaza.store.errors import StoreError
 
 router = APIRouter(tags=["health"])
+# A broker that hangs is as down as one that refuses: a health check must answer promptly.
+BUS_PING_TIMEOUT_SECS = 2.0
 
 
 @router.get("/health", summary="Liveness plus store and bus status")
 async def health(request: Request, services: ServicesDep) -> Response:
+    """200 `ok` when the store and the bus answer; 503 `degraded` (same body) when either
+    does not, so a load balancer moves clients to another node."""
     hub = request.app.state.hub
+    settings = services.runtime.settings
     try:
         latency = await services.runtime.store.ping()
         store: dict[str, object] = {"ok": True, "latency_ms": round(latency * 1000, 3)}
     except StoreError as exc:
         store = {"ok": False, "error": str(exc)}
+    bus = await _bus_status(services.runtime.bus)
+    bus["url_scheme"] = settings.bus_url.split("://")[0]
+    healthy = bool(store["ok"] and bus["ok"])
     data = {
-        "status": "ok" if store["ok"] else "degraded",
+        "status": "ok" if healthy else "degraded",
         "version": __version__,
+        "node": node_name(settings.node_id),
         "store": store,
-        "bus": {"ok": True, "url_scheme": services.runtime.settings.bus_url.split("://")[0]},
+        "bus": bus,
         "connections": hub.connection_count(),
     }
-    return json_response(data, 200 if store["ok"] else 503)
+    return json_response(data, 200 if healthy else 503)
+
+
+async def _bus_status(bus: Bus) -> dict[str, object]:
+    try:
+        latency = await asyncio.wait_for(bus.ping(), BUS_PING_TIMEOUT_SECS)
+    except BusError as exc:
+        return {"ok": False, "error": str(exc) or type(exc).__name__}
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {BUS_PING_TIMEOUT_SECS:g} s"}
+    return {"ok": True, "latency_ms": round(latency * 1000, 3)}
 
 
 @router.get("/v1/version", summary="Server version")

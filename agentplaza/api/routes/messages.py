@@ -14,6 +14,7 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us, us_from_iso
 from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, delivery_view, message_view
+from agentplaza.metrics import DELIVERED_LONGPOLL
 from agentplaza.realtime.longpoll import PENDING_DEFAULT_LIMIT, wait_for_pending
 from agentplaza.services.messaging import Outgoing
 from agentplaza.services.registry import Services
@@ -40,7 +41,7 @@ async def send_from_body(
     Returns (status, the sender's view of the message, extra headers).
     """
     limiter = services.limiter
-    decision = limiter.check(limiter.send, account.id)
+    decision = await limiter.check(limiter.send, account.id)
     content_format = body.content.format if body.content else (body.format or "text")
     content_body = body.content.body if body.content else body.body
     message, replayed = await services.messaging.send(
@@ -80,6 +81,8 @@ async def pending(
         limit=limit,
         client_gone=lambda: _until_disconnected(request),
     )
+    if items:
+        DELIVERED_LONGPOLL.inc(len(items))
     return json_response([delivery_view(i) for i in items])
 
 

@@ -16,4 +16,5 @@ async def profile(
     request: Request, services: ServicesDep, account_id: str = Path(max_length=32)
 ) -> Response:
     found = await services.accounts.get(account_id)
-    return json_response(account_view(found, online=request.app.state.hub.is_online(found.id)))
+    online = await request.app.state.hub.is_online(found.id)
+    return json_response(account_view(found, online=online))

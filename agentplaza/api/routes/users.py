@@ -23,7 +23,7 @@ def _session_view(session: Session) -> dict[str, object]:
 
 @router.post("/register", status_code=201, summary="Register a human; returns a session token")
 async def register(body: RegisterHumanIn, request: Request, services: ServicesDep) -> Response:
-    services.limiter.check(services.limiter.register, client_ip(request))
+    await services.limiter.check(services.limiter.register, client_ip(request))
     session = await services.accounts.register_human(
         display_name=body.display_name, password=body.password, bio=body.bio
     )
@@ -32,7 +32,7 @@ async def register(body: RegisterHumanIn, request: Request, services: ServicesDe
 
 @router.post("/login", summary="Log in with display name (or id) and password")
 async def login(body: LoginHumanIn, request: Request, services: ServicesDep) -> Response:
-    services.limiter.check(services.limiter.login, client_ip(request))
+    await services.limiter.check(services.limiter.login, client_ip(request))
     name = body.display_name or body.id
     if not name:
         raise Invalid("send display_name (or id) and password")

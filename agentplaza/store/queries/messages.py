@@ -92,11 +92,17 @@ def _replay_txn(txn: Txn, sender: AccountId, idempotency_key: str) -> Appended |
     return None
 
 
+InsertMessage = Callable[[Txn, Message, Sequence[DeliveryContext], str | None], Appended]
+"""Writes a checked message and its inbox rows: `insert_message_txn`, or an engine's faster
+equivalent with the same effect (store/queries/postgres_fast.py)."""
+
+
 def append_direct_message_txn(
     txn: Txn,
     message: Message,
     decide: Callable[[DirectFacts], DeliveryContext],
     idempotency_key: str | None,
+    insert: InsertMessage | None = None,
 ) -> Appended:
     def deliveries() -> list[DeliveryContext]:
         assert message.recipient_id is not None, "a direct message has a recipient"
@@ -107,7 +113,7 @@ def append_direct_message_txn(
             )
         return [decide(facts)]
 
-    return _append_txn(txn, message, deliveries, idempotency_key)
+    return _append_txn(txn, message, deliveries, idempotency_key, insert or insert_message_txn)
 
 
 def append_message_txn(
@@ -115,8 +121,11 @@ def append_message_txn(
     message: Message,
     deliveries: Sequence[DeliveryContext],
     idempotency_key: str | None,
+    insert: InsertMessage | None = None,
 ) -> Appended:
-    return _append_txn(txn, message, lambda: deliveries, idempotency_key)
+    return _append_txn(
+        txn, message, lambda: deliveries, idempotency_key, insert or insert_message_txn
+    )
 
 
 def _append_txn(
@@ -124,16 +133,17 @@ def _append_txn(
     message: Message,
     deliveries: Callable[[], Sequence[DeliveryContext]],
     idempotency_key: str | None,
+    insert: InsertMessage,
 ) -> Appended:
     """A replayed idempotency key wins before any check; otherwise check, then insert."""
     if idempotency_key is not None:
         replayed = _replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:
             return replayed
-    return _insert_message_txn(txn, message, deliveries(), idempotency_key)
+    return insert(txn, message, deliveries(), idempotency_key)
 
 
-def _insert_message_txn(
+def insert_message_txn(
     txn: Txn,
     message: Message,
     deliveries: Sequence[DeliveryContext],
@@ -155,7 +165,9 @@ def _insert_message_txn(
         ),
     ).fetchone()[0]
     items = []
-    for ctx in deliveries:
+    # Recipients in id order: concurrent fan-outs on PostgreSQL then lock their `accounts`
+    # rows (the seq counters) in one global order and cannot deadlock.
+    for ctx in sorted(deliveries, key=lambda d: d.recipient_id):
         seq = txn.execute(
             "UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
             (ctx.recipient_id,),
@@ -178,23 +190,28 @@ def _insert_message_txn(
         items.append(InboxItem(message=message, context=ctx, seq=seq, acked=False))
     _touch_threads_txn(txn, message, num)
     if idempotency_key is not None:
-        txn.execute(
-            "INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (message.sender_id, idempotency_key, message.id, message.created_at_us),
-        )
+        remember_idempotency_key_txn(txn, message, idempotency_key)
     return Appended(message=message, items=tuple(items))
+
+
+def remember_idempotency_key_txn(txn: Txn, message: Message, idempotency_key: str) -> None:
+    txn.execute(
+        "INSERT INTO idempotency_keys (sender_id, key, message_id, created_at) VALUES (?, ?, ?, ?)",
+        (message.sender_id, idempotency_key, message.id, message.created_at_us),
+    )
 
 
 def _touch_threads_txn(txn: Txn, message: Message, num: int) -> None:
     """Move the thread to the top of the sender's (and the DM recipient's) thread list."""
-    rows: list[Any] = [message.sender_id, message.thread_id, message.recipient_id]
+    members: list[tuple[str, str | None]] = [(message.sender_id, message.recipient_id)]
     if message.recipient_id is not None:
-        rows += [message.recipient_id, message.thread_id, message.sender_id]
-    values = ", ".join(["(?, ?, ?, ?, ?)"] * (len(rows) // 3))
+        members.append((message.recipient_id, message.sender_id))
+    # Rows in account order, so A→B and B→A sent at once lock them in the same order.
+    members.sort()
+    values = ", ".join(["(?, ?, ?, ?, ?)"] * len(members))
     params: list[Any] = []
-    for i in range(0, len(rows), 3):
-        params += [*rows[i : i + 3], num, message.created_at_us]
+    for account_id, peer_id in members:
+        params += [account_id, message.thread_id, peer_id, num, message.created_at_us]
     txn.execute(
         "INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
         f" last_message_at) VALUES {values} ON CONFLICT (account_id, thread_id)"

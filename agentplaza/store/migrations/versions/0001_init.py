@@ -13,11 +13,14 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# BIGSERIAL on PostgreSQL, the rowid alias on SQLite (see store/schema.py::ROW_NUMBER).
+ROW_NUMBER = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
 
 def upgrade() -> None:
     op.create_table(
         "accounts",
-        sa.Column("num", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
         sa.Column("id", sa.Text, unique=True),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("display_name", sa.Text, nullable=False),
@@ -43,7 +46,7 @@ def upgrade() -> None:
     op.create_index("ix_sessions_account_id", "sessions", ["account_id"])
     op.create_table(
         "messages",
-        sa.Column("num", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
         sa.Column("id", sa.Text, nullable=False, unique=True),
         sa.Column("sender_id", sa.Text, nullable=False),
         sa.Column("recipient_id", sa.Text),

@@ -1,0 +1,101 @@
+"""The Prometheus metrics of one server process: metric objects and their pre-bound children.
+
+Imports nothing from agentplaza, so every layer may count. Hot paths use the children bound
+here (`DELIVERED_WS`, `STORE_APPEND`, ...): `.labels()` takes a lock and builds a key per call.
+
+With several worker processes (`serve --workers N`) the supervisor sets
+`PROMETHEUS_MULTIPROC_DIR` before the workers start; prometheus-client then keeps every value
+in a per-process file there, and `GET /metrics` on any worker sums them (api/routes/metrics.py).
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+# Read by prometheus-client when it is first imported; set only by `serve --workers N`.
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+# `_created` series double the text of every counter and histogram and no query of ours uses
+# them (Prometheus detects counter resets by itself).
+disable_created_metrics()  # type: ignore[no-untyped-call]
+REGISTRY = CollectorRegistry(auto_describe=True)
+if not MULTIPROCESS:
+    # Per-process collectors make no sense summed over workers; the multiprocess collector
+    # does not offer them either.
+    ProcessCollector(registry=REGISTRY)
+    PlatformCollector(registry=REGISTRY)
+    GCCollector(registry=REGISTRY)
+
+# Store calls take ~50 µs-5 ms on a healthy node; the default buckets start at 5 ms.
+_STORE_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+# Requests span sub-millisecond sends to long-polls parked for up to a minute.
+_HTTP_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+)  # fmt: skip
+
+MESSAGES_SENT = Counter(
+    "agentplaza_messages_sent",
+    "Direct messages stored by a send (idempotent replays are not counted).",
+    registry=REGISTRY,
+)
+MESSAGES_DELIVERED = Counter(
+    "agentplaza_messages_delivered",
+    "Deliveries written to a client, by transport (backlog, live and gap-fill frames).",
+    ["transport"],
+    registry=REGISTRY,
+)
+CONNECTIONS = Gauge(
+    "agentplaza_connections",
+    "Live client connections on this node, by transport (read from the hub at scrape time).",
+    ["transport"],
+    # Summed over live workers; a worker's series goes when it exits (mark_process_dead).
+    multiprocess_mode="livesum",
+    registry=REGISTRY,
+)
+STORE_SECONDS = Histogram(
+    "agentplaza_store_seconds",
+    "Time of store calls on the message path, by operation.",
+    ["op"],
+    buckets=_STORE_BUCKETS,
+    registry=REGISTRY,
+)
+BUS_PUBLISH_SECONDS = Histogram(
+    "agentplaza_bus_publish_seconds",
+    "Time of one bus publish (a delivery to the nodes of the recipient).",
+    buckets=_STORE_BUCKETS,
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "agentplaza_http_requests",
+    "HTTP requests answered, by method, route template (`other` if none matched) and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "agentplaza_http_request_seconds",
+    "Time from request start to the end of the response, by method and route template.",
+    ["method", "route"],
+    buckets=_HTTP_BUCKETS,
+    registry=REGISTRY,
+)
+
+# Pre-bound children for the hot paths.
+DELIVERED_WS = MESSAGES_DELIVERED.labels("websocket")
+DELIVERED_LONGPOLL = MESSAGES_DELIVERED.labels("longpoll")
+STORE_APPEND = STORE_SECONDS.labels("append")
+STORE_READ_PENDING = STORE_SECONDS.labels("read_pending")
+STORE_READ_SYNC = STORE_SECONDS.labels("read_sync")

@@ -1,0 +1,282 @@
+"""PostgresStore: the same `store/queries/` functions on PostgreSQL, via asyncpg, on the loop.
+
+The query functions are synchronous (they are shared with SQLite). Here each runs under
+`greenbridge.run_sync`: its `txn.execute()` hands an asyncpg query to the event loop and
+resumes with the rows, so there are no threads. The first version ran them on a pool of
+psycopg threads and measured 1,160–1,370 DMs/s with p99 112–123 ms at 50 pairs
+(../shared/bench): every round trip paid a GIL hand-off between the loop and a pool thread,
+and psycopg's per-statement Python cost is several times asyncpg's. Numbers for this one
+are in bench/README.md.
+
+A write runs between `BEGIN` and `COMMIT` on one pooled connection; a read runs its
+statements directly (each sees committed data; no transaction round trips). Statements are
+prepared once per connection. A write is shielded from its caller's cancellation: once
+started it commits or rolls back, as on SQLite.
+
+No group commit in the application: concurrent commits already share WAL flushes inside
+PostgreSQL, and batching several sends into one transaction lets two batches lock the same
+rows in opposite orders (a deadlock costs `deadlock_timeout`, 1 s by default). Per-send
+transactions lock rows in a fixed order instead (store/queries/messages.py sorts them).
+
+Failures: a lost connection is dropped (the next job opens a new one) and the job fails with
+Unavailable (503; the client retries, with its idempotency key for sends). Serialization
+failures, deadlocks and an idempotency key inserted concurrently through another node are
+retried, so a concurrent duplicate send becomes a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+from asyncpg import exceptions as pg_exc
+
+from agentplaza.domain.errors import AgentplazaError, Conflict, ErrorCode, Invalid
+from agentplaza.domain.messages import DeliveryContext, Message
+from agentplaza.domain.permissions import DirectFacts
+from agentplaza.store import migrate
+from agentplaza.store.base import Appended
+from agentplaza.store.errors import StoreError, Unavailable
+from agentplaza.store.greenbridge import run_sync, wait_for
+from agentplaza.store.queries import messages as q_messages
+from agentplaza.store.queries.postgres_fast import insert_message_txn_pg
+from agentplaza.store.txn_store import TxnStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+WRITE_ATTEMPTS = 4
+CONNECT_TIMEOUT_SECS = 5.0
+_PLACEHOLDER = re.compile(r"\?")
+
+
+@functools.lru_cache(maxsize=2048)
+def pg_sql(sql: str) -> str:
+    """`?` placeholders (the queries' portable style) → asyncpg's `$1, $2, …`."""
+    numbers = iter(range(1, sql.count("?") + 1))
+    return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+
+
+class _Result:
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+
+class _Connection:
+    """One asyncpg connection and its prepared statements."""
+
+    __slots__ = ("_statements", "raw")
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+        self._statements: dict[str, Any] = {}
+
+    async def run(self, sql: str, params: Sequence[Any]) -> _Result:
+        statement = self._statements.get(sql)
+        if statement is None:
+            statement = self._statements[sql] = await self.raw.prepare(pg_sql(sql))
+        rows = await statement.fetch(*params)
+        status = statement.get_statusmsg()  # "UPDATE 3", "INSERT 0 1", "SELECT 2"
+        count = status.rsplit(" ", 1)[-1]
+        return _Result([tuple(r) for r in rows], int(count) if count.isdigit() else -1)
+
+
+class _Txn:
+    """What the query functions see: `execute` blocks this greenlet, not the loop."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: _Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Result:
+        return wait_for(self._conn.run(sql, params))
+
+
+class _Retry(Exception):
+    """The transaction lost a race that a fresh attempt resolves."""
+
+
+class PostgresStore(TxnStore):
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        if pool_size < 1:
+            raise ValueError("database_pool_size must be at least 1")
+        self._url = "postgresql://" + url.split("://", 1)[1]
+        self._pool_size = pool_size
+        self._idle: list[_Connection] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._open: set[_Connection] = set()
+
+    async def start(self) -> None:
+        try:
+            # Alembic is synchronous (SQLAlchemy over psycopg): once, at start-up, on a thread.
+            await asyncio.to_thread(migrate.upgrade_to_head, self._url)
+        except Exception as exc:
+            raise Unavailable(f"cannot migrate the PostgreSQL database: {exc}") from exc
+        self._slots = asyncio.Semaphore(self._pool_size)
+        await self.ping()
+
+    async def close(self) -> None:
+        if self._slots is not None:  # wait for running jobs: take every slot
+            for _ in range(self._pool_size):
+                await self._slots.acquire()
+        for conn in list(self._open):
+            await conn.raw.close()
+        self._open.clear()
+        self._idle.clear()
+        self._slots = None
+
+    async def ping(self) -> float:
+        started = time.perf_counter()
+        await self._read(lambda txn: txn.execute("SELECT 1").fetchone())
+        return time.perf_counter() - started
+
+    # --- plumbing -------------------------------------------------------------------------
+    async def _acquire(self) -> _Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.raw.is_closed():
+                return conn
+            self._open.discard(conn)
+        raw = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT_SECS)
+        conn = _Connection(raw)
+        self._open.add(conn)
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        if conn.raw.is_closed():
+            self._open.discard(conn)
+        else:
+            self._idle.append(conn)
+
+    async def _once(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+        conn = await self._acquire()
+        try:
+            return await self._on(conn, fn, args, write)
+        except _CONNECTION_LOST:
+            conn.raw.terminate()  # whatever state it is in, it is not reused
+            raise
+        finally:
+            self._release(conn)
+
+    @staticmethod
+    async def _on(conn: _Connection, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+        if not write:
+            return await run_sync(fn, _Txn(conn), *args)
+        await conn.raw.execute("BEGIN")
+        try:
+            result = await run_sync(fn, _Txn(conn), *args)
+        except BaseException:
+            if not conn.raw.is_closed():
+                try:
+                    await conn.raw.execute("ROLLBACK")
+                except Exception:  # the connection is in no state to be reused
+                    conn.raw.terminate()
+            raise
+        await conn.raw.execute("COMMIT")
+        return result
+
+    async def _job(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+        if self._slots is None:
+            raise RuntimeError("PostgresStore not started. Did build_app() run its lifespan?")
+        async with self._slots:
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    return await self._once(fn, args, write)
+                except AgentplazaError:
+                    raise
+                except Exception as exc:
+                    failure = _translate(exc)
+                    if isinstance(failure, _Retry):
+                        if attempt < WRITE_ATTEMPTS:
+                            log.debug("retrying %s after %s", fn.__name__, exc)
+                            continue
+                        failure = StoreError(f"gave up after {WRITE_ATTEMPTS} attempts: {exc}")
+                    raise failure from exc
+        raise AssertionError("unreachable")
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        # Shielded: a caller that goes away must not cut a transaction in half.
+        return await asyncio.shield(self._job(fn, args, True))
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._job(fn, args, False)
+
+    # --- messaging: the one-statement insert (store/queries/postgres_fast.py) ---------------
+    async def append_direct_message(
+        self,
+        message: Message,
+        *,
+        decide: Callable[[DirectFacts], DeliveryContext],
+        idempotency_key: str | None,
+    ) -> Appended:
+        return await self._write(
+            q_messages.append_direct_message_txn,
+            message,
+            decide,
+            idempotency_key,
+            insert_message_txn_pg,
+        )
+
+    async def append_message(
+        self,
+        message: Message,
+        deliveries: Sequence[DeliveryContext],
+        *,
+        idempotency_key: str | None,
+    ) -> Appended:
+        return await self._write(
+            q_messages.append_message_txn,
+            message,
+            deliveries,
+            idempotency_key,
+            insert_message_txn_pg,
+        )
+
+
+_CONNECTION_LOST = (
+    OSError,
+    asyncio.TimeoutError,
+    pg_exc.ConnectionDoesNotExistError,
+    pg_exc.InterfaceError,
+    pg_exc.PostgresConnectionError,
+    pg_exc.OperatorInterventionError,  # the server is shutting down or killed our session
+    pg_exc.InternalClientError,  # the protocol state after a connection died mid-query
+)
+
+
+def _translate(exc: BaseException) -> BaseException:
+    """Driver errors → Conflict / Invalid / _Retry / Unavailable / StoreError (409/422/503)."""
+    if isinstance(exc, pg_exc.UniqueViolationError):
+        table = getattr(exc, "table_name", None) or ""
+        constraint = getattr(exc, "constraint_name", None) or ""
+        if table == "idempotency_keys":  # the same key, sent concurrently through another node
+            return _Retry(str(exc))
+        if table == "accounts" and "name_key" in constraint:  # a name taken a moment ago
+            return Conflict(
+                "an account with this display name already exists", ErrorCode.NAME_TAKEN
+            )
+        return StoreError(f"integrity error: {exc}")
+    if isinstance(exc, pg_exc.SerializationError | pg_exc.DeadlockDetectedError):
+        return _Retry(str(exc))
+    if isinstance(exc, pg_exc.CharacterNotInRepertoireError) and "0x00" in str(exc):
+        # Validation refuses U+0000 in every stored field; a field it missed is still the
+        # client's input, not an outage.
+        return Invalid("text may not contain NUL (U+0000) characters")
+    if isinstance(exc, _CONNECTION_LOST):
+        return Unavailable(f"database unavailable: {type(exc).__name__}: {exc}")
+    return StoreError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,44 @@
+"""/health reports the store, the bus (pinged, with a deadline) and the node's name."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from agentplaza.api.routes import health
+from agentplaza.bus.base import BusError
+
+
+async def test_health_reports_store_bus_and_node(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data["status"] == "ok"
+    assert data["store"]["ok"] is True and data["bus"]["ok"] is True
+    assert isinstance(data["bus"]["latency_ms"], float)
+    assert data["bus"]["url_scheme"] in {"memory", "redis", "nats"}
+    assert isinstance(data["node"], str) and data["node"]
+
+
+class _Bus:
+    def __init__(self, ping: float | Exception | None) -> None:
+        self._ping = ping
+
+    async def ping(self) -> float:
+        if isinstance(self._ping, Exception):
+            raise self._ping
+        if self._ping is None:  # a broker that never answers
+            await asyncio.Event().wait()
+        assert isinstance(self._ping, float)
+        return self._ping
+
+
+async def test_bus_that_refuses_or_hangs_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health, "BUS_PING_TIMEOUT_SECS", 0.05)
+    assert await health._bus_status(_Bus(0.0015)) == {"ok": True, "latency_ms": 1.5}
+    down = await health._bus_status(_Bus(BusError("connection refused")))
+    assert down == {"ok": False, "error": "connection refused"}
+    hung = await health._bus_status(_Bus(None))
+    assert hung["ok"] is False and "0.05 s" in str(hung["error"])

@@ -1,0 +1,218 @@
+"""GET /metrics against a real server: the text parses, counters move by exactly the traffic a
+test makes, routes are labelled by template, the connection gauge follows live sockets, and
+the route is absent when metrics are disabled.
+
+The module has a server of its own, so no other module's traffic moves its counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import backend_env, register
+from tests.server import ServerProcess
+
+if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
+    from tests.conftest import TestAgent
+
+FRAME_TIMEOUT_SECS = 5.0
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture(scope="module")
+def metrics_server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    with backend_env(backend) as env:
+        proc = ServerProcess(
+            data_dir=tmp_path_factory.mktemp("metrics"),
+            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+        ).start()
+        yield proc
+        proc.stop()
+
+
+@pytest.fixture
+async def http(metrics_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=metrics_server.url, timeout=30) as c:
+        yield c
+
+
+async def scrape(http: httpx.AsyncClient) -> Samples:
+    response = await http.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain"), response.headers
+    samples: Samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sample's value; a series not exported yet counts as 0."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def send(
+    http: httpx.AsyncClient, sender: TestAgent, to: TestAgent, *, key: str | None = None
+) -> httpx.Response:
+    headers = dict(sender.headers)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return await http.post(
+        "/v1/messages",
+        json={"to": to.id, "content": {"format": "text", "body": uuid.uuid4().hex}},
+        headers=headers,
+    )
+
+
+def open_ws(server: ServerProcess, agent: TestAgent) -> connect:
+    return connect(
+        server.ws_url,
+        additional_headers=agent.headers,
+        proxy=None,
+        open_timeout=FRAME_TIMEOUT_SECS,
+    )
+
+
+async def next_frame(ws: ClientConnection) -> dict[str, Any]:
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT_SECS))
+        if frame["type"] != "heartbeat":
+            return dict(frame)
+
+
+async def until(http: httpx.AsyncClient, check: Callable[[Samples], bool], what: str) -> Samples:
+    """Scrape until `check` holds (the hub attaches and detaches asynchronously)."""
+    samples = await scrape(http)
+    async with asyncio.timeout(5):
+        while not check(samples):
+            await asyncio.sleep(0.02)
+            samples = await scrape(http)
+    assert check(samples), what
+    return samples
+
+
+async def test_text_parses_with_every_metric_family(http: httpx.AsyncClient) -> None:
+    response = await http.get("/metrics")
+    families = {f.name: f.type for f in text_string_to_metric_families(response.text)}
+    expected = {
+        "agentplaza_messages_sent": "counter",
+        "agentplaza_messages_delivered": "counter",
+        "agentplaza_connections": "gauge",
+        "agentplaza_store_seconds": "histogram",
+        "agentplaza_bus_publish_seconds": "histogram",
+        "agentplaza_http_requests": "counter",
+        "agentplaza_http_request_seconds": "histogram",
+    }
+    assert {name: families.get(name) for name in expected} == expected
+    assert "agentplaza_webhook_queue_depth" not in families
+    assert "/metrics" not in (await http.get("/openapi.json")).json()["paths"]
+
+
+async def test_sent_and_delivered_move_by_exactly_the_traffic(
+    http: httpx.AsyncClient, metrics_server: ServerProcess
+) -> None:
+    alice, bob, carol = await register(http), await register(http), await register(http)
+    before = await scrape(http)
+    async with open_ws(metrics_server, alice) as ws:
+        assert (await next_frame(ws))["type"] == "notifications"
+        for _ in range(3):
+            assert (await send(http, bob, alice)).status_code == 201
+        for _ in range(3):
+            assert (await next_frame(ws))["type"] == "msg"
+        key = uuid.uuid4().hex
+        assert (await send(http, bob, carol, key=key)).status_code == 201
+        assert (await send(http, bob, carol, key=key)).status_code == 200  # a replay
+        assert (await send(http, bob, carol)).status_code == 201
+        polled = await http.get(
+            "/v1/messages/pending", params={"timeout": 5}, headers=carol.headers
+        )
+        assert polled.status_code == 200 and len(polled.json()) == 2, polled.text
+    after = await scrape(http)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("agentplaza_messages_sent_total") == 5  # the replay stored nothing new
+    assert delta("agentplaza_messages_delivered_total", transport="websocket") == 3
+    assert delta("agentplaza_messages_delivered_total", transport="longpoll") == 2
+    assert delta("agentplaza_store_seconds_count", op="append") == 6  # every send asks
+    assert delta("agentplaza_bus_publish_seconds_count") == 5  # a replay publishes nothing
+    assert delta("agentplaza_store_seconds_count", op="read_pending") >= 1
+    sends = {"method": "POST", "route": "/v1/messages"}
+    assert delta("agentplaza_http_requests_total", **sends, status="201") == 5
+    assert delta("agentplaza_http_requests_total", **sends, status="200") == 1
+    assert delta("agentplaza_http_request_seconds_count", **sends) == 6
+    assert (
+        delta(
+            "agentplaza_http_requests_total",
+            method="GET",
+            route="/v1/messages/pending",
+            status="200",
+        )
+        == 1
+    )
+
+
+async def test_routes_are_labelled_by_template_never_by_raw_path(
+    http: httpx.AsyncClient,
+) -> None:
+    agent = await register(http)
+    raw = uuid.uuid4().hex
+    await http.post(f"/v1/messages/m_{raw}/ack", headers=agent.headers)
+    await http.get(f"/no-such-route/{raw}")
+    # A method the HTTP parser accepts but no route serves: a client must not mint labels.
+    assert (await http.request("PROPFIND", f"/{raw}")).status_code == 404
+    response = await http.get("/metrics")
+    assert raw not in response.text
+    samples = await scrape(http)
+    ack = {"method": "POST", "route": "/v1/messages/{message_id}/ack", "status": "404"}
+    assert value(samples, "agentplaza_http_requests_total", **ack) >= 1
+    other = {"method": "GET", "route": "other", "status": "404"}
+    assert value(samples, "agentplaza_http_requests_total", **other) >= 1
+    methods = {dict(labels).get("method") for name, labels in samples if "http" in name}
+    assert "PROPFIND" not in methods and "other" in methods
+
+
+async def test_connection_gauge_follows_live_connections_by_transport(
+    http: httpx.AsyncClient, metrics_server: ServerProcess
+) -> None:
+    alice, bob = await register(http), await register(http)
+
+    def gauge(samples: Samples, transport: str) -> float:
+        return value(samples, "agentplaza_connections", transport=transport)
+
+    before = await scrape(http)
+    ws_before, poll_before = gauge(before, "websocket"), gauge(before, "longpoll")
+    async with open_ws(metrics_server, alice) as ws:
+        await next_frame(ws)
+        await until(http, lambda s: gauge(s, "websocket") == ws_before + 1, "WS counted")
+        poll = asyncio.ensure_future(
+            http.get("/v1/messages/pending", params={"timeout": 30}, headers=bob.headers)
+        )
+        await until(http, lambda s: gauge(s, "longpoll") == poll_before + 1, "poll counted")
+        assert (await send(http, alice, bob)).status_code == 201  # answers the poll
+        assert len((await poll).json()) == 1
+        await until(http, lambda s: gauge(s, "longpoll") == poll_before, "poll gone")
+    await until(http, lambda s: gauge(s, "websocket") == ws_before, "WS gone")
+
+
+async def test_no_metrics_route_when_disabled(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    srv = server_factory(env={"AGENTPLAZA_METRICS_ENABLED": "0"})
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10) as c:
+        response = await c.get("/metrics")
+        assert response.status_code == 404, response.text
+        assert (await c.get("/health")).status_code == 200
