@@ -47,7 +47,7 @@ from agentplaza.store import open_store
 from agentplaza.store.base import InboxPage, Store
 from tests import backends
 
-EVENT_TIMEOUT = 5.0  # generous: 2 shared cores
+EVENT_TIMEOUT = 10.0  # generous: CI machines are small and shared
 QUIET_SECS = 0.3  # how long "nothing more arrives" is watched
 NETWORK = ["redis", "nats"]
 T0 = 1_800_000_000_000_000
@@ -62,14 +62,24 @@ class Reader:
 
     def __init__(self, bus: Bus) -> None:
         self.queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.resyncs = 0
         self.task = asyncio.get_running_loop().create_task(self._drain(bus))
 
     async def _drain(self, bus: Bus) -> None:
         async for event in bus.events():
+            if event[0] == RESYNC:
+                self.resyncs += 1
             self.queue.put_nowait(event)
 
     async def next(self, within: float = EVENT_TIMEOUT) -> tuple[str, bytes]:
-        return await asyncio.wait_for(self.queue.get(), within)
+        try:
+            return await asyncio.wait_for(self.queue.get(), within)
+        except TimeoutError:
+            # A publication lost to a connection blip is within the contract, and would show
+            # up here as a RESYNC: tell that apart from a bus that just dropped it.
+            raise AssertionError(
+                f"no event within {within:.1f} s ({self.resyncs} RESYNC so far)"
+            ) from None
 
     async def next_data(self) -> tuple[str, bytes]:
         """The next publication, skipping RESYNC markers."""
@@ -100,15 +110,15 @@ class TcpProxy:
     `start()` listens again on the same port. The broker itself keeps running.
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, default_port: int) -> None:
         parts = urlsplit(upstream)
         self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 0
+        self._port = parts.port or default_port
         self._upstream = upstream
         self.port = 0
         self._listener: asyncio.Server | None = None
-        self._transports: set[asyncio.BaseTransport] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
     def url(self) -> str:
@@ -135,7 +145,7 @@ class TcpProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         self._transports.add(writer.transport)
         try:
             up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
@@ -191,7 +201,7 @@ class Broker:
 
     async def proxy(self) -> TcpProxy:
         """A cuttable line to this broker (network buses only)."""
-        proxy = TcpProxy(self.url)
+        proxy = TcpProxy(self.url, backends.DEFAULT_PORTS[self.kind])
         await proxy.start()
         self.proxies.append(proxy)
         return proxy
@@ -231,7 +241,7 @@ async def kill_redis_subscriber(url: str, bus: RedisBus) -> None:
         clients = await admin.client_list(_type="pubsub")
         ids = [c["id"] for c in clients if c["name"] == bus.subscriber_name]
         assert len(ids) == 1, clients
-        await admin.execute_command("CLIENT", "KILL", "ID", ids[0])
+        await admin.client_kill_filter(_id=ids[0])
     finally:
         await admin.aclose()
 
@@ -379,14 +389,16 @@ async def test_a_dropped_connection_yields_resync_then_publications_arrive(
 
     await proxy.drop()
     # While the line is down: publishing fails fast, ping fails, subscribing is remembered.
-    started = time.monotonic()
     with pytest.raises(BusError):
         for _ in range(100):  # the client may need a moment to notice the cut
             await bus.publish("inbox.1", b"lost")
             await asyncio.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(BusError):
+        await bus.publish("inbox.1", b"lost")
     with pytest.raises(BusError):
         await bus.ping()
-    assert time.monotonic() - started < EVENT_TIMEOUT
+    assert time.monotonic() - started < 2.5  # no buffering, no long retries
     await bus.subscribe(["inbox.2"])
     await publisher.publish("inbox.1", b"missed while down")
 
