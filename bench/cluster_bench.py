@@ -19,8 +19,9 @@ from typing import Any
 SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"
 sys.path.insert(0, str(SHARED_BENCH))
 
-import bench  # type: ignore[import-not-found]  # noqa: E402
 from adapters.agentplaza import AgentPlazaAdapter  # type: ignore[import-not-found]  # noqa: E402
+
+import bench  # type: ignore[import-not-found]  # noqa: E402
 
 
 class CrossNodeAdapter(AgentPlazaAdapter):  # type: ignore[misc]

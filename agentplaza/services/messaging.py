@@ -38,6 +38,7 @@ from agentplaza.services.container import Runtime
 from agentplaza.store.base import InboxPage, ThreadSummary
 
 log = logging.getLogger(__name__)
+PUBLISH_FAILURE_LOG_INTERVAL_SECS = 10.0
 PURGE_CHUNK = 500
 
 
@@ -69,6 +70,8 @@ class Messaging:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._store = runtime.store
+        self._unlogged_publish_failures = 0
+        self._publish_failure_logged_at = float("-inf")
 
     async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
         """Store a DM durably, then publish it. Returns (message, replayed)."""
@@ -128,9 +131,21 @@ class Messaging:
         started = time.perf_counter()
         try:
             await self._rt.bus.publish(topic_for(item.context.recipient_id), payload)
-        except Exception:
+        except Exception as exc:
             # The store has the message; receivers recover it by seq (sync, reconnect, gap fill).
-            log.exception("bus publish failed for %s seq %d", item.context.recipient_id, item.seq)
+            # With the bus down every send fails here: one line per interval, not per send.
+            self._unlogged_publish_failures += 1
+            now = self._rt.monotonic()
+            if now - self._publish_failure_logged_at >= PUBLISH_FAILURE_LOG_INTERVAL_SECS:
+                log.warning(
+                    "bus publish failing (%d since the last report; last: %s seq %d): %s",
+                    self._unlogged_publish_failures,
+                    item.context.recipient_id,
+                    item.seq,
+                    exc,
+                )
+                self._unlogged_publish_failures = 0
+                self._publish_failure_logged_at = now
         finally:
             BUS_PUBLISH_SECONDS.observe(time.perf_counter() - started)
 

@@ -184,3 +184,42 @@ def test_nodes_share_accounts_and_report_their_backends(
         health = httpx.get(f"{node.url}/health").json()
         assert health["store"]["ok"] and health["bus"]["ok"], health
         assert health["bus"]["url_scheme"] == cluster.env["AGENTPLAZA_BUS_URL"].split(":")[0]
+
+
+async def test_publications_lost_while_a_node_lost_its_bus_link_still_arrive(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """Every node's Redis subscriber connection is killed mid-traffic: what is published until
+    B has re-subscribed never reaches it over the bus, and B's client still gets all of it, in
+    order, once (the RESYNC after the reconnect and the seq-gap fill re-read the store; the
+    RESYNC alone is pinned by the hub tests in tests/contract/test_bus.py)."""
+    import redis
+
+    cluster = cluster_factory(**NO_LIMITS)
+    if not cluster.env["AGENTPLAZA_BUS_URL"].startswith("redis://"):
+        pytest.skip("kills Redis subscriber connections; NATS is cut by tests/contract/test_bus.py")
+    a, b = cluster.start_node(), cluster.start_node()
+    subscriber = f"{cluster.env['AGENTPLAZA_BUS_NAMESPACE']}:bus-sub"
+    admin = redis.Redis.from_url(cluster.env["AGENTPLAZA_BUS_URL"])
+    try:
+        async with (
+            httpx.AsyncClient(base_url=a.url, timeout=30) as via_a,
+            httpx.AsyncClient(base_url=b.url, timeout=30) as via_b,
+        ):
+            sender, receiver = await register(via_a), await register(via_b)
+            async with open_ws(b, receiver) as ws:
+                await asyncio.sleep(0.3)
+                sent = [await _post(via_a, sender, receiver.id, "before")]
+                assert (await next_message(ws))["id"] == sent[0]
+                killed = [c["id"] for c in admin.client_list() if c.get("name") == subscriber]
+                assert len(killed) == 2, "expected one subscriber connection per node"
+                for client_id in killed:
+                    admin.client_kill_filter(_id=client_id)
+                sent += [await _post(via_a, sender, receiver.id, f"during {n}") for n in range(20)]
+                got = [await next_message(ws) for _ in range(20)]
+                with pytest.raises(TimeoutError):  # and nothing twice
+                    await asyncio.wait_for(next_message(ws), 1.5)
+    finally:
+        admin.close()
+    assert [m["id"] for m in got] == sent[1:]
+    assert [m["seq"] for m in got] == list(range(2, 22))
