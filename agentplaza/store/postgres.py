@@ -9,7 +9,9 @@ and psycopg's per-statement Python cost is several times asyncpg's. Numbers for 
 are in bench/README.md.
 
 A write runs between `BEGIN` and `COMMIT` on one pooled connection; a read runs its
-statements directly (each sees committed data; no transaction round trips). Statements are
+statements directly (each sees committed data; no transaction round trips). A direct message,
+the hot path, is two statements without BEGIN/COMMIT whose write re-checks the facts it was
+decided on (store/queries/postgres_fast.py). Statements are
 prepared once per connection. A write is shielded from its caller's cancellation: once
 started it commits or rolls back, as on SQLite.
 
@@ -44,8 +46,7 @@ from agentplaza.store import migrate
 from agentplaza.store.base import Appended
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
-from agentplaza.store.queries import messages as q_messages
-from agentplaza.store.queries.postgres_fast import insert_message_txn_pg
+from agentplaza.store.queries.postgres_fast import FactsChanged, append_direct_message_pg
 from agentplaza.store.txn_store import TxnStore
 
 log = logging.getLogger(__name__)
@@ -163,10 +164,10 @@ class PostgresStore(TxnStore):
         else:
             self._idle.append(conn)
 
-    async def _once(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+    async def _once(self, fn: Callable[..., T], args: tuple[Any, ...], transaction: bool) -> T:
         conn = await self._acquire()
         try:
-            return await self._on(conn, fn, args, write)
+            return await self._on(conn, fn, args, transaction)
         except _CONNECTION_LOST:
             conn.raw.terminate()  # whatever state it is in, it is not reused
             raise
@@ -174,8 +175,10 @@ class PostgresStore(TxnStore):
             self._release(conn)
 
     @staticmethod
-    async def _on(conn: _Connection, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
-        if not write:
+    async def _on(
+        conn: _Connection, fn: Callable[..., T], args: tuple[Any, ...], transaction: bool
+    ) -> T:
+        if not transaction:
             return await run_sync(fn, _Txn(conn), *args)
         await conn.raw.execute("BEGIN")
         try:
@@ -190,13 +193,13 @@ class PostgresStore(TxnStore):
         await conn.raw.execute("COMMIT")
         return result
 
-    async def _job(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
+    async def _job(self, fn: Callable[..., T], args: tuple[Any, ...], *, transaction: bool) -> T:
         if self._slots is None:
             raise RuntimeError("PostgresStore not started. Did build_app() run its lifespan?")
         async with self._slots:
             for attempt in range(1, WRITE_ATTEMPTS + 1):
                 try:
-                    return await self._once(fn, args, write)
+                    return await self._once(fn, args, transaction)
                 except AgentplazaError:
                     raise
                 except Exception as exc:
@@ -211,12 +214,12 @@ class PostgresStore(TxnStore):
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         # Shielded: a caller that goes away must not cut a transaction in half.
-        return await asyncio.shield(self._job(fn, args, True))
+        return await asyncio.shield(self._job(fn, args, transaction=True))
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._job(fn, args, False)
+        return await self._job(fn, args, transaction=False)
 
-    # --- messaging: the one-statement insert (store/queries/postgres_fast.py) ---------------
+    # --- messaging: the direct message in two statements (store/queries/postgres_fast.py) --
     async def append_direct_message(
         self,
         message: Message,
@@ -224,27 +227,10 @@ class PostgresStore(TxnStore):
         decide: Callable[[DirectFacts], DeliveryContext],
         idempotency_key: str | None,
     ) -> Appended:
-        return await self._write(
-            q_messages.append_direct_message_txn,
-            message,
-            decide,
-            idempotency_key,
-            insert_message_txn_pg,
-        )
-
-    async def append_message(
-        self,
-        message: Message,
-        deliveries: Sequence[DeliveryContext],
-        *,
-        idempotency_key: str | None,
-    ) -> Appended:
-        return await self._write(
-            q_messages.append_message_txn,
-            message,
-            deliveries,
-            idempotency_key,
-            insert_message_txn_pg,
+        return await asyncio.shield(
+            self._job(
+                append_direct_message_pg, (message, decide, idempotency_key), transaction=False
+            )
         )
 
 
@@ -271,7 +257,7 @@ def _translate(exc: BaseException) -> BaseException:
                 "an account with this display name already exists", ErrorCode.NAME_TAKEN
             )
         return StoreError(f"integrity error: {exc}")
-    if isinstance(exc, pg_exc.SerializationError | pg_exc.DeadlockDetectedError):
+    if isinstance(exc, FactsChanged | pg_exc.SerializationError | pg_exc.DeadlockDetectedError):
         return _Retry(str(exc))
     if isinstance(exc, pg_exc.CharacterNotInRepertoireError) and "0x00" in str(exc):
         # Validation refuses U+0000 in every stored field; a field it missed is still the

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from agentplaza.domain.accounts import AccountKind, NewAccount, ProfileChanges
-from agentplaza.domain.errors import Conflict
+from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
 from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id, new_message_id
 from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType, Scene
+from agentplaza.domain.permissions import DirectFacts, check_direct_message
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from agentplaza.store.errors import Unavailable
@@ -249,6 +250,73 @@ async def test_postgres_store_reconnects_after_its_connections_are_killed() -> N
         assert await impl.get_account(a) is not None
         b = await new_agent(impl, "after")
         assert int(b) == int(a) + 1
+    finally:
+        await impl.close()
+        backends.drop_postgres_database(database_url)
+
+
+def _decide_stranger(facts: DirectFacts) -> DeliveryContext:
+    return check_direct_message(facts)
+
+
+async def test_direct_message_checks_the_recipient_and_replays_keys(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    sent = await store.append_direct_message(
+        dm(a, b, "one"), decide=_decide_stranger, idempotency_key="k"
+    )
+    assert [i.seq for i in sent.items] == [1] and not sent.replayed
+    again = await store.append_direct_message(
+        dm(a, b, "two"), decide=_decide_stranger, idempotency_key="k"
+    )
+    assert again.replayed and again.message.id == sent.message.id
+    with pytest.raises(NotFound):
+        await store.append_direct_message(
+            dm(a, AccountId("99999"), "x"), decide=_decide_stranger, idempotency_key=None
+        )
+
+    def refuse(facts: DirectFacts) -> DeliveryContext:
+        raise Forbidden("no", ErrorCode.FORBIDDEN)
+
+    with pytest.raises(Forbidden):
+        await store.append_direct_message(dm(a, b, "no"), decide=refuse, idempotency_key="k2")
+    await store.delete_account(b, now_us=T0)
+    with pytest.raises(NotFound):
+        await store.append_direct_message(
+            dm(a, b, "gone"), decide=_decide_stranger, idempotency_key=None
+        )
+    page = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
+    assert [i.message.body for i in page.items] == ["one"]
+    threads = await store.list_threads(a, limit=10)
+    assert [t.last_message.body for t in threads if t.last_message] == ["one"]
+
+
+async def test_postgres_direct_message_never_lands_on_facts_that_changed_after_the_check() -> None:
+    """The recipient is deleted (by another connection) between the facts read and the write:
+    the send must fail as if it had been deleted before, and write nothing."""
+    import psycopg
+
+    database_url = backends.create_postgres_database()
+    impl = open_store(database_url, pool_size=2)
+    try:
+        await impl.start()
+        a, b = await new_agent(impl, "a"), await new_agent(impl, "b")
+        decided = 0
+
+        def delete_while_deciding(facts: DirectFacts) -> DeliveryContext:
+            nonlocal decided
+            decided += 1
+            with psycopg.connect(database_url, autocommit=True) as other:
+                other.execute("UPDATE accounts SET deleted_at = 1 WHERE id = %s", (b,))
+            return check_direct_message(facts)
+
+        with pytest.raises(NotFound):
+            await impl.append_direct_message(
+                dm(a, b, "late"), decide=delete_while_deciding, idempotency_key="k"
+            )
+        assert decided == 1  # decided once; the retry found the recipient gone
+        page = await impl.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
+        assert page.items == [] and page.head_seq == 0
+        assert await impl.list_threads(a, limit=10) == []
     finally:
         await impl.close()
         backends.drop_postgres_database(database_url)

@@ -58,14 +58,25 @@ def item_from_row(row: Any) -> InboxItem:
     )
 
 
-def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
-    row = txn.execute(
-        "SELECT 1 FROM accounts WHERE id = ? AND deleted_at IS NULL", (recipient,)
-    ).fetchone()
-    if row is None:
-        return None
+DIRECT_FACTS_SQL = "SELECT 1 FROM accounts WHERE id = ? AND deleted_at IS NULL"
+"""One row holding every fact `check_direct_message` decides on (see `direct_facts_params`,
+`facts_from_row`), or no row when the recipient does not exist. Keep it one SELECT: the
+PostgreSQL fast path (postgres_fast.py) re-runs it inside its insert and writes only if it
+still returns the same row, so a new fact is guarded there without further changes."""
+
+
+def direct_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
+    return (recipient,)
+
+
+def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectFacts:
     # Friendships arrive with the social graph; until then every pair is strangers.
     return DirectFacts(sender_id=sender, recipient_id=recipient, are_friends=False)
+
+
+def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
+    row = txn.execute(DIRECT_FACTS_SQL, direct_facts_params(sender, recipient)).fetchone()
+    return None if row is None else facts_from_row(sender, recipient, row)
 
 
 def _find_message_txn(txn: Txn, message_id: str) -> Message | None:
@@ -75,7 +86,7 @@ def _find_message_txn(txn: Txn, message_id: str) -> Message | None:
     return message_from_row(row) if row else None
 
 
-def _replay_txn(txn: Txn, sender: AccountId, idempotency_key: str) -> Appended | None:
+def replay_txn(txn: Txn, sender: AccountId, idempotency_key: str) -> Appended | None:
     row = txn.execute(
         "SELECT message_id FROM idempotency_keys WHERE sender_id = ? AND key = ?",
         (sender, idempotency_key),
@@ -137,7 +148,7 @@ def _append_txn(
 ) -> Appended:
     """A replayed idempotency key wins before any check; otherwise check, then insert."""
     if idempotency_key is not None:
-        replayed = _replay_txn(txn, message.sender_id, idempotency_key)
+        replayed = replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:
             return replayed
     return insert(txn, message, deliveries(), idempotency_key)

@@ -1,86 +1,116 @@
-"""PostgreSQL's faster way to write a one-recipient message: one statement, not four.
+"""PostgreSQL's faster direct message: two statements and no transaction round trips.
 
-Same effect as `messages.insert_message_txn` (the contract tests run both), written as one
-data-modifying CTE, because on PostgreSQL every statement is a network round trip and a
-thread wake-up: a DM went from 7 round trips to 4 (BEGIN, facts, this, COMMIT).
-Messages with several recipients take the portable path, which locks the recipients' seq
-counters in id order (a single UPDATE over many rows gives no such order).
+Same effect as `messages.append_direct_message_txn` (the contract tests run both), but on
+PostgreSQL every statement is a network round trip, so instead of BEGIN, facts, four writes,
+COMMIT (7 round trips) it runs, each statement atomic on its own:
+
+1. `DIRECT_FACTS_SQL` (after the idempotency replay check when a key is given);
+2. `decide(facts)` in Python, then one data-modifying CTE that writes the message, the
+   recipient's seq and inbox row, both thread rows and the idempotency key — only if
+   `DIRECT_FACTS_SQL`, run again inside the same statement, still returns the row that was
+   decided on. Otherwise it writes nothing and `FactsChanged` makes the store run the whole
+   send again, so no block or deletion can slip in between check and write.
+
+Measured with ../shared/bench (bench/README.md): see the PostgreSQL rows there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable
+from typing import Any
 
+from agentplaza.domain.errors import ErrorCode, NotFound
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
+from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.base import Appended
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
-    insert_message_txn,
-    remember_idempotency_key_txn,
-)
-
-INSERT_DIRECT = (
-    "WITH m AS ("
-    " INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type, format, body,"
-    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num),"
-    " s AS (UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq),"
-    " i AS (INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
-    " sender_relation, trust_level, intent, created_at)"
-    " SELECT ?::text, s.last_seq, m.num, ?::text, ?::text, ?::text, ?::text, ?::text,"
-    " ?::bigint FROM m, s RETURNING seq),"
-    " t AS (INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
-    " last_message_at) SELECT v.account_id, ?::text, v.peer_id, m.num, ?::bigint"
-    " FROM m, (VALUES (?::text, ?::text), (?::text, ?::text)) AS v (account_id, peer_id)"
-    " ON CONFLICT (account_id, thread_id) DO UPDATE"
-    " SET last_message_num = excluded.last_message_num,"
-    " last_message_at = excluded.last_message_at)"
-    " SELECT i.seq FROM i"
+    DIRECT_FACTS_SQL,
+    direct_facts_params,
+    facts_from_row,
+    replay_txn,
 )
 
 
-def insert_message_txn_pg(
+class FactsChanged(Exception):
+    """The facts a send was decided on changed before it was written; nothing was written."""
+
+
+@functools.cache
+def _insert_sql(fact_columns: int) -> str:
+    names = ", ".join(f"c{n}" for n in range(fact_columns))
+    same = " AND ".join(f"f.c{n} IS NOT DISTINCT FROM ?" for n in range(fact_columns))
+    return (
+        f"WITH g AS (SELECT 1 FROM ({DIRECT_FACTS_SQL}) AS f ({names}) WHERE {same}),"
+        " m AS (INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type,"
+        " format, body, created_at) SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text,"
+        " ?::text, ?::text, ?::bigint FROM g RETURNING num),"
+        " s AS (UPDATE accounts SET last_seq = last_seq + 1"
+        " WHERE id = ? AND EXISTS (SELECT 1 FROM m) RETURNING last_seq),"
+        " i AS (INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
+        " sender_relation, trust_level, intent, created_at)"
+        " SELECT ?::text, s.last_seq, m.num, ?::text, ?::text, ?::text, ?::text, ?::text,"
+        " ?::bigint FROM m, s RETURNING seq),"
+        " t AS (INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
+        " last_message_at) SELECT v.account_id, ?::text, v.peer_id, m.num, ?::bigint"
+        " FROM m, (VALUES (?::text, ?::text), (?::text, ?::text)) AS v (account_id, peer_id)"
+        " ON CONFLICT (account_id, thread_id) DO UPDATE"
+        " SET last_message_num = excluded.last_message_num,"
+        " last_message_at = excluded.last_message_at),"
+        " k AS (INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
+        " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m WHERE ?::text IS NOT NULL)"
+        " SELECT i.seq FROM i"
+    )
+
+
+def append_direct_message_pg(
     txn: Txn,
     message: Message,
-    deliveries: Sequence[DeliveryContext],
+    decide: Callable[[DirectFacts], DeliveryContext],
     idempotency_key: str | None,
 ) -> Appended:
-    if len(deliveries) != 1 or message.recipient_id is None:
-        return insert_message_txn(txn, message, deliveries, idempotency_key)
-    [ctx] = deliveries
-    # Thread rows in account order, as the portable path writes them (no A→B / B→A deadlock).
-    first, second = sorted((message.sender_id, message.recipient_id))
-    peer = {message.sender_id: message.recipient_id, message.recipient_id: message.sender_id}
-    row = txn.execute(
-        INSERT_DIRECT,
-        (
-            message.id,
-            message.sender_id,
-            message.recipient_id,
-            message.thread_id,
-            message.reply_to,
-            message.type.value,
-            message.format.value,
-            message.body,
-            message.created_at_us,
-            ctx.recipient_id,
-            ctx.recipient_id,
-            message.id,
-            ctx.scene.value,
-            ctx.sender_relation,
-            ctx.trust_level,
-            ctx.intent,
-            message.created_at_us,
-            message.thread_id,
-            message.created_at_us,
-            first,
-            peer[first],
-            second,
-            peer[second],
-        ),
-    ).fetchone()
-    if row is None:  # the recipient's row vanished under the facts read: nothing was written
-        raise RuntimeError(f"recipient {ctx.recipient_id} has no account row")
+    """Run in autocommit mode: each statement is its own transaction (see the module doc)."""
+    assert message.recipient_id is not None, "a direct message has a recipient"
+    sender, recipient = message.sender_id, message.recipient_id
     if idempotency_key is not None:
-        remember_idempotency_key_txn(txn, message, idempotency_key)
+        replayed = replay_txn(txn, sender, idempotency_key)
+        if replayed is not None:
+            return replayed
+    facts_params = direct_facts_params(sender, recipient)
+    facts_row = txn.execute(DIRECT_FACTS_SQL, facts_params).fetchone()
+    if facts_row is None:
+        raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
+    ctx = decide(facts_from_row(sender, recipient, facts_row))
+    # Thread rows in account order, as the portable path writes them (no A→B / B→A deadlock).
+    first, second = sorted((sender, recipient))
+    peer = {sender: recipient, recipient: sender}
+    params: list[Any] = [*facts_params, *facts_row]
+    params += [
+        message.id,
+        sender,
+        recipient,
+        message.thread_id,
+        message.reply_to,
+        message.type.value,
+        message.format.value,
+        message.body,
+        message.created_at_us,
+    ]
+    params += [ctx.recipient_id]
+    params += [
+        ctx.recipient_id,
+        message.id,
+        ctx.scene.value,
+        ctx.sender_relation,
+        ctx.trust_level,
+        ctx.intent,
+        message.created_at_us,
+    ]
+    params += [message.thread_id, message.created_at_us, first, peer[first], second, peer[second]]
+    params += [sender, idempotency_key, message.id, message.created_at_us, idempotency_key]
+    row = txn.execute(_insert_sql(len(facts_row)), params).fetchone()
+    if row is None:
+        raise FactsChanged(f"facts for {sender} → {recipient} changed; nothing written")
     item = InboxItem(message=message, context=ctx, seq=int(row[0]), acked=False)
     return Appended(message=message, items=(item,))
