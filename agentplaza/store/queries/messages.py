@@ -154,6 +154,21 @@ def _append_txn(
     return insert(txn, message, deliveries(), idempotency_key)
 
 
+def message_values(message: Message) -> tuple[Any, ...]:
+    """The `messages` columns id … created_at of `message`, in table order."""
+    return (
+        message.id,
+        message.sender_id,
+        message.recipient_id,
+        message.thread_id,
+        message.reply_to,
+        message.type.value,
+        message.format.value,
+        message.body,
+        message.created_at_us,
+    )
+
+
 def insert_message_txn(
     txn: Txn,
     message: Message,
@@ -163,17 +178,7 @@ def insert_message_txn(
     num = txn.execute(
         "INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type, format,"
         " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
-        (
-            message.id,
-            message.sender_id,
-            message.recipient_id,
-            message.thread_id,
-            message.reply_to,
-            message.type.value,
-            message.format.value,
-            message.body,
-            message.created_at_us,
-        ),
+        message_values(message),
     ).fetchone()[0]
     items = []
     # Recipients in id order: concurrent fan-outs on PostgreSQL then lock their `accounts`

@@ -29,6 +29,7 @@ from agentplaza.store.queries.messages import (
     DIRECT_FACTS_SQL,
     direct_facts_params,
     facts_from_row,
+    message_values,
     replay_txn,
 )
 
@@ -86,17 +87,7 @@ def append_direct_message_pg(
     first, second = sorted((sender, recipient))
     peer = {sender: recipient, recipient: sender}
     params: list[Any] = [*facts_params, *facts_row]
-    params += [
-        message.id,
-        sender,
-        recipient,
-        message.thread_id,
-        message.reply_to,
-        message.type.value,
-        message.format.value,
-        message.body,
-        message.created_at_us,
-    ]
+    params += message_values(message)
     params += [ctx.recipient_id]
     params += [
         ctx.recipient_id,
