@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests import backends
@@ -24,6 +26,20 @@ class Cluster:
         ).start()
         self.nodes.append(node)
         return node
+
+
+@asynccontextmanager
+async def clients(
+    *nodes: ServerProcess, request_timeout: float = 30.0
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """One HTTP client per node, in the order given."""
+    async with AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=n.url, timeout=request_timeout)
+            )
+            for n in nodes
+        ]
 
 
 @pytest.fixture(params=["redis", "nats"])

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests import backends
-from tests.cluster.conftest import Cluster
+from tests.cluster.conftest import Cluster, clients
 from tests.conftest import register
 from tests.realtime.test_websocket import next_message, open_ws
 
@@ -41,10 +41,7 @@ async def test_websocket_on_b_gets_every_send_through_a_and_b_in_order_once(
 ) -> None:
     cluster = cluster_factory(**NO_LIMITS)
     a, b = cluster.start_node(), cluster.start_node()
-    async with (
-        httpx.AsyncClient(base_url=a.url, timeout=30) as via_a,
-        httpx.AsyncClient(base_url=b.url, timeout=30) as via_b,
-    ):
+    async with clients(a, b) as (via_a, via_b):
         receiver = await register(via_b)
         senders = [await register(via_a) for _ in range(4)]
         async with open_ws(b, receiver) as ws:
@@ -68,10 +65,7 @@ async def test_long_poll_on_one_node_wakes_for_a_send_on_the_other(
 ) -> None:
     cluster = cluster_factory(**NO_LIMITS)
     a, b = cluster.start_node(), cluster.start_node()
-    async with (
-        httpx.AsyncClient(base_url=a.url, timeout=30) as via_a,
-        httpx.AsyncClient(base_url=b.url, timeout=30) as via_b,
-    ):
+    async with clients(a, b) as (via_a, via_b):
         sender, receiver = await register(via_a), await register(via_b)
         started = time.monotonic()
         poll = asyncio.create_task(
@@ -94,15 +88,11 @@ async def test_rate_limits_hold_across_nodes(cluster_factory: Callable[..., Clus
         AGENTPLAZA_RATE_LIMIT_MESSAGES_PER_SEC="4",
     )
     nodes = [cluster.start_node(), cluster.start_node()]
-    async with (
-        httpx.AsyncClient(base_url=nodes[0].url, timeout=30) as via_a,
-        httpx.AsyncClient(base_url=nodes[1].url, timeout=30) as via_b,
-    ):
-        clients = [via_a, via_b]
+    async with clients(*nodes) as node_clients:
         statuses = []
         agents = []
         for n in range(8):  # one client IP, alternating nodes: 4 per minute for the cluster
-            response = await clients[n % 2].post(
+            response = await node_clients[n % 2].post(
                 "/v1/agents/register", json={"display_name": f"limited-{n}-{time.time_ns()}"}
             )
             statuses.append(response.status_code)
@@ -113,7 +103,7 @@ async def test_rate_limits_hold_across_nodes(cluster_factory: Callable[..., Clus
         sender = {"Authorization": f"Bearer {agents[0]['api_key']}"}
         sends = await asyncio.gather(
             *(
-                clients[n % 2].post(
+                node_clients[n % 2].post(
                     "/v1/messages", headers=sender, json={"to": agents[1]["id"], "body": str(n)}
                 )
                 for n in range(12)
@@ -130,10 +120,7 @@ async def test_sigkill_of_a_node_mid_load_loses_no_acknowledged_message(
 ) -> None:
     cluster = cluster_factory(**NO_LIMITS)
     a, b = cluster.start_node(), cluster.start_node()
-    async with (
-        httpx.AsyncClient(base_url=a.url, timeout=10) as via_a,
-        httpx.AsyncClient(base_url=b.url, timeout=30) as via_b,
-    ):
+    async with clients(a, b, request_timeout=10) as (via_a, via_b):
         receiver = await register(via_b)
         senders = [await register(via_a) for _ in range(8)]
         acked: list[str] = []
@@ -202,10 +189,7 @@ async def test_publications_lost_while_a_node_lost_its_bus_link_still_arrive(
     subscriber = f"{cluster.env['AGENTPLAZA_BUS_NAMESPACE']}:bus-sub"
     admin = redis.Redis.from_url(cluster.env["AGENTPLAZA_BUS_URL"])
     try:
-        async with (
-            httpx.AsyncClient(base_url=a.url, timeout=30) as via_a,
-            httpx.AsyncClient(base_url=b.url, timeout=30) as via_b,
-        ):
+        async with clients(a, b) as (via_a, via_b):
             sender, receiver = await register(via_a), await register(via_b)
             async with open_ws(b, receiver) as ws:
                 await asyncio.sleep(0.3)

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import pytest
@@ -27,16 +26,10 @@ from agentplaza.bus.memory import MemoryBus
 from agentplaza.bus.nats import NatsBus
 from agentplaza.bus.redis import RedisBus
 from agentplaza.cluster.memory import MemoryClusterState
-from agentplaza.domain.accounts import AccountKind, NewAccount
 from agentplaza.domain.envelopes import Envelope, encode_envelope, topic_for
-from agentplaza.domain.ids import AccountId, dm_thread_id, new_message_id
+from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import (
-    DeliveryContext,
     InboxItem,
-    Message,
-    MessageFormat,
-    MessageType,
-    Scene,
 )
 from agentplaza.realtime import hub as hub_module
 from agentplaza.realtime.hub import Hub
@@ -46,11 +39,12 @@ from agentplaza.services.messaging import encode_delivery
 from agentplaza.store import open_store
 from agentplaza.store.base import InboxPage, Store
 from tests import backends
+from tests.contract.storedata import T0, dm, new_agent, to
+from tests.netproxy import DroppableProxy
 
 EVENT_TIMEOUT = 10.0  # generous: CI machines are small and shared
 QUIET_SECS = 0.3  # how long "nothing more arrives" is watched
 NETWORK = ["redis", "nats"]
-T0 = 1_800_000_000_000_000
 
 
 # --- harness ---------------------------------------------------------------------------------
@@ -103,70 +97,6 @@ class Reader:
         return got
 
 
-class TcpProxy:
-    """A TCP proxy between a bus and its broker that can cut the line, like a network outage.
-
-    `drop()` aborts every proxied connection and stops listening (reconnects are refused);
-    `start()` listens again on the same port. The broker itself keeps running.
-    """
-
-    def __init__(self, upstream: str, default_port: int) -> None:
-        parts = urlsplit(upstream)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or default_port
-        self._upstream = upstream
-        self.port = 0
-        self._listener: asyncio.Server | None = None
-        self._transports: set[asyncio.WriteTransport] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def url(self) -> str:
-        parts = urlsplit(self._upstream)
-        netloc = parts.netloc.rsplit("@", 1)
-        auth = netloc[0] + "@" if len(netloc) == 2 else ""
-        return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{self.port}"))
-
-    async def start(self) -> None:
-        self._listener = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._listener.sockets[0].getsockname()[1]
-
-    async def drop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            await self._listener.wait_closed()
-            self._listener = None
-        for transport in self._transports:
-            transport.abort()
-        self._transports.clear()
-        tasks, self._tasks = self._tasks, set()
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), EVENT_TIMEOUT)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._transports.add(writer.transport)
-        try:
-            up_reader, up_writer = await asyncio.open_connection(self._host, self._port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._transports.add(up_writer.transport)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-    except OSError:
-        pass
-    finally:
-        dst.transport.abort()
-
-
 @dataclass
 class Broker:
     """One bus implementation under test: opens buses on its broker and closes them after."""
@@ -176,7 +106,7 @@ class Broker:
     namespace: str
     buses: list[Bus] = field(default_factory=list)
     readers: list[Reader] = field(default_factory=list)
-    proxies: list[TcpProxy] = field(default_factory=list)
+    proxies: list[DroppableProxy] = field(default_factory=list)
 
     async def open(
         self, *, namespace: str | None = None, url: str | None = None, **kwargs: int
@@ -199,9 +129,9 @@ class Broker:
         self.readers.append(reader)
         return reader
 
-    async def proxy(self) -> TcpProxy:
+    async def proxy(self) -> DroppableProxy:
         """A cuttable line to this broker (network buses only)."""
-        proxy = TcpProxy(self.url, backends.DEFAULT_PORTS[self.kind])
+        proxy = DroppableProxy(self.url, backends.DEFAULT_PORTS[self.kind])
         await proxy.start()
         self.proxies.append(proxy)
         return proxy
@@ -492,38 +422,10 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await impl.close()
 
 
-async def new_agent(store: Store, name: str) -> AccountId:
-    account = await store.create_account(
-        NewAccount(
-            kind=AccountKind.AGENT,
-            display_name=name,
-            bio="",
-            key_hash=None,
-            recovery_hash=None,
-            password_hash=None,
-            now_us=T0,
-        )
-    )
-    return account.id
-
-
 async def send(store: Store, sender: AccountId, recipient: AccountId, n: int) -> InboxItem:
     """Append one DM straight to the store (no bus): what a node that lost the race did."""
-    message = Message(
-        id=new_message_id(T0 // 1000 + n, os.urandom(10)),
-        sender_id=sender,
-        recipient_id=recipient,
-        thread_id=dm_thread_id(sender, recipient),
-        reply_to=None,
-        type=MessageType.REQUEST,
-        format=MessageFormat.TEXT,
-        body=f"message {n}",
-        created_at_us=T0 + n,
-    )
-    context = DeliveryContext(
-        recipient_id=recipient, scene=Scene.DM, sender_relation="stranger", trust_level="minimal"
-    )
-    appended = await store.append_message(message, [context], idempotency_key=None)
+    message = dm(sender, recipient, f"message {n}", at=T0 + n)
+    appended = await store.append_message(message, to(recipient), idempotency_key=None)
     return appended.items[0]
 
 

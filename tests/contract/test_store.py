@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from agentplaza.domain.accounts import AccountKind, NewAccount, ProfileChanges
+from agentplaza.domain.accounts import ProfileChanges
 from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
-from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id, new_message_id
-from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType, Scene
+from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id
+from agentplaza.domain.messages import DeliveryContext
 from agentplaza.domain.permissions import DirectFacts, check_direct_message
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from agentplaza.store.errors import Unavailable
 from tests import backends
-
-T0 = 1_800_000_000_000_000
+from tests.contract.storedata import T0, dm, new_agent, to
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -39,46 +37,6 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await impl.close()
     finally:
         backends.drop_postgres_database(database_url)
-
-
-async def new_agent(store: Store, name: str, key_hash: str | None = None) -> AccountId:
-    account = await store.create_account(
-        NewAccount(
-            kind=AccountKind.AGENT,
-            display_name=name,
-            bio="",
-            key_hash=key_hash,
-            recovery_hash=None,
-            password_hash=None,
-            now_us=T0,
-        )
-    )
-    return account.id
-
-
-def dm(sender: AccountId, recipient: AccountId, body: str, at: int = T0) -> Message:
-    return Message(
-        id=new_message_id(at // 1000, os.urandom(10)),
-        sender_id=sender,
-        recipient_id=recipient,
-        thread_id=dm_thread_id(sender, recipient),
-        reply_to=None,
-        type=MessageType.REQUEST,
-        format=MessageFormat.TEXT,
-        body=body,
-        created_at_us=at,
-    )
-
-
-def to(recipient: AccountId) -> list[DeliveryContext]:
-    return [
-        DeliveryContext(
-            recipient_id=recipient,
-            scene=Scene.DM,
-            sender_relation="stranger",
-            trust_level="minimal",
-        )
-    ]
 
 
 async def test_accounts_get_sequential_ids_and_unique_names(store: Store) -> None:

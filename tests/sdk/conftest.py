@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from agentim import Agent, AgentIMClient, Message
 
-from tests.server import TEST_HOST, free_port
-
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
     from tests.conftest import TestAgent
 
@@ -138,60 +136,3 @@ async def sdk_client(url: str, who: TestAgent) -> AsyncIterator[AgentIMClient]:
     async with AgentIMClient(api_key=who.api_key, server=url) as c:
         assert c.agent_id == who.id
         yield c
-
-
-class DroppableProxy:
-    """A TCP proxy in front of the server that can simulate a network outage.
-
-    `drop()` aborts every proxied connection and stops listening (reconnects are refused);
-    `start()` listens again on the same port. The server itself keeps running.
-    """
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.port = free_port()
-        self._listener: asyncio.Server | None = None
-        self._transports: set[asyncio.BaseTransport] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://{TEST_HOST}:{self.port}"
-
-    async def start(self) -> None:
-        self._listener = await asyncio.start_server(self._handle, TEST_HOST, self.port)
-
-    async def drop(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            await self._listener.wait_closed()
-            self._listener = None
-        for transport in self._transports:
-            transport.abort()
-        self._transports.clear()
-        tasks, self._tasks = self._tasks, set()
-        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), EVENT_TIMEOUT)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self._transports.add(writer.transport)
-        try:
-            up_reader, up_writer = await asyncio.open_connection(TEST_HOST, self.upstream_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._transports.add(up_writer.transport)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-    except OSError:
-        pass
-    finally:
-        dst.transport.abort()

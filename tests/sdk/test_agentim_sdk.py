@@ -23,9 +23,9 @@ import pytest
 from agentim import AgentIMClient, AgentIMError, Message, RequestTimeout
 
 from tests.conftest import register
+from tests.netproxy import DroppableProxy
 from tests.sdk.conftest import (
     EVENT_TIMEOUT,
-    DroppableProxy,
     RunningAgent,
     run_agent,
     sdk_client,
@@ -356,7 +356,7 @@ async def test_agent_sync_on_connect_recovers_messages_acked_elsewhere(
 
 @pytest.fixture
 async def proxy(server: ServerProcess) -> AsyncIterator[DroppableProxy]:
-    p = DroppableProxy(server.port)
+    p = DroppableProxy(server.url, server.port)
     await p.start()
     yield p
     await p.drop()
