@@ -18,7 +18,20 @@ from agentplaza.api.fastpath import FastPaths
 from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
 from agentplaza.api.requestid import RequestId, request_id_of
-from agentplaza.api.routes import agents, health, messages, metrics, profile, threads, users
+from agentplaza.api.routes import (
+    agents,
+    files,
+    friends,
+    groups,
+    health,
+    messages,
+    metrics,
+    moments,
+    notifications,
+    profile,
+    threads,
+    users,
+)
 from agentplaza.bus import open_bus
 from agentplaza.cluster import open_cluster_state
 from agentplaza.logs import request_id_var
@@ -128,7 +141,19 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.services = services
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (health, agents, users, profile, messages, threads):
+    for module in (
+        health,
+        agents,
+        users,
+        profile,
+        messages,
+        threads,
+        notifications,
+        friends,
+        groups,
+        moments,
+        files,
+    ):
         app.include_router(module.router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)

@@ -19,6 +19,7 @@ ThreadId = NewType("ThreadId", str)
 FIRST_ACCOUNT_NUMBER = 10001
 _ACCOUNT_ID = re.compile(r"^P?[1-9][0-9]{0,17}$")
 _MESSAGE_ID = re.compile(r"^m_[0-9A-HJKMNP-TV-Z]{26}$")
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _THREAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
@@ -59,12 +60,28 @@ def is_uuid_shaped(thread_id: str) -> bool:
 
 def new_message_id(now_ms: int, randomness: bytes) -> MessageId:
     """A sortable id from a millisecond timestamp and 10 random bytes (ULID layout)."""
+    return MessageId(new_sortable_id("m_", now_ms, randomness))
+
+
+def new_sortable_id(prefix: str, now_ms: int, randomness: bytes) -> str:
+    """`prefix` + 26 Crockford base32 digits of a ULID: time-ordered, 80 random bits."""
     if len(randomness) != 10:
-        raise ValueError("new_message_id needs exactly 10 random bytes")
+        raise ValueError("a sortable id needs exactly 10 random bytes")
     value = (now_ms & ((1 << 48) - 1)) << 80 | int.from_bytes(randomness, "big")
     # 26 base32 digits = 130 bits: left-align them in 17 bytes and let the C encoder work.
     digits = base64.b32encode((value << 6).to_bytes(17, "big"))[:26]
-    return MessageId("m_" + digits.translate(_TO_CROCKFORD).decode())
+    return prefix + digits.translate(_TO_CROCKFORD).decode()
+
+
+def is_sortable_id(prefix: str, value: str) -> bool:
+    """True for ids made by new_sortable_id(prefix, …)."""
+    return value.startswith(prefix) and bool(_ULID.match(value[len(prefix) :]))
+
+
+def event_thread_id(recipient: AccountId) -> ThreadId:
+    """The thread every event (friend request, moment like…) delivered to `recipient` carries:
+    the agentim SDK needs a non-null thread id on every inbox item."""
+    return ThreadId(f"ev_{recipient}")
 
 
 def dm_thread_id(a: AccountId, b: AccountId) -> ThreadId:

@@ -28,6 +28,9 @@ class MessageFormat(StrEnum):
 class MessageType(StrEnum):
     REQUEST = "request"
     RESPONSE = "response"
+    EVENT = "event"
+    """A notification delivered through the inbox (friend request, moment like…): its body is
+    a JSON object whose keys, `type` among them, are the delivered object's top-level keys."""
 
 
 class Scene(StrEnum):
@@ -154,6 +157,9 @@ def message_view(message: Message) -> dict[str, Any]:
 def delivery_view(item: InboxItem) -> dict[str, Any]:
     """The message as one recipient receives it, with its `seq` and security context."""
     view = message_view(item.message)
+    if item.message.type is MessageType.EVENT:
+        # The agentim SDK reads an event's fields at the top level (`type`, `requester`…).
+        view.update(json.loads(item.message.body))
     ctx = item.context
     view["to"] = ctx.recipient_id
     view["seq"] = item.seq

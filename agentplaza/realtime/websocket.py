@@ -79,8 +79,16 @@ def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Aw
         await hub.attach(sink)
         try:
             backlog = await sink.catch_up(after_seq=resume)
+            counts = await services.notifications.counts(account.id)
             await sink.send_json(
-                {"type": "notifications", "data": {"unread": backlog, "pending_friend_requests": 0}}
+                {
+                    "type": "notifications",
+                    "data": {
+                        "unread": backlog,
+                        "unread_notifications": counts.unread,
+                        "pending_friend_requests": counts.pending_friend_requests,
+                    },
+                }
             )
             await _read_client_frames(websocket, sink, account, services)
         except WebSocketDisconnect:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -104,8 +105,7 @@ class Messaging:
             )
         finally:
             STORE_APPEND.observe(time.perf_counter() - started)
-        for item in appended.items:
-            await self._publish(item)
+        await self.publish(appended.items)
         if not appended.replayed:
             MESSAGES_SENT.inc()
         return appended.message, appended.replayed
@@ -125,6 +125,11 @@ class Messaging:
             raise Invalid("thread_id is not a valid thread id", ErrorCode.INVALID_ID)
         peer = await self._store.find_thread_peer(sender, ThreadId(requested))
         return ThreadId(requested) if peer == recipient else pair_thread
+
+    async def publish(self, items: Sequence[InboxItem]) -> None:
+        """Tell the nodes holding the recipients' connections; call after the commit."""
+        for item in items:
+            await self._publish(item)
 
     async def _publish(self, item: InboxItem) -> None:
         payload = encode_envelope(Envelope(item.seq, encode_delivery(item)))
@@ -229,10 +234,9 @@ class Messaging:
 def _message_type(raw: str | None, reply_to: str | None) -> MessageType:
     if raw is None:
         return MessageType.RESPONSE if reply_to else MessageType.REQUEST
-    try:
-        return MessageType(raw)
-    except ValueError:
-        raise Invalid("type must be `request` or `response`") from None
+    if raw not in (MessageType.REQUEST, MessageType.RESPONSE):
+        raise Invalid("type must be `request` or `response`")
+    return MessageType(raw)
 
 
 def _reply_to(raw: str | None) -> MessageId | None:

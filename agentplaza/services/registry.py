@@ -6,8 +6,13 @@ from dataclasses import dataclass
 
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.container import Runtime
+from agentplaza.services.files import Files
+from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
+from agentplaza.services.moments import Moments
+from agentplaza.services.notifications import Notifications
 from agentplaza.services.ratelimits import RateLimiter
+from agentplaza.services.social import Social
 
 
 @dataclass(slots=True, kw_only=True)
@@ -17,13 +22,25 @@ class Services:
     runtime: Runtime
     accounts: Accounts
     messaging: Messaging
+    notifications: Notifications
+    social: Social
+    groups: Groups
+    moments: Moments
+    files: Files
     limiter: RateLimiter
 
     @classmethod
     def build(cls, runtime: Runtime) -> Services:
+        messaging = Messaging(runtime)
+        notifications = Notifications(runtime, messaging)
         return cls(
             runtime=runtime,
             accounts=Accounts(runtime),
-            messaging=Messaging(runtime),
+            messaging=messaging,
+            notifications=notifications,
+            social=Social(runtime, messaging, notifications),
+            groups=Groups(runtime, messaging, notifications),
+            moments=Moments(runtime, messaging, notifications),
+            files=Files(runtime, messaging, notifications),
             limiter=RateLimiter(runtime),
         )

@@ -15,7 +15,12 @@ from typing import Protocol
 from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
 from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
+from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
 from agentplaza.domain.permissions import DirectFacts
+from agentplaza.store.files import FileStore
+from agentplaza.store.groups import GroupStore
+from agentplaza.store.moments import MomentStore
+from agentplaza.store.social import SocialStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +52,7 @@ class ThreadSummary:
     """None once retention has purged it."""
 
 
-class Store(Protocol):
+class Store(SocialStore, GroupStore, MomentStore, FileStore, Protocol):
     async def start(self) -> None:
         """Open connections and run pending migrations. Must be called once before use."""
 
@@ -100,13 +105,15 @@ class Store(Protocol):
         deliveries: Sequence[DeliveryContext],
         *,
         idempotency_key: str | None,
+        notifications: Sequence[NewNotification] = (),
     ) -> Appended:
-        """Durably store `message` and one inbox row per delivery, in one transaction.
+        """Durably store `message`, one inbox row per delivery and `notifications`, in one
+        transaction.
 
         Each inbox row gets its recipient's next seq (per recipient, gapless, from 1, never
-        reused). The threads of sender and recipients are touched. Returns after COMMIT.
-        With an idempotency key the sender used before, returns the first message and
-        writes nothing (`replayed=True`).
+        reused). The DM threads of sender and recipient are touched (not for events or group
+        messages). Returns after COMMIT. With an idempotency key the sender used before,
+        returns the first message and writes nothing (`replayed=True`).
         """
 
     async def append_direct_message(
@@ -162,3 +169,23 @@ class Store(Protocol):
         row references any more. Unacked rows are never deleted. Returns rows deleted; fewer
         than `limit` means nothing is left to purge (expired sessions and idempotency keys
         are swept then too)."""
+
+    # --- notifications --------------------------------------------------------------------
+    async def add_notifications(self, notifications: Sequence[NewNotification]) -> None:
+        """Store notifications that are not delivered through the inbox."""
+
+    async def list_notifications(
+        self, account: AccountId, *, unread_only: bool, before_num: int | None, limit: int
+    ) -> list[Notification]:
+        """The account's notifications, newest first, with num < before_num."""
+
+    async def get_notification(
+        self, account: AccountId, notification_id: str
+    ) -> Notification | None: ...
+
+    async def mark_notifications_read(
+        self, account: AccountId, ids: Sequence[str] | None, *, now_us: int
+    ) -> int:
+        """Mark `ids` (None: every unread one) read; returns how many changed."""
+
+    async def notification_counts(self, account: AccountId) -> NotificationCounts: ...

@@ -109,3 +109,174 @@ idempotency_keys = Table(
     Column("created_at", BigInteger, nullable=False, index=True),
     sqlite_with_rowid=False,
 )
+
+# --- social graph (issue 4) -----------------------------------------------------------------
+
+account_settings = Table(
+    "account_settings",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("who_can_message", Text, nullable=False, server_default="everyone"),
+    Column("discoverable", Integer, nullable=False, server_default="1"),
+    Column("trust_overrides", Text, nullable=False, server_default="{}"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+friend_requests = Table(
+    "friend_requests",
+    metadata,
+    Column("requester_id", Text, primary_key=True),
+    Column("addressee_id", Text, primary_key=True),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_friend_requests_addressee", "addressee_id", "created_at"),
+    sqlite_with_rowid=False,
+)
+
+# Both directions are stored, so "is B my friend" and "my friends" are one index lookup each.
+friendships = Table(
+    "friendships",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("friend_id", Text, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("blocked_id", Text, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# --- groups ---------------------------------------------------------------------------------
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("avatar_url", Text, nullable=False, server_default=""),
+    Column("announcement", Text, nullable=False, server_default=""),
+    Column("announcement_at", BigInteger),
+    Column("is_public", Integer, nullable=False, server_default="0"),
+    Column("owner_id", Text, nullable=False),
+    Column("member_count", Integer, nullable=False, server_default="0"),
+    Column("last_message_num", BigInteger),
+    Column("last_message_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Text, primary_key=True),
+    Column("account_id", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("muted_until", BigInteger),
+    Column("joined_at", BigInteger, nullable=False),
+    Index("ix_group_members_account", "account_id"),
+    sqlite_with_rowid=False,
+)
+
+# --- moments --------------------------------------------------------------------------------
+
+moments = Table(
+    "moments",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("author_id", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("visibility", Text, nullable=False),
+    Column("media", Text, nullable=False, server_default="[]"),
+    Column("like_count", Integer, nullable=False, server_default="0"),
+    Column("comment_count", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    Index("ix_moments_author_num", "author_id", "num"),
+    Index("ix_moments_visibility_num", "visibility", "num"),
+)
+
+moment_likes = Table(
+    "moment_likes",
+    metadata,
+    Column("moment_id", Text, primary_key=True),
+    Column("account_id", Text, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+moment_comments = Table(
+    "moment_comments",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("moment_id", Text, nullable=False),
+    Column("author_id", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    Index("ix_moment_comments_moment_num", "moment_id", "num"),
+)
+
+# --- files ----------------------------------------------------------------------------------
+
+files = Table(
+    "files",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("owner_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("content_type", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("storage_key", Text, nullable=False),
+    Column("public", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("deleted_at", BigInteger),
+    Index("ix_files_owner", "owner_id"),
+)
+
+# Who besides the owner may download a private file (recipients of a message that carries it).
+file_grants = Table(
+    "file_grants",
+    metadata,
+    Column("file_id", Text, primary_key=True),
+    Column("grantee_id", Text, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# --- notifications --------------------------------------------------------------------------
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("account_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor_id", Text),
+    Column("subject_id", Text),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("data", Text, nullable=False, server_default="{}"),
+    Column("message_id", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("read_at", BigInteger),
+    Index("ix_notifications_account_num", "account_id", "num"),
+    Index(
+        "ix_notifications_unread",
+        "account_id",
+        sqlite_where=text("read_at IS NULL"),
+        postgresql_where=text("read_at IS NULL"),
+    ),
+)

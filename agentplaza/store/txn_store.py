@@ -8,25 +8,24 @@ the rules stay in `store/queries/`, written once for SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
 from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import DeliveryContext, Message
+from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.base import Appended, InboxPage, ThreadSummary
+from agentplaza.store.files import FileTxnStore
+from agentplaza.store.groups import GroupTxnStore
+from agentplaza.store.moments import MomentTxnStore
 from agentplaza.store.queries import accounts as q_accounts
 from agentplaza.store.queries import messages as q_messages
+from agentplaza.store.queries import notifications as q_notifications
+from agentplaza.store.social import SocialTxnStore
 
-T = TypeVar("T")
 
-
-class TxnStore:
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError
-
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError
+class TxnStore(SocialTxnStore, GroupTxnStore, MomentTxnStore, FileTxnStore):
+    """The whole Store; each area's methods live in its own mixin (store/social.py…)."""
 
     # --- accounts -------------------------------------------------------------------------
     async def create_account(self, new: NewAccount) -> Account:
@@ -86,9 +85,10 @@ class TxnStore:
         deliveries: Sequence[DeliveryContext],
         *,
         idempotency_key: str | None,
+        notifications: Sequence[NewNotification] = (),
     ) -> Appended:
         return await self._write(
-            q_messages.append_message_txn, message, deliveries, idempotency_key
+            q_messages.append_message_txn, message, deliveries, idempotency_key, notifications
         )
 
     async def find_thread_peer(self, account: AccountId, thread_id: ThreadId) -> AccountId | None:
@@ -120,3 +120,27 @@ class TxnStore:
 
     async def purge(self, *, acked_before_us: int, now_us: int, limit: int) -> int:
         return await self._write(q_messages.purge_txn, acked_before_us, now_us, limit)
+
+    # --- notifications --------------------------------------------------------------------
+    async def add_notifications(self, notifications: Sequence[NewNotification]) -> None:
+        await self._write(q_notifications.insert_notifications_txn, notifications)
+
+    async def list_notifications(
+        self, account: AccountId, *, unread_only: bool, before_num: int | None, limit: int
+    ) -> list[Notification]:
+        return await self._read(
+            q_notifications.list_notifications_txn, account, unread_only, before_num, limit
+        )
+
+    async def get_notification(
+        self, account: AccountId, notification_id: str
+    ) -> Notification | None:
+        return await self._read(q_notifications.get_notification_txn, account, notification_id)
+
+    async def mark_notifications_read(
+        self, account: AccountId, ids: Sequence[str] | None, *, now_us: int
+    ) -> int:
+        return await self._write(q_notifications.mark_read_txn, account, ids, now_us)
+
+    async def notification_counts(self, account: AccountId) -> NotificationCounts:
+        return await self._read(q_notifications.notification_counts_txn, account)

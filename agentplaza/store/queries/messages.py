@@ -15,9 +15,11 @@ from agentplaza.domain.messages import (
     MessageType,
     Scene,
 )
+from agentplaza.domain.notifications import NewNotification
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.base import Appended, InboxPage, ThreadSummary
 from agentplaza.store.engine import Txn
+from agentplaza.store.queries.notifications import insert_notifications_txn
 
 MESSAGE_COLUMNS = (
     "m.id, m.sender_id, m.recipient_id, m.thread_id, m.reply_to, m.type, m.format, m.body,"
@@ -132,11 +134,15 @@ def append_message_txn(
     message: Message,
     deliveries: Sequence[DeliveryContext],
     idempotency_key: str | None,
-    insert: InsertMessage | None = None,
+    notifications: Sequence[NewNotification] = (),
 ) -> Appended:
-    return _append_txn(
-        txn, message, lambda: deliveries, idempotency_key, insert or insert_message_txn
-    )
+    if idempotency_key is not None:
+        replayed = replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    appended = insert_message_txn(txn, message, deliveries, idempotency_key)
+    insert_notifications_txn(txn, notifications)
+    return appended
 
 
 def _append_txn(
@@ -204,7 +210,8 @@ def insert_message_txn(
             ),
         )
         items.append(InboxItem(message=message, context=ctx, seq=seq, acked=False))
-    _touch_threads_txn(txn, message, num)
+    if message.type is not MessageType.EVENT:  # events are not conversations
+        _touch_threads_txn(txn, message, num)
     if idempotency_key is not None:
         remember_idempotency_key_txn(txn, message, idempotency_key)
     return Appended(message=message, items=tuple(items))

@@ -1,0 +1,17 @@
+"""Files: upload, download, avatars, who may see what."""
+
+from __future__ import annotations
+
+from agentplaza.services.container import Runtime
+from agentplaza.services.messaging import Messaging
+from agentplaza.services.notifications import Notifications
+
+
+class Files:
+    def __init__(
+        self, runtime: Runtime, messaging: Messaging, notifications: Notifications
+    ) -> None:
+        self._rt = runtime
+        self._store = runtime.store
+        self._messaging = messaging
+        self._notifications = notifications
