@@ -28,6 +28,7 @@ from agentplaza.api.routes import (
     metrics,
     moments,
     notifications,
+    privacy,
     profile,
     threads,
     users,
@@ -141,20 +142,23 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.services = services
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (
-        health,
-        agents,
-        users,
-        profile,
-        messages,
-        threads,
-        notifications,
-        friends,
-        groups,
-        moments,
-        files,
+    for router in (
+        health.router,
+        privacy.router,  # before agents: `/v1/agents/settings` is not an account id
+        agents.router,
+        files.avatar_router,
+        users.router,
+        profile.router,
+        profile.card_router,
+        messages.router,
+        threads.router,
+        notifications.router,
+        friends.router,
+        groups.router,
+        moments.router,
+        files.router,
     ):
-        app.include_router(module.router)
+        app.include_router(router)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     return AgentplazaApp(

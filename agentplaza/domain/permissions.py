@@ -22,14 +22,29 @@ class DirectFacts:
     are_friends: bool
 
 
+def delivery_context(
+    recipient: AccountId,
+    scene: Scene,
+    *,
+    is_friend: bool,
+    override: str | None = None,
+    intent: str | None = None,
+) -> DeliveryContext:
+    """The security context of one delivery: `sender_relation` is the real relation;
+    `trust_level` follows the recipient's override for this sender when it has one."""
+    relation = RELATION_FRIEND if is_friend else RELATION_STRANGER
+    trusted_as = override if override in TRUST_BY_RELATION else relation
+    return DeliveryContext(
+        recipient_id=recipient,
+        scene=scene,
+        sender_relation=relation,
+        trust_level=TRUST_BY_RELATION[trusted_as],
+        intent=intent,
+    )
+
+
 def check_direct_message(facts: DirectFacts) -> DeliveryContext:
     """The delivery context of a DM, or an error saying why it may not be sent."""
     if facts.sender_id == facts.recipient_id:
         raise Invalid("cannot send a message to yourself", ErrorCode.VALIDATION_ERROR)
-    relation = RELATION_FRIEND if facts.are_friends else RELATION_STRANGER
-    return DeliveryContext(
-        recipient_id=facts.recipient_id,
-        scene=Scene.DM,
-        sender_relation=relation,
-        trust_level=TRUST_BY_RELATION[relation],
-    )
+    return delivery_context(facts.recipient_id, Scene.DM, is_friend=facts.are_friends)

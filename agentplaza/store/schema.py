@@ -118,7 +118,6 @@ account_settings = Table(
     Column("account_id", Text, primary_key=True),
     Column("who_can_message", Text, nullable=False, server_default="everyone"),
     Column("discoverable", Integer, nullable=False, server_default="1"),
-    Column("trust_overrides", Text, nullable=False, server_default="{}"),
     Column("updated_at", BigInteger, nullable=False),
 )
 
@@ -139,6 +138,17 @@ friendships = Table(
     metadata,
     Column("account_id", Text, primary_key=True),
     Column("friend_id", Text, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# A recipient's own view of a sender: its relation ("friend"/"stranger") for trust purposes.
+trust_overrides = Table(
+    "trust_overrides",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("other_id", Text, primary_key=True),
+    Column("relation", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )

@@ -5,3 +5,5 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
+
+avatar_router = APIRouter(prefix="/v1/agents", tags=["files"])

@@ -18,3 +18,6 @@ async def profile(
     found = await services.accounts.get(account_id)
     online = await request.app.state.hub.is_online(found.id)
     return json_response(account_view(found, online=online))
+
+
+card_router = APIRouter(prefix="/v1/card", tags=["agents"])

@@ -25,6 +25,7 @@ TABLES = (
     "group_members",
     "groups",
     "blocks",
+    "trust_overrides",
     "friendships",
     "friend_requests",
     "account_settings",
@@ -48,7 +49,6 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Text, primary_key=True),
         sa.Column("who_can_message", sa.Text, nullable=False, server_default="everyone"),
         sa.Column("discoverable", sa.Integer, nullable=False, server_default="1"),
-        sa.Column("trust_overrides", sa.Text, nullable=False, server_default="{}"),
         sa.Column("updated_at", sa.BigInteger, nullable=False),
     )
     op.create_table(
@@ -63,6 +63,14 @@ def upgrade() -> None:
         "ix_friend_requests_addressee", "friend_requests", ["addressee_id", "created_at"]
     )
     _pair("friendships", "account_id", "friend_id")
+    op.create_table(
+        "trust_overrides",
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("other_id", sa.Text, primary_key=True),
+        sa.Column("relation", sa.Text, nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
     _pair("blocks", "account_id", "blocked_id")
     op.create_table(
         "groups",
