@@ -75,7 +75,7 @@ STORE_SECONDS = Histogram(
 )
 BUS_PUBLISH_SECONDS = Histogram(
     "agentplaza_bus_publish_seconds",
-    "Time of one bus publish (a delivery to the nodes of the recipient).",
+    "Time to publish one message's deliveries (one per recipient) to the bus.",
     buckets=_STORE_BUCKETS,
     registry=REGISTRY,
 )

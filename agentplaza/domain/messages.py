@@ -154,18 +154,30 @@ def message_view(message: Message) -> dict[str, Any]:
     return view
 
 
+RECIPIENT_KEYS = ("to", "seq", "scene", "sender_relation", "trust_level", "intent")
+"""The keys of a delivered object that differ between the recipients of one message."""
+
+
+def recipient_fields(item: InboxItem) -> dict[str, Any]:
+    """What one recipient's copy of a message adds: its seq and security context."""
+    ctx = item.context
+    fields: dict[str, Any] = {
+        "to": ctx.recipient_id,
+        "seq": item.seq,
+        "scene": ctx.scene.value,
+        "sender_relation": ctx.sender_relation,
+        "trust_level": ctx.trust_level,
+    }
+    if ctx.intent is not None:
+        fields["intent"] = ctx.intent
+    return fields
+
+
 def delivery_view(item: InboxItem) -> dict[str, Any]:
     """The message as one recipient receives it, with its `seq` and security context."""
     view = message_view(item.message)
     if item.message.type is MessageType.EVENT:
         # The agentim SDK reads an event's fields at the top level (`type`, `requester`…).
         view.update(json.loads(item.message.body))
-    ctx = item.context
-    view["to"] = ctx.recipient_id
-    view["seq"] = item.seq
-    view["scene"] = ctx.scene.value
-    view["sender_relation"] = ctx.sender_relation
-    view["trust_level"] = ctx.trust_level
-    if ctx.intent is not None:
-        view["intent"] = ctx.intent
+    view.update(recipient_fields(item))
     return view

@@ -20,10 +20,12 @@ from agentplaza.domain.envelopes import Envelope, encode_envelope, topic_for
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
 from agentplaza.domain.ids import AccountId, MessageId, ThreadId
 from agentplaza.domain.messages import (
+    RECIPIENT_KEYS,
     InboxItem,
     Message,
     MessageType,
     delivery_view,
+    recipient_fields,
     validate_content,
     validate_idempotency_key,
 )
@@ -65,6 +67,30 @@ class SyncResult:
 
 def encode_delivery(item: InboxItem) -> bytes:
     return orjson.dumps(delivery_view(item))
+
+
+def encode_deliveries(items: Sequence[InboxItem]) -> list[bytes]:
+    """encode_delivery for each item; a fan-out's shared message is encoded only once.
+
+    Each recipient's object is its own fields spliced in front of the shared ones, e.g.
+    `{"to":"10002","seq":7,…` + `"id":…}`: the same JSON object as delivery_view (key
+    order aside), at a fraction of the cost for a 50-member group.
+    """
+    if len(items) == 1:
+        return [encode_delivery(items[0])]
+    encoded = []
+    shared_for: Message | None = None
+    shared = b""
+    for item in items:
+        if item.message is not shared_for:
+            shared_for = item.message
+            view = delivery_view(item)
+            for own in RECIPIENT_KEYS:
+                view.pop(own, None)
+            shared = orjson.dumps(view)
+        own_fields = orjson.dumps(recipient_fields(item))
+        encoded.append(own_fields[:-1] + b"," + shared[1:])
+    return encoded
 
 
 class Messaging:
@@ -128,31 +154,35 @@ class Messaging:
 
     async def publish(self, items: Sequence[InboxItem]) -> None:
         """Tell the nodes holding the recipients' connections; call after the commit."""
-        for item in items:
-            await self._publish(item)
-
-    async def _publish(self, item: InboxItem) -> None:
-        payload = encode_envelope(Envelope(item.seq, encode_delivery(item)))
+        if not items:
+            return
+        bus = self._rt.bus
         started = time.perf_counter()
-        try:
-            await self._rt.bus.publish(topic_for(item.context.recipient_id), payload)
-        except Exception as exc:
-            # The store has the message; receivers recover it by seq (sync, reconnect, gap fill).
-            # With the bus down every send fails here: one line per interval, not per send.
-            self._unlogged_publish_failures += 1
-            now = self._rt.monotonic()
-            if now - self._publish_failure_logged_at >= PUBLISH_FAILURE_LOG_INTERVAL_SECS:
-                log.warning(
-                    "bus publish failing (%d since the last report; last: %s seq %d): %s",
-                    self._unlogged_publish_failures,
-                    item.context.recipient_id,
-                    item.seq,
-                    exc,
+        for item, body in zip(items, encode_deliveries(items), strict=True):
+            try:
+                await bus.publish(
+                    topic_for(item.context.recipient_id), encode_envelope(Envelope(item.seq, body))
                 )
-                self._unlogged_publish_failures = 0
-                self._publish_failure_logged_at = now
-        finally:
-            BUS_PUBLISH_SECONDS.observe(time.perf_counter() - started)
+            except Exception as exc:
+                self._publish_failed(item, exc)
+        # Once per batch, not per recipient: a 50-member fan-out would pay 50 observations.
+        BUS_PUBLISH_SECONDS.observe(time.perf_counter() - started)
+
+    def _publish_failed(self, item: InboxItem, exc: Exception) -> None:
+        # The store has the message; receivers recover it by seq (sync, reconnect, gap fill).
+        # With the bus down every send fails here: one line per interval, not per send.
+        self._unlogged_publish_failures += 1
+        now = self._rt.monotonic()
+        if now - self._publish_failure_logged_at >= PUBLISH_FAILURE_LOG_INTERVAL_SECS:
+            log.warning(
+                "bus publish failing (%d since the last report; last: %s seq %d): %s",
+                self._unlogged_publish_failures,
+                item.context.recipient_id,
+                item.seq,
+                exc,
+            )
+            self._unlogged_publish_failures = 0
+            self._publish_failure_logged_at = now
 
     async def unacked(self, account: Account, *, limit: int) -> InboxPage:
         started = time.perf_counter()

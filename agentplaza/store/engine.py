@@ -20,6 +20,12 @@ class Cursor(Protocol):
 
 
 class Txn(Protocol):
-    """An open transaction. Rows are tuples in the column order of the SELECT."""
+    """An open transaction. Rows are tuples in the column order of the SELECT.
+
+    `dialect` ("sqlite" or "postgresql") is for the few statements that are much faster
+    written for one engine (a fan-out's batched seq allocation); everything else is portable.
+    """
+
+    dialect: str
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...

@@ -100,6 +100,7 @@ class _Txn:
     """What the query functions see: `execute` blocks this greenlet, not the loop."""
 
     __slots__ = ("_conn",)
+    dialect = "postgresql"
 
     def __init__(self, conn: _Connection) -> None:
         self._conn = conn

@@ -42,6 +42,12 @@ CHECKPOINT_INTERVAL_SECS = 1.0
 Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
+class SqliteTxn(sqlite3.Connection):
+    """A connection is the transaction the query functions see (store/engine.py::Txn)."""
+
+    dialect = "sqlite"
+
+
 class SqliteStore(TxnStore):
     def __init__(
         self, path: str, *, synchronous: str = "NORMAL", group_commit_max: int = 512
@@ -65,7 +71,9 @@ class SqliteStore(TxnStore):
         return self._path
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, factory=SqliteTxn
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=10000")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,42 @@ async def test_concurrent_appends_give_each_recipient_gapless_seqs(store: Store)
         assert page.head_seq == 200
         assert len({i.message.id for i in page.items}) == 200
         assert all(i.context.recipient_id == r for i in page.items)
+
+
+async def test_concurrent_fan_outs_to_overlapping_members_are_gapless_and_complete(
+    store: Store,
+) -> None:
+    """Group-sized fan-outs (one batched statement per step) to overlapping member sets,
+    sent at once: no deadlock on PostgreSQL, every member gets every message once, in a
+    gapless seq order."""
+    members = [await new_agent(store, f"m{i}") for i in range(120)]
+    first, second = members[:100], members[40:]  # 60 members in both
+    fan_outs = [(members[0], first, n) for n in range(10)] + [
+        (members[-1], second, n) for n in range(10)
+    ]
+    random.shuffle(fan_outs)
+
+    def deliveries(sender: AccountId, group: list[AccountId]) -> list[DeliveryContext]:
+        return [ctx for m in group if m != sender for ctx in to(m)]
+
+    results = await asyncio.gather(
+        *(
+            store.append_message(
+                replace(dm(sender, sender, f"{sender}#{n}"), recipient_id=None),
+                deliveries(sender, group),
+                idempotency_key=None,
+            )
+            for sender, group, n in fan_outs
+        )
+    )
+    assert [len(r.items) for r in results] == [len(group) - 1 for _, group, _ in fan_outs]
+    for member in members:
+        page = await store.read_inbox(member, after_seq=0, limit=1000, unacked_only=False)
+        expected = sum(1 for sender, group, _ in fan_outs if member in group and member != sender)
+        assert [i.seq for i in page.items] == list(range(1, expected + 1))
+        assert len({i.message.id for i in page.items}) == expected
+    by_seq = {(i.context.recipient_id, i.seq) for r in results for i in r.items}
+    assert len(by_seq) == sum(len(r.items) for r in results)
 
 
 async def test_same_idempotency_key_returns_first_message_and_writes_nothing(store: Store) -> None:

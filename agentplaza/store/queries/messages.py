@@ -60,20 +60,44 @@ def item_from_row(row: Any) -> InboxItem:
     )
 
 
-DIRECT_FACTS_SQL = "SELECT 1 FROM accounts WHERE id = ? AND deleted_at IS NULL"
+DIRECT_FACTS_SQL = (
+    "SELECT"
+    " CASE WHEN EXISTS (SELECT 1 FROM friendships WHERE account_id = ? AND friend_id = ?)"
+    " THEN 1 ELSE 0 END,"
+    " CASE WHEN EXISTS (SELECT 1 FROM blocks WHERE account_id = ? AND blocked_id = ?)"
+    " OR EXISTS (SELECT 1 FROM blocks WHERE account_id = ? AND blocked_id = ?)"
+    " THEN 1 ELSE 0 END,"
+    " COALESCE((SELECT who_can_message FROM account_settings WHERE account_id = ?), 'everyone'),"
+    " (SELECT relation FROM trust_overrides WHERE account_id = ? AND other_id = ?)"
+    " FROM accounts WHERE id = ? AND deleted_at IS NULL"
+)
 """One row holding every fact `check_direct_message` decides on (see `direct_facts_params`,
 `facts_from_row`), or no row when the recipient does not exist. Keep it one SELECT: the
 PostgreSQL fast path (postgres_fast.py) re-runs it inside its insert and writes only if it
-still returns the same row, so a new fact is guarded there without further changes."""
+still returns the same row, so a new fact is guarded there without further changes.
+Booleans are 0/1 integers so the guard compares the same types on both engines; every
+lookup is a primary-key probe (friendships, blocks, settings, overrides)."""
 
 
 def direct_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
-    return (recipient,)
+    return (
+        *(recipient, sender),  # friendship (both directions are stored: one suffices)
+        *(recipient, sender, sender, recipient),  # a block either way
+        recipient,  # the recipient's who_can_message
+        *(recipient, sender),  # the recipient's trust override for the sender
+        recipient,
+    )
 
 
 def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectFacts:
-    # Friendships arrive with the social graph; until then every pair is strangers.
-    return DirectFacts(sender_id=sender, recipient_id=recipient, are_friends=False)
+    return DirectFacts(
+        sender_id=sender,
+        recipient_id=recipient,
+        are_friends=bool(row[0]),
+        blocked=bool(row[1]),
+        who_can_message=row[2],
+        trust_override=row[3],
+    )
 
 
 def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
@@ -186,35 +210,91 @@ def insert_message_txn(
         " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
         message_values(message),
     ).fetchone()[0]
-    items = []
-    # Recipients in id order: concurrent fan-outs on PostgreSQL then lock their `accounts`
-    # rows (the seq counters) in one global order and cannot deadlock.
-    for ctx in sorted(deliveries, key=lambda d: d.recipient_id):
-        seq = txn.execute(
-            "UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
-            (ctx.recipient_id,),
-        ).fetchone()[0]
-        txn.execute(
-            "INSERT INTO inbox (account_id, seq, message_num, message_id, scene, sender_relation,"
-            " trust_level, intent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                ctx.recipient_id,
-                seq,
-                num,
-                message.id,
-                ctx.scene.value,
-                ctx.sender_relation,
-                ctx.trust_level,
-                ctx.intent,
-                message.created_at_us,
-            ),
+    ordered = sorted(deliveries, key=lambda d: d.recipient_id)
+    seqs = _allocate_seqs_txn(txn, [d.recipient_id for d in ordered])
+    rows = [
+        (
+            ctx.recipient_id,
+            seqs[ctx.recipient_id],
+            num,
+            message.id,
+            ctx.scene.value,
+            ctx.sender_relation,
+            ctx.trust_level,
+            ctx.intent,
+            message.created_at_us,
         )
-        items.append(InboxItem(message=message, context=ctx, seq=seq, acked=False))
+        for ctx in ordered
+    ]
+    _insert_inbox_rows_txn(txn, rows)
+    items = [
+        InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
+        for ctx in ordered
+    ]
     if message.type is not MessageType.EVENT:  # events are not conversations
         _touch_threads_txn(txn, message, num)
     if idempotency_key is not None:
         remember_idempotency_key_txn(txn, message, idempotency_key)
     return Appended(message=message, items=tuple(items))
+
+
+INBOX_COLUMNS = (
+    "account_id, seq, message_num, message_id, scene, sender_relation, trust_level, intent,"
+    " created_at"
+)
+INBOX_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# A fan-out is written in chunks of this many rows: one statement each, far below SQLite's
+# 32,766 parameters.
+INBOX_CHUNK = 500
+
+
+def _allocate_seqs_txn(txn: Txn, recipients: list[AccountId]) -> dict[AccountId, int]:
+    """Each recipient's next seq, allocated in one statement (recipients sorted by id)."""
+    if len(recipients) == 1:
+        row = txn.execute(
+            "UPDATE accounts SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+            (recipients[0],),
+        ).fetchone()
+        return {recipients[0]: row[0]}
+    if txn.dialect == "postgresql":
+        # Rows locked in id order (the subquery's ORDER BY … FOR UPDATE), so concurrent
+        # fan-outs to overlapping members cannot deadlock. One prepared statement for any size.
+        rows = txn.execute(
+            "UPDATE accounts a SET last_seq = a.last_seq + 1 FROM (SELECT id FROM accounts"
+            " WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE) locked WHERE a.id = locked.id"
+            " RETURNING a.id, a.last_seq",
+            (recipients,),
+        ).fetchall()
+    else:  # SQLite: one writer at a time, no lock order to keep
+        seqs: dict[AccountId, int] = {}
+        for start in range(0, len(recipients), INBOX_CHUNK):
+            chunk = recipients[start : start + INBOX_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for account_id, seq in txn.execute(
+                f"UPDATE accounts SET last_seq = last_seq + 1 WHERE id IN ({marks})"
+                " RETURNING id, last_seq",
+                chunk,
+            ).fetchall():
+                seqs[account_id] = seq
+        rows = list(seqs.items())
+    return {AccountId(account_id): seq for account_id, seq in rows}
+
+
+def _insert_inbox_rows_txn(txn: Txn, rows: list[tuple[Any, ...]]) -> None:
+    if txn.dialect == "postgresql" and len(rows) > 1:
+        # Column arrays: one prepared statement whatever the group size.
+        txn.execute(
+            f"INSERT INTO inbox ({INBOX_COLUMNS}) SELECT * FROM unnest(?::text[], ?::bigint[],"
+            " ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[])",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        return
+    for start in range(0, len(rows), INBOX_CHUNK):
+        chunk = rows[start : start + INBOX_CHUNK]
+        txn.execute(
+            f"INSERT INTO inbox ({INBOX_COLUMNS}) VALUES {', '.join([INBOX_ROW] * len(chunk))}",
+            [value for row in chunk for value in row],
+        )
 
 
 def remember_idempotency_key_txn(txn: Txn, message: Message, idempotency_key: str) -> None:
