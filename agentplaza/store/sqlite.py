@@ -11,7 +11,10 @@ Why the loop's thread and not a writer thread (Datasette's design, where this st
 GIL makes a writer thread contend with the event loop for every statement, and each write
 pays two thread hops. Committing inline measured 12–23% more DMs/s at 10 and 50 pairs
 (../shared/bench, see bench/README.md). A write blocks the loop for its duration, so every
-write job stays small (the retention purge works in chunks). WAL checkpoints, the only
+write job stays small (the retention purge works in chunks). The exception is a bulk write
+(`_write_bulk`: a group message's fan-out, hundreds of rows): a batch holding one runs on a
+writer thread, where sqlite3 releases the GIL for most of its time, so the loop keeps
+serving while it commits. Batches still run one at a time, in order. WAL checkpoints, the only
 writes that fsync, run on their own thread so they never block the loop.
 
 With `synchronous=NORMAL` in WAL mode a commit survives the process being killed at any
@@ -39,7 +42,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 READER_THREADS = 3
 CHECKPOINT_INTERVAL_SECS = 1.0
-Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
+"""(query function, its arguments, the caller's future, whether it is a bulk write)"""
 
 
 class SqliteTxn(sqlite3.Connection):
@@ -59,6 +63,10 @@ class SqliteStore(TxnStore):
         self._group_commit_max = group_commit_max
         self._writer: sqlite3.Connection | None = None
         self._queued: list[Job] = []
+        # Bulk writes (large fan-outs) run on this thread; `_in_thread` is the batch running
+        # there. Writes never overlap: the connection is used by one thread at a time.
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._in_thread: asyncio.Future[list[tuple[bool, Any]]] | None = None
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -96,8 +104,12 @@ class SqliteStore(TxnStore):
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
 
     async def close(self) -> None:
-        while self._queued:
-            self._commit_queued()
+        if self._in_thread is not None:
+            await asyncio.wait([self._in_thread])
+        while self._queued:  # callers waiting for these hear the outcome before we close
+            batch = self._take_batch()
+            self._resolve(batch, self._commit(batch))
+        self._writer_thread.shutdown(wait=True)
         if self._readers is not None:
             self._readers.shutdown(wait=True)
             self._readers = None
@@ -116,35 +128,67 @@ class SqliteStore(TxnStore):
 
     # --- plumbing -------------------------------------------------------------------------
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._enqueue(fn, args, bulk=False)
+
+    async def _write_bulk(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._enqueue(fn, args, bulk=True)
+
+    async def _enqueue(self, fn: Callable[..., T], args: tuple[Any, ...], *, bulk: bool) -> T:
         if self._writer is None:
             raise RuntimeError("SqliteStore not started. Did build_app() run its lifespan?")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        if not self._queued:
+        if not self._queued and self._in_thread is None:
             loop.call_soon(self._commit_queued)
-        self._queued.append((fn, args, fut))
+        self._queued.append((fn, args, fut, bulk))
         return await fut
 
     def _commit_queued(self) -> None:
-        batch = self._queued[: self._group_commit_max]
-        del self._queued[: len(batch)]
-        if self._queued:
-            asyncio.get_running_loop().call_soon(self._commit_queued)
+        if self._in_thread is not None:
+            return  # one batch at a time; the thread's completion starts the next
+        batch = self._take_batch()
         if not batch:
             return
+        loop = asyncio.get_running_loop()
+        if any(bulk for *_, bulk in batch):
+            # sqlite3 releases the GIL while a statement runs: a fan-out's thousands of row
+            # writes then overlap with the loop pushing the previous message to its readers.
+            self._in_thread = loop.run_in_executor(self._writer_thread, self._commit, batch)
+            self._in_thread.add_done_callback(lambda done: self._thread_done(batch, done))
+            return
+        if self._queued:
+            loop.call_soon(self._commit_queued)
+        self._resolve(batch, self._commit(batch))
+
+    def _thread_done(self, batch: list[Job], done: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+        self._in_thread = None
+        if self._queued:
+            asyncio.get_running_loop().call_soon(self._commit_queued)
+        self._resolve(batch, done.result())  # _commit never raises
+
+    def _take_batch(self) -> list[Job]:
+        batch = self._queued[: self._group_commit_max]
+        del self._queued[: len(batch)]
+        return batch
+
+    def _commit(self, batch: list[Job]) -> list[tuple[bool, Any]]:
+        """Run and commit `batch`; one (ok, result or exception) per job, in order."""
         assert self._writer is not None
         try:
             outcomes = self._run_jobs(self._writer, batch, isolated=False)
             if outcomes is None:
                 outcomes = self._run_jobs(self._writer, batch, isolated=True)
                 assert outcomes is not None
+            return outcomes
         except Exception as exc:
             log.exception("sqlite write batch of %d failed", len(batch))
             if self._writer.in_transaction:
                 self._writer.rollback()
-            failure = _translate(exc)
-            outcomes = [(False, failure)] * len(batch)
-        for (_fn, _args, fut), (ok, value) in zip(batch, outcomes, strict=True):
+            return [(False, _translate(exc))] * len(batch)
+
+    @staticmethod
+    def _resolve(batch: list[Job], outcomes: list[tuple[bool, Any]]) -> None:
+        for (_fn, _args, fut, _bulk), (ok, value) in zip(batch, outcomes, strict=True):
             if fut.done():  # the caller was cancelled; the write stands
                 continue
             if ok:
@@ -159,7 +203,7 @@ class SqliteStore(TxnStore):
         """Run and commit the batch; None (rolled back) if a job fails and not `isolated`."""
         outcomes: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
-        for fn, args, _fut in batch:
+        for fn, args, _fut, _bulk in batch:
             if not isolated:
                 try:
                     outcomes.append((True, fn(conn, *args)))

@@ -55,5 +55,5 @@ async def mark_one_read(
     await services.notifications.mark_read(account, [notification_id])
     found = await services.notifications.get(account, notification_id)
     if found is None:
-        raise NotFound("no such notification", ErrorCode.NOT_FOUND)
+        raise NotFound("no such notification", ErrorCode.NOTIFICATION_NOT_FOUND)
     return json_response(notification_view(found))
