@@ -37,6 +37,9 @@ class Settings:
     shutdown_drain_secs: float = 10.0
     max_body_bytes: int = 1_048_576
     max_message_body_bytes: int = 65_536
+    public_url: str = ""
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_avatar_bytes: int = 5 * 1024 * 1024
     rate_limits_enabled: bool = True
     rate_limit_messages_per_sec: float = 10.0
     rate_limit_register_per_min: float = 5.0

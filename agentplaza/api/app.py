@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
@@ -64,10 +64,13 @@ class AgentplazaApp:
         *,
         max_body_bytes: int,
         metrics_enabled: bool,
+        body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.api = api
         self._websocket = websocket
-        http: ASGIApp = BodySizeLimit(FastPaths(api), max_bytes=max_body_bytes)
+        http: ASGIApp = BodySizeLimit(
+            FastPaths(api), max_bytes=max_body_bytes, path_limits=body_limits
+        )
         if metrics_enabled:
             http = HttpMetrics(http)
         self._http = RequestId(http)
@@ -166,6 +169,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         websocket_endpoint(services, hub),
         max_body_bytes=settings.max_body_bytes,
         metrics_enabled=settings.metrics_enabled,
+        body_limits=files.body_limits(settings),
     )
 
 

@@ -1,6 +1,12 @@
-"""Request body cap: 413 before the app reads more than `max_body_bytes`."""
+"""Request body cap: 413 before the app reads more than its limit.
+
+Every route gets `max_bytes`; the few that take files (uploads, avatars) get a larger cap of
+their own through `path_limits`, so raising the file size never raises it for JSON routes.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -10,24 +16,36 @@ from agentplaza.domain.errors import ErrorCode
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """Caps each HTTP request body: by its declared Content-Length up front, and by counting
+    what actually arrives (chunked bodies, lying headers).
+
+    Args:
+        max_bytes: the cap of every path not in `path_limits`.
+        path_limits: exact request paths (`/v1/files/upload`) with their own cap.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"], self.max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes or declared < 0:
+                if declared > limit or declared < 0:
                     response = error_response(
                         413 if declared > 0 else 400,
-                        f"request body larger than {self.max_bytes} bytes"
+                        f"request body larger than {limit} bytes"
                         if declared > 0
                         else "invalid Content-Length",
                         ErrorCode.PAYLOAD_TOO_LARGE.value if declared > 0 else "validation_error",
@@ -35,7 +53,6 @@ class BodySizeLimit:
                     await response(scope, receive, send)
                     return
         received = 0
-        limit = self.max_bytes
 
         async def counting_receive() -> Message:
             nonlocal received

@@ -149,6 +149,8 @@ def message_view(message: Message) -> dict[str, Any]:
     }
     if message.recipient_id is not None:
         view["to"] = message.recipient_id
+    elif message.thread_id.count("-") == 4:  # a group message: its thread is the group
+        view["group_id"] = message.thread_id
     if message.reply_to is not None:
         view["reply_to"] = message.reply_to
     return view

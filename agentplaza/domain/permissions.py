@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agentplaza.domain.errors import ErrorCode, Invalid
+from agentplaza.domain.errors import ErrorCode, Forbidden, Invalid
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, Scene
+from agentplaza.domain.social import WhoCanMessage
 
 RELATION_FRIEND = "friend"
 RELATION_STRANGER = "stranger"
@@ -20,6 +21,12 @@ class DirectFacts:
     sender_id: AccountId
     recipient_id: AccountId
     are_friends: bool
+    blocked: bool = False
+    """Either one has blocked the other."""
+    who_can_message: str = WhoCanMessage.EVERYONE
+    """The recipient's setting, a WhoCanMessage value as stored."""
+    trust_override: str | None = None
+    """The recipient's override for this sender: "friend", "stranger" or None."""
 
 
 def delivery_context(
@@ -44,7 +51,29 @@ def delivery_context(
 
 
 def check_direct_message(facts: DirectFacts) -> DeliveryContext:
-    """The delivery context of a DM, or an error saying why it may not be sent."""
+    """The delivery context of a DM, or an error saying why it may not be sent.
+
+    Order matters for what the sender learns: a block wins over privacy settings.
+    `friends_only` admits real friends and senders the recipient overrode to "friend" (an
+    allow-list); a "stranger" override only lowers trust, it never refuses a friend (blocking
+    is the way to refuse someone). `nobody` refuses everyone, friends included.
+    """
     if facts.sender_id == facts.recipient_id:
         raise Invalid("cannot send a message to yourself", ErrorCode.VALIDATION_ERROR)
-    return delivery_context(facts.recipient_id, Scene.DM, is_friend=facts.are_friends)
+    if facts.blocked:
+        raise Forbidden(
+            "you cannot message this agent: one of you has blocked the other", ErrorCode.BLOCKED
+        )
+    if facts.who_can_message == WhoCanMessage.NOBODY:
+        raise Forbidden(
+            "this agent does not accept direct messages", ErrorCode.MESSAGING_RESTRICTED
+        )
+    if facts.who_can_message == WhoCanMessage.FRIENDS_ONLY and not (
+        facts.are_friends or facts.trust_override == RELATION_FRIEND
+    ):
+        raise Forbidden(
+            "this agent only accepts messages from friends", ErrorCode.MESSAGING_RESTRICTED
+        )
+    return delivery_context(
+        facts.recipient_id, Scene.DM, is_friend=facts.are_friends, override=facts.trust_override
+    )

@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
@@ -23,6 +24,7 @@ from agentplaza.domain.messages import (
     RECIPIENT_KEYS,
     InboxItem,
     Message,
+    MessageFormat,
     MessageType,
     delivery_view,
     recipient_fields,
@@ -56,6 +58,18 @@ class Outgoing:
     reply_to: str | None = None
     type: str | None = None
     idempotency_key: str | None = None
+
+
+class Attachments(Protocol):
+    """What a send needs from services/files.py: image messages may show our own files."""
+
+    async def check_shareable(self, sender_id: AccountId, body_json_url: str) -> None:
+        """Raise if the image is one of our files the sender may not read."""
+
+    async def grant_for_message(
+        self, sender_id: AccountId, body_json_url: str, recipients: Sequence[AccountId]
+    ) -> None:
+        """Let the recipients download the sender's file the image shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +113,19 @@ class Messaging:
         self._store = runtime.store
         self._unlogged_publish_failures = 0
         self._publish_failure_logged_at = float("-inf")
+        self.attachments: Attachments | None = None  # set by services/registry.py
 
     async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
         """Store a DM durably, then publish it. Returns (message, replayed)."""
+        if out.thread_id and ids.is_uuid_shaped(out.thread_id):
+            # The agentim SDK replies to a group message with a DM carrying the group's
+            # thread id: it goes into the group (services/groups.py; imported here because
+            # that module builds on this one).
+            from agentplaza.services.groups import reply_in_group
+
+            posted = await reply_in_group(self._rt, self, sender, out)
+            if posted is not None:
+                return posted
         recipient = ids.parse_account_id(out.to)
         if recipient is None:
             raise Invalid("`to` must be an account id", ErrorCode.INVALID_ID)
@@ -111,6 +135,8 @@ class Messaging:
         )
         msg_type = _message_type(out.type, out.reply_to)
         reply_to = _reply_to(out.reply_to)
+        if fmt is MessageFormat.IMAGE and self.attachments is not None:
+            await self.attachments.check_shareable(sender.id, body)
         thread_id = await self._thread_for(sender.id, recipient, out.thread_id)
         now_us = self._rt.clock_us()
         message = Message(
@@ -131,6 +157,12 @@ class Messaging:
             )
         finally:
             STORE_APPEND.observe(time.perf_counter() - started)
+        sent = appended.message
+        if sent.format is MessageFormat.IMAGE and self.attachments is not None:
+            # Before the push, so the recipient can fetch the image as soon as it arrives.
+            # Also on a replay (of the stored message): the grant is idempotent and repairs
+            # one a crash cut off.
+            await self.attachments.grant_for_message(sender.id, sent.body, [recipient])
         await self.publish(appended.items)
         if not appended.replayed:
             MESSAGES_SENT.inc()
@@ -236,6 +268,12 @@ class Messaging:
     async def thread_messages(
         self, account: Account, thread_id: str, *, before_num: int | None, limit: int
     ) -> list[tuple[int, Message]]:
+        if ids.is_uuid_shaped(thread_id):  # only groups have UUID-shaped thread ids
+            from agentplaza.services.groups import group_thread_messages
+
+            return await group_thread_messages(
+                self._rt, account, thread_id, before_num=before_num, limit=limit
+            )
         if not ids.is_thread_id(thread_id):
             raise NotFound("no such thread", ErrorCode.THREAD_NOT_FOUND)
         rows = await self._store.read_thread(

@@ -33,14 +33,17 @@ class Services:
     def build(cls, runtime: Runtime) -> Services:
         messaging = Messaging(runtime)
         notifications = Notifications(runtime, messaging)
+        accounts = Accounts(runtime)
+        files = Files(runtime, messaging, notifications, accounts=accounts)
+        messaging.attachments = files  # image messages may share (and grant) our files
         return cls(
             runtime=runtime,
-            accounts=Accounts(runtime),
+            accounts=accounts,
             messaging=messaging,
             notifications=notifications,
             social=Social(runtime, messaging, notifications),
             groups=Groups(runtime, messaging, notifications),
             moments=Moments(runtime, messaging, notifications),
-            files=Files(runtime, messaging, notifications),
+            files=files,
             limiter=RateLimiter(runtime),
         )

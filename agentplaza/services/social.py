@@ -1,10 +1,40 @@
-"""Friends, friend requests, blocks, privacy settings, profile cards."""
+"""Friends, friend requests, blocks, privacy settings, profile cards.
+
+The rules live in domain/social.py (friend requests, settings) and domain/permissions.py
+(who may DM whom, enforced by messaging through the store's DirectFacts); this module
+validates input, calls the store (each change is one transaction) and, after the commit,
+notifies the people concerned.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
+from agentplaza.domain.ids import AccountId, parse_account_id
+from agentplaza.domain.notifications import NotificationKind
+from agentplaza.domain.permissions import RELATION_FRIEND
+from agentplaza.domain.social import (
+    SOCIAL_LIST_MAX_LIMIT,
+    FriendRequest,
+    FriendRequestAction,
+    PrivacySettings,
+    ProfileCounts,
+    parse_settings_changes,
+    require_account_id,
+    validate_request_message,
+)
 from agentplaza.services.container import Runtime
 from agentplaza.services.messaging import Messaging
-from agentplaza.services.notifications import Notifications
+from agentplaza.services.notifications import Notice, Notifications
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    action: FriendRequestAction
+    request: FriendRequest
 
 
 class Social:
@@ -15,3 +45,120 @@ class Social:
         self._store = runtime.store
         self._messaging = messaging
         self._notifications = notifications
+
+    # --- friends ----------------------------------------------------------------------------
+    async def request(
+        self, actor: Account, raw_addressee: object, message: object
+    ) -> RequestOutcome:
+        addressee = require_account_id(raw_addressee, "addressee")
+        text = validate_request_message(message)
+        action, request = await self._store.request_friend(
+            actor.id, addressee, text, now_us=self._rt.clock_us()
+        )
+        if action is FriendRequestAction.CREATE:
+            await self._notifications.notify(
+                actor,
+                [
+                    Notice(
+                        recipient=addressee,
+                        kind=NotificationKind.FRIEND_REQUEST,
+                        subject_id=actor.id,
+                        summary=f"{actor.display_name} wants to be your friend",
+                        data={"requester": actor.id, "message": text},
+                        # The agentim SDK's FriendRequest reads these (agentim-wire §3.4).
+                        event_fields={"requester": actor.id, "message": text},
+                    )
+                ],
+            )
+        elif action is FriendRequestAction.ACCEPT_THEIRS:
+            await self._notify_accepted(actor, addressee)
+        return RequestOutcome(action, request)
+
+    async def accept(self, actor: Account, raw_requester: object) -> FriendRequest:
+        requester = require_account_id(raw_requester, "requester")
+        request = await self._store.accept_friend(actor.id, requester, now_us=self._rt.clock_us())
+        await self._notify_accepted(actor, requester)
+        return request
+
+    async def _notify_accepted(self, actor: Account, requester: AccountId) -> None:
+        await self._notifications.notify(
+            actor,
+            [
+                Notice(
+                    recipient=requester,
+                    kind=NotificationKind.FRIEND_ACCEPTED,
+                    subject_id=actor.id,
+                    summary=f"{actor.display_name} accepted your friend request",
+                    data={"friend": actor.id},
+                    relation=RELATION_FRIEND,
+                )
+            ],
+        )
+
+    async def reject(self, actor: Account, raw_requester: object) -> FriendRequest:
+        # Silent, as on most social networks: the requester is not told, the request just
+        # leaves both lists (and may be sent again).
+        requester = require_account_id(raw_requester, "requester")
+        return await self._store.reject_friend(actor.id, requester)
+
+    async def remove(self, actor: Account, raw_other: str) -> AccountId:
+        other = _path_account_id(raw_other)
+        if not await self._store.remove_friend(actor.id, other):
+            raise NotFound(f"{other!r} is not one of your friends", ErrorCode.NOT_FOUND)
+        return other
+
+    async def friends(self, actor: Account, *, limit: int) -> list[Account]:
+        return await self._store.list_friends(actor.id, limit=_limit(limit))
+
+    async def requests(
+        self, actor: Account, *, received: bool, limit: int
+    ) -> list[tuple[FriendRequest, Account]]:
+        return await self._store.list_friend_requests(
+            actor.id, received=received, limit=_limit(limit)
+        )
+
+    # --- blocks -----------------------------------------------------------------------------
+    async def block(self, actor: Account, raw_other: str) -> tuple[AccountId, bool]:
+        other = _path_account_id(raw_other)
+        if other == actor.id:
+            raise Invalid("cannot block yourself")
+        changed = await self._store.block(actor.id, other, now_us=self._rt.clock_us())
+        return other, changed
+
+    async def unblock(self, actor: Account, raw_other: str) -> tuple[AccountId, bool]:
+        # No existence check: unblocking must work even for an account deleted since.
+        other = _path_account_id(raw_other)
+        return other, await self._store.unblock(actor.id, other)
+
+    async def blocks(self, actor: Account, *, limit: int) -> list[tuple[Account, int]]:
+        return await self._store.list_blocks(actor.id, limit=_limit(limit))
+
+    # --- privacy settings -------------------------------------------------------------------
+    async def settings(self, actor: Account) -> PrivacySettings:
+        return await self._store.get_privacy_settings(actor.id)
+
+    async def update_settings(self, actor: Account, body: dict[str, Any]) -> PrivacySettings:
+        changes = parse_settings_changes(body, actor.id)
+        return await self._store.update_privacy_settings(
+            actor.id, changes, now_us=self._rt.clock_us()
+        )
+
+    # --- profile cards ----------------------------------------------------------------------
+    async def profile(self, raw_id: str) -> tuple[Account, ProfileCounts]:
+        """Any live account by id, discoverable or not (discoverability is about search)."""
+        found = await self._store.profile_with_counts(_path_account_id(raw_id))
+        if found is None:
+            raise NotFound(f"no account with id {raw_id[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
+        return found
+
+
+def _path_account_id(raw: str) -> AccountId:
+    """An id from a URL path: like /v1/agents/{id}, one that cannot exist is just not found."""
+    account_id = parse_account_id(raw)
+    if account_id is None:
+        raise NotFound(f"no account with id {raw[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
+    return account_id
+
+
+def _limit(limit: int) -> int:
+    return min(max(limit, 1), SOCIAL_LIST_MAX_LIMIT)

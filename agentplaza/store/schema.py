@@ -211,8 +211,20 @@ moments = Table(
     Column("comment_count", Integer, nullable=False, server_default="0"),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger),
-    Index("ix_moments_author_num", "author_id", "num"),
-    Index("ix_moments_visibility_num", "visibility", "num"),
+    # Partial (live moments only); each serves one branch of the feed query.
+    *(
+        Index(
+            name,
+            *columns,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        )
+        for name, columns in (
+            ("ix_moments_author_num", ("author_id", "num")),
+            ("ix_moments_visibility_num", ("visibility", "num")),
+            ("ix_moments_author_visibility_num", ("author_id", "visibility", "num")),
+        )
+    ),
 )
 
 moment_likes = Table(
@@ -234,7 +246,13 @@ moment_comments = Table(
     Column("content", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger),
-    Index("ix_moment_comments_moment_num", "moment_id", "num"),
+    Index(
+        "ix_moment_comments_moment_num",
+        "moment_id",
+        "num",
+        sqlite_where=text("deleted_at IS NULL"),
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
 )
 
 # --- files ----------------------------------------------------------------------------------

@@ -164,7 +164,13 @@ class SqliteStore(TxnStore):
         self._in_thread = None
         if self._queued:
             asyncio.get_running_loop().call_soon(self._commit_queued)
-        self._resolve(batch, done.result())  # _commit never raises
+        exc = done.exception()  # _commit itself never raises; the executor might
+        if exc is None:
+            self._resolve(batch, done.result())
+        else:
+            self._resolve(
+                batch, [(False, StoreError(f"sqlite writer thread: {exc!r}"))] * len(batch)
+            )
 
     def _take_batch(self) -> list[Job]:
         batch = self._queued[: self._group_commit_max]

@@ -144,6 +144,10 @@ def search_accounts_txn(txn: Txn, query: str, limit: int) -> list[Account]:
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL"
+        # Accounts that opted out of search (account_settings.discoverable = 0) stay
+        # reachable by id (profile, DM); they are only left out here.
+        " AND NOT EXISTS (SELECT 1 FROM account_settings s"
+        " WHERE s.account_id = accounts.id AND s.discoverable = 0)"
         " AND (LOWER(display_name) LIKE LOWER(?) ESCAPE '\\'"
         " OR LOWER(bio) LIKE LOWER(?) ESCAPE '\\')"
         " ORDER BY num LIMIT ?",

@@ -113,8 +113,20 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("deleted_at", sa.BigInteger),
     )
-    op.create_index("ix_moments_author_num", "moments", ["author_id", "num"])
-    op.create_index("ix_moments_visibility_num", "moments", ["visibility", "num"])
+    # Partial (live moments only) so a feed's index range holds nothing it must skip; each
+    # index serves one branch of the feed query (store/queries/moments.py::feed_txn).
+    for name, columns in (
+        ("ix_moments_author_num", ["author_id", "num"]),
+        ("ix_moments_visibility_num", ["visibility", "num"]),
+        ("ix_moments_author_visibility_num", ["author_id", "visibility", "num"]),
+    ):
+        op.create_index(
+            name,
+            "moments",
+            columns,
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        )
     _pair("moment_likes", "moment_id", "account_id")
     op.create_table(
         "moment_comments",
@@ -126,7 +138,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("deleted_at", sa.BigInteger),
     )
-    op.create_index("ix_moment_comments_moment_num", "moment_comments", ["moment_id", "num"])
+    op.create_index(
+        "ix_moment_comments_moment_num",
+        "moment_comments",
+        ["moment_id", "num"],
+        sqlite_where=sa.text("deleted_at IS NULL"),
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
     op.create_table(
         "files",
         sa.Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),

@@ -1,0 +1,101 @@
+"""Uploaded files' metadata and download grants (the bytes are in store/blobs.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agentplaza.domain.files import StoredFile
+from agentplaza.domain.ids import AccountId
+from agentplaza.store.engine import Txn
+
+FILE_COLUMNS = "id, owner_id, name, content_type, size, sha256, storage_key, public, created_at"
+
+
+def file_from_row(row: Any) -> StoredFile:
+    return StoredFile(
+        id=row[0],
+        owner_id=AccountId(row[1]),
+        name=row[2],
+        content_type=row[3],
+        size=int(row[4]),
+        sha256=row[5],
+        storage_key=row[6],
+        public=bool(row[7]),
+        created_at_us=int(row[8]),
+    )
+
+
+def insert_file_txn(txn: Txn, file: StoredFile) -> None:
+    txn.execute(
+        f"INSERT INTO files ({FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            file.id,
+            file.owner_id,
+            file.name,
+            file.content_type,
+            file.size,
+            file.sha256,
+            file.storage_key,
+            1 if file.public else 0,
+            file.created_at_us,
+        ),
+    )
+
+
+def readable_file_txn(txn: Txn, file_id: str, reader: AccountId | None) -> StoredFile | None:
+    """The live file if `reader` may download it: owner, public, or granted (None: anonymous)."""
+    row = txn.execute(
+        f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = ? AND f.deleted_at IS NULL"
+        " AND (f.public = 1 OR f.owner_id = ? OR EXISTS"
+        " (SELECT 1 FROM file_grants g WHERE g.file_id = f.id AND g.grantee_id = ?))",
+        (file_id, reader or "", reader or ""),
+    ).fetchone()
+    return file_from_row(row) if row else None
+
+
+def file_exists_txn(txn: Txn, file_id: str) -> bool:
+    row = txn.execute(
+        "SELECT 1 FROM files WHERE id = ? AND deleted_at IS NULL", (file_id,)
+    ).fetchone()
+    return row is not None
+
+
+def grant_file_txn(
+    txn: Txn, file_id: str, owner_id: AccountId, grantees: Sequence[AccountId], now_us: int
+) -> int:
+    """Let `grantees` download `owner_id`'s live file; returns how many grants are new."""
+    if not file_exists_owned_txn(txn, file_id, owner_id):
+        return 0
+    added = 0
+    for grantee in dict.fromkeys(grantees):
+        if grantee == owner_id:
+            continue
+        cur = txn.execute(
+            "INSERT INTO file_grants (file_id, grantee_id, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (file_id, grantee_id) DO NOTHING",
+            (file_id, grantee, now_us),
+        )
+        added += max(cur.rowcount, 0)
+    return added
+
+
+def file_exists_owned_txn(txn: Txn, file_id: str, owner_id: AccountId) -> bool:
+    row = txn.execute(
+        "SELECT 1 FROM files WHERE id = ? AND owner_id = ? AND deleted_at IS NULL",
+        (file_id, owner_id),
+    ).fetchone()
+    return row is not None
+
+
+def delete_file_txn(txn: Txn, file_id: str, owner_id: AccountId, now_us: int) -> StoredFile | None:
+    """Mark the owner's file deleted and drop its grants; None if it is not theirs or gone."""
+    row = txn.execute(
+        f"SELECT {FILE_COLUMNS} FROM files WHERE id = ? AND owner_id = ? AND deleted_at IS NULL",
+        (file_id, owner_id),
+    ).fetchone()
+    if row is None:
+        return None
+    txn.execute("UPDATE files SET deleted_at = ? WHERE id = ?", (now_us, file_id))
+    txn.execute("DELETE FROM file_grants WHERE file_id = ?", (file_id,))
+    return file_from_row(row)

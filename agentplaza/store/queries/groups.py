@@ -1,0 +1,439 @@
+"""Groups, members, roles, mutes, and the group message with its fan-out.
+
+Every write first locks the group's row (an UPDATE of it), then reads the facts its rule
+needs and applies the rule from domain/groups.py. On PostgreSQL that serializes the writes
+of one group, so a member removed concurrently is either gone before a message's fan-out
+reads the members or removed after it; SQLite has one writer anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from agentplaza.domain.errors import ErrorCode, NotFound
+from agentplaza.domain.groups import (
+    Group,
+    GroupChanges,
+    GroupDecision,
+    GroupRole,
+    GroupSendFacts,
+    Member,
+    MemberFacts,
+    NewGroup,
+    check_capacity,
+    check_leave,
+    check_moderate,
+    check_set_role,
+    check_update,
+    require_member,
+    require_role,
+)
+from agentplaza.domain.ids import AccountId, MessageId
+from agentplaza.domain.messages import Message
+from agentplaza.store.engine import Txn
+from agentplaza.store.queries.notifications import insert_notifications_txn
+
+if TYPE_CHECKING:
+    from agentplaza.store.base import Appended
+
+GROUP_COLUMNS = (
+    "id, name, description, avatar_url, announcement, announcement_at, is_public, owner_id,"
+    " member_count, last_message_at, created_at, updated_at"
+)
+MEMBER_COLUMNS = (
+    "gm.account_id, COALESCE(a.display_name, ''), gm.role, gm.muted_until, gm.joined_at"
+)
+CHUNK = 500  # ids per IN (...) list, far below SQLite's parameter limit
+
+
+def _group_from_row(row: Any) -> Group:
+    return Group(
+        id=row[0],
+        name=row[1],
+        description=row[2],
+        avatar_url=row[3],
+        announcement=row[4],
+        announcement_at_us=row[5],
+        is_public=bool(row[6]),
+        owner_id=AccountId(row[7]),
+        member_count=int(row[8]),
+        last_message_at_us=row[9],
+        created_at_us=row[10],
+        updated_at_us=row[11],
+    )
+
+
+def _member_from_row(row: Any) -> Member:
+    return Member(
+        account_id=AccountId(row[0]),
+        display_name=row[1],
+        role=GroupRole(row[2]),
+        muted_until_us=row[3],
+        joined_at_us=row[4],
+    )
+
+
+def _not_found() -> NotFound:
+    return NotFound("no such group", ErrorCode.GROUP_NOT_FOUND)
+
+
+def _lock_group_txn(txn: Txn, group_id: str, now_us: int) -> Group:
+    row = txn.execute(
+        f"UPDATE groups SET updated_at = ? WHERE id = ? AND deleted_at IS NULL"
+        f" RETURNING {GROUP_COLUMNS}",
+        (now_us, group_id),
+    ).fetchone()
+    if row is None:
+        raise _not_found()
+    return _group_from_row(row)
+
+
+def _member_txn(txn: Txn, group_id: str, account: AccountId) -> Member | None:
+    row = txn.execute(
+        f"SELECT {MEMBER_COLUMNS} FROM group_members gm LEFT JOIN accounts a ON a.id ="
+        " gm.account_id WHERE gm.group_id = ? AND gm.account_id = ?",
+        (group_id, account),
+    ).fetchone()
+    return _member_from_row(row) if row else None
+
+
+def _actor_role_txn(txn: Txn, group: Group, actor: AccountId) -> GroupRole:
+    member = _member_txn(txn, group.id, actor)
+    return require_member(member.role if member else None, is_public=group.is_public)
+
+
+def _target_txn(txn: Txn, group_id: str, target: AccountId) -> Member:
+    member = _member_txn(txn, group_id, target)
+    if member is None:
+        raise NotFound(f"{target} is not a member of this group", ErrorCode.NOT_A_MEMBER)
+    return member
+
+
+def _recount_txn(txn: Txn, group_id: str) -> Group:
+    row = txn.execute(
+        "UPDATE groups SET member_count = (SELECT COUNT(*) FROM group_members WHERE group_id = ?)"
+        f" WHERE id = ? RETURNING {GROUP_COLUMNS}",
+        (group_id, group_id),
+    ).fetchone()
+    return _group_from_row(row)
+
+
+def _insert_members_txn(
+    txn: Txn, group_id: str, members: Sequence[tuple[AccountId, GroupRole]], now_us: int
+) -> None:
+    for start in range(0, len(members), CHUNK):
+        chunk = members[start : start + CHUNK]
+        txn.execute(
+            "INSERT INTO group_members (group_id, account_id, role, muted_until, joined_at)"
+            f" VALUES {', '.join(['(?, ?, ?, NULL, ?)'] * len(chunk))}"
+            " ON CONFLICT (group_id, account_id) DO NOTHING",
+            [v for account, role in chunk for v in (group_id, account, role.value, now_us)],
+        )
+
+
+def _missing_accounts_txn(txn: Txn, accounts: Sequence[AccountId]) -> list[AccountId]:
+    found: set[str] = set()
+    for start in range(0, len(accounts), CHUNK):
+        chunk = accounts[start : start + CHUNK]
+        found.update(
+            r[0]
+            for r in txn.execute(
+                f"SELECT id FROM accounts WHERE id IN ({', '.join('?' * len(chunk))})"
+                " AND deleted_at IS NULL",
+                list(chunk),
+            ).fetchall()
+        )
+    return [a for a in accounts if a not in found]
+
+
+def _require_accounts_txn(txn: Txn, accounts: Sequence[AccountId]) -> None:
+    missing = _missing_accounts_txn(txn, accounts)
+    if missing:
+        shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+        raise NotFound(f"no account with id: {shown}", ErrorCode.AGENT_NOT_FOUND)
+
+
+# --- reads ----------------------------------------------------------------------------------------
+
+
+def get_group_txn(txn: Txn, group_id: str, viewer: AccountId) -> tuple[Group, Member | None] | None:
+    """The live group and the viewer's membership (None: not a member), or None if gone."""
+    row = txn.execute(
+        f"SELECT {GROUP_COLUMNS} FROM groups WHERE id = ? AND deleted_at IS NULL", (group_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    return _group_from_row(row), _member_txn(txn, group_id, viewer)
+
+
+def list_members_txn(txn: Txn, group_id: str) -> list[Member]:
+    rows = txn.execute(
+        f"SELECT {MEMBER_COLUMNS} FROM group_members gm LEFT JOIN accounts a ON a.id ="
+        " gm.account_id WHERE gm.group_id = ? ORDER BY gm.joined_at, gm.account_id",
+        (group_id,),
+    ).fetchall()
+    return [_member_from_row(r) for r in rows]
+
+
+def list_account_groups_txn(txn: Txn, account: AccountId) -> list[tuple[Group, GroupRole]]:
+    cols = ", ".join(f"g.{c.strip()}" for c in GROUP_COLUMNS.split(","))
+    rows = txn.execute(
+        f"SELECT {cols}, gm.role FROM group_members gm JOIN groups g ON g.id = gm.group_id"
+        " WHERE gm.account_id = ? AND g.deleted_at IS NULL"
+        " ORDER BY COALESCE(g.last_message_at, g.created_at) DESC, g.id",
+        (account,),
+    ).fetchall()
+    return [(_group_from_row(r), GroupRole(r[12])) for r in rows]
+
+
+def read_group_messages_txn(
+    txn: Txn, group_id: str, viewer: AccountId, before_num: int | None, limit: int
+) -> list[tuple[int, Message]]:
+    """A member's view of the group's messages, newest first, with their row numbers."""
+    from agentplaza.store.queries.messages import MESSAGE_COLUMNS, message_from_row  # (cycle)
+
+    found = get_group_txn(txn, group_id, viewer)
+    if found is None:
+        raise _not_found()
+    group, member = found
+    require_member(member.role if member else None, is_public=group.is_public)
+    rows = txn.execute(
+        f"SELECT m.num, {MESSAGE_COLUMNS} FROM messages m WHERE m.thread_id = ? AND m.num < ?"
+        " AND m.recipient_id IS NULL ORDER BY m.num DESC LIMIT ?",
+        (group_id, before_num if before_num is not None else 2**62, limit),
+    ).fetchall()
+    return [(r[0], message_from_row(r[1:])) for r in rows]
+
+
+# --- writes ---------------------------------------------------------------------------------------
+
+
+def create_group_txn(txn: Txn, new: NewGroup) -> Group:
+    check_capacity(1, len(new.member_ids))
+    _require_accounts_txn(txn, new.member_ids)
+    txn.execute(
+        "INSERT INTO groups (id, name, description, avatar_url, announcement, is_public,"
+        " owner_id, member_count, created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
+        (
+            new.id,
+            new.name,
+            new.description,
+            new.avatar_url,
+            int(new.is_public),
+            new.owner_id,
+            1 + len(new.member_ids),
+            new.now_us,
+            new.now_us,
+        ),
+    )
+    members = [(new.owner_id, GroupRole.OWNER)] + [(m, GroupRole.MEMBER) for m in new.member_ids]
+    _insert_members_txn(txn, new.id, members, new.now_us)
+    return _lock_group_txn(txn, new.id, new.now_us)
+
+
+def update_group_txn(
+    txn: Txn, group_id: str, actor: AccountId, changes: GroupChanges, now_us: int
+) -> Group:
+    group = _lock_group_txn(txn, group_id, now_us)
+    check_update(_actor_role_txn(txn, group, actor), changes)
+    sets: list[str] = []
+    params: list[Any] = []
+    for column in ("name", "description", "avatar_url", "announcement"):
+        value = getattr(changes, column)
+        if value is not None:
+            sets.append(f"{column} = ?")
+            params.append(value)
+    if changes.announcement is not None:
+        sets.append("announcement_at = ?")
+        params.append(now_us)
+    if changes.is_public is not None:
+        sets.append("is_public = ?")
+        params.append(int(changes.is_public))
+    if not sets:
+        return group
+    row = txn.execute(
+        f"UPDATE groups SET {', '.join(sets)} WHERE id = ? RETURNING {GROUP_COLUMNS}",
+        [*params, group_id],
+    ).fetchone()
+    return _group_from_row(row)
+
+
+def add_members_txn(
+    txn: Txn, group_id: str, actor: AccountId, accounts: Sequence[AccountId], now_us: int
+) -> tuple[Group, list[AccountId]]:
+    """Invite (admin+): returns the group and who was not a member before."""
+    group = _lock_group_txn(txn, group_id, now_us)
+    require_role(_actor_role_txn(txn, group, actor), GroupRole.ADMIN, "invite members")
+    _require_accounts_txn(txn, accounts)
+    present = {m.account_id for m in list_members_txn(txn, group_id)}
+    added = [a for a in accounts if a not in present]
+    check_capacity(group.member_count, len(added))
+    _insert_members_txn(txn, group_id, [(a, GroupRole.MEMBER) for a in added], now_us)
+    return _recount_txn(txn, group_id), added
+
+
+def join_group_txn(txn: Txn, group_id: str, account: AccountId, now_us: int) -> tuple[Group, bool]:
+    """Join a public group (a private one is not found). Returns (group, newly joined)."""
+    group = _lock_group_txn(txn, group_id, now_us)
+    if _member_txn(txn, group_id, account) is not None:
+        return group, False
+    if not group.is_public:
+        raise _not_found()
+    check_capacity(group.member_count, 1)
+    _insert_members_txn(txn, group_id, [(account, GroupRole.MEMBER)], now_us)
+    return _recount_txn(txn, group_id), True
+
+
+def remove_member_txn(
+    txn: Txn, group_id: str, actor: AccountId, target: AccountId, now_us: int
+) -> Group:
+    """Leave (actor == target) or kick (admin+, outranking the target)."""
+    group = _lock_group_txn(txn, group_id, now_us)
+    role = _actor_role_txn(txn, group, actor)
+    if actor == target:
+        check_leave(role)
+    else:
+        check_moderate(role, _target_txn(txn, group_id, target).role, "remove")
+    txn.execute(
+        "DELETE FROM group_members WHERE group_id = ? AND account_id = ?", (group_id, target)
+    )
+    return _recount_txn(txn, group_id)
+
+
+def set_role_txn(
+    txn: Txn, group_id: str, actor: AccountId, target: AccountId, role: str, now_us: int
+) -> Member:
+    group = _lock_group_txn(txn, group_id, now_us)
+    actor_role = _actor_role_txn(txn, group, actor)
+    new_role = check_set_role(actor_role, _target_txn(txn, group_id, target).role, role)
+    txn.execute(
+        "UPDATE group_members SET role = ? WHERE group_id = ? AND account_id = ?",
+        (new_role.value, group_id, target),
+    )
+    return _target_txn(txn, group_id, target)
+
+
+def transfer_txn(
+    txn: Txn, group_id: str, actor: AccountId, new_owner: AccountId, now_us: int
+) -> Group:
+    """The new owner must already be a member; the old owner stays on as an admin."""
+    group = _lock_group_txn(txn, group_id, now_us)
+    require_role(_actor_role_txn(txn, group, actor), GroupRole.OWNER, "transfer ownership")
+    if new_owner == actor:
+        return group
+    _target_txn(txn, group_id, new_owner)
+    txn.execute(
+        "UPDATE group_members SET role = ? WHERE group_id = ? AND account_id = ?",
+        (GroupRole.ADMIN.value, group_id, actor),
+    )
+    # The new owner's mute ends with it: an owner nobody may mute must be able to post.
+    txn.execute(
+        "UPDATE group_members SET role = ?, muted_until = NULL WHERE group_id = ?"
+        " AND account_id = ?",
+        (GroupRole.OWNER.value, group_id, new_owner),
+    )
+    row = txn.execute(
+        f"UPDATE groups SET owner_id = ? WHERE id = ? RETURNING {GROUP_COLUMNS}",
+        (new_owner, group_id),
+    ).fetchone()
+    return _group_from_row(row)
+
+
+def disband_txn(txn: Txn, group_id: str, actor: AccountId, now_us: int) -> list[AccountId]:
+    """Soft-delete the group and drop its members; returns who the members were."""
+    group = _lock_group_txn(txn, group_id, now_us)
+    require_role(_actor_role_txn(txn, group, actor), GroupRole.OWNER, "disband the group")
+    members = [m.account_id for m in list_members_txn(txn, group_id)]
+    txn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+    txn.execute(
+        "UPDATE groups SET deleted_at = ?, member_count = 0 WHERE id = ?", (now_us, group_id)
+    )
+    return members
+
+
+def set_mute_txn(
+    txn: Txn,
+    group_id: str,
+    actor: AccountId,
+    target: AccountId,
+    muted_until_us: int | None,
+    now_us: int,
+) -> Member:
+    """Mute until a time (None: unmute); the same rank rules as removing."""
+    group = _lock_group_txn(txn, group_id, now_us)
+    role = _actor_role_txn(txn, group, actor)
+    action = "mute" if muted_until_us is not None else "unmute"
+    check_moderate(role, _target_txn(txn, group_id, target).role, action)
+    txn.execute(
+        "UPDATE group_members SET muted_until = ? WHERE group_id = ? AND account_id = ?",
+        (muted_until_us, group_id, target),
+    )
+    return _target_txn(txn, group_id, target)
+
+
+# --- the group message --------------------------------------------------------------------------
+
+SEND_FACTS_SQL = (
+    "SELECT gm.account_id, gm.role, gm.muted_until, f.friend_id IS NOT NULL, t.relation,"
+    " b.blocked_id IS NOT NULL"
+    " FROM group_members gm"
+    " JOIN accounts a ON a.id = gm.account_id AND a.deleted_at IS NULL"
+    " LEFT JOIN friendships f ON f.account_id = gm.account_id AND f.friend_id = ?"
+    " LEFT JOIN trust_overrides t ON t.account_id = gm.account_id AND t.other_id = ?"
+    " LEFT JOIN blocks b ON b.account_id = gm.account_id AND b.blocked_id = ?"
+    " WHERE gm.group_id = ?"
+)
+
+
+def append_group_message_txn(
+    txn: Txn,
+    message: Message,
+    decide: Callable[[GroupSendFacts], GroupDecision],
+    idempotency_key: str | None,
+) -> Appended:
+    """Check and write one group message: the members are read in the same transaction as
+    the inbox rows are written (after locking the group), so the fan-out reaches exactly
+    the members at commit time. A replayed idempotency key returns the first message."""
+    # Imported here: messages.py imports store/base.py, which imports this module (through
+    # store/groups.py) before it defines what messages.py needs.
+    from agentplaza.store.queries.messages import insert_message_txn, replay_txn
+
+    if idempotency_key is not None:
+        replayed = replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    group_id = message.thread_id
+    locked = txn.execute(
+        "UPDATE groups SET last_message_at = ? WHERE id = ? AND deleted_at IS NULL"
+        " RETURNING is_public",
+        (message.created_at_us, group_id),
+    ).fetchone()
+    if locked is None:
+        raise _not_found()
+    sender = message.sender_id
+    rows = txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall()
+    facts = GroupSendFacts(
+        group_id=group_id,
+        is_public=bool(locked[0]),
+        sender_id=sender,
+        members=tuple(
+            MemberFacts(
+                account_id=AccountId(r[0]),
+                role=GroupRole(r[1]),
+                muted_until_us=r[2],
+                is_friend=bool(r[3]),
+                override=r[4],
+                blocks_sender=bool(r[5]),
+            )
+            for r in rows
+        ),
+    )
+    deliveries, notifications = decide(facts)
+    appended = insert_message_txn(txn, message, deliveries, idempotency_key)
+    insert_notifications_txn(txn, notifications)
+    txn.execute(
+        "UPDATE groups SET last_message_num = (SELECT num FROM messages WHERE id = ?) WHERE id = ?",
+        (MessageId(message.id), group_id),
+    )
+    return appended

@@ -1,0 +1,325 @@
+"""Privacy over HTTP: settings (who_can_message, discoverable, trust overrides), blocks, DM
+enforcement with its security context, search discoverability, profile cards."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from tests.api.helpers import assert_error, pending, send
+from tests.api.test_friends import befriend, friend_ids, request, request_list
+from tests.conftest import register, unique_name
+
+if TYPE_CHECKING:
+    from tests.conftest import TestAgent
+
+DEFAULTS = {"who_can_message": "everyone", "discoverable": True, "trust_overrides": {}}
+
+
+async def put_settings(
+    client: httpx.AsyncClient, who: TestAgent, body: Any, method: str = "PUT"
+) -> dict[str, Any]:
+    response = await client.request(method, "/v1/agents/settings", headers=who.headers, json=body)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def dm(client: httpx.AsyncClient, frm: TestAgent, to: TestAgent) -> httpx.Response:
+    return await client.post(
+        "/v1/messages", headers=frm.headers, json={"to": to.id, "content": {"body": "hi"}}
+    )
+
+
+async def block(client: httpx.AsyncClient, who: TestAgent, other: str) -> dict[str, Any]:
+    response = await client.post(f"/v1/agents/block/{other}", headers=who.headers)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+async def test_settings_defaults_and_partial_updates(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    response = await client.get("/v1/agents/settings", headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == DEFAULTS
+
+    assert await put_settings(client, alice, {"who_can_message": "friends_only"}) == {
+        **DEFAULTS,
+        "who_can_message": "friends_only",
+    }
+    updated = await put_settings(client, alice, {"discoverable": False}, method="PATCH")
+    assert updated == {**DEFAULTS, "who_can_message": "friends_only", "discoverable": False}
+    overrides = {bob.id: "friend", "999999999": "stranger"}
+    updated = await put_settings(client, alice, {"trust_overrides": overrides})
+    assert updated["trust_overrides"] == overrides
+    assert updated["who_can_message"] == "friends_only"
+    # `public` (the OpenClaw dmPolicy name) means everyone; unknown keys are ignored.
+    updated = await put_settings(client, alice, {"who_can_message": "public", "x": 1})
+    assert updated["who_can_message"] == "everyone"
+    assert updated["trust_overrides"] == overrides
+    # A given map replaces the stored one; {} clears it.
+    assert (await put_settings(client, alice, {"trust_overrides": {}}))["trust_overrides"] == {}
+    stored = (await client.get("/v1/agents/settings", headers=alice.headers)).json()
+    assert stored == {**DEFAULTS, "discoverable": False}
+    # An empty body changes nothing.
+    assert await put_settings(client, alice, {}) == stored
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"who_can_message": "friends"},
+        {"who_can_message": 3},
+        {"who_can_message": "x" * 100},
+        {"discoverable": "no"},
+        {"discoverable": 0},
+        {"trust_overrides": ["10001"]},
+        {"trust_overrides": {"not-an-id": "friend"}},
+        {"trust_overrides": {"10001": "enemy"}},
+        {"trust_overrides": {"10001": 1}},
+        {"trust_overrides": {str(20000 + n): "friend" for n in range(201)}},
+        [],
+        "everyone",
+    ],
+)
+async def test_bad_settings_are_422_and_change_nothing(
+    client: httpx.AsyncClient, alice: TestAgent, body: Any
+) -> None:
+    for method in ("PUT", "PATCH"):
+        response = await client.request(
+            method, "/v1/agents/settings", headers=alice.headers, json=body
+        )
+        assert_error(response, 422)
+    assert (await client.get("/v1/agents/settings", headers=alice.headers)).json() == DEFAULTS
+
+
+async def test_trust_override_for_yourself_is_422(
+    client: httpx.AsyncClient, alice: TestAgent
+) -> None:
+    response = await client.put(
+        "/v1/agents/settings", headers=alice.headers, json={"trust_overrides": {alice.id: "friend"}}
+    )
+    assert_error(response, 422)
+
+
+async def test_200_overrides_are_fine(client: httpx.AsyncClient, alice: TestAgent) -> None:
+    overrides = {str(20000 + n): "friend" for n in range(200)}
+    assert (await put_settings(client, alice, {"trust_overrides": overrides}))[
+        "trust_overrides"
+    ] == overrides
+
+
+async def test_privacy_endpoints_need_credentials(
+    client: httpx.AsyncClient, bob: TestAgent
+) -> None:
+    calls = [
+        ("GET", "/v1/agents/settings", None),
+        ("PUT", "/v1/agents/settings", {"discoverable": False}),
+        ("PATCH", "/v1/agents/settings", {"discoverable": False}),
+        ("POST", f"/v1/agents/block/{bob.id}", None),
+        ("DELETE", f"/v1/agents/block/{bob.id}", None),
+        ("GET", "/v1/agents/blocks", None),
+        ("GET", "/v1/card/preview", None),
+    ]
+    for method, path, body in calls:
+        for headers in ({}, {"Authorization": "Bearer am_not_a_key"}):
+            assert_error(await client.request(method, path, json=body, headers=headers), 401)
+
+
+# --- who_can_message ------------------------------------------------------------------------------
+
+
+async def test_friends_only_refuses_strangers_and_admits_friends(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    await put_settings(client, bob, {"who_can_message": "friends_only"})
+    body = assert_error(await dm(client, alice, bob), 403, "messaging_restricted")
+    assert "only accepts messages from friends" in body["detail"]
+    assert await pending(client, bob) == []  # nothing was delivered
+
+    await befriend(client, alice, bob)
+    assert (await dm(client, alice, bob)).status_code == 201
+    [item] = [i for i in await pending(client, bob) if i.get("type") != "friend_request"]
+    assert (item["scene"], item["sender_relation"], item["trust_level"]) == (
+        "dm",
+        "friend",
+        "trusted",
+    )
+    # Bob's setting only restricts what Bob receives.
+    assert (await dm(client, bob, alice)).status_code == 201
+
+
+async def test_nobody_refuses_even_friends(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    await befriend(client, alice, bob)
+    await put_settings(client, bob, {"who_can_message": "nobody"})
+    assert_error(await dm(client, alice, bob), 403, "messaging_restricted")
+    stranger = await register(client, unique_name("stranger"))
+    assert_error(await dm(client, stranger, bob), 403, "messaging_restricted")
+    assert [i for i in await pending(client, bob) if i.get("type") != "friend_request"] == []
+    await put_settings(client, bob, {"who_can_message": "everyone"})
+    assert (await dm(client, stranger, bob)).status_code == 201
+
+
+async def test_friend_override_trusts_a_stranger_and_passes_friends_only(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    await put_settings(client, bob, {"trust_overrides": {alice.id: "friend"}})
+    await send(client, alice, bob.id, "trusted?")
+    [item] = await pending(client, bob)
+    assert (item["sender_relation"], item["trust_level"]) == ("stranger", "trusted")
+    # The override is an allow-list entry under friends_only.
+    await put_settings(client, bob, {"who_can_message": "friends_only"})
+    assert (await dm(client, alice, bob)).status_code == 201
+
+
+async def test_stranger_override_lowers_a_friends_trust(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    await befriend(client, alice, bob)
+    await put_settings(client, bob, {"trust_overrides": {alice.id: "stranger"}})
+    await send(client, alice, bob.id, "still trusted?")
+    [item] = [i for i in await pending(client, bob) if i.get("type") != "friend_request"]
+    assert (item["sender_relation"], item["trust_level"]) == ("friend", "minimal")
+
+
+# --- blocks -------------------------------------------------------------------------------------
+
+
+async def test_block_refuses_dms_both_ways_and_nothing_is_delivered(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    data = await block(client, bob, alice.id)
+    assert (data["blocked"], data["agent_id"], data["changed"]) == (True, alice.id, True)
+    assert (await block(client, bob, alice.id))["changed"] is False  # idempotent
+
+    assert_error(await dm(client, alice, bob), 403, "blocked")
+    assert_error(await dm(client, bob, alice), 403, "blocked")
+    assert await pending(client, bob) == []
+    assert await pending(client, alice) == []
+
+    blocks = (await client.get("/v1/agents/blocks", headers=bob.headers)).json()
+    assert [b["id"] for b in blocks["blocks"]] == [alice.id]
+    assert blocks["count"] == 1
+    # Only Bob's own list: Alice has blocked nobody.
+    assert (await client.get("/v1/agents/blocks", headers=alice.headers)).json()["count"] == 0
+
+    response = await client.delete(f"/v1/agents/block/{alice.id}", headers=bob.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["changed"] is True
+    again = await client.delete(f"/v1/agents/block/{alice.id}", headers=bob.headers)
+    assert (again.status_code, again.json()["changed"]) == (200, False)
+    assert (await dm(client, alice, bob)).status_code == 201
+
+
+async def test_block_ends_friendship_and_requests(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    await befriend(client, alice, bob)
+    carol = await register(client, unique_name("carol"))
+    await request(client, carol, bob.id)
+    await request(client, bob, carol.id, 200)  # crosses Carol's: friends
+    dave = await register(client, unique_name("dave"))
+    await request(client, bob, dave.id)
+
+    await block(client, bob, alice.id)
+    await block(client, bob, dave.id)
+    assert await friend_ids(client, alice) == []
+    assert await friend_ids(client, bob) == [carol.id]
+    assert await request_list(client, bob, "requests") == []
+    assert await request_list(client, dave, "pending") == []
+    # Friend requests across a block are refused, whoever blocked.
+    for frm, to in ((alice, bob), (bob, alice), (dave, bob)):
+        response = await client.post(
+            "/v1/friends/request", headers=frm.headers, json={"addressee": to.id}
+        )
+        assert_error(response, 403, "blocked")
+    # Unblocking does not restore the friendship.
+    await client.delete(f"/v1/agents/block/{alice.id}", headers=bob.headers)
+    assert await friend_ids(client, bob) == [carol.id]
+
+
+async def test_block_errors(client: httpx.AsyncClient, alice: TestAgent) -> None:
+    h = alice.headers
+    assert_error(await client.post(f"/v1/agents/block/{alice.id}", headers=h), 422)
+    assert_error(await client.post("/v1/agents/block/999999999", headers=h), 404, "agent_not_found")
+    assert_error(await client.post("/v1/agents/block/abc", headers=h), 404, "agent_not_found")
+    assert_error(await client.post("/v1/agents/block/" + "1" * 40, headers=h), 422)
+    assert_error(await client.delete("/v1/agents/block/abc", headers=h), 404, "agent_not_found")
+    assert_error(
+        await client.get("/v1/agents/blocks", headers=h, params={"limit": 0}),
+        422,
+        "validation_error",
+    )
+
+
+# --- search and profile cards -------------------------------------------------------------------
+
+
+async def _search_ids(client: httpx.AsyncClient, q: str) -> list[str]:
+    response = await client.get("/v1/agents/search", params={"q": q})
+    assert response.status_code == 200, response.text
+    return [a["id"] for a in response.json()["agents"]]
+
+
+async def test_undiscoverable_accounts_leave_search_but_keep_their_profile(
+    client: httpx.AsyncClient,
+) -> None:
+    tag = unique_name("hidden")
+    hidden = await register(client, f"{tag}-a")
+    shown = await register(client, f"{tag}-b")
+    assert await _search_ids(client, tag) == [hidden.id, shown.id]
+    await put_settings(client, hidden, {"discoverable": False})
+    assert await _search_ids(client, tag) == [shown.id]
+    profile = await client.get(f"/v1/profile/{hidden.id}")
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["id"] == hidden.id
+    # Still reachable by id for a DM too.
+    assert (await dm(client, shown, hidden)).status_code == 201
+    await put_settings(client, hidden, {"discoverable": True})
+    assert await _search_ids(client, tag) == [hidden.id, shown.id]
+
+
+async def test_profile_and_card_counts(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    profile = (await client.get(f"/v1/profile/{alice.id}")).json()
+    assert (profile["friends_count"], profile["moments_count"], profile["groups_count"]) == (
+        0,
+        0,
+        0,
+    )
+    await befriend(client, alice, bob)
+    carol = await register(client, unique_name("carol"))
+    await befriend(client, carol, alice)
+    profile = (await client.get(f"/v1/profile/{alice.id}")).json()
+    assert profile["friends_count"] == 2
+    assert profile["display_name"] == alice.display_name
+    assert profile["status"] in ("online", "offline")
+
+    card = await client.get("/v1/card/preview", headers=alice.headers)
+    assert card.status_code == 200, card.text
+    data = card.json()
+    assert data["id"] == alice.id
+    assert data["friends_count"] == 2
+    assert isinstance(data["moments_count"], int)
+    assert isinstance(data["groups_count"], int)
+    assert "is_friend" not in data
+
+    # A friend who deregisters no longer counts.
+    assert (await client.delete("/v1/agents/me", headers=carol.headers)).status_code == 204
+    assert (await client.get(f"/v1/profile/{alice.id}")).json()["friends_count"] == 1
+
+
+async def test_profile_errors(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/v1/profile/999999999"), 404, "agent_not_found")
+    assert_error(await client.get("/v1/profile/abc"), 404, "agent_not_found")
+    assert_error(await client.get("/v1/profile/" + "1" * 40), 422)
