@@ -379,6 +379,43 @@ class Groups:
         )
         await self._notify(actor, [notice])
 
+    # --- the agentim SDK's paths into groups (called from api/routes/messages.py, threads.py)
+    async def reply_in_group(self, sender: Account, out: Outgoing) -> tuple[Message, bool] | None:
+        """Post a DM that carries a group's thread id into that group, if `sender` is a member.
+
+        The agentim SDK's `msg.reply()` on a group message sends `POST /v1/messages {"to":
+        <sender>, "thread_id": <group id>}` (agentim-wire §16). None when the thread is not a
+        group the sender belongs to: the caller then treats it as a plain DM.
+        """
+        if not out.thread_id or not is_group_id(out.thread_id):
+            return None
+        found = await self._store.get_group(out.thread_id, sender.id)
+        if found is None or found[1] is None:
+            return None
+        sent = await self.send(
+            sender,
+            out.thread_id,
+            GroupOutgoing(
+                format=out.format,
+                body=out.body,
+                reply_to=out.reply_to,
+                type=out.type,
+                idempotency_key=out.idempotency_key,
+            ),
+        )
+        return sent.message, sent.replayed
+
+    async def thread_messages(
+        self, account: Account, thread_id: str, *, before_num: int | None, limit: int
+    ) -> list[tuple[int, Message]]:
+        """`GET /v1/threads/{group id}/messages`: the group history, for members only."""
+        try:
+            return await self._store.read_group_messages(
+                _group_id(thread_id), account.id, before_num=before_num, limit=limit
+            )
+        except (NotFound, Forbidden):
+            raise NotFound("no such thread", ErrorCode.THREAD_NOT_FOUND) from None
+
     async def _notify(self, actor: Account, notices: list[Notice]) -> None:
         if not notices:
             return
@@ -388,50 +425,6 @@ class Groups:
             # The change itself is committed; failing the request now would invite a retry
             # of something already done.
             log.exception("group notifications failed (%d dropped)", len(notices))
-
-
-# --- the agentim SDK's paths into groups (called from services/messaging.py) -------------------
-
-
-async def reply_in_group(
-    runtime: Runtime, messaging: Messaging, sender: Account, out: Outgoing
-) -> tuple[Message, bool] | None:
-    """Post a DM that carries a group's thread id into that group, if `sender` is a member.
-
-    The agentim SDK's `msg.reply()` on a group message sends `POST /v1/messages {"to":
-    <sender>, "thread_id": <group id>}` (agentim-wire §16). None when the thread is not a
-    group the sender belongs to: the caller then treats it as a plain DM.
-    """
-    if not out.thread_id or not is_group_id(out.thread_id):
-        return None
-    found = await runtime.store.get_group(out.thread_id, sender.id)
-    if found is None or found[1] is None:
-        return None
-    groups = Groups(runtime, messaging, Notifications(runtime, messaging))
-    sent = await groups.send(
-        sender,
-        out.thread_id,
-        GroupOutgoing(
-            format=out.format,
-            body=out.body,
-            reply_to=out.reply_to,
-            type=out.type,
-            idempotency_key=out.idempotency_key,
-        ),
-    )
-    return sent.message, sent.replayed
-
-
-async def group_thread_messages(
-    runtime: Runtime, account: Account, thread_id: str, *, before_num: int | None, limit: int
-) -> list[tuple[int, Message]]:
-    """`GET /v1/threads/{group id}/messages`: the group history, for members only."""
-    try:
-        return await runtime.store.read_group_messages(
-            _group_id(thread_id), account.id, before_num=before_num, limit=limit
-        )
-    except (NotFound, Forbidden):
-        raise NotFound("no such thread", ErrorCode.THREAD_NOT_FOUND) from None
 
 
 # --- input --------------------------------------------------------------------------------------

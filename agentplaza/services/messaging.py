@@ -40,7 +40,7 @@ from agentplaza.metrics import (
     STORE_READ_SYNC,
 )
 from agentplaza.services.container import Runtime
-from agentplaza.store.base import InboxPage, ThreadSummary
+from agentplaza.store.records import InboxPage, ThreadSummary
 
 log = logging.getLogger(__name__)
 PUBLISH_FAILURE_LOG_INTERVAL_SECS = 10.0
@@ -117,15 +117,6 @@ class Messaging:
 
     async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
         """Store a DM durably, then publish it. Returns (message, replayed)."""
-        if out.thread_id and ids.is_uuid_shaped(out.thread_id):
-            # The agentim SDK replies to a group message with a DM carrying the group's
-            # thread id: it goes into the group (services/groups.py; imported here because
-            # that module builds on this one).
-            from agentplaza.services.groups import reply_in_group
-
-            posted = await reply_in_group(self._rt, self, sender, out)
-            if posted is not None:
-                return posted
         recipient = ids.parse_account_id(out.to)
         if recipient is None:
             raise Invalid("`to` must be an account id", ErrorCode.INVALID_ID)
@@ -268,12 +259,6 @@ class Messaging:
     async def thread_messages(
         self, account: Account, thread_id: str, *, before_num: int | None, limit: int
     ) -> list[tuple[int, Message]]:
-        if ids.is_uuid_shaped(thread_id):  # only groups have UUID-shaped thread ids
-            from agentplaza.services.groups import group_thread_messages
-
-            return await group_thread_messages(
-                self._rt, account, thread_id, before_num=before_num, limit=limit
-            )
         if not ids.is_thread_id(thread_id):
             raise NotFound("no such thread", ErrorCode.THREAD_NOT_FOUND)
         rows = await self._store.read_thread(

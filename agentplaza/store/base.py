@@ -9,47 +9,18 @@ See docs/streams.md for the inbox/seq contract.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
 from agentplaza.domain.ids import AccountId, ThreadId
-from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
+from agentplaza.domain.messages import DeliveryContext, Message
 from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.files import FileStore
 from agentplaza.store.groups import GroupStore
 from agentplaza.store.moments import MomentStore
+from agentplaza.store.records import Appended, InboxPage, ThreadSummary
 from agentplaza.store.social import SocialStore
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Appended:
-    """Result of append_message: the stored message and the inbox rows it created.
-
-    `replayed` is True when an earlier send with the same idempotency key was found; then
-    `message` is that earlier message and `items` is empty (nothing new was written).
-    """
-
-    message: Message
-    items: tuple[InboxItem, ...]
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InboxPage:
-    items: list[InboxItem]
-    head_seq: int
-    """The recipient's highest allocated seq when the page was read."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ThreadSummary:
-    thread_id: ThreadId
-    peer_id: AccountId | None
-    last_message_at_us: int
-    last_message: Message | None
-    """None once retention has purged it."""
 
 
 class Store(SocialStore, GroupStore, MomentStore, FileStore, Protocol):

@@ -10,7 +10,7 @@ slip in between. Unknown, disbanded and (for non-members) private groups raise N
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from agentplaza.domain.groups import (
     Group,
@@ -24,10 +24,8 @@ from agentplaza.domain.groups import (
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import Message
 from agentplaza.store.queries import groups as q
+from agentplaza.store.records import Appended
 from agentplaza.store.runner import TxnRunner
-
-if TYPE_CHECKING:  # store/base.py imports this module before it defines Appended
-    from agentplaza.store.base import Appended
 
 GroupDecide = Callable[[GroupSendFacts], GroupDecision]
 
@@ -178,4 +176,4 @@ class GroupTxnStore(TxnRunner):
     async def append_group_message(
         self, message: Message, *, decide: GroupDecide, idempotency_key: str | None
     ) -> Appended:
-        return await self._write(q.append_group_message_txn, message, decide, idempotency_key)
+        return await self._write_bulk(q.append_group_message_txn, message, decide, idempotency_key)

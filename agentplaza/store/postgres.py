@@ -43,10 +43,10 @@ from agentplaza.domain.errors import AgentplazaError, Conflict, ErrorCode, Inval
 from agentplaza.domain.messages import DeliveryContext, Message
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store import migrate
-from agentplaza.store.base import Appended
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
 from agentplaza.store.queries.postgres_fast import FactsChanged, append_direct_message_pg
+from agentplaza.store.records import Appended
 from agentplaza.store.txn_store import TxnStore
 
 log = logging.getLogger(__name__)

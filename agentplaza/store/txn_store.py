@@ -14,13 +14,13 @@ from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import DeliveryContext, Message
 from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
 from agentplaza.domain.permissions import DirectFacts
-from agentplaza.store.base import Appended, InboxPage, ThreadSummary
 from agentplaza.store.files import FileTxnStore
 from agentplaza.store.groups import GroupTxnStore
 from agentplaza.store.moments import MomentTxnStore
 from agentplaza.store.queries import accounts as q_accounts
 from agentplaza.store.queries import messages as q_messages
 from agentplaza.store.queries import notifications as q_notifications
+from agentplaza.store.records import Appended, InboxPage, ThreadSummary
 from agentplaza.store.social import SocialTxnStore
 
 BULK_DELIVERIES = 8

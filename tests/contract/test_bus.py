@@ -37,7 +37,8 @@ from agentplaza.realtime.longpoll import Waiter
 from agentplaza.realtime.sink import OrderedSink
 from agentplaza.services.messaging import encode_delivery
 from agentplaza.store import open_store
-from agentplaza.store.base import InboxPage, Store
+from agentplaza.store.base import Store
+from agentplaza.store.records import InboxPage
 from tests import backends
 from tests.contract.storedata import T0, dm, new_agent, to
 from tests.netproxy import DroppableProxy

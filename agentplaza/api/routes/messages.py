@@ -13,6 +13,7 @@ from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us, us_from_iso
 from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
+from agentplaza.domain.ids import is_uuid_shaped
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, delivery_view, message_view
 from agentplaza.metrics import DELIVERED_LONGPOLL
 from agentplaza.realtime.longpoll import PENDING_DEFAULT_LIMIT, wait_for_pending
@@ -44,18 +45,19 @@ async def send_from_body(
     decision = await limiter.check(limiter.send, account.id)
     content_format = body.content.format if body.content else (body.format or "text")
     content_body = body.content.body if body.content else body.body
-    message, replayed = await services.messaging.send(
-        account,
-        Outgoing(
-            to=body.to,
-            format=content_format,
-            body=content_body,
-            thread_id=body.thread_id,
-            reply_to=body.reply_to,
-            type=body.type,
-            idempotency_key=idempotency_key or body.idempotency_key,
-        ),
+    out = Outgoing(
+        to=body.to,
+        format=content_format,
+        body=content_body,
+        thread_id=body.thread_id,
+        reply_to=body.reply_to,
+        type=body.type,
+        idempotency_key=idempotency_key or body.idempotency_key,
     )
+    posted = None
+    if body.thread_id and is_uuid_shaped(body.thread_id):  # only groups have such thread ids
+        posted = await services.groups.reply_in_group(account, out)
+    message, replayed = posted or await services.messaging.send(account, out)
     headers = limit_headers(decision, limiter.send) or {}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -137,7 +139,7 @@ async def threads(
             "threads": [
                 {
                     "thread_id": t.thread_id,
-                    "scene": "dm",
+                    "scene": "group" if is_uuid_shaped(t.thread_id) else "dm",
                     "peer_id": t.peer_id,
                     "last_message": message_view(t.last_message) if t.last_message else None,
                     "last_message_at": iso_from_us(t.last_message_at_us),

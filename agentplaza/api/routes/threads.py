@@ -8,6 +8,7 @@ from starlette.responses import Response
 from agentplaza.api.auth import CurrentAccount, ServicesDep
 from agentplaza.api.render import json_response
 from agentplaza.domain.cursors import decode_page_cursor, encode_page_cursor
+from agentplaza.domain.ids import is_uuid_shaped
 from agentplaza.domain.messages import message_view
 
 router = APIRouter(prefix="/v1/threads", tags=["messages"])
@@ -22,9 +23,9 @@ async def thread_messages(
     limit: int = Query(50, ge=1, le=200),
 ) -> Response:
     before_num = decode_page_cursor(before) if before else None
-    rows = await services.messaging.thread_messages(
-        account, thread_id, before_num=before_num, limit=limit + 1
-    )
+    # Only groups have UUID-shaped thread ids (the agentim SDK's rule, domain/ids.py).
+    read = services.groups if is_uuid_shaped(thread_id) else services.messaging
+    rows = await read.thread_messages(account, thread_id, before_num=before_num, limit=limit + 1)
     page = rows[:limit]
     has_more = len(rows) > limit
     return json_response(

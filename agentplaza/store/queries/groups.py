@@ -9,7 +9,7 @@ reads the members or removed after it; SQLite has one writer anyway.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentplaza.domain.errors import ErrorCode, NotFound
 from agentplaza.domain.groups import (
@@ -32,10 +32,14 @@ from agentplaza.domain.groups import (
 from agentplaza.domain.ids import AccountId, MessageId
 from agentplaza.domain.messages import Message
 from agentplaza.store.engine import Txn
+from agentplaza.store.queries.messages import (
+    MESSAGE_COLUMNS,
+    insert_message_txn,
+    message_from_row,
+    replay_txn,
+)
 from agentplaza.store.queries.notifications import insert_notifications_txn
-
-if TYPE_CHECKING:
-    from agentplaza.store.base import Appended
+from agentplaza.store.records import Appended
 
 GROUP_COLUMNS = (
     "id, name, description, avatar_url, announcement, announcement_at, is_public, owner_id,"
@@ -191,8 +195,6 @@ def read_group_messages_txn(
     txn: Txn, group_id: str, viewer: AccountId, before_num: int | None, limit: int
 ) -> list[tuple[int, Message]]:
     """A member's view of the group's messages, newest first, with their row numbers."""
-    from agentplaza.store.queries.messages import MESSAGE_COLUMNS, message_from_row  # (cycle)
-
     found = get_group_txn(txn, group_id, viewer)
     if found is None:
         raise _not_found()
@@ -395,10 +397,6 @@ def append_group_message_txn(
     """Check and write one group message: the members are read in the same transaction as
     the inbox rows are written (after locking the group), so the fan-out reaches exactly
     the members at commit time. A replayed idempotency key returns the first message."""
-    # Imported here: messages.py imports store/base.py, which imports this module (through
-    # store/groups.py) before it defines what messages.py needs.
-    from agentplaza.store.queries.messages import insert_message_txn, replay_txn
-
     if idempotency_key is not None:
         replayed = replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:

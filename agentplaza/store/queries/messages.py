@@ -17,9 +17,9 @@ from agentplaza.domain.messages import (
 )
 from agentplaza.domain.notifications import NewNotification
 from agentplaza.domain.permissions import DirectFacts
-from agentplaza.store.base import Appended, InboxPage, ThreadSummary
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.notifications import insert_notifications_txn
+from agentplaza.store.records import Appended, InboxPage, ThreadSummary
 
 MESSAGE_COLUMNS = (
     "m.id, m.sender_id, m.recipient_id, m.thread_id, m.reply_to, m.type, m.format, m.body,"

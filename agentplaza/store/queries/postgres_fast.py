@@ -23,7 +23,6 @@ from typing import Any
 from agentplaza.domain.errors import ErrorCode, NotFound
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.domain.permissions import DirectFacts
-from agentplaza.store.base import Appended
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
     DIRECT_FACTS_SQL,
@@ -32,6 +31,7 @@ from agentplaza.store.queries.messages import (
     message_values,
     replay_txn,
 )
+from agentplaza.store.records import Appended
 
 
 class FactsChanged(Exception):
