@@ -68,7 +68,8 @@ inbox = Table(
     Column("intent", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("acked_at", BigInteger),
-    Index("ix_inbox_account_message", "account_id", "message_id"),
+    # Message first: a fan-out's rows then share one leaf page instead of one per member.
+    Index("ix_inbox_message_account", "message_id", "account_id"),
     Index("ix_inbox_message_num", "message_num"),
     Index(
         "ix_inbox_unacked",

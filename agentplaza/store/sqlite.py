@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 READER_THREADS = 3
 CHECKPOINT_INTERVAL_SECS = 1.0
+# Past this many WAL frames (4 KiB pages: 32 MiB) writes pause for one checkpoint on the
+# writer thread, after which the WAL starts over (see SqliteStore._restart_wal).
+WAL_RESTART_FRAMES = 8192
 Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
 """(query function, its arguments, the caller's future, whether it is a bulk write)"""
 
@@ -66,7 +69,8 @@ class SqliteStore(TxnStore):
         # Bulk writes (large fan-outs) run on this thread; `_in_thread` is the batch running
         # there. Writes never overlap: the connection is used by one thread at a time.
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._in_thread: asyncio.Future[list[tuple[bool, Any]]] | None = None
+        self._in_thread: asyncio.Future[Any] | None = None
+        self._wal_restart_owed = False  # set by the checkpointer thread (see _restart_wal)
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -98,7 +102,10 @@ class SqliteStore(TxnStore):
         self._writer.execute("PRAGMA busy_timeout=1000")
         self._stop_checkpoints.clear()
         self._checkpointer = threading.Thread(
-            target=self._checkpoint_loop, name="sqlite-checkpointer", daemon=True
+            target=self._checkpoint_loop,
+            args=(asyncio.get_running_loop(),),
+            name="sqlite-checkpointer",
+            daemon=True,
         )
         self._checkpointer.start()
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
@@ -146,10 +153,15 @@ class SqliteStore(TxnStore):
     def _commit_queued(self) -> None:
         if self._in_thread is not None:
             return  # one batch at a time; the thread's completion starts the next
+        loop = asyncio.get_running_loop()
+        if self._wal_restart_owed:
+            self._wal_restart_owed = False
+            self._in_thread = loop.run_in_executor(self._writer_thread, self._restart_wal)
+            self._in_thread.add_done_callback(lambda _: self._thread_done([], None))
+            return
         batch = self._take_batch()
         if not batch:
             return
-        loop = asyncio.get_running_loop()
         if any(bulk for *_, bulk in batch):
             # sqlite3 releases the GIL while a statement runs: a fan-out's thousands of row
             # writes then overlap with the loop pushing the previous message to its readers.
@@ -160,10 +172,12 @@ class SqliteStore(TxnStore):
             loop.call_soon(self._commit_queued)
         self._resolve(batch, self._commit(batch))
 
-    def _thread_done(self, batch: list[Job], done: asyncio.Future[list[tuple[bool, Any]]]) -> None:
+    def _thread_done(self, batch: list[Job], done: asyncio.Future[Any] | None) -> None:
         self._in_thread = None
         if self._queued:
             asyncio.get_running_loop().call_soon(self._commit_queued)
+        if done is None:
+            return
         exc = done.exception()  # _commit itself never raises; the executor might
         if exc is None:
             self._resolve(batch, done.result())
@@ -228,16 +242,33 @@ class SqliteStore(TxnStore):
         conn.execute("COMMIT")
         return outcomes
 
-    def _checkpoint_loop(self) -> None:
+    def _checkpoint_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         conn = self._connect()
         try:
             while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL_SECS):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _busy, wal_frames, _copied = conn.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)"
+                    ).fetchone()
                 except sqlite3.Error:
                     log.exception("WAL checkpoint failed; will retry")
+                    continue
+                if wal_frames > WAL_RESTART_FRAMES and not self._wal_restart_owed:
+                    self._wal_restart_owed = True
+                    loop.call_soon_threadsafe(self._commit_queued)
         finally:
             conn.close()
+
+    def _restart_wal(self) -> None:
+        """On the writer thread, between batches: checkpoint what is left, so that the next
+        write starts the WAL over. A checkpoint running beside the writer never catches up
+        under steady load, and the WAL would grow without bound, every page lookup slower
+        (912 MB after a minute of 50-member fan-outs, writes 3x slower)."""
+        assert self._writer is not None
+        try:
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            log.exception("WAL restart checkpoint failed; will retry")
 
     def _reader_conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

@@ -1,4 +1,4 @@
-"""Social graph, groups, moments, files, notifications.
+"""Social graph, groups, moments, files, notifications; the inbox ack index message-first.
 
 Revision ID: 0002
 """
@@ -44,6 +44,10 @@ def _pair(name: str, first: str, second: str) -> None:
 
 
 def upgrade() -> None:
+    # Acks look rows up by (account, message) either way; with the message first, the rows of
+    # a group message's fan-out share one leaf page of this index instead of one per member.
+    op.drop_index("ix_inbox_account_message", "inbox")
+    op.create_index("ix_inbox_message_account", "inbox", ["message_id", "account_id"])
     op.create_table(
         "account_settings",
         sa.Column("account_id", sa.Text, primary_key=True),
@@ -188,3 +192,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in TABLES:
         op.drop_table(table)
+    op.drop_index("ix_inbox_message_account", "inbox")
+    op.create_index("ix_inbox_account_message", "inbox", ["account_id", "message_id"])
