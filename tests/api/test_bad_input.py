@@ -1,36 +1,45 @@
 """Bad input on every endpoint: always a 4xx with the error shape, never a 5xx.
 
-`ENDPOINTS` lists every path+method of the API and `CASES` the bad inputs per endpoint;
+`ENDPOINTS` lists every path+method of the API and `CASES` the bad inputs per endpoint (the
+social areas' in bad_input_cases.py, with `Endpoint` and `Case`);
 `test_table_covers_every_endpoint` compares them with /openapi.json, so a new endpoint (or a new
 parameter of an existing one) without bad-input cases fails the suite. On top of the specific
-cases every endpoint gets generic ones: an oversize body (413), and where applicable missing or
-invalid credentials (401), malformed JSON (400) and a non-object JSON body (422).
+cases every endpoint gets generic ones: a body over its cap (413), and where applicable missing
+or invalid credentials (401), malformed JSON (400) and a non-object JSON body (422), or for the
+upload routes a body that is not multipart (422).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from tests.api.bad_input_cases import (
+    IC,
+    INT64_OVERFLOW,
+    MAX_MESSAGE_BODY_BYTES,
+    PNG_BYTES,
+    SOCIAL_CASES,
+    SOCIAL_ENDPOINTS,
+    UNSET,
+    Case,
+    Endpoint,
+    V,
+    limit_cases,
+    path_cases,
+)
 from tests.api.helpers import assert_error, assert_no_server_errors, send
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess
 
-MAX_BODY_BYTES = 1_048_576  # settings.max_body_bytes default
-MAX_MESSAGE_BODY_BYTES = 65_536  # settings.max_message_body_bytes default
-INT64_OVERFLOW = 2**63  # one past SQLite's INTEGER range
-UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    auth: bool  # needs an account's credentials
-    json_body: bool  # takes a JSON request body
-
+if TYPE_CHECKING:  # imported at run time pytest would try to collect it as a test class
+    from tests.conftest import TestAgent
 
 ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/health"): Endpoint(auth=False, json_body=False),
@@ -55,62 +64,8 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/messages/sync"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/messages/threads"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/threads/{thread_id}/messages"): Endpoint(auth=True, json_body=False),
+    **SOCIAL_ENDPOINTS,
 }
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad request. `path`, `json` and `content` may use `{placeholders}` ({me}, {peer},
-    {thread}, {sent_msg}, ...), filled from the per-test context built by `_context`."""
-
-    name: str
-    target: str  # what is bad: "path:<name>", "query:<name>", "header:<name>", "body", ...
-    status: int
-    code: str | None
-    path: str | None = None  # concrete path; defaults to the endpoint's template
-    params: dict[str, Any] = field(default_factory=dict)
-    json: Any = UNSET
-    content: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    credentials: str = "agent"  # "agent", "none", "invalid", "human"
-
-
-# Garbage for path parameters: (case name, raw path segment, expected status, code or None for
-# "the resource's not-found code"). Segments are sent percent-encoded as given.
-PATH_GARBAGE: list[tuple[str, str, int, str | None]] = [
-    ("very-long", "x" * 5000, 422, "validation_error"),
-    ("unicode", "%E2%9C%93%F0%9F%A4%96", 404, None),
-    ("rtl-override", "%E2%80%AE10001", 404, None),
-    ("nul", "%00", 404, None),
-    ("dot-dot-slash", "..%2F..%2Fhealth", 404, "not_found"),
-    ("dot-dot", "%2E%2E", 404, None),
-    ("space", "%20", 404, None),
-    ("sql", "1%27%20OR%20%271%27%3D%271", 404, None),
-]
-
-
-def _path_cases(template: str, param: str, not_found_code: str) -> list[Case]:
-    return [
-        Case(
-            f"path-{name}",
-            f"path:{param}",
-            status,
-            code or not_found_code,
-            path=template.replace("{" + param + "}", segment),
-        )
-        for name, segment, status, code in PATH_GARBAGE
-    ]
-
-
-def _limit_cases(maximum: int) -> list[Case]:
-    return [
-        Case("limit-0", "query:limit", 422, "validation_error", params={"limit": 0}),
-        Case("limit-negative", "query:limit", 422, "validation_error", params={"limit": -1}),
-        Case("limit-huge", "query:limit", 422, "validation_error", params={"limit": 10**9}),
-        Case("limit-max+1", "query:limit", 422, "validation_error", params={"limit": maximum + 1}),
-        Case("limit-text", "query:limit", 422, "validation_error", params={"limit": "ten"}),
-        Case("limit-float", "query:limit", 422, "validation_error", params={"limit": "1.5"}),
-    ]
 
 
 def _msg(**fields: Any) -> dict[str, Any]:
@@ -120,9 +75,6 @@ def _msg(**fields: Any) -> dict[str, Any]:
 def _content(fmt: Any, body: Any) -> dict[str, Any]:
     return {"to": "{peer}", "content": {"format": fmt, "body": body}}
 
-
-V = "validation_error"
-IC = "invalid_content"
 
 CASES: dict[tuple[str, str], list[Case]] = {
     ("GET", "/health"): [],
@@ -239,13 +191,10 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("q-huge", "query:q", 422, V, params={"q": "q" * 5000}),
         Case("q-nul", "query:q", 422, V, params={"q": "\x00"}),  # would match every account
         Case("q-control", "query:q", 422, V, params={"q": "a\x1bb"}),
-        *[
-            Case(c.name, c.target, c.status, c.code, params={"q": "x", **c.params})
-            for c in _limit_cases(50)
-        ],
+        *limit_cases(50, q="x"),
     ],
     ("GET", "/v1/agents/{agent_id}"): [
-        *_path_cases("/v1/agents/{agent_id}", "agent_id", "agent_not_found"),
+        *path_cases("/v1/agents/{agent_id}", "agent_id", "agent_not_found"),
         Case("deleted-style-id", "path:agent_id", 404, "agent_not_found", path="/v1/agents/0"),
         Case("negative-id", "path:agent_id", 404, "agent_not_found", path="/v1/agents/-10001"),
         Case("float-id", "path:agent_id", 404, "agent_not_found", path="/v1/agents/10001.0"),
@@ -294,7 +243,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         ),
     ],
     ("GET", "/v1/profile/{account_id}"): [
-        *_path_cases("/v1/profile/{account_id}", "account_id", "agent_not_found"),
+        *path_cases("/v1/profile/{account_id}", "account_id", "agent_not_found"),
         Case(
             "human-style-unknown",
             "path:account_id",
@@ -424,7 +373,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("timeout-nan", "query:timeout", 422, V, params={"timeout": "nan"}),
         Case("timeout-inf", "query:timeout", 422, V, params={"timeout": "inf"}),
         Case("timeout-huge", "query:timeout", 422, V, params={"timeout": 10**9}),
-        *_limit_cases(500),
+        *limit_cases(500),
     ],
     ("POST", "/v1/messages/ack"): [
         Case("missing", "body", 422, V, json={}),
@@ -437,7 +386,7 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("unknown-field", "body", 422, V, json={"up_to_seq": 1, "id": "x"}),
     ],
     ("POST", "/v1/messages/{message_id}/ack"): [
-        *_path_cases("/v1/messages/{message_id}/ack", "message_id", "message_not_found"),
+        *path_cases("/v1/messages/{message_id}/ack", "message_id", "message_not_found"),
         Case(
             "unknown-valid-id",
             "path:message_id",
@@ -492,11 +441,11 @@ CASES: dict[tuple[str, str], list[Case]] = {
         ),
         Case("since-nul", "query:since", 422, "invalid_cursor", params={"since": "\x00"}),
         Case("since-65", "query:since", 422, V, params={"since": "2" * 65}),
-        *_limit_cases(500),
+        *limit_cases(500),
     ],
-    ("GET", "/v1/messages/threads"): _limit_cases(200),
+    ("GET", "/v1/messages/threads"): limit_cases(200),
     ("GET", "/v1/threads/{thread_id}/messages"): [
-        *_path_cases("/v1/threads/{thread_id}/messages", "thread_id", "thread_not_found"),
+        *path_cases("/v1/threads/{thread_id}/messages", "thread_id", "thread_not_found"),
         Case(
             "unknown-dm-thread",
             "path:thread_id",
@@ -551,39 +500,59 @@ CASES: dict[tuple[str, str], list[Case]] = {
             path="/v1/threads/{thread}/messages",
             params={"before": "c" * 65},
         ),
-        *[
-            Case(
-                c.name,
-                c.target,
-                c.status,
-                c.code,
-                path="/v1/threads/{thread}/messages",
-                params=c.params,
-            )
-            for c in _limit_cases(200)
-        ],
+        *limit_cases(200, path="/v1/threads/{thread}/messages"),
     ],
+    **SOCIAL_CASES,
 }
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def _generic_cases(key: tuple[str, str], endpoint: Endpoint) -> list[Case]:
-    cases = [
-        Case(
-            "oversize-body",
-            "size",
-            413,
-            "payload_too_large",
-            content=b"{" + b" " * MAX_BODY_BYTES + b"}",
-            headers={"Content-Type": "application/json"},
+    if endpoint.multipart_body:
+        # A well-formed upload whose file alone is over the route's cap.
+        head = (
+            b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + PNG_BYTES
         )
+        oversize = head + b"\x00" * endpoint.body_cap + b"\r\n--xyz--\r\n"
+        headers = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    else:
+        oversize = b"{" + b" " * (endpoint.body_cap - 1) + b"}"
+        headers = JSON_HEADERS
+    cases = [
+        Case("oversize-body", "size", 413, "payload_too_large", content=oversize, headers=headers)
     ]
+    if endpoint.json_body or endpoint.multipart_body:
+        # No Content-Length: the cap is enforced by counting what arrives (api/limits.py).
+        cases.append(replace(cases[0], name="oversize-chunked-body", chunked=True))
     if endpoint.auth:
         cases += [
             Case("no-credentials", "auth", 401, "unauthenticated", credentials="none"),
             Case("invalid-key", "auth", 401, "invalid_credentials", credentials="invalid"),
         ]
+    if endpoint.multipart_body:
+        cases += [
+            Case("json-object", "body", 422, V, json={"file": "a.png"}),
+            Case(
+                "urlencoded",
+                "body",
+                422,
+                V,
+                content=b"file=a.png",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            Case(
+                "raw-bytes",
+                "body",
+                422,
+                V,
+                content=PNG_BYTES,
+                headers={"Content-Type": "image/png"},
+            ),
+        ]
     if endpoint.json_body:
-        json_headers = {"Content-Type": "application/json"}
         cases += [
             Case(
                 "malformed-json",
@@ -591,10 +560,10 @@ def _generic_cases(key: tuple[str, str], endpoint: Endpoint) -> list[Case]:
                 400,
                 "invalid_json",
                 content=b'{"a": ',
-                headers=json_headers,
+                headers=JSON_HEADERS,
             ),
-            Case("json-array", "body", 422, V, content=b"[]", headers=json_headers),
-            Case("json-string", "body", 422, V, content=b'"x"', headers=json_headers),
+            Case("json-array", "body", 422, V, content=b"[]", headers=JSON_HEADERS),
+            Case("json-string", "body", 422, V, content=b'"x"', headers=JSON_HEADERS),
             Case(
                 "not-json",
                 "body",
@@ -609,7 +578,7 @@ def _generic_cases(key: tuple[str, str], endpoint: Endpoint) -> list[Case]:
                 400,
                 "invalid_json",
                 content=b"[" * 100_000,
-                headers=json_headers,
+                headers=JSON_HEADERS,
             ),
             Case(
                 "invalid-utf8",
@@ -617,7 +586,7 @@ def _generic_cases(key: tuple[str, str], endpoint: Endpoint) -> list[Case]:
                 400,
                 "invalid_json",
                 content=b'{"a": "\xff\xfe"}',
-                headers=json_headers,
+                headers=JSON_HEADERS,
             ),
         ]
     return cases
@@ -649,44 +618,155 @@ async def test_table_covers_every_endpoint(client: httpx.AsyncClient) -> None:
         for param in op.get("parameters", []):
             wanted = f"{param['in']}:{param['name'].lower()}"
             assert wanted in targets, f"{key}: no bad-input case for {wanted}"
+        endpoint = ENDPOINTS[key]
         if "requestBody" in op:
             assert "body" in targets, f"{key}: no bad-input case for the body"
-            assert ENDPOINTS[key].json_body, key
+            kinds = set(op["requestBody"]["content"])
+            assert endpoint.multipart_body == ("multipart/form-data" in kinds), key
+            assert endpoint.json_body == ("application/json" in kinds), key
         else:
-            assert not ENDPOINTS[key].json_body, f"{key} takes no body"
+            assert not endpoint.json_body, f"{key} takes no body"
+            assert not endpoint.multipart_body, f"{key} takes no body"
 
 
 @dataclass
 class Context:
     values: dict[str, str]
     agent_headers: dict[str, str]
-    human_headers: dict[str, str] | None = None
 
 
-async def _context(client: httpx.AsyncClient) -> Context:
+async def _ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def _post_moment(
+    client: httpx.AsyncClient, author: TestAgent, visibility: str = "public"
+) -> str:
+    response = await client.post(
+        "/v1/moments", headers=author.headers, json={"content": "hi", "visibility": visibility}
+    )
+    return str((await _ok(response, 201))["id"])
+
+
+async def _upload(client: httpx.AsyncClient, owner: TestAgent) -> str:
+    response = await client.post(
+        "/v1/files/upload",
+        headers=owner.headers,
+        files={"file": ("a.png", PNG_BYTES, "image/png")},
+    )
+    return str((await _ok(response, 201))["id"])
+
+
+async def _request_friend(client: httpx.AsyncClient, sender: TestAgent, to: str) -> None:
+    response = await client.post("/v1/friends/request", headers=sender.headers, json={"to": to})
+    await _ok(response, 201)
+
+
+async def _first_notification(client: httpx.AsyncClient, owner: TestAgent) -> str:
+    response = await client.get("/v1/notifications", headers=owner.headers)
+    return str((await _ok(response))["notifications"][0]["id"])
+
+
+async def _context(client: httpx.AsyncClient, needed: set[str]) -> Context:
+    """Accounts and things for the placeholders in `needed`, created through the API (the
+    expensive ones only when a case uses them). Placeholders named after path parameters
+    ({group_id}, {moment_id}, ...) are valid values, for cases about something else."""
     me = await register(client, unique_name("bad"))
     peer = await register(client, unique_name("peer"))
     inbox = await send(client, peer, me.id, "to me")
     sent = await send(client, me, peer.id, "from me")
-    return Context(
-        values={
-            "me": me.id,
-            "peer": peer.id,
-            "my_name": me.display_name,
-            "peer_name": peer.display_name,
-            "thread": inbox["thread_id"],
-            "inbox_msg": inbox["id"],
-            "inbox_msg_lower": inbox["id"].lower(),
-            "sent_msg": sent["id"],
-            "secret": me.recovery_secret,
-            # Path parameters of cases that are not about the path: valid values.
-            "agent_id": peer.id,
-            "account_id": peer.id,
-            "message_id": inbox["id"],
-            "thread_id": inbox["thread_id"],
-        },
-        agent_headers=me.headers,
+    values = {
+        "me": me.id,
+        "peer": peer.id,
+        "my_name": me.display_name,
+        "peer_name": peer.display_name,
+        "thread": inbox["thread_id"],
+        "inbox_msg": inbox["id"],
+        "inbox_msg_lower": inbox["id"].lower(),
+        "sent_msg": sent["id"],
+        "secret": me.recovery_secret,
+        "agent_id": peer.id,
+        "account_id": peer.id,
+        "message_id": inbox["id"],
+        "thread_id": inbox["thread_id"],
+        "member_id": peer.id,
+        "ref": me.id,
+    }
+
+    def wants(*names: str) -> bool:
+        return not needed.isdisjoint(names)
+
+    if wants("stranger", "requested"):
+        stranger = await register(client, unique_name("stranger"))
+        values["stranger"] = values["requested"] = stranger.id
+        if wants("requested"):
+            await _request_friend(client, me, stranger.id)
+    if wants("blocker"):
+        blocker = await register(client, unique_name("blocker"))
+        await _ok(await client.post(f"/v1/agents/block/{me.id}", headers=blocker.headers))
+        values["blocker"] = blocker.id
+    if wants("group", "group_id", "group_upper"):
+        response = await client.post(
+            "/v1/groups",
+            headers=me.headers,
+            json={"name": unique_name("group"), "members": [peer.id]},
+        )
+        group = (await _ok(response, 201))["id"]
+        values.update(group=group, group_id=group, group_upper=group.upper())
+    if wants("other_group"):
+        response = await client.post(
+            "/v1/groups", headers=peer.headers, json={"name": unique_name("private")}
+        )
+        values["other_group"] = (await _ok(response, 201))["id"]
+    if wants("moment", "moment_id", "moment_lower", "comment", "comment_id"):
+        moment = await _post_moment(client, me)
+        values.update(moment=moment, moment_id=moment, moment_lower=moment.lower())
+        response = await client.post(
+            f"/v1/moments/{moment}/comments", headers=me.headers, json={"content": "first"}
+        )
+        comment = (await _ok(response, 201))["id"]
+        values.update(comment=comment, comment_id=comment)
+    if wants("peer_moment", "peer_comment"):
+        values["peer_moment"] = await _post_moment(client, peer)
+        response = await client.post(
+            f"/v1/moments/{values['peer_moment']}/comments",
+            headers=peer.headers,
+            json={"content": "mine"},
+        )
+        values["peer_comment"] = (await _ok(response, 201))["id"]
+    if wants("peer_private_moment"):
+        values["peer_private_moment"] = await _post_moment(client, peer, "private")
+    if wants("file", "file_id", "file_lower"):
+        file = await _upload(client, me)
+        values.update(file=file, file_id=file, file_lower=file.lower())
+    if wants("peer_file"):
+        values["peer_file"] = await _upload(client, peer)
+    if wants("notification", "notification_id"):
+        await _request_friend(client, peer, me.id)
+        notification = await _first_notification(client, me)
+        values.update(notification=notification, notification_id=notification)
+    if wants("peer_notification"):
+        third = await register(client, unique_name("third"))
+        await _request_friend(client, third, peer.id)
+        values["peer_notification"] = await _first_notification(client, peer)
+    return Context(values=values, agent_headers=me.headers)
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _placeholders(case: Case, template: str) -> set[str]:
+    text = " ".join(
+        [
+            case.path or template,
+            json.dumps(case.params),
+            "" if case.json is UNSET else json.dumps(case.json),
+            (case.content or b"")[:10_000].decode("latin-1"),
+        ]
     )
+    return set(_PLACEHOLDER.findall(text))
 
 
 def _fill(value: Any, values: dict[str, str]) -> Any:
@@ -695,18 +775,23 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
             value = value.replace("{" + name + "}", replacement)
         return value
     if isinstance(value, dict):
-        return {k: _fill(v, values) for k, v in value.items()}
+        return {_fill(k, values): _fill(v, values) for k, v in value.items()}
     if isinstance(value, list):
         return [_fill(v, values) for v in value]
     return value
+
+
+async def _chunks(content: bytes, size: int = 65_536) -> AsyncIterator[bytes]:
+    for start in range(0, len(content), size):
+        yield content[start : start + size]
 
 
 @pytest.mark.parametrize(("key", "case"), ALL_CASES)
 async def test_bad_input(
     client: httpx.AsyncClient, server: ServerProcess, key: tuple[str, str], case: Case
 ) -> None:
-    ctx = await _context(client)
     method, template = key
+    ctx = await _context(client, _placeholders(case, template))
     headers: dict[str, str] = {}
     if case.credentials == "agent":
         headers.update(ctx.agent_headers)
@@ -726,8 +811,15 @@ async def test_bad_input(
     if case.json is not UNSET:
         kwargs["content"] = json.dumps(_fill(case.json, ctx.values)).encode()
         headers.setdefault("Content-Type", "application/json")
+    elif case.chunked:
+        assert case.content is not None
+        kwargs["content"] = _chunks(case.content)
     elif case.content is not None:
         kwargs["content"] = _fill(case.content.decode("latin-1"), ctx.values).encode("latin-1")
+    elif case.files is not None or case.data is not None:
+        # httpx sends a multipart body even for data alone when `files` is given.
+        kwargs["files"] = case.files or {}
+        kwargs["data"] = case.data
 
     log_offset = len(server.log())
     response = await client.request(method, path, **kwargs)
