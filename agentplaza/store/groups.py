@@ -176,4 +176,4 @@ class GroupTxnStore(TxnRunner):
     async def append_group_message(
         self, message: Message, *, decide: GroupDecide, idempotency_key: str | None
     ) -> Appended:
-        return await self._write_bulk(q.append_group_message_txn, message, decide, idempotency_key)
+        return await self._write(q.append_group_message_txn, message, decide, idempotency_key)

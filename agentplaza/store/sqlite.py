@@ -11,10 +11,9 @@ Why the loop's thread and not a writer thread (Datasette's design, where this st
 GIL makes a writer thread contend with the event loop for every statement, and each write
 pays two thread hops. Committing inline measured 12–23% more DMs/s at 10 and 50 pairs
 (../shared/bench, see bench/README.md). A write blocks the loop for its duration, so every
-write job stays small (the retention purge works in chunks). The exception is a bulk write
-(`_write_bulk`: a group message's fan-out, hundreds of rows): a batch holding one runs on a
-writer thread, where sqlite3 releases the GIL for most of its time, so the loop keeps
-serving while it commits. Batches still run one at a time, in order. WAL checkpoints, the only
+write job stays small (the retention purge works in chunks). Running a 50-member group
+message's fan-out on a writer thread instead measured 8-16% fewer deliveries/s than inline
+(GIL hand-offs), so every batch runs inline. WAL checkpoints, the only
 writes that fsync, run on their own thread so they never block the loop.
 
 With `synchronous=NORMAL` in WAL mode a commit survives the process being killed at any
@@ -45,8 +44,7 @@ CHECKPOINT_INTERVAL_SECS = 1.0
 # Past this many WAL frames (4 KiB pages: 32 MiB) writes pause for one checkpoint on the
 # writer thread, after which the WAL starts over (see SqliteStore._restart_wal).
 WAL_RESTART_FRAMES = 8192
-Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]", bool]
-"""(query function, its arguments, the caller's future, whether it is a bulk write)"""
+Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
 class SqliteTxn(sqlite3.Connection):
@@ -66,10 +64,10 @@ class SqliteStore(TxnStore):
         self._group_commit_max = group_commit_max
         self._writer: sqlite3.Connection | None = None
         self._queued: list[Job] = []
-        # Bulk writes (large fan-outs) run on this thread; `_in_thread` is the batch running
-        # there. Writes never overlap: the connection is used by one thread at a time.
+        # The WAL restart checkpoint (see _restart_wal) runs on this thread with the writer's
+        # connection while `_in_thread` is set; no batch starts meanwhile.
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._in_thread: asyncio.Future[Any] | None = None
+        self._in_thread: asyncio.Future[None] | None = None
         self._wal_restart_owed = False  # set by the checkpointer thread (see _restart_wal)
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -135,19 +133,13 @@ class SqliteStore(TxnStore):
 
     # --- plumbing -------------------------------------------------------------------------
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._enqueue(fn, args, bulk=False)
-
-    async def _write_bulk(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self._enqueue(fn, args, bulk=True)
-
-    async def _enqueue(self, fn: Callable[..., T], args: tuple[Any, ...], *, bulk: bool) -> T:
         if self._writer is None:
             raise RuntimeError("SqliteStore not started. Did build_app() run its lifespan?")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         if not self._queued and self._in_thread is None:
             loop.call_soon(self._commit_queued)
-        self._queued.append((fn, args, fut, bulk))
+        self._queued.append((fn, args, fut))
         return await fut
 
     def _commit_queued(self) -> None:
@@ -157,34 +149,19 @@ class SqliteStore(TxnStore):
         if self._wal_restart_owed:
             self._wal_restart_owed = False
             self._in_thread = loop.run_in_executor(self._writer_thread, self._restart_wal)
-            self._in_thread.add_done_callback(lambda _: self._thread_done([], None))
+            self._in_thread.add_done_callback(self._wal_restarted)
             return
         batch = self._take_batch()
         if not batch:
-            return
-        if any(bulk for *_, bulk in batch):
-            # sqlite3 releases the GIL while a statement runs: a fan-out's thousands of row
-            # writes then overlap with the loop pushing the previous message to its readers.
-            self._in_thread = loop.run_in_executor(self._writer_thread, self._commit, batch)
-            self._in_thread.add_done_callback(lambda done: self._thread_done(batch, done))
             return
         if self._queued:
             loop.call_soon(self._commit_queued)
         self._resolve(batch, self._commit(batch))
 
-    def _thread_done(self, batch: list[Job], done: asyncio.Future[Any] | None) -> None:
+    def _wal_restarted(self, _: asyncio.Future[None]) -> None:
         self._in_thread = None
         if self._queued:
             asyncio.get_running_loop().call_soon(self._commit_queued)
-        if done is None:
-            return
-        exc = done.exception()  # _commit itself never raises; the executor might
-        if exc is None:
-            self._resolve(batch, done.result())
-        else:
-            self._resolve(
-                batch, [(False, StoreError(f"sqlite writer thread: {exc!r}"))] * len(batch)
-            )
 
     def _take_batch(self) -> list[Job]:
         batch = self._queued[: self._group_commit_max]
@@ -208,7 +185,7 @@ class SqliteStore(TxnStore):
 
     @staticmethod
     def _resolve(batch: list[Job], outcomes: list[tuple[bool, Any]]) -> None:
-        for (_fn, _args, fut, _bulk), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_fn, _args, fut), (ok, value) in zip(batch, outcomes, strict=True):
             if fut.done():  # the caller was cancelled; the write stands
                 continue
             if ok:
@@ -223,7 +200,7 @@ class SqliteStore(TxnStore):
         """Run and commit the batch; None (rolled back) if a job fails and not `isolated`."""
         outcomes: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
-        for fn, args, _fut, _bulk in batch:
+        for fn, args, _fut in batch:
             if not isolated:
                 try:
                     outcomes.append((True, fn(conn, *args)))

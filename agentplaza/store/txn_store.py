@@ -23,9 +23,6 @@ from agentplaza.store.queries import notifications as q_notifications
 from agentplaza.store.records import Appended, InboxPage, ThreadSummary
 from agentplaza.store.social import SocialTxnStore
 
-BULK_DELIVERIES = 8
-"""A message with this many recipients is a bulk write (see TxnRunner._write_bulk)."""
-
 
 class TxnStore(SocialTxnStore, GroupTxnStore, MomentTxnStore, FileTxnStore):
     """The whole Store; each area's methods live in its own mixin (store/social.py…)."""
@@ -90,8 +87,7 @@ class TxnStore(SocialTxnStore, GroupTxnStore, MomentTxnStore, FileTxnStore):
         idempotency_key: str | None,
         notifications: Sequence[NewNotification] = (),
     ) -> Appended:
-        write = self._write_bulk if len(deliveries) >= BULK_DELIVERIES else self._write
-        return await write(
+        return await self._write(
             q_messages.append_message_txn, message, deliveries, idempotency_key, notifications
         )
 

@@ -23,6 +23,7 @@ from agentplaza.api.schemas.groups import (
     TransferIn,
     UpdateGroupIn,
 )
+from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.cursors import decode_page_cursor, encode_page_cursor
 from agentplaza.domain.errors import Invalid
@@ -36,6 +37,7 @@ from agentplaza.domain.groups import (
 )
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, message_view
 from agentplaza.services.groups import GroupDetail, GroupOutgoing
+from agentplaza.services.registry import Services
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 
@@ -275,6 +277,23 @@ async def send_group_message(
     group_id: str = GroupIdPath,
     idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS),
 ) -> Response:
+    status, view, headers = await send_group_from_body(
+        services, account, group_id, body, idempotency_key
+    )
+    return json_response(view, status, headers)
+
+
+async def send_group_from_body(
+    services: Services,
+    account: Account,
+    group_id: str,
+    body: SendGroupMessageIn,
+    idempotency_key: str | None,
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The send itself, shared by this route and its fast path (api/fastpath.py).
+
+    Returns (status, the sender's view of the message, extra headers).
+    """
     limiter = services.limiter
     decision = await limiter.check(limiter.send, account.id)
     sent = await services.groups.send(
@@ -293,7 +312,7 @@ async def send_group_message(
         headers["Idempotent-Replayed"] = "true"
     view = message_view(sent.message)
     view.update(group_id=sent.message.thread_id, status="accepted", recipients=sent.recipients)
-    return json_response(view, 200 if sent.replayed else 201, headers)
+    return (200 if sent.replayed else 201), view, headers
 
 
 @router.get("/{group_id}/messages", summary="The group's history, newest page first (members)")
