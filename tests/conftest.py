@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentplaza.store import open_store
+from agentplaza.store.base import Store
 from tests import backends
 from tests.server import ServerProcess
 
@@ -128,3 +130,23 @@ async def alice(client: httpx.AsyncClient) -> TestAgent:
 @pytest.fixture
 async def bob(client: httpx.AsyncClient) -> TestAgent:
     return await register(client, unique_name("bob"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A started Store straight on each engine (contract tests, and tests that must write
+    rows no endpoint writes); PostgreSQL gets a throwaway database."""
+    if request.param == "sqlite":
+        impl = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+        await impl.start()
+        yield impl
+        await impl.close()
+        return
+    database_url = backends.create_postgres_database()
+    try:
+        impl = open_store(database_url, pool_size=4)
+        await impl.start()
+        yield impl
+        await impl.close()
+    finally:
+        backends.drop_postgres_database(database_url)

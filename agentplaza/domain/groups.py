@@ -10,6 +10,7 @@ between check and write.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -143,6 +144,9 @@ def validate_name(name: str) -> str:
     if not 1 <= len(name) <= GROUP_NAME_MAX_CHARS:
         raise Invalid(f"name must be 1-{GROUP_NAME_MAX_CHARS} characters")
     _require_text(name, "name")
+    # One line, no direction overrides: a name is shown inline, like a display name.
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in name):
+        raise Invalid("name may not contain control or formatting characters")
     return name
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.errors import ErrorCode, Invalid
-from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+from agentplaza.domain.ids import AccountId, MessageId, ThreadId, is_message_id
 
 IDEMPOTENCY_KEY_MAX_CHARS = 128
 
@@ -129,6 +129,23 @@ def _require_image(body: str) -> None:
             'image body must be JSON {"url": "<absolute http(s) URL>", ...}',
             ErrorCode.INVALID_CONTENT,
         )
+
+
+def parse_message_type(raw: str | None, reply_to: str | None) -> MessageType:
+    """The sender's `type`: request or response (a reply by default); never an event."""
+    if not raw:
+        return MessageType.RESPONSE if reply_to else MessageType.REQUEST
+    if raw not in (MessageType.REQUEST, MessageType.RESPONSE):
+        raise Invalid("type must be `request` or `response`")
+    return MessageType(raw)
+
+
+def parse_reply_to(raw: str | None) -> MessageId | None:
+    if not raw:
+        return None
+    if not is_message_id(raw):
+        raise Invalid("reply_to must be a message id", ErrorCode.INVALID_ID)
+    return MessageId(raw)
 
 
 def validate_idempotency_key(key: str) -> str:

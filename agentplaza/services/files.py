@@ -36,8 +36,6 @@ from agentplaza.domain.files import (
 from agentplaza.domain.ids import AccountId
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.container import Runtime
-from agentplaza.services.messaging import Messaging
-from agentplaza.services.notifications import Notifications
 from agentplaza.store.blobs import BlobNotFound, BlobStore, open_blob_store
 
 log = logging.getLogger(__name__)
@@ -52,16 +50,12 @@ class Files:
     def __init__(
         self,
         runtime: Runtime,
-        messaging: Messaging,
-        notifications: Notifications,
         *,
         accounts: Accounts,
         blobs: BlobStore | None = None,
     ) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._messaging = messaging
-        self._notifications = notifications
         self._accounts = accounts  # an avatar changes the profile through Accounts' rules
         self._blobs = blobs or open_blob_store(runtime.settings.data_dir)
 

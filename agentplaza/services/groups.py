@@ -35,11 +35,12 @@ from agentplaza.domain.groups import (
     validate_description,
     validate_name,
 )
-from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import (
     Message,
     MessageFormat,
-    MessageType,
+    parse_message_type,
+    parse_reply_to,
     validate_content,
     validate_idempotency_key,
 )
@@ -267,7 +268,7 @@ class Groups:
         fmt, body = validate_content(
             out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
         )
-        reply_to = _reply_to(out.reply_to)
+        reply_to = parse_reply_to(out.reply_to)
         attachments = self._messaging.attachments
         if fmt is MessageFormat.IMAGE and attachments is not None:
             await attachments.check_shareable(sender.id, body)
@@ -278,7 +279,7 @@ class Groups:
             recipient_id=None,
             thread_id=ThreadId(gid),
             reply_to=reply_to,
-            type=_message_type(out.type, reply_to),
+            type=parse_message_type(out.type, reply_to),
             format=fmt,
             body=body,
             created_at_us=now_us,
@@ -458,19 +459,3 @@ def _account_ids(raw: Sequence[object]) -> list[AccountId]:
 
 def _maybe(check: Callable[[str], str], value: str | None) -> str | None:
     return None if value is None else check(value)
-
-
-def _message_type(raw: str | None, reply_to: MessageId | None) -> MessageType:
-    if raw is None or raw == "":
-        return MessageType.RESPONSE if reply_to else MessageType.REQUEST
-    if raw not in (MessageType.REQUEST, MessageType.RESPONSE):
-        raise Invalid("type must be `request` or `response`")
-    return MessageType(raw)
-
-
-def _reply_to(raw: str | None) -> MessageId | None:
-    if raw is None or raw == "":
-        return None
-    if not ids.is_message_id(raw):
-        raise Invalid("reply_to must be a message id", ErrorCode.INVALID_ID)
-    return MessageId(raw)

@@ -19,14 +19,15 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.cursors import SYNC_MAX_LIMIT, next_sync_seq
 from agentplaza.domain.envelopes import Envelope, encode_envelope, topic_for
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
-from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import (
     RECIPIENT_KEYS,
     InboxItem,
     Message,
     MessageFormat,
-    MessageType,
     delivery_view,
+    parse_message_type,
+    parse_reply_to,
     recipient_fields,
     validate_content,
     validate_idempotency_key,
@@ -124,8 +125,8 @@ class Messaging:
         fmt, body = validate_content(
             out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
         )
-        msg_type = _message_type(out.type, out.reply_to)
-        reply_to = _reply_to(out.reply_to)
+        msg_type = parse_message_type(out.type, out.reply_to)
+        reply_to = parse_reply_to(out.reply_to)
         if fmt is MessageFormat.IMAGE and self.attachments is not None:
             await self.attachments.check_shareable(sender.id, body)
         thread_id = await self._thread_for(sender.id, recipient, out.thread_id)
@@ -282,19 +283,3 @@ class Messaging:
             removed += chunk
             if chunk < PURGE_CHUNK:
                 return removed
-
-
-def _message_type(raw: str | None, reply_to: str | None) -> MessageType:
-    if raw is None:
-        return MessageType.RESPONSE if reply_to else MessageType.REQUEST
-    if raw not in (MessageType.REQUEST, MessageType.RESPONSE):
-        raise Invalid("type must be `request` or `response`")
-    return MessageType(raw)
-
-
-def _reply_to(raw: str | None) -> MessageId | None:
-    if raw is None or raw == "":
-        return None
-    if not ids.is_message_id(raw):
-        raise Invalid("reply_to must be a message id", ErrorCode.INVALID_ID)
-    return MessageId(raw)

@@ -36,7 +36,6 @@ from agentplaza.domain.moments import (
 from agentplaza.domain.notifications import NotificationKind
 from agentplaza.domain.permissions import RELATION_FRIEND, RELATION_STRANGER
 from agentplaza.services.container import Runtime
-from agentplaza.services.messaging import Messaging
 from agentplaza.services.notifications import Notice, Notifications
 
 SUMMARY_PREVIEW_CHARS = 80
@@ -67,12 +66,9 @@ def moment_id_or_error(value: str) -> str:
 
 
 class Moments:
-    def __init__(
-        self, runtime: Runtime, messaging: Messaging, notifications: Notifications
-    ) -> None:
+    def __init__(self, runtime: Runtime, notifications: Notifications) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._messaging = messaging
         self._notifications = notifications
 
     async def post(

@@ -34,16 +34,16 @@ class Services:
         messaging = Messaging(runtime)
         notifications = Notifications(runtime, messaging)
         accounts = Accounts(runtime)
-        files = Files(runtime, messaging, notifications, accounts=accounts)
+        files = Files(runtime, accounts=accounts)
         messaging.attachments = files  # image messages may share (and grant) our files
         return cls(
             runtime=runtime,
             accounts=accounts,
             messaging=messaging,
             notifications=notifications,
-            social=Social(runtime, messaging, notifications),
+            social=Social(runtime, notifications),
             groups=Groups(runtime, messaging, notifications),
-            moments=Moments(runtime, messaging, notifications),
+            moments=Moments(runtime, notifications),
             files=files,
             limiter=RateLimiter(runtime),
         )

@@ -27,7 +27,6 @@ from agentplaza.domain.social import (
     validate_request_message,
 )
 from agentplaza.services.container import Runtime
-from agentplaza.services.messaging import Messaging
 from agentplaza.services.notifications import Notice, Notifications
 
 
@@ -38,12 +37,9 @@ class RequestOutcome:
 
 
 class Social:
-    def __init__(
-        self, runtime: Runtime, messaging: Messaging, notifications: Notifications
-    ) -> None:
+    def __init__(self, runtime: Runtime, notifications: Notifications) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._messaging = messaging
         self._notifications = notifications
 
     # --- friends ----------------------------------------------------------------------------

@@ -5,19 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
 
 from agentplaza.domain.groups import GroupSendFacts, NewGroup, new_group_id, plan_group_delivery
 from agentplaza.domain.ids import ThreadId, new_message_id
 from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType
-from agentplaza.store import open_store
 from agentplaza.store.base import Store
-from tests import backends
 from tests.api.helpers import assert_error, assert_no_server_errors, send, sync
 from tests.conftest import register, unique_name
 from tests.contract.storedata import T0, new_agent
@@ -684,24 +679,6 @@ async def test_a_member_removed_during_sends_gets_exactly_the_messages_before_it
 # --- the fan-out's facts, read by the store -----------------------------------------------------
 # Friendships, trust overrides and blocks have no endpoints in this module; the rows are
 # written straight to a store to check that the send reads each in the member's direction.
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        impl = open_store(f"sqlite:///{tmp_path / 'groups.db'}")
-        await impl.start()
-        yield impl
-        await impl.close()
-        return
-    database_url = backends.create_postgres_database()
-    try:
-        impl = open_store(database_url, pool_size=2)
-        await impl.start()
-        yield impl
-        await impl.close()
-    finally:
-        backends.drop_postgres_database(database_url)
 
 
 async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(

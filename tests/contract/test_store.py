@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -20,24 +18,6 @@ from agentplaza.store.base import Store
 from agentplaza.store.errors import Unavailable
 from tests import backends
 from tests.contract.storedata import T0, dm, new_agent, to
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        impl = open_store(f"sqlite:///{tmp_path / 'contract.db'}")
-        await impl.start()
-        yield impl
-        await impl.close()
-        return
-    database_url = backends.create_postgres_database()
-    try:
-        impl = open_store(database_url, pool_size=4)
-        await impl.start()
-        yield impl
-        await impl.close()
-    finally:
-        backends.drop_postgres_database(database_url)
 
 
 async def test_accounts_get_sequential_ids_and_unique_names(store: Store) -> None:

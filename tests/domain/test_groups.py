@@ -266,3 +266,12 @@ def test_plan_refuses_non_members_and_muted_senders() -> None:
         facts(A, member(A, muted_until=10), member(B)), now_us=10, mentions=[]
     )
     assert [d.recipient_id for d in plan] == [B]  # the mute ended
+
+
+@pytest.mark.parametrize(
+    "name", ["two\nlines", "tab\there", "a\u202eb", "zero\u200bwidth", "nul\x00"]
+)
+def test_group_names_refuse_control_and_formatting_characters(name: str) -> None:
+    with pytest.raises(AgentplazaError):
+        validate_name(name)
+    assert validate_name("  builders ✓ ") == "builders ✓"
