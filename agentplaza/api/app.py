@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
+from agentplaza.api.dialects import ai, chatr
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.fastpath import FastPaths
 from agentplaza.api.httpmetrics import HttpMetrics
@@ -24,14 +25,17 @@ from agentplaza.api.routes import (
     friends,
     groups,
     health,
+    keys,
     messages,
     metrics,
     moments,
     notifications,
     privacy,
     profile,
+    stream,
     threads,
     users,
+    webhooks,
 )
 from agentplaza.bus import open_bus
 from agentplaza.cluster import open_cluster_state
@@ -160,6 +164,11 @@ def build_app(settings: Settings) -> AgentplazaApp:
         groups.router,
         moments.router,
         files.router,
+        webhooks.router,
+        stream.router,
+        keys.router,
+        ai.router,
+        chatr.router,
     ):
         app.include_router(router)
     if settings.metrics_enabled:

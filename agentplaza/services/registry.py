@@ -12,7 +12,10 @@ from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
 from agentplaza.services.ratelimits import RateLimiter
+from agentplaza.services.rooms import Rooms
+from agentplaza.services.signatures import Signatures
 from agentplaza.services.social import Social
+from agentplaza.services.webhooks import Webhooks
 
 
 @dataclass(slots=True, kw_only=True)
@@ -27,6 +30,9 @@ class Services:
     groups: Groups
     moments: Moments
     files: Files
+    webhooks: Webhooks
+    rooms: Rooms
+    signatures: Signatures
     limiter: RateLimiter
 
     @classmethod
@@ -45,5 +51,8 @@ class Services:
             groups=Groups(runtime, messaging, notifications),
             moments=Moments(runtime, notifications),
             files=files,
+            webhooks=Webhooks(runtime),
+            rooms=Rooms(runtime),
+            signatures=Signatures(runtime),
             limiter=RateLimiter(runtime),
         )

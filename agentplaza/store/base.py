@@ -18,12 +18,17 @@ from agentplaza.domain.notifications import NewNotification, Notification, Notif
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.files import FileStore
 from agentplaza.store.groups import GroupStore
+from agentplaza.store.keys import KeyStore
 from agentplaza.store.moments import MomentStore
 from agentplaza.store.records import Appended, InboxPage, ThreadSummary
+from agentplaza.store.rooms import RoomStore
 from agentplaza.store.social import SocialStore
+from agentplaza.store.webhooks import WebhookStore
 
 
-class Store(SocialStore, GroupStore, MomentStore, FileStore, Protocol):
+class Store(
+    SocialStore, GroupStore, MomentStore, FileStore, WebhookStore, RoomStore, KeyStore, Protocol
+):
     async def start(self) -> None:
         """Open connections and run pending migrations. Must be called once before use."""
 

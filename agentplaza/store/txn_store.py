@@ -16,15 +16,26 @@ from agentplaza.domain.notifications import NewNotification, Notification, Notif
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.files import FileTxnStore
 from agentplaza.store.groups import GroupTxnStore
+from agentplaza.store.keys import KeyTxnStore
 from agentplaza.store.moments import MomentTxnStore
 from agentplaza.store.queries import accounts as q_accounts
 from agentplaza.store.queries import messages as q_messages
 from agentplaza.store.queries import notifications as q_notifications
 from agentplaza.store.records import Appended, InboxPage, ThreadSummary
+from agentplaza.store.rooms import RoomTxnStore
 from agentplaza.store.social import SocialTxnStore
+from agentplaza.store.webhooks import WebhookTxnStore
 
 
-class TxnStore(SocialTxnStore, GroupTxnStore, MomentTxnStore, FileTxnStore):
+class TxnStore(
+    SocialTxnStore,
+    GroupTxnStore,
+    MomentTxnStore,
+    FileTxnStore,
+    WebhookTxnStore,
+    RoomTxnStore,
+    KeyTxnStore,
+):
     """The whole Store; each area's methods live in its own mixin (store/social.py…)."""
 
     # --- accounts -------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Dialects: thin adapters that speak other platforms' APIs over the same services."""

@@ -1,0 +1,1 @@
+"""Outbound delivery: the durable webhook outbox worker (signing, retries, SSRF guard)."""

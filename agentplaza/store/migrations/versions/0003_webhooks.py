@@ -1,0 +1,22 @@
+"""Webhook registrations and the durable outbox.
+
+Revision ID: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401 (used once the tables are written)
+from alembic import op  # noqa: F401
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
