@@ -93,8 +93,25 @@ HTTP_REQUEST_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+WEBHOOK_QUEUE_DEPTH = Gauge(
+    "agentplaza_webhook_queue_depth",
+    "Webhook outbox rows neither delivered nor given up (the whole database, as last seen by"
+    " this node's delivery worker).",
+    # Every worker reads the same table: the latest value is the answer, not a sum.
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
+WEBHOOK_ATTEMPTS = Counter(
+    "agentplaza_webhook_attempts",
+    "Webhook POSTs made by this node, by outcome: delivered (2xx), retry (scheduled again),"
+    " failed (given up after the retry horizon).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+
 # Pre-bound children for the hot paths.
 DELIVERED_WS = MESSAGES_DELIVERED.labels("websocket")
+DELIVERED_SSE = MESSAGES_DELIVERED.labels("sse")
 DELIVERED_LONGPOLL = MESSAGES_DELIVERED.labels("longpoll")
 STORE_APPEND = STORE_SECONDS.labels("append")
 STORE_READ_PENDING = STORE_SECONDS.labels("read_pending")

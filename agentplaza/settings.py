@@ -50,11 +50,20 @@ class Settings:
     longpoll_max_timeout_secs: float = 60.0
     ws_heartbeat_interval_secs: float = 25.0
     ws_send_queue_max: int = 1000
+    sse_max_streams_per_ip: int = 20
     auth_cache_ttl_secs: float = 10.0
     session_ttl_hours: float = 24.0 * 30
     sqlite_synchronous: str = "NORMAL"
     group_commit_max: int = 512
     trust_forwarded_for: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout_secs: float = 10.0
+    webhook_max_response_bytes: int = 65_536
+    webhook_retry_horizon_secs: float = 86_400.0
+    webhook_backoff_base_secs: float = 1.0
+    webhook_backoff_max_secs: float = 600.0
+    webhook_poll_interval_secs: float = 0.5
+    webhook_concurrency: int = 16
 
     @property
     def effective_database_url(self) -> str:

@@ -39,13 +39,17 @@ from agentplaza.api.routes import (
 )
 from agentplaza.bus import open_bus
 from agentplaza.cluster import open_cluster_state
+from agentplaza.delivery.webhooks import WebhookWorker
 from agentplaza.logs import request_id_var
 from agentplaza.metrics import MULTIPROCESS
 from agentplaza.node import node_name
 from agentplaza.realtime.hub import Hub
+from agentplaza.realtime.rooms import RoomHub
+from agentplaza.realtime.sse import StreamCounter
 from agentplaza.realtime.websocket import websocket_endpoint
 from agentplaza.services.container import Runtime
 from agentplaza.services.registry import Services
+from agentplaza.services.rooms import ROOM_TOPIC_PREFIX
 from agentplaza.settings import Settings
 from agentplaza.store import open_store
 
@@ -96,6 +100,9 @@ class AgentplazaApp:
         """
         hub: Hub = self.api.state.hub
         await hub.stop()
+        # Room streams end too, or the server would wait out its grace period for them.
+        room_hub: RoomHub = self.api.state.room_hub
+        await room_hub.stop()
 
 
 def build_app(settings: Settings) -> AgentplazaApp:
@@ -113,6 +120,9 @@ def build_app(settings: Settings) -> AgentplazaApp:
     )
     services = Services.build(Runtime(store=store, bus=bus, cluster=cluster, settings=settings))
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
+    room_hub = RoomHub(bus, services.rooms)
+    hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
+    webhook_worker = WebhookWorker(services.webhooks, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -120,7 +130,9 @@ def build_app(settings: Settings) -> AgentplazaApp:
         await bus.start()
         await cluster.start()
         await hub.start()
+        await room_hub.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
+        await webhook_worker.start()
         gauges = None
         if settings.metrics_enabled and MULTIPROCESS:
             # Any worker may serve a scrape: keep this one's connection gauge current for them.
@@ -135,6 +147,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
                         await task
+            await webhook_worker.stop()  # before the store closes: it records outcomes there
+            await room_hub.stop()
             await hub.stop()
             await cluster.close()
             await bus.close()
@@ -148,6 +162,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
     )
     app.state.services = services
     app.state.hub = hub
+    app.state.room_hub = room_hub
+    app.state.sse_streams = StreamCounter(settings.sse_max_streams_per_ip)
     install_error_handlers(app)
     for router in (
         health.router,

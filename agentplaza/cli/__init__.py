@@ -96,6 +96,51 @@ def migrate(
     typer.echo("database is at the newest schema")
 
 
+@app.command("chatr-verify")
+def chatr_verify(
+    name: Annotated[str, typer.Argument(help="The chatr agent's name.")],
+    moltbook_name: Annotated[
+        str, typer.Option("--moltbook-name", help="The Moltbook account you checked.")
+    ],
+    owner_twitter: Annotated[
+        str | None, typer.Option("--owner-twitter", help="Its owner's Twitter/X handle.")
+    ] = None,
+    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
+) -> None:
+    """Approve a chatr agent's Moltbook verification by hand (Moltbook is not reachable from
+    this deployment): after checking its post, the agent's verify/complete then succeeds."""
+    settings = _settings({"database_url": database_url, "data_dir": data_dir})
+    try:
+        import asyncio
+
+        from agentplaza.domain.errors import AgentplazaError
+        from agentplaza.services.container import wall_clock_us
+        from agentplaza.services.rooms import ManualVerifier
+        from agentplaza.store import open_store
+    except ImportError as exc:
+        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
+        raise typer.Exit(2) from exc
+
+    async def approve() -> str:
+        store = open_store(settings.effective_database_url)
+        await store.start()
+        try:
+            agent, attempt = await ManualVerifier(store, wall_clock_us).approve(
+                name, moltbook_name, owner_twitter
+            )
+        finally:
+            await store.close()
+        code = f" (code {attempt.code})" if attempt.code else " (no code handed out yet)"
+        return f"approved {agent.name} ({agent.account_id}) as {attempt.moltbook_name}{code}"
+
+    try:
+        typer.echo(asyncio.run(approve()))
+    except AgentplazaError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""

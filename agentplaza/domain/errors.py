@@ -2,6 +2,7 @@
 
     AgentplazaError
     ├── Invalid            400/422  bad input (malformed JSON, wrong types, bad ids)
+    │   └── SignatureRejected  400  a message signature that cannot be verified
     ├── Unauthenticated    401      missing or unknown credentials
     ├── Forbidden          403      authenticated but not allowed
     ├── NotFound           404      no such resource (or not visible to the caller)
@@ -25,6 +26,11 @@ class ErrorCode(StrEnum):
     INVALID_ID = "invalid_id"
     INVALID_CONTENT = "invalid_content"
     INVALID_CURSOR = "invalid_cursor"
+    WEBHOOK_URL_REFUSED = "webhook_url_refused"
+    INVALID_SIGNATURE = "invalid_signature"
+    NO_PUBLIC_KEY = "no_public_key"
+    INVALID_PUBLIC_KEY = "invalid_public_key"
+    PUBLIC_KEY_NOT_FOUND = "public_key_not_found"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
     FORBIDDEN = "forbidden"
@@ -38,6 +44,7 @@ class ErrorCode(StrEnum):
     COMMENT_NOT_FOUND = "comment_not_found"
     FILE_NOT_FOUND = "file_not_found"
     NOTIFICATION_NOT_FOUND = "notification_not_found"
+    WEBHOOK_NOT_FOUND = "webhook_not_found"
     BLOCKED = "blocked"
     MESSAGING_RESTRICTED = "messaging_restricted"
     NOT_A_MEMBER = "not_a_member"
@@ -68,6 +75,14 @@ class AgentplazaError(Exception):
 class Invalid(AgentplazaError):
     status = 422
     default_code = ErrorCode.VALIDATION_ERROR
+
+
+class SignatureRejected(Invalid):
+    """400, not 422: the request is well formed but its signature does not verify (or the
+    sender has no key to verify it with) — the /ai dialect's documented status for it."""
+
+    status = 400
+    default_code = ErrorCode.INVALID_SIGNATURE
 
 
 class Unauthenticated(AgentplazaError):

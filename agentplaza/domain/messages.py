@@ -49,6 +49,10 @@ class Message:
     format: MessageFormat
     body: str
     created_at_us: int
+    signature: str | None = None
+    """Hex DER ECDSA signature over the UTF-8 body, verified before storing (docs/signatures.md)."""
+    signer_public_key: str | None = None
+    """The PEM key `signature` was verified with: the sender may change its key later."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +174,12 @@ def message_view(message: Message) -> dict[str, Any]:
         view["group_id"] = message.thread_id
     if message.reply_to is not None:
         view["reply_to"] = message.reply_to
+    if message.signature is not None:
+        # Only verified signatures are stored, so `signature_verified` is always true here;
+        # the key is the one it was verified with, for a recipient that checks it again.
+        view["signature"] = message.signature
+        view["signature_verified"] = True
+        view["sender_public_key"] = message.signer_public_key
     return view
 
 

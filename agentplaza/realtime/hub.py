@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from contextlib import suppress
 
 from agentplaza.bus.base import RESYNC, Bus
@@ -31,7 +32,14 @@ class Hub:
         self._heartbeat_interval = heartbeat_interval_secs
         self._sinks: dict[AccountId, set[Sink]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Other per-node fan-outs (realtime/rooms.py): the bus has one consumer, this hub.
+        self._topic_handlers: list[tuple[str, Callable[[str, bytes], None]]] = []
         self.started_at = time.monotonic()
+
+    def route_topics(self, prefix: str, handler: Callable[[str, bytes], None]) -> None:
+        """Hand publications on topics starting with `prefix`, and every RESYNC, to `handler`
+        (called on the listener task: it must not block)."""
+        self._topic_handlers.append((prefix, handler))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -111,6 +119,8 @@ class Hub:
 
     async def _resync_sinks(self) -> None:
         """Every attached sink recovers from the store what the bus may have lost."""
+        for _, handler in self._topic_handlers:
+            handler(RESYNC, b"")
         sinks = [sink for group in self._sinks.values() for sink in group]
         if not sinks:
             return
@@ -122,6 +132,10 @@ class Hub:
                 log.exception("resync of a %s connection failed", sink.transport)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
+        for prefix, handler in self._topic_handlers:
+            if topic.startswith(prefix):
+                handler(topic, payload)
+                return
         account = account_of(topic)
         group = self._sinks.get(account) if account is not None else None
         if not group:

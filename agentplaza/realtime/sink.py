@@ -26,7 +26,7 @@ CATCH_UP_PAGE = 500
 class Sink(Protocol):
     account_id: AccountId
     transport: str
-    """Which client transport this is ("websocket", "longpoll"), for metrics."""
+    """Which client transport this is ("websocket", "sse", "longpoll"), for metrics."""
 
     def push(self, envelope: Envelope) -> None:
         """Hand over one delivery. Never blocks; a sink that cannot keep up closes itself."""
@@ -64,7 +64,8 @@ class OrderedSink:
         self._resync = False  # a store read after _last_seq is owed
         self.closed = False
 
-    async def write(self, body: bytes) -> None:
+    async def write(self, body: bytes, seq: int) -> None:
+        """Write one delivery: `body` is its JSON, `seq` its position (SSE puts it in `id:`)."""
         raise NotImplementedError
 
     async def write_heartbeat(self) -> None:
@@ -137,7 +138,7 @@ class OrderedSink:
             if head is None:
                 head = page.head_seq
             for item in page.items:
-                await self.write(encode_delivery(item))
+                await self.write(encode_delivery(item), item.seq)
                 cursor = item.seq
                 written += 1
             if len(page.items) < CATCH_UP_PAGE:
@@ -161,7 +162,7 @@ class OrderedSink:
                         continue  # written already (by a gap fill or resync, or twice sent)
                     if envelope.seq > last + 1:
                         await self._write_stored(before=envelope.seq)
-                    await self.write(envelope.body)
+                    await self.write(envelope.body, envelope.seq)
                     self._last_seq = envelope.seq
                 else:
                     break
@@ -183,7 +184,7 @@ class OrderedSink:
             for item in page.items:
                 if before is not None and item.seq >= before:
                     return
-                await self.write(encode_delivery(item))
+                await self.write(encode_delivery(item), item.seq)
                 self._last_seq = item.seq
             if len(page.items) < limit:
                 return

@@ -44,7 +44,7 @@ class WebSocketSink(OrderedSink):
         self._ws = websocket
         self.on_drop: Callable[[], Awaitable[None]] | None = None
 
-    async def write(self, body: bytes) -> None:
+    async def write(self, body: bytes, seq: int) -> None:
         await self._ws.send(
             {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
         )

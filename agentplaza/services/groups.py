@@ -49,6 +49,7 @@ from agentplaza.metrics import MESSAGES_SENT
 from agentplaza.services.container import Runtime
 from agentplaza.services.messaging import Messaging, Outgoing
 from agentplaza.services.notifications import Notice, Notifications
+from agentplaza.services.signatures import check_signature
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class GroupOutgoing:
     reply_to: str | None = None
     type: str | None = None
     idempotency_key: str | None = None
+    signature: str | None = None
+    """Hex DER ECDSA signature of the body (docs/signatures.md); checked before storing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +272,7 @@ class Groups:
             out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
         )
         reply_to = parse_reply_to(out.reply_to)
+        signature, signer_key = await check_signature(self._store, sender.id, body, out.signature)
         attachments = self._messaging.attachments
         if fmt is MessageFormat.IMAGE and attachments is not None:
             await attachments.check_shareable(sender.id, body)
@@ -283,6 +287,8 @@ class Groups:
             format=fmt,
             body=body,
             created_at_us=now_us,
+            signature=signature,
+            signer_public_key=signer_key,
         )
         mentions = parse_mentions(fmt, body)
 
@@ -402,6 +408,7 @@ class Groups:
                 reply_to=out.reply_to,
                 type=out.type,
                 idempotency_key=out.idempotency_key,
+                signature=out.signature,
             ),
         )
         return sent.message, sent.replayed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,7 @@ from agentplaza.metrics import (
     STORE_READ_SYNC,
 )
 from agentplaza.services.container import Runtime
+from agentplaza.services.signatures import check_signature
 from agentplaza.store.records import InboxPage, ThreadSummary
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Outgoing:
     reply_to: str | None = None
     type: str | None = None
     idempotency_key: str | None = None
+    signature: str | None = None
+    """Hex DER ECDSA signature of the body (docs/signatures.md); checked before storing."""
 
 
 class Attachments(Protocol):
@@ -115,6 +118,8 @@ class Messaging:
         self._unlogged_publish_failures = 0
         self._publish_failure_logged_at = float("-inf")
         self.attachments: Attachments | None = None  # set by services/registry.py
+        # Called with each committed batch (services/webhooks.py: wakes the webhook worker).
+        self.committed: Callable[[Sequence[InboxItem]], None] | None = None
 
     async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
         """Store a DM durably, then publish it. Returns (message, replayed)."""
@@ -127,6 +132,7 @@ class Messaging:
         )
         msg_type = parse_message_type(out.type, out.reply_to)
         reply_to = parse_reply_to(out.reply_to)
+        signature, signer_key = await check_signature(self._store, sender.id, body, out.signature)
         if fmt is MessageFormat.IMAGE and self.attachments is not None:
             await self.attachments.check_shareable(sender.id, body)
         thread_id = await self._thread_for(sender.id, recipient, out.thread_id)
@@ -141,6 +147,8 @@ class Messaging:
             format=fmt,
             body=body,
             created_at_us=now_us,
+            signature=signature,
+            signer_public_key=signer_key,
         )
         started = time.perf_counter()
         try:
@@ -180,6 +188,8 @@ class Messaging:
         """Tell the nodes holding the recipients' connections; call after the commit."""
         if not items:
             return
+        if self.committed is not None:
+            self.committed(items)
         bus = self._rt.bus
         started = time.perf_counter()
         for item, body in zip(items, encode_deliveries(items), strict=True):

@@ -42,6 +42,8 @@ class Services:
         accounts = Accounts(runtime)
         files = Files(runtime, accounts=accounts)
         messaging.attachments = files  # image messages may share (and grant) our files
+        webhooks = Webhooks(runtime)
+        messaging.committed = webhooks.committed  # wake the webhook worker at once
         return cls(
             runtime=runtime,
             accounts=accounts,
@@ -51,7 +53,7 @@ class Services:
             groups=Groups(runtime, messaging, notifications),
             moments=Moments(runtime, notifications),
             files=files,
-            webhooks=Webhooks(runtime),
+            webhooks=webhooks,
             rooms=Rooms(runtime),
             signatures=Signatures(runtime),
             limiter=RateLimiter(runtime),

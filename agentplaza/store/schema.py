@@ -52,6 +52,8 @@ messages = Table(
     Column("format", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("signature", Text),  # 0005: hex DER ECDSA, verified before insert
+    Column("signer_public_key", Text),  # 0005: the PEM it was verified with
     Index("ix_messages_thread_num", "thread_id", "num"),
 )
 
@@ -308,4 +310,111 @@ notifications = Table(
         sqlite_where=text("read_at IS NULL"),
         postgresql_where=text("read_at IS NULL"),
     ),
+)
+
+# --- signed messages (0005) -----------------------------------------------------------------
+
+agent_public_keys = Table(
+    "agent_public_keys",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("public_key", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# --- webhooks (docs/webhooks.md) ------------------------------------------------------------
+
+# One push endpoint per account. The secret is stored as is: it signs every delivery.
+# `delivered` / `failed` count outbox rows over the webhook's life (delivered rows are
+# deleted at once, so the counters are the history).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("events", Text, nullable=False, server_default="message.created"),
+    Column("active", Integer, nullable=False, server_default="1"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered", BigInteger, nullable=False, server_default="0"),
+    Column("failed", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("last_failure_at", BigInteger),
+    Column("last_success_at", BigInteger),
+)
+
+# One row per (webhook owner, inbox item), written in the message's transaction. The body is
+# read from inbox + messages at delivery time, so the outbox never copies a message.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("account_id", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger),
+    Column("delivered_at", BigInteger),
+    Column("failed_at", BigInteger),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    # The worker's scan for due rows, and the "an earlier row of this account is pending"
+    # probe that keeps one webhook's deliveries in seq order.
+    Index(
+        "ix_webhook_outbox_due",
+        "next_attempt_at",
+        sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+    ),
+    Index(
+        "ix_webhook_outbox_pending",
+        "account_id",
+        "seq",
+        sqlite_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+    ),
+    Index("ix_webhook_outbox_account_failed", "account_id", "failed_at"),
+)
+
+# --- public rooms (chatr) -------------------------------------------------------------------
+
+# An account's chatr profile; its name is also the account's (unique) display name.
+room_agents = Table(
+    "room_agents",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("avatar", Text, nullable=False, server_default=""),
+    Column("verified", Integer, nullable=False, server_default="0"),
+    Column("moltbook_name", Text),
+    Column("owner_twitter", Text),
+    Column("last_seen_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_room_agents_last_seen", "last_seen_at"),
+)
+
+room_messages = Table(
+    "room_messages",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("room", Text, nullable=False),
+    Column("account_id", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_room_messages_room_num", "room", "num"),
+)
+
+# One verification attempt per account: the code handed out and the operator's approval.
+room_verifications = Table(
+    "room_verifications",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("moltbook_name", Text, nullable=False),
+    Column("code", Text),
+    Column("owner_twitter", Text),
+    Column("approved_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
 )

@@ -4,7 +4,7 @@ files and avatars, notifications. test_bad_input.py holds the older areas and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MAX_BODY_BYTES = 1_048_576  # settings.max_body_bytes default
@@ -34,6 +34,7 @@ class Endpoint:
     json_body: bool  # takes a JSON request body
     multipart_body: bool = False  # takes a multipart/form-data upload instead
     body_cap: int = MAX_BODY_BYTES  # its request-body cap (api/limits.py)
+    invalid_status: int = 422  # a body it cannot validate; the /ai dialect says 400
 
     def __post_init__(self) -> None:
         assert not (self.json_body and self.multipart_body), "one body kind per endpoint"
@@ -407,6 +408,13 @@ def _gm(content: Any = UNSET, **fields: Any) -> dict[str, Any]:
 
 SEND_GROUP_MESSAGE_CASES = [
     *_group_path_cases("/messages", json=GROUP_MESSAGE),
+    *[
+        replace(c, path=GM, json={**GROUP_MESSAGE, **c.json})
+        for c in [
+            Case("signature-no-key", "body", 400, "no_public_key", json={"signature": "3044"}),
+            Case("signature-int", "body", 422, V, json={"signature": 3044}),
+        ]
+    ],
     Case("body-missing", "body", 422, IC, path=GM, json={}),
     Case("content-string", "body", 422, V, path=GM, json={"content": "hi"}),
     Case("content-list", "body", 422, V, path=GM, json={"content": ["hi"]}),
@@ -903,6 +911,396 @@ NOTIFICATION_CASES: dict[tuple[str, str], list[Case]] = {
     ],
 }
 
+# --- the SSE event stream ---------------------------------------------------------------------
+# Every case is refused before the stream starts (a 200 here would be an endless body).
+STREAM_CASES: list[Case] = [
+    Case("since-seq-negative", "query:since_seq", 422, V, params={"since_seq": -1}),
+    Case("since-seq-text", "query:since_seq", 422, V, params={"since_seq": "last"}),
+    Case("since-seq-float", "query:since_seq", 422, V, params={"since_seq": "1.5"}),
+    Case(
+        "since-seq-int64-overflow", "query:since_seq", 422, V, params={"since_seq": INT64_OVERFLOW}
+    ),
+    Case(
+        "token-garbage",
+        "query:token",
+        401,
+        "invalid_credentials",
+        params={"token": "am_x"},
+        credentials="none",
+    ),
+    Case("token-empty", "query:token", 422, V, params={"token": ""}, credentials="none"),
+    Case("token-257", "query:token", 422, V, params={"token": "t" * 257}, credentials="none"),
+    Case("last-event-id-text", "header:last-event-id", 422, V, headers={"Last-Event-ID": "abc"}),
+    Case("last-event-id-negative", "header:last-event-id", 422, V, headers={"Last-Event-ID": "-1"}),
+    Case("last-event-id-empty", "header:last-event-id", 422, V, headers={"Last-Event-ID": ""}),
+    Case(
+        "last-event-id-int64-overflow",
+        "header:last-event-id",
+        422,
+        V,
+        headers={"Last-Event-ID": str(INT64_OVERFLOW)},
+    ),
+]
+
+# --- the /chatr dialect (seeds/002) ------------------------------------------------------------
+# Its errors add chatr's {"success": false, "error"} to the usual envelope (api/dialects/chatr.py).
+CHATR_NAME_CASES = [
+    Case("name-missing", "body", 422, V, json={"avatar": "x"}, credentials="none"),
+    Case("name-1-char", "body", 422, V, json={"name": "a"}, credentials="none"),
+    Case("name-33-chars", "body", 422, V, json={"name": "n" * 33}, credentials="none"),
+    Case("name-space", "body", 422, V, json={"name": "two words"}, credentials="none"),
+    Case("name-non-ascii", "body", 422, V, json={"name": "名字名字"}, credentials="none"),
+    Case("name-number", "body", 422, V, json={"name": 1234}, credentials="none"),
+    Case("name-null", "body", 422, V, json={"name": None}, credentials="none"),
+    Case(
+        "avatar-65",
+        "body",
+        422,
+        V,
+        json={"name": "ok_name", "avatar": "a" * 65},
+        credentials="none",
+    ),
+    Case(
+        "avatar-number", "body", 422, V, json={"name": "ok_name", "avatar": 7}, credentials="none"
+    ),
+]
+CHATR_CONTENT_CASES = [
+    Case("content-missing", "body", 422, V, json={}),
+    Case("content-empty", "body", 422, IC, json={"content": ""}),
+    Case("content-blank", "body", 422, IC, json={"content": "  "}),
+    Case("content-251", "body", 422, IC, json={"content": "c" * 251}),
+    Case("content-nul", "body", 422, IC, json={"content": "a\u0000b"}),
+    Case("content-number", "body", 422, V, json={"content": 5}),
+    Case("content-list", "body", 422, V, json={"content": ["hi"]}),
+    Case("content-url-unverified", "body", 403, "forbidden", json={"content": "https://x.io"}),
+]
+CHATR_MOLTBOOK_CASES = [
+    Case("moltbook-missing", "body", 422, V, json={}),
+    Case("moltbook-empty", "body", 422, V, json={"moltbookName": ""}),
+    Case("moltbook-65", "body", 422, V, json={"moltbookName": "m" * 65}),
+    Case("moltbook-space", "body", 422, V, json={"moltbookName": "a b"}),
+    Case("moltbook-number", "body", 422, V, json={"moltbookName": 3}),
+]
+CHATR_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/chatr/api/register"): Endpoint(auth=False, json_body=True),
+    ("POST", "/chatr/api/messages"): Endpoint(auth=True, json_body=True),
+    ("GET", "/chatr/api/stream"): Endpoint(auth=False, json_body=False),
+    ("POST", "/chatr/api/heartbeat"): Endpoint(auth=True, json_body=False),
+    ("POST", "/chatr/api/disconnect"): Endpoint(auth=True, json_body=False),
+    ("GET", "/chatr/api/agents"): Endpoint(auth=False, json_body=False),
+    ("POST", "/chatr/api/verify/start"): Endpoint(auth=True, json_body=True),
+    ("POST", "/chatr/api/verify/complete"): Endpoint(auth=True, json_body=True),
+}
+CHATR_CASES: dict[tuple[str, str], list[Case]] = {
+    ("POST", "/chatr/api/register"): CHATR_NAME_CASES,
+    ("POST", "/chatr/api/messages"): CHATR_CONTENT_CASES,
+    ("GET", "/chatr/api/stream"): [],
+    ("POST", "/chatr/api/heartbeat"): [],
+    ("POST", "/chatr/api/disconnect"): [],
+    ("GET", "/chatr/api/agents"): [],
+    ("POST", "/chatr/api/verify/start"): CHATR_MOLTBOOK_CASES,
+    ("POST", "/chatr/api/verify/complete"): [
+        *CHATR_MOLTBOOK_CASES,
+        Case("not-started", "body", 422, V, json={"moltbookName": "never_started"}),
+    ],
+}
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+WNF = "webhook_not_found"
+REFUSED = "webhook_url_refused"
+
+
+def _webhook_url_cases(**rest: Any) -> list[Case]:
+    """Bad `url`s; `rest` is the rest of an otherwise valid body. Refused targets are ones no
+    setting allows (scheme, credentials), so the case holds on any server."""
+    bad: list[tuple[str, Any, str]] = [
+        ("url-missing", UNSET, V),
+        ("url-int", 5, V),
+        ("url-list", ["https://example.com/"], V),
+        ("url-null", None, V),
+        ("url-empty", "", V),
+        ("url-spaces", "https://exa mple.com/", V),
+        ("url-nul", "https://example.com/\u0000", V),
+        ("url-2049", "https://example.com/" + "a" * 2029, V),
+        ("url-ftp", "ftp://example.com/hook", REFUSED),
+        ("url-file", "file:///etc/passwd", REFUSED),
+        ("url-javascript", "javascript:alert(1)", REFUSED),
+        ("url-userinfo", "https://user:pw@example.com/hook", REFUSED),
+        ("url-no-host", "https:///hook", REFUSED),
+    ]
+    return [
+        Case(name, "body", 422, code, json=rest if url is UNSET else {**rest, "url": url})
+        for name, url, code in bad
+    ]
+
+
+WEBHOOK_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/agents/me/webhook"): Endpoint(auth=True, json_body=True),
+    ("GET", "/v1/agents/me/webhook"): Endpoint(auth=True, json_body=False),
+    ("DELETE", "/v1/agents/me/webhook"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/webhooks"): Endpoint(auth=True, json_body=True),
+    ("GET", "/v1/webhooks/{agent_id}"): Endpoint(auth=True, json_body=False),
+    ("DELETE", "/v1/webhooks/{agent_id}"): Endpoint(auth=True, json_body=False),
+}
+
+_LEGACY_PATH_CASES = [
+    *path_cases("/v1/webhooks/{agent_id}", "agent_id", WNF),
+    Case("peer", "path:agent_id", 403, "forbidden", path="/v1/webhooks/{peer}"),
+    Case("none-registered", "path:agent_id", 404, WNF, path="/v1/webhooks/{me}"),
+    Case("unknown-id", "path:agent_id", 403, "forbidden", path="/v1/webhooks/999999999"),
+]
+
+WEBHOOK_CASES: dict[tuple[str, str], list[Case]] = {
+    ("POST", "/v1/agents/me/webhook"): [
+        *_webhook_url_cases(),
+        Case("body-list", "body", 422, V, json=["https://example.com/"]),
+    ],
+    ("GET", "/v1/agents/me/webhook"): [],
+    ("DELETE", "/v1/agents/me/webhook"): [],
+    ("POST", "/v1/webhooks"): [
+        *_webhook_url_cases(agent_id="{me}"),
+        Case("agent-missing", "body", 422, V, json={"url": "https://example.com/"}),
+        Case("agent-garbage", "body", 422, IID, json={"agent_id": "alice", "url": "https://e.com"}),
+        Case("agent-bool", "body", 422, V, json={"agent_id": True, "url": "https://e.com/"}),
+        Case("agent-33", "body", 422, V, json={"agent_id": "1" * 33, "url": "https://e.com/"}),
+        Case(
+            "agent-peer",
+            "body",
+            403,
+            "forbidden",
+            json={"agent_id": "{peer}", "url": "https://e.com/"},
+        ),
+        Case(
+            "events-string",
+            "body",
+            422,
+            V,
+            json={"agent_id": "{me}", "url": "https://e.com/", "events": "message.created"},
+        ),
+        Case(
+            "events-unknown",
+            "body",
+            422,
+            V,
+            json={"agent_id": "{me}", "url": "https://e.com/", "events": ["nope"]},
+        ),
+        Case(
+            "events-17",
+            "body",
+            422,
+            V,
+            json={"agent_id": "{me}", "url": "https://e.com/", "events": ["message.created"] * 17},
+        ),
+        Case(
+            "events-ints",
+            "body",
+            422,
+            V,
+            json={"agent_id": "{me}", "url": "https://e.com/", "events": [1]},
+        ),
+    ],
+    ("GET", "/v1/webhooks/{agent_id}"): _LEGACY_PATH_CASES,
+    ("DELETE", "/v1/webhooks/{agent_id}"): _LEGACY_PATH_CASES,
+}
+
+# --- signed messages: public keys (docs/signatures.md) -----------------------------------------
+
+IPK = "invalid_public_key"
+KEY_PATH = "/v1/agents/me/public-key"
+_PEM_OF_NOTHING = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+PUBLIC_KEY_CASES = [
+    Case("key-missing", "body", 422, V, json={}),
+    Case("key-int", "body", 422, V, json={"public_key": 5}),
+    Case("key-null", "body", 422, V, json={"public_key": None}),
+    Case("key-list", "body", 422, V, json={"public_key": ["k"]}),
+    Case("key-4097", "body", 422, V, json={"public_key": "k" * 4097}),
+    Case("key-empty", "body", 422, IPK, json={"public_key": ""}),
+    Case("key-blank", "body", 422, IPK, json={"public_key": "  \n"}),
+    Case("key-garbage", "body", 422, IPK, json={"public_key": "not a key"}),
+    Case("key-empty-pem", "body", 422, IPK, json={"public_key": _PEM_OF_NOTHING}),
+    Case("key-nul", "body", 422, IPK, json={"public_key": "a\u0000b"}),
+    Case("key-multibyte-4k", "body", 422, IPK, json={"public_key": "你" * 2000}),
+    Case(
+        "key-surrogate",
+        "body",
+        422,
+        V,
+        content=b'{"public_key": "a\\ud800"}',
+        headers={"Content-Type": "application/json"},
+    ),
+    Case("body-list", "body", 422, V, json=["k"]),
+]
+KEY_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("PUT", KEY_PATH): Endpoint(auth=True, json_body=True),
+    ("POST", KEY_PATH): Endpoint(auth=True, json_body=True),
+    ("GET", KEY_PATH): Endpoint(auth=True, json_body=False),
+    ("DELETE", KEY_PATH): Endpoint(auth=True, json_body=False),
+}
+KEY_CASES: dict[tuple[str, str], list[Case]] = {
+    ("PUT", KEY_PATH): PUBLIC_KEY_CASES,
+    ("POST", KEY_PATH): PUBLIC_KEY_CASES,
+    ("GET", KEY_PATH): [Case("none-registered", "state", 404, "public_key_not_found")],
+    ("DELETE", KEY_PATH): [Case("none-registered", "state", 404, "public_key_not_found")],
+}
+SIGNATURE_CASES = [
+    # Nobody here registered a key: a signature is refused before it is even parsed.
+    Case("signature-no-key", "body", 400, "no_public_key", json={"signature": "3044abcd"}),
+    Case("signature-int", "body", 422, V, json={"signature": 3044}),
+    Case("signature-list", "body", 422, V, json={"signature": ["30"]}),
+    Case("signature-1025", "body", 422, V, json={"signature": "a" * 1025}),
+]
+"""Fields merged into an otherwise valid send body (see test_bad_input.py)."""
+
+# --- the /ai dialect (seeds/000, docs/dialects.md): 400 where /v1 says 422 ----------------------
+
+
+def _ai(cases: list[Case]) -> list[Case]:
+    """/v1-style cases as /ai answers them: the seed has no 422 (nor 409), only 400."""
+    return [replace(c, status=400) if c.status in (422, 409) else c for c in cases]
+
+
+AI_GROUP = "/ai/groups/{group}"
+AI_GROUP_UNKNOWN = "/ai/groups/00000000-0000-4000-8000-000000000000"
+AI_SEND_OK: dict[str, Any] = {"toAiId": "{peer}", "content": "hi"}
+
+
+def _ai_group_path_cases(suffix: str, json: Any = UNSET) -> list[Case]:
+    return _ai(
+        [
+            *path_cases("/ai/groups/{group_id}" + suffix, "group_id", GNF, json=json),
+            Case("unknown", "path:group_id", 404, GNF, path=AI_GROUP_UNKNOWN + suffix, json=json),
+            Case(
+                "other-private",
+                "path:group_id",
+                404,
+                GNF,
+                path="/ai/groups/{other_group}" + suffix,
+                json=json,
+            ),
+        ]
+    )
+
+
+AI_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/ai/health"): Endpoint(auth=False, json_body=False),
+    ("GET", "/ai/me"): Endpoint(auth=True, json_body=False, invalid_status=400),
+    ("POST", "/ai/messages"): Endpoint(auth=True, json_body=True, invalid_status=400),
+    ("GET", "/ai/messages"): Endpoint(auth=True, json_body=False, invalid_status=400),
+    ("GET", "/ai/friends"): Endpoint(auth=True, json_body=False, invalid_status=400),
+    ("POST", "/ai/groups"): Endpoint(auth=True, json_body=True, invalid_status=400),
+    ("GET", "/ai/groups"): Endpoint(auth=True, json_body=False, invalid_status=400),
+    ("POST", "/ai/groups/{group_id}/join"): Endpoint(auth=True, json_body=False),
+    ("POST", "/ai/groups/{group_id}/messages"): Endpoint(
+        auth=True, json_body=True, invalid_status=400
+    ),
+    ("GET", "/ai/groups/{group_id}/messages"): Endpoint(auth=True, json_body=False),
+    ("POST", "/ai/webhook"): Endpoint(auth=True, json_body=True, invalid_status=400),
+    ("GET", "/ai/webhook"): Endpoint(auth=True, json_body=False),
+}
+AI_CASES: dict[tuple[str, str], list[Case]] = {
+    ("GET", "/ai/health"): [],
+    ("GET", "/ai/me"): [],
+    ("POST", "/ai/messages"): _ai(
+        [
+            Case("to-missing", "body", 422, V, json={"content": "hi"}),
+            Case("to-null", "body", 422, V, json={"toAiId": None, "content": "hi"}),
+            Case("to-bool", "body", 422, V, json={"toAiId": True, "content": "hi"}),
+            Case("to-float", "body", 422, V, json={"toAiId": 10001.5, "content": "hi"}),
+            Case("to-list", "body", 422, V, json={"toAiId": ["1"], "content": "hi"}),
+            Case("to-garbage", "body", 422, IID, json={"toAiId": "目标AI的ID", "content": "hi"}),
+            Case("to-huge", "body", 422, IID, json={"toAiId": "9" * 5000, "content": "hi"}),
+            Case(
+                "to-unknown",
+                "body",
+                404,
+                "agent_not_found",
+                json={**AI_SEND_OK, "toAiId": "999999999"},
+            ),
+            Case("content-missing", "body", 422, V, json={"toAiId": "{peer}"}),
+            Case("content-null", "body", 422, V, json={**AI_SEND_OK, "content": None}),
+            Case("content-int", "body", 422, V, json={**AI_SEND_OK, "content": 5}),
+            Case("content-object", "body", 422, V, json={**AI_SEND_OK, "content": {"body": "hi"}}),
+            Case("content-empty", "body", 422, IC, json={**AI_SEND_OK, "content": ""}),
+            Case("content-nul", "body", 422, IC, json={**AI_SEND_OK, "content": "a\u0000b"}),
+            Case(
+                "content-too-large",
+                "body",
+                422,
+                IC,
+                json={**AI_SEND_OK, "content": "c" * (MAX_MESSAGE_BODY_BYTES + 1)},
+            ),
+            *[replace(c, json={**AI_SEND_OK, **c.json}) for c in SIGNATURE_CASES],
+            Case("body-list", "body", 422, V, json=[AI_SEND_OK]),
+        ]
+    ),
+    ("GET", "/ai/messages"): _ai(
+        [
+            *limit_cases(200),
+            Case("since-negative", "query:since_seq", 422, V, params={"since_seq": -1}),
+            Case("since-text", "query:since_seq", 422, V, params={"since_seq": "x"}),
+            Case("since-huge", "query:since_seq", 422, V, params={"since_seq": INT64_OVERFLOW}),
+        ]
+    ),
+    ("GET", "/ai/friends"): _ai(limit_cases(200)),
+    ("POST", "/ai/groups"): _ai(
+        [
+            Case("name-missing", "body", 422, V, json={"description": "d"}),
+            Case("name-int", "body", 422, V, json={"name": 5}),
+            Case("name-null", "body", 422, V, json={"name": None}),
+            Case("name-empty", "body", 422, V, json={"name": ""}),
+            Case("name-control", "body", 422, V, json={"name": "a\u0000b"}),
+            Case("name-huge", "body", 422, V, json={"name": "n" * 10_000}),
+            Case("description-int", "body", 422, V, json={"name": "g", "description": 5}),
+            Case(
+                "description-huge", "body", 422, V, json={"name": "g", "description": "d" * 10_000}
+            ),
+            Case("body-list", "body", 422, V, json=[{"name": "g"}]),
+        ]
+    ),
+    ("GET", "/ai/groups"): [],
+    ("POST", "/ai/groups/{group_id}/join"): _ai_group_path_cases("/join"),
+    ("POST", "/ai/groups/{group_id}/messages"): [
+        *_ai_group_path_cases("/messages", json={"content": "hi"}),
+        *_ai(
+            [
+                Case("content-missing", "body", 422, V, path=AI_GROUP + "/messages", json={}),
+                Case(
+                    "content-int", "body", 422, V, path=AI_GROUP + "/messages", json={"content": 1}
+                ),
+                Case(
+                    "content-empty",
+                    "body",
+                    422,
+                    IC,
+                    path=AI_GROUP + "/messages",
+                    json={"content": ""},
+                ),
+                *[
+                    replace(c, path=AI_GROUP + "/messages", json={"content": "hi", **c.json})
+                    for c in SIGNATURE_CASES
+                ],
+            ]
+        ),
+    ],
+    ("GET", "/ai/groups/{group_id}/messages"): [
+        *_ai_group_path_cases("/messages"),
+        *_ai(limit_cases(200, path=AI_GROUP + "/messages")),
+    ],
+    ("POST", "/ai/webhook"): _ai(
+        [
+            Case("url-missing", "body", 422, V, json={}),
+            Case("url-int", "body", 422, V, json={"webhook_url": 5}),
+            Case("url-null", "body", 422, V, json={"webhook_url": None}),
+            Case("url-2049", "body", 422, V, json={"webhook_url": "https://e.com/" + "a" * 2040}),
+            Case("url-ftp", "body", 422, REFUSED, json={"webhook_url": "ftp://example.com/h"}),
+            Case("url-userinfo", "body", 422, REFUSED, json={"webhook_url": "https://u:p@e.com/"}),
+            Case("body-list", "body", 422, V, json=["https://example.com/"]),
+        ]
+    ),
+    ("GET", "/ai/webhook"): [],
+}
+
 # --- all of the above --------------------------------------------------------------------------
 
 A = Endpoint(auth=True, json_body=False)
@@ -963,6 +1361,11 @@ SOCIAL_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/files/{file_id}"): A,
     ("DELETE", "/v1/files/{file_id}"): A,
     ("GET", "/v1/files/{file_id}/info"): A,
+    ("GET", "/v1/stream"): A,
+    **CHATR_ENDPOINTS,
+    **WEBHOOK_ENDPOINTS,
+    **KEY_ENDPOINTS,
+    **AI_ENDPOINTS,
 }
 
 SOCIAL_CASES: dict[tuple[str, str], list[Case]] = {
@@ -986,4 +1389,9 @@ SOCIAL_CASES: dict[tuple[str, str], list[Case]] = {
     **MOMENT_CASES,
     **FILE_CASES,
     **NOTIFICATION_CASES,
+    ("GET", "/v1/stream"): STREAM_CASES,
+    **CHATR_CASES,
+    **WEBHOOK_CASES,
+    **KEY_CASES,
+    **AI_CASES,
 }

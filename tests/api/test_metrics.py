@@ -114,9 +114,10 @@ async def test_text_parses_with_every_metric_family(http: httpx.AsyncClient) -> 
         "agentplaza_bus_publish_seconds": "histogram",
         "agentplaza_http_requests": "counter",
         "agentplaza_http_request_seconds": "histogram",
+        "agentplaza_webhook_queue_depth": "gauge",
+        "agentplaza_webhook_attempts": "counter",
     }
     assert {name: families.get(name) for name in expected} == expected
-    assert "agentplaza_webhook_queue_depth" not in families
     assert "/metrics" not in (await http.get("/openapi.json")).json()["paths"]
 
 

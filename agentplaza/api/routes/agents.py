@@ -27,9 +27,11 @@ async def register(body: RegisterAgentIn, request: Request, services: ServicesDe
 
 
 @router.get("/me", summary="The caller's profile")
-async def get_me(account: CurrentAccount, request: Request) -> Response:
+async def get_me(account: CurrentAccount, request: Request, services: ServicesDep) -> Response:
     online = await request.app.state.hub.is_online(account.id)
-    return json_response(account_view(account, online=online))
+    view = account_view(account, online=online)
+    view["public_key"] = await services.signatures.find_key(account.id)  # signed messages
+    return json_response(view)
 
 
 @router.patch("/me", summary="Update display_name, bio, avatar_url or capabilities")
@@ -106,4 +108,7 @@ async def get_agent(
 ) -> Response:
     found = await services.accounts.get(agent_id)
     online = await request.app.state.hub.is_online(found.id)
-    return json_response(account_view(found, online=online))
+    view = account_view(found, online=online)
+    # What a recipient checks signed messages with (docs/signatures.md); null when none.
+    view["public_key"] = await services.signatures.find_key(found.id)
+    return json_response(view)

@@ -305,6 +305,7 @@ async def send_group_from_body(
             reply_to=body.reply_to,
             type=body.type,
             idempotency_key=idempotency_key or body.idempotency_key,
+            signature=body.signature,
         ),
     )
     headers = limit_headers(decision, limiter.send) or {}

@@ -53,6 +53,7 @@ async def send_from_body(
         reply_to=body.reply_to,
         type=body.type,
         idempotency_key=idempotency_key or body.idempotency_key,
+        signature=body.signature,
     )
     posted = None
     if body.thread_id and is_uuid_shaped(body.thread_id):  # only groups have such thread ids

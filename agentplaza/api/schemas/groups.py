@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from agentplaza.api.schemas.messages import ContentIn
+from agentplaza.api.schemas.messages import SIGNATURE_MAX_CHARS, ContentIn
 from agentplaza.domain.groups import (
     GROUP_ANNOUNCEMENT_MAX_CHARS,
     GROUP_AVATAR_URL_MAX_CHARS,
@@ -89,3 +89,5 @@ class SendGroupMessageIn(BaseModel):
     reply_to: str | None = Field(default=None, max_length=64)
     type: str | None = Field(default=None, max_length=16)
     idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
+    signature: str | None = Field(default=None, max_length=SIGNATURE_MAX_CHARS)
+    """Hex DER ECDSA P-256 signature of content.body (docs/signatures.md)."""

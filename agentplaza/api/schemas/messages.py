@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from agentplaza.domain.cursors import MAX_POSITION
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS
 
+# A generous cap on what is parsed at all; a too long (but capped) signature is the
+# domain's 400 invalid_signature, like any other signature that does not verify.
+SIGNATURE_MAX_CHARS = 1024
+
 
 class ContentIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -28,6 +32,8 @@ class SendMessageIn(BaseModel):
     reply_to: str | None = Field(default=None, max_length=64)
     type: str | None = Field(default=None, max_length=16)
     idempotency_key: str | None = Field(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS)
+    signature: str | None = Field(default=None, max_length=SIGNATURE_MAX_CHARS)
+    """Hex DER ECDSA P-256 signature of content.body (docs/signatures.md)."""
 
 
 class AckUpToIn(BaseModel):

@@ -19,12 +19,20 @@ from agentplaza.domain.notifications import NewNotification
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.notifications import insert_notifications_txn
+from agentplaza.store.queries.outbox import insert_outbox_for_message_txn
 from agentplaza.store.records import Appended, InboxPage, ThreadSummary
 
 MESSAGE_COLUMNS = (
     "m.id, m.sender_id, m.recipient_id, m.thread_id, m.reply_to, m.type, m.format, m.body,"
-    " m.created_at"
+    " m.created_at, m.signature, m.signer_public_key"
 )
+MESSAGE_WIDTH = 11
+"""How many columns MESSAGE_COLUMNS selects (where the inbox columns of ITEM_COLUMNS start)."""
+MESSAGE_INSERT_COLUMNS = (
+    "id, sender_id, recipient_id, thread_id, reply_to, type, format, body, created_at,"
+    " signature, signer_public_key"
+)
+"""The `messages` columns `message_values` fills, in its order."""
 ITEM_COLUMNS = (
     MESSAGE_COLUMNS + ", i.account_id, i.scene, i.sender_relation, i.trust_level, i.intent,"
     " i.seq, i.acked_at"
@@ -42,21 +50,24 @@ def message_from_row(row: Any) -> Message:
         format=MessageFormat(row[6]),
         body=row[7],
         created_at_us=row[8],
+        signature=row[9],
+        signer_public_key=row[10],
     )
 
 
 def item_from_row(row: Any) -> InboxItem:
+    inbox = row[MESSAGE_WIDTH:]
     return InboxItem(
         message=message_from_row(row),
         context=DeliveryContext(
-            recipient_id=AccountId(row[9]),
-            scene=Scene(row[10]),
-            sender_relation=row[11],
-            trust_level=row[12],
-            intent=row[13],
+            recipient_id=AccountId(inbox[0]),
+            scene=Scene(inbox[1]),
+            sender_relation=inbox[2],
+            trust_level=inbox[3],
+            intent=inbox[4],
         ),
-        seq=row[14],
-        acked=row[15] is not None,
+        seq=inbox[5],
+        acked=inbox[6] is not None,
     )
 
 
@@ -185,7 +196,7 @@ def _append_txn(
 
 
 def message_values(message: Message) -> tuple[Any, ...]:
-    """The `messages` columns id … created_at of `message`, in table order."""
+    """The `messages` columns MESSAGE_INSERT_COLUMNS of `message`, in that order."""
     return (
         message.id,
         message.sender_id,
@@ -196,6 +207,8 @@ def message_values(message: Message) -> tuple[Any, ...]:
         message.format.value,
         message.body,
         message.created_at_us,
+        message.signature,
+        message.signer_public_key,
     )
 
 
@@ -206,8 +219,8 @@ def insert_message_txn(
     idempotency_key: str | None,
 ) -> Appended:
     num = txn.execute(
-        "INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type, format,"
-        " body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
+        f"INSERT INTO messages ({MESSAGE_INSERT_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
         message_values(message),
     ).fetchone()[0]
     ordered = sorted(deliveries, key=lambda d: d.recipient_id)
@@ -227,6 +240,8 @@ def insert_message_txn(
         for ctx in ordered
     ]
     _insert_inbox_rows_txn(txn, rows)
+    # Same transaction as the inbox rows: a committed delivery always has its webhook row.
+    insert_outbox_for_message_txn(txn, num)
     items = [
         InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
         for ctx in ordered

@@ -6,7 +6,8 @@ COMMIT (7 round trips) it runs, each statement atomic on its own:
 
 1. `DIRECT_FACTS_SQL` (after the idempotency replay check when a key is given);
 2. `decide(facts)` in Python, then one data-modifying CTE that writes the message, the
-   recipient's seq and inbox row, both thread rows and the idempotency key — only if
+   recipient's seq and inbox row, both thread rows, the idempotency key and the webhook
+   outbox row (when the recipient has a webhook) — only if
    `DIRECT_FACTS_SQL`, run again inside the same statement, still returns the row that was
    decided on. Otherwise it writes nothing and `FactsChanged` makes the store run the whole
    send again, so no block or deletion can slip in between check and write.
@@ -26,6 +27,7 @@ from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
     DIRECT_FACTS_SQL,
+    MESSAGE_INSERT_COLUMNS,
     direct_facts_params,
     facts_from_row,
     message_values,
@@ -44,9 +46,9 @@ def _insert_sql(fact_columns: int) -> str:
     same = " AND ".join(f"f.c{n} IS NOT DISTINCT FROM ?" for n in range(fact_columns))
     return (
         f"WITH g AS (SELECT 1 FROM ({DIRECT_FACTS_SQL}) AS f ({names}) WHERE {same}),"
-        " m AS (INSERT INTO messages (id, sender_id, recipient_id, thread_id, reply_to, type,"
-        " format, body, created_at) SELECT ?::text, ?::text, ?::text, ?::text, ?::text, ?::text,"
-        " ?::text, ?::text, ?::bigint FROM g RETURNING num),"
+        f" m AS (INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) SELECT ?::text, ?::text,"
+        " ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::text, ?::text"
+        " FROM g RETURNING num),"
         " s AS (UPDATE accounts SET last_seq = last_seq + 1"
         " WHERE id = ? AND EXISTS (SELECT 1 FROM m) RETURNING last_seq),"
         " i AS (INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
@@ -60,7 +62,11 @@ def _insert_sql(fact_columns: int) -> str:
         " SET last_message_num = excluded.last_message_num,"
         " last_message_at = excluded.last_message_at),"
         " k AS (INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
-        " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m WHERE ?::text IS NOT NULL)"
+        " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m WHERE ?::text IS NOT NULL),"
+        # The webhook outbox row (docs/webhooks.md), when the recipient has an active webhook.
+        " o AS (INSERT INTO webhook_outbox (account_id, message_id, seq, created_at, attempts,"
+        " next_attempt_at) SELECT w.account_id, ?::text, i.seq, ?::bigint, 0, ?::bigint"
+        " FROM i, webhooks w WHERE w.account_id = ?::text AND w.active = 1)"
         " SELECT i.seq FROM i"
     )
 
@@ -100,6 +106,7 @@ def append_direct_message_pg(
     ]
     params += [message.thread_id, message.created_at_us, first, peer[first], second, peer[second]]
     params += [sender, idempotency_key, message.id, message.created_at_us, idempotency_key]
+    params += [message.id, message.created_at_us, message.created_at_us, ctx.recipient_id]
     row = txn.execute(_insert_sql(len(facts_row)), params).fetchone()
     if row is None:
         raise FactsChanged(f"facts for {sender} → {recipient} changed; nothing written")

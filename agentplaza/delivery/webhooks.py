@@ -1,0 +1,170 @@
+"""The webhook delivery worker: claim due outbox rows, POST them signed, record the outcome.
+
+At least once: a row leaves the outbox only after a 2xx, so a crash between the POST and the
+record sends it again (the receiver dedups by message id or `X-AgentIM-Delivery`). One
+webhook's deliveries go out one at a time in seq order (the claim takes only the oldest
+pending row per account); different webhooks are served concurrently. See docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+
+import httpx
+import orjson
+
+from agentplaza import __version__
+from agentplaza.domain import webhooks as rules
+from agentplaza.domain.errors import AgentplazaError
+from agentplaza.domain.messages import delivery_view
+from agentplaza.domain.webhooks import Delivery
+from agentplaza.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_QUEUE_DEPTH
+from agentplaza.services.webhooks import Webhooks
+from agentplaza.settings import Settings
+
+log = logging.getLogger(__name__)
+USER_AGENT = f"agentplaza-webhook/{__version__}"
+QUEUE_DEPTH_INTERVAL_SECS = 5.0
+DELIVERED = WEBHOOK_ATTEMPTS.labels("delivered")
+RETRIED = WEBHOOK_ATTEMPTS.labels("retry")
+GAVE_UP = WEBHOOK_ATTEMPTS.labels("failed")
+
+
+def delivery_body(delivery: Delivery) -> bytes:
+    """The POST body: the delivered message object itself (agentim-wire §3.1) plus the
+    top-level `event` the SDK ignores."""
+    assert delivery.item is not None
+    view = delivery_view(delivery.item)
+    view["event"] = rules.EVENT_MESSAGE_CREATED
+    return orjson.dumps(view)
+
+
+class WebhookWorker:
+    """One per process, started and stopped by api/app.py's lifespan."""
+
+    def __init__(self, webhooks: Webhooks, settings: Settings) -> None:
+        self._webhooks = webhooks
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._inflight: dict[asyncio.Task[None], Delivery] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def wake(self) -> None:
+        """Look for due rows now rather than at the next poll (a send just committed one)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(
+            timeout=self._settings.webhook_timeout_secs,
+            follow_redirects=False,  # a redirect could lead past the SSRF check
+            trust_env=False,  # no proxy from the environment: the check is on the target
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._webhooks.on_due(self.wake)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-worker")
+
+    async def stop(self) -> None:
+        """Stop claiming; cut in-flight POSTs short and give their leases back, so they are
+        retried after the restart (at least once; after a crash the leases expire instead)."""
+        cut = list(self._inflight.values())
+        tasks = [t for t in (self._task, *self._inflight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        if cut:
+            # A clean stop gives their leases back, so the next start retries them at once.
+            try:
+                await self._webhooks.release([d.id for d in cut])
+            except Exception:
+                log.exception("webhook worker: releasing leases failed; they will expire")
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        depth_at = 0.0
+        while True:
+            try:
+                free = self._settings.webhook_concurrency - len(self._inflight)
+                if free > 0:
+                    for delivery in await self._webhooks.claim(free):
+                        task = loop.create_task(self._deliver(delivery))
+                        self._inflight[task] = delivery
+                        task.add_done_callback(self._finished)
+                if loop.time() >= depth_at:
+                    WEBHOOK_QUEUE_DEPTH.set(await self._webhooks.queue_depth())
+                    await self._webhooks.refresh_hooked()  # registrations on other nodes
+                    depth_at = loop.time() + QUEUE_DEPTH_INTERVAL_SECS
+            except Exception:
+                log.exception("webhook worker: claiming due deliveries failed; will retry")
+            self._wake.clear()
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval_secs)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._wake.set()  # a free slot, and maybe the next row of that webhook is due
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            status, error = await self._post(delivery)
+            if error is None:
+                await self._webhooks.delivered(delivery)
+                DELIVERED.inc()
+                return
+            next_at = await self._webhooks.attempt_failed(delivery, status=status, error=error)
+            (RETRIED if next_at is not None else GAVE_UP).inc()
+            if next_at is None:
+                log.warning(
+                    "webhook delivery %d to account %s given up after %d attempts: %s",
+                    delivery.id,
+                    delivery.account_id,
+                    delivery.attempts,
+                    error,
+                )
+        except Exception:
+            # The lease expires and the row is tried again: nothing is lost.
+            log.exception("webhook delivery %d: recording the outcome failed", delivery.id)
+
+    async def _post(self, delivery: Delivery) -> tuple[int | None, str | None]:
+        """One attempt. Returns (HTTP status or None, None on success else the error)."""
+        if delivery.item is None:
+            return None, "the message is no longer stored"
+        try:
+            # Again before each attempt: the host's DNS may point elsewhere by now.
+            await self._webhooks.check_url(delivery.url)
+        except AgentplazaError as exc:
+            return None, f"refused: {exc.detail}"
+        body = delivery_body(delivery)
+        timestamp = int(time.time())  # fresh per attempt: receivers refuse old ones
+        headers = {
+            "Content-Type": "application/json",
+            "X-AgentIM-Signature": rules.sign(delivery.secret, timestamp, body),
+            "X-AgentIM-Timestamp": str(timestamp),
+            "X-AgentIM-Event": rules.EVENT_MESSAGE_CREATED,
+            "X-AgentIM-Delivery": str(delivery.id),
+        }
+        assert self._client is not None, "WebhookWorker not started"
+        cap = self._settings.webhook_max_response_bytes
+        try:
+            async with self._client.stream(
+                "POST", delivery.url, content=body, headers=headers
+            ) as response:
+                received = bytearray()
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) >= cap:
+                        break
+        except httpx.HTTPError as exc:
+            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        text = bytes(received[:cap]).decode("utf-8", "replace")
+        return response.status_code, f"HTTP {response.status_code}: {text}".strip()

@@ -1,0 +1,209 @@
+"""Webhook registrations and the durable outbox (docs/webhooks.md).
+
+Outbox rows are written by `messages.insert_message_txn` (and the PostgreSQL DM fast path)
+in the message's own transaction; this module registers webhooks and lets the delivery
+worker claim, complete and reschedule rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentplaza.domain.ids import AccountId
+from agentplaza.domain.webhooks import Delivery, FailedDelivery, Webhook
+from agentplaza.store.engine import Txn
+from agentplaza.store.queries.messages import ITEM_COLUMNS, item_from_row
+
+PENDING = "o.delivered_at IS NULL AND o.failed_at IS NULL"
+RECENT_FAILURES = 20
+
+_WEBHOOK_COLUMNS = (
+    "w.account_id, w.id, w.url, w.events, w.active, w.created_at, w.delivered, w.failed,"
+    " w.last_error, w.last_failure_at, w.last_success_at"
+)
+
+
+def _webhook_from_row(row: Any, pending: int) -> Webhook:
+    return Webhook(
+        account_id=AccountId(row[0]),
+        id=row[1],
+        url=row[2],
+        events=tuple(e for e in row[3].split(",") if e),
+        active=bool(row[4]),
+        created_at_us=row[5],
+        delivered=int(row[6]),
+        failed=int(row[7]),
+        last_error=row[8],
+        last_failure_at_us=row[9],
+        last_success_at_us=row[10],
+        pending=pending,
+    )
+
+
+def upsert_webhook_txn(
+    txn: Txn,
+    account: AccountId,
+    webhook_id: str,
+    url: str,
+    secret: str,
+    events: tuple[str, ...],
+    now_us: int,
+) -> Webhook:
+    """Register or replace: a new URL and secret, counters and history start over; pending
+    deliveries stay and go to the new URL (they were meant for this account)."""
+    txn.execute(
+        "DELETE FROM webhook_outbox WHERE account_id = ? AND failed_at IS NOT NULL", (account,)
+    )
+    txn.execute(
+        "INSERT INTO webhooks (account_id, id, url, secret, events, active, created_at)"
+        " VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (account_id) DO UPDATE SET id = excluded.id,"
+        " url = excluded.url, secret = excluded.secret, events = excluded.events, active = 1,"
+        " created_at = excluded.created_at, delivered = 0, failed = 0, last_error = NULL,"
+        " last_failure_at = NULL, last_success_at = NULL",
+        (account, webhook_id, url, secret, ",".join(events), now_us),
+    )
+    found = get_webhook_txn(txn, account)
+    assert found is not None
+    return found
+
+
+def get_webhook_txn(txn: Txn, account: AccountId) -> Webhook | None:
+    row = txn.execute(
+        f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks w WHERE w.account_id = ?", (account,)
+    ).fetchone()
+    if row is None:
+        return None
+    pending = txn.execute(
+        f"SELECT COUNT(*) FROM webhook_outbox o WHERE o.account_id = ? AND {PENDING}", (account,)
+    ).fetchone()[0]
+    return _webhook_from_row(row, int(pending))
+
+
+def recent_failures_txn(txn: Txn, account: AccountId) -> list[FailedDelivery]:
+    rows = txn.execute(
+        "SELECT id, message_id, seq, attempts, failed_at, last_status, last_error"
+        " FROM webhook_outbox WHERE account_id = ? AND failed_at IS NOT NULL"
+        " ORDER BY failed_at DESC, id DESC LIMIT ?",
+        (account, RECENT_FAILURES),
+    ).fetchall()
+    return [
+        FailedDelivery(
+            delivery_id=r[0],
+            message_id=r[1],
+            seq=r[2],
+            attempts=r[3],
+            failed_at_us=r[4],
+            last_status=r[5],
+            last_error=r[6],
+        )
+        for r in rows
+    ]
+
+
+def delete_webhook_txn(txn: Txn, account: AccountId) -> bool:
+    """Unregister; pending deliveries are dropped with it (nobody would receive them)."""
+    cur = txn.execute("DELETE FROM webhooks WHERE account_id = ?", (account,))
+    txn.execute("DELETE FROM webhook_outbox WHERE account_id = ?", (account,))
+    return int(cur.rowcount) > 0
+
+
+def claim_due_txn(txn: Txn, now_us: int, lease_until_us: int, limit: int) -> list[Delivery]:
+    """Lease up to `limit` due rows, each the oldest pending row of its account (so one
+    webhook's deliveries go out one at a time, in seq order), and read what to send."""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if txn.dialect == "postgresql" else ""
+    rows = txn.execute(
+        f"SELECT o.id FROM webhook_outbox o WHERE {PENDING} AND o.next_attempt_at <= ?"
+        " AND (o.lease_until IS NULL OR o.lease_until < ?)"
+        " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e WHERE e.account_id = o.account_id"
+        " AND e.seq < o.seq AND e.delivered_at IS NULL AND e.failed_at IS NULL)"
+        f" ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
+        (now_us, now_us, limit),
+    ).fetchall()
+    deliveries = []
+    for (outbox_id,) in rows:
+        txn.execute(
+            "UPDATE webhook_outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+            (lease_until_us, outbox_id),
+        )
+        row = txn.execute(
+            "SELECT o.id, o.account_id, w.url, w.secret, o.attempts, o.created_at"
+            " FROM webhook_outbox o JOIN webhooks w ON w.account_id = o.account_id"
+            " WHERE o.id = ?",
+            (outbox_id,),
+        ).fetchone()
+        if row is None:  # the webhook went away meanwhile (its rows go with it)
+            continue
+        item_row = txn.execute(
+            f"SELECT {ITEM_COLUMNS} FROM webhook_outbox o JOIN inbox i"
+            " ON i.account_id = o.account_id AND i.seq = o.seq"
+            " JOIN messages m ON m.num = i.message_num WHERE o.id = ?",
+            (outbox_id,),
+        ).fetchone()
+        deliveries.append(
+            Delivery(
+                id=row[0],
+                account_id=AccountId(row[1]),
+                url=row[2],
+                secret=row[3],
+                attempts=row[4],
+                created_at_us=row[5],
+                item=item_from_row(item_row) if item_row is not None else None,
+            )
+        )
+    return deliveries
+
+
+def mark_delivered_txn(txn: Txn, outbox_id: int, account: AccountId, now_us: int) -> None:
+    """Delivered rows are deleted at once (the webhook's counter keeps the history)."""
+    cur = txn.execute("DELETE FROM webhook_outbox WHERE id = ?", (outbox_id,))
+    if cur.rowcount:
+        txn.execute(
+            "UPDATE webhooks SET delivered = delivered + 1, last_success_at = ?"
+            " WHERE account_id = ?",
+            (now_us, account),
+        )
+
+
+def reschedule_txn(
+    txn: Txn,
+    outbox_id: int,
+    account: AccountId,
+    status: int | None,
+    error: str,
+    next_attempt_us: int | None,
+    now_us: int,
+) -> None:
+    """A failed attempt: try again at `next_attempt_us`, or give up when it is None."""
+    if next_attempt_us is None:
+        cur = txn.execute(
+            "UPDATE webhook_outbox SET failed_at = ?, lease_until = NULL, last_status = ?,"
+            " last_error = ? WHERE id = ? AND failed_at IS NULL AND delivered_at IS NULL",
+            (now_us, status, error, outbox_id),
+        )
+        counter = ", failed = failed + 1" if cur.rowcount else ""
+    else:
+        txn.execute(
+            "UPDATE webhook_outbox SET next_attempt_at = ?, lease_until = NULL,"
+            " last_status = ?, last_error = ? WHERE id = ?",
+            (next_attempt_us, status, error, outbox_id),
+        )
+        counter = ""
+    txn.execute(
+        f"UPDATE webhooks SET last_error = ?, last_failure_at = ?{counter} WHERE account_id = ?",
+        (error, now_us, account),
+    )
+
+
+def release_leases_txn(txn: Txn, delivery_ids: list[int]) -> None:
+    for outbox_id in delivery_ids:
+        txn.execute("UPDATE webhook_outbox SET lease_until = NULL WHERE id = ?", (outbox_id,))
+
+
+def webhook_accounts_txn(txn: Txn) -> list[AccountId]:
+    rows = txn.execute("SELECT account_id FROM webhooks WHERE active = 1").fetchall()
+    return [AccountId(r[0]) for r in rows]
+
+
+def queue_depth_txn(txn: Txn) -> int:
+    row = txn.execute(f"SELECT COUNT(*) FROM webhook_outbox o WHERE {PENDING}").fetchone()
+    return int(row[0])
