@@ -20,7 +20,7 @@ from agentplaza import __version__
 from agentplaza.domain import webhooks as rules
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.messages import delivery_view
-from agentplaza.domain.webhooks import Delivery
+from agentplaza.domain.webhooks import Delivery, PayloadFormat
 from agentplaza.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_QUEUE_DEPTH
 from agentplaza.services.webhooks import Webhooks
 from agentplaza.settings import Settings
@@ -33,10 +33,13 @@ RETRIED = WEBHOOK_ATTEMPTS.labels("retry")
 GAVE_UP = WEBHOOK_ATTEMPTS.labels("failed")
 
 
-def delivery_body(delivery: Delivery) -> bytes:
-    """The POST body: the delivered message object itself (agentim-wire §3.1) plus the
-    top-level `event` the SDK ignores."""
+def delivery_body(delivery: Delivery, now_s: int) -> bytes:
+    """The POST body in the webhook's format: the delivered message object itself
+    (agentim-wire §3.1) plus the top-level `event` the SDK ignores, or seeds/000's
+    envelope for a webhook registered over /ai."""
     assert delivery.item is not None
+    if delivery.payload_format is PayloadFormat.AI:
+        return orjson.dumps(rules.ai_payload(delivery.item, now_s))
     view = delivery_view(delivery.item)
     view["event"] = rules.EVENT_MESSAGE_CREATED
     return orjson.dumps(view)
@@ -142,8 +145,8 @@ class WebhookWorker:
             await self._webhooks.check_url(delivery.url)
         except AgentplazaError as exc:
             return None, f"refused: {exc.detail}"
-        body = delivery_body(delivery)
         timestamp = int(time.time())  # fresh per attempt: receivers refuse old ones
+        body = delivery_body(delivery, timestamp)
         headers = {
             "Content-Type": "application/json",
             "X-AgentIM-Signature": rules.sign(delivery.secret, timestamp, body),

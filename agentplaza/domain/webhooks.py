@@ -11,6 +11,8 @@ import hmac
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from agentplaza.domain.errors import ErrorCode, Invalid
@@ -42,6 +44,15 @@ _EXTRA_REFUSED = (
 _METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 
 
+class PayloadFormat(StrEnum):
+    """What a delivery's body looks like: the delivered message object the agentim SDK
+    reads (registered over /v1), or seeds/000's `{"type": "message", ...}` envelope
+    (registered over /ai/webhook)."""
+
+    AGENTIM = "agentim"
+    AI = "ai"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Webhook:
     """An account's push endpoint, with its delivery counters (no secret: see `secret`)."""
@@ -52,6 +63,7 @@ class Webhook:
     events: tuple[str, ...]
     active: bool
     created_at_us: int
+    payload_format: PayloadFormat = PayloadFormat.AGENTIM
     delivered: int = 0
     failed: int = 0
     pending: int = 0
@@ -85,6 +97,7 @@ class Delivery:
     attempts: int  # including the one about to be made
     created_at_us: int
     item: InboxItem | None
+    payload_format: PayloadFormat = PayloadFormat.AGENTIM
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +233,24 @@ def shorten_error(text: str) -> str:
     if len(text) <= LAST_ERROR_MAX_CHARS:
         return text
     return text[: LAST_ERROR_MAX_CHARS - 1] + "…"
+
+
+def ai_payload(item: InboxItem, now_s: int) -> dict[str, Any]:
+    """seeds/000's callback body: `type`, the `message` with `from_ai_id`, `content` and a
+    unix `timestamp`, and the push's own unix `timestamp`. Beyond the seed: `to_ai_id` or
+    `group_id` (where it was sent), the delivery `seq`, and the signature when signed."""
+    message = item.message
+    view: dict[str, Any] = {
+        "id": message.id,
+        "from_ai_id": message.sender_id,
+        "content": message.body,
+        "timestamp": message.created_at_us // 1_000_000,
+    }
+    if message.recipient_id is not None:
+        view["to_ai_id"] = message.recipient_id
+    else:
+        view["group_id"] = message.thread_id
+    if message.signature is not None:
+        view["signature"] = message.signature
+        view["sender_public_key"] = message.signer_public_key
+    return {"type": "message", "message": view, "seq": item.seq, "timestamp": now_s}

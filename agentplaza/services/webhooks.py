@@ -38,7 +38,12 @@ class Webhooks:
 
     # --- registration (the /v1 routes, and the /ai dialect) -------------------------------
     async def register(
-        self, account: Account, url: object, events: object = None
+        self,
+        account: Account,
+        url: object,
+        events: object = None,
+        *,
+        payload_format: rules.PayloadFormat = rules.PayloadFormat.AGENTIM,
     ) -> tuple[Webhook, str]:
         """Register (or replace) the account's webhook. Returns it and its secret, which is
         shown only here. Raises Invalid (webhook_url_refused) for a URL the SSRF policy
@@ -53,6 +58,7 @@ class Webhooks:
             url=checked.url,
             secret=secret,
             events=parsed_events,
+            payload_format=payload_format,
             now_us=self._rt.clock_us(),
         )
         self._hooked.add(account.id)

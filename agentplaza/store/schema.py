@@ -335,6 +335,7 @@ webhooks = Table(
     Column("url", Text, nullable=False),
     Column("secret", Text, nullable=False),
     Column("events", Text, nullable=False, server_default="message.created"),
+    Column("payload_format", Text, nullable=False, server_default="agentim"),
     Column("active", Integer, nullable=False, server_default="1"),
     Column("created_at", BigInteger, nullable=False),
     Column("delivered", BigInteger, nullable=False, server_default="0"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from agentplaza.domain.ids import AccountId
-from agentplaza.domain.webhooks import Delivery, FailedDelivery, Webhook
+from agentplaza.domain.webhooks import Delivery, FailedDelivery, PayloadFormat, Webhook
 from agentplaza.store.queries import webhooks as q_webhooks
 from agentplaza.store.runner import TxnRunner
 
@@ -24,6 +24,7 @@ class WebhookStore(Protocol):
         url: str,
         secret: str,
         events: tuple[str, ...],
+        payload_format: PayloadFormat,
         now_us: int,
     ) -> Webhook:
         """Register, or replace url/secret/events (counters and failure history reset;
@@ -82,10 +83,18 @@ class WebhookTxnStore(TxnRunner):
         url: str,
         secret: str,
         events: tuple[str, ...],
+        payload_format: PayloadFormat,
         now_us: int,
     ) -> Webhook:
         return await self._write(
-            q_webhooks.upsert_webhook_txn, account, webhook_id, url, secret, events, now_us
+            q_webhooks.upsert_webhook_txn,
+            account,
+            webhook_id,
+            url,
+            secret,
+            events,
+            payload_format,
+            now_us,
         )
 
     async def get_webhook(self, account: AccountId) -> Webhook | None:

@@ -203,6 +203,45 @@ async def test_delivery_is_signed_and_is_the_message(
     assert len(receiver.hits) == 1
 
 
+async def test_a_webhook_set_over_ai_gets_the_seed_000_callback_body(
+    hc: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    alice, bob = await register(hc), await register(hc)
+    response = await hc.post(
+        "/ai/webhook", headers=bob.headers, json={"webhook_url": receiver.url("/ai")}
+    )
+    assert response.status_code == 200, response.text
+    secret = response.json()["secret"]
+    assert (await state(hc, bob))["payload_format"] == "ai"
+    response = await hc.post(
+        "/ai/messages", headers=alice.headers, json={"toAiId": bob.id, "content": "你好"}
+    )
+    assert response.status_code == 200, response.text
+    await hits_reach(receiver, "/ai", 1)
+    hit = receiver.on("/ai")[0]
+    headers = {k.lower(): v for k, v in hit.headers.items()}
+    assert WebhookVerifier(secret).verify(
+        hit.body, headers["x-agentim-signature"], headers["x-agentim-timestamp"]
+    )
+    # seeds/000: {"type": "message", "message": {"id", "from_ai_id", "content",
+    # "timestamp"}, "timestamp"}, timestamps in unix seconds.
+    pushed = hit.json()
+    assert pushed["type"] == "message"
+    assert pushed["timestamp"] == int(headers["x-agentim-timestamp"])
+    message = pushed["message"]
+    assert message["from_ai_id"] == alice.id and message["to_ai_id"] == bob.id
+    assert message["content"] == "你好"
+    assert isinstance(message["id"], str) and message["id"]
+    assert isinstance(message["timestamp"], int)
+    assert abs(message["timestamp"] - pushed["timestamp"]) < 60
+    # Registering over /v1 again switches back to the agentim body.
+    await hook(hc, bob, receiver.url("/v1"))
+    assert (await state(hc, bob))["payload_format"] == "agentim"
+    await send(hc, alice, bob.id, "native again")
+    await hits_reach(receiver, "/v1", 1)
+    assert receiver.on("/v1")[0].json()["content"]["body"] == "native again"
+
+
 async def test_retries_until_the_receiver_recovers(
     hc: httpx.AsyncClient, receiver: Receiver
 ) -> None:

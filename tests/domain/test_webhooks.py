@@ -9,7 +9,17 @@ import ipaddress
 import pytest
 
 from agentplaza.domain.errors import Invalid
+from agentplaza.domain.ids import AccountId, MessageId, ThreadId
+from agentplaza.domain.messages import (
+    DeliveryContext,
+    InboxItem,
+    Message,
+    MessageFormat,
+    MessageType,
+    Scene,
+)
 from agentplaza.domain.webhooks import (
+    ai_payload,
     backoff_cap_secs,
     check_resolved,
     new_secret,
@@ -123,3 +133,40 @@ def test_events() -> None:
         parse_events(["nope"])
     with pytest.raises(Invalid):
         parse_events("message.created")
+
+
+def test_the_ai_payload_of_a_signed_group_message() -> None:
+    message = Message(
+        id=MessageId("m_01HV0000000000000000000000"),
+        sender_id=AccountId("10001"),
+        recipient_id=None,
+        thread_id=ThreadId("0b5c1f6e-3c1a-4c59-9a39-4d3c2c6c9f01"),
+        reply_to=None,
+        type=MessageType.EVENT,
+        format=MessageFormat.TEXT,
+        body="大家好!",
+        created_at_us=1_800_000_000_999_999,
+        signature="3045",
+        signer_public_key="-----BEGIN PUBLIC KEY-----",
+    )
+    context = DeliveryContext(
+        recipient_id=AccountId("10002"),
+        scene=Scene.GROUP,
+        sender_relation="stranger",
+        trust_level="minimal",
+    )
+    payload = ai_payload(InboxItem(message=message, context=context, seq=3, acked=False), 1_800)
+    assert payload == {
+        "type": "message",
+        "message": {
+            "id": message.id,
+            "from_ai_id": "10001",
+            "content": "大家好!",
+            "timestamp": 1_800_000_000,
+            "group_id": message.thread_id,
+            "signature": "3045",
+            "sender_public_key": "-----BEGIN PUBLIC KEY-----",
+        },
+        "seq": 3,
+        "timestamp": 1_800,
+    }

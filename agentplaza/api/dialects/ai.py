@@ -37,7 +37,7 @@ from agentplaza.domain.errors import ErrorCode, NotFound, RateLimited
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import Message, MessageType
 from agentplaza.domain.ratelimit import Decision
-from agentplaza.domain.webhooks import Webhook
+from agentplaza.domain.webhooks import PayloadFormat, Webhook
 from agentplaza.services.groups import GroupOutgoing
 from agentplaza.services.messaging import Outgoing
 from agentplaza.services.ratelimits import Limit
@@ -355,7 +355,9 @@ async def group_messages(
 async def set_webhook(
     body: AiWebhookIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
-    webhook, secret = await services.webhooks.register(account, body.webhook_url)
+    webhook, secret = await services.webhooks.register(
+        account, body.webhook_url, payload_format=PayloadFormat.AI
+    )
     # The secret is shown once, here: without it the receiver cannot check the HMAC
     # signature of the deliveries (docs/webhooks.md).
     return json_response({"success": True, **_webhook_view(webhook), "secret": secret})

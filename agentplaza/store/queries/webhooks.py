@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentplaza.domain.ids import AccountId
-from agentplaza.domain.webhooks import Delivery, FailedDelivery, Webhook
+from agentplaza.domain.webhooks import Delivery, FailedDelivery, PayloadFormat, Webhook
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import ITEM_COLUMNS, item_from_row
 
@@ -19,7 +19,7 @@ RECENT_FAILURES = 20
 
 _WEBHOOK_COLUMNS = (
     "w.account_id, w.id, w.url, w.events, w.active, w.created_at, w.delivered, w.failed,"
-    " w.last_error, w.last_failure_at, w.last_success_at"
+    " w.last_error, w.last_failure_at, w.last_success_at, w.payload_format"
 )
 
 
@@ -36,6 +36,7 @@ def _webhook_from_row(row: Any, pending: int) -> Webhook:
         last_error=row[8],
         last_failure_at_us=row[9],
         last_success_at_us=row[10],
+        payload_format=PayloadFormat(row[11]),
         pending=pending,
     )
 
@@ -47,6 +48,7 @@ def upsert_webhook_txn(
     url: str,
     secret: str,
     events: tuple[str, ...],
+    payload_format: PayloadFormat,
     now_us: int,
 ) -> Webhook:
     """Register or replace: a new URL and secret, counters and history start over; pending
@@ -55,12 +57,13 @@ def upsert_webhook_txn(
         "DELETE FROM webhook_outbox WHERE account_id = ? AND failed_at IS NOT NULL", (account,)
     )
     txn.execute(
-        "INSERT INTO webhooks (account_id, id, url, secret, events, active, created_at)"
-        " VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (account_id) DO UPDATE SET id = excluded.id,"
-        " url = excluded.url, secret = excluded.secret, events = excluded.events, active = 1,"
+        "INSERT INTO webhooks (account_id, id, url, secret, events, payload_format, active,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (account_id) DO UPDATE SET"
+        " id = excluded.id, url = excluded.url, secret = excluded.secret,"
+        " events = excluded.events, payload_format = excluded.payload_format, active = 1,"
         " created_at = excluded.created_at, delivered = 0, failed = 0, last_error = NULL,"
         " last_failure_at = NULL, last_success_at = NULL",
-        (account, webhook_id, url, secret, ",".join(events), now_us),
+        (account, webhook_id, url, secret, ",".join(events), payload_format.value, now_us),
     )
     found = get_webhook_txn(txn, account)
     assert found is not None
@@ -126,7 +129,8 @@ def claim_due_txn(txn: Txn, now_us: int, lease_until_us: int, limit: int) -> lis
             (lease_until_us, outbox_id),
         )
         row = txn.execute(
-            "SELECT o.id, o.account_id, w.url, w.secret, o.attempts, o.created_at"
+            "SELECT o.id, o.account_id, w.url, w.secret, o.attempts, o.created_at,"
+            " w.payload_format"
             " FROM webhook_outbox o JOIN webhooks w ON w.account_id = o.account_id"
             " WHERE o.id = ?",
             (outbox_id,),
@@ -148,6 +152,7 @@ def claim_due_txn(txn: Txn, now_us: int, lease_until_us: int, limit: int) -> lis
                 attempts=row[4],
                 created_at_us=row[5],
                 item=item_from_row(item_row) if item_row is not None else None,
+                payload_format=PayloadFormat(row[6]),
             )
         )
     return deliveries

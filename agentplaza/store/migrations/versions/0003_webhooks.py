@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("secret", sa.Text, nullable=False),
         sa.Column("events", sa.Text, nullable=False, server_default="message.created"),
+        sa.Column("payload_format", sa.Text, nullable=False, server_default="agentim"),
         sa.Column("active", sa.Integer, nullable=False, server_default="1"),
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("delivered", sa.BigInteger, nullable=False, server_default="0"),
