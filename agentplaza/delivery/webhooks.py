@@ -17,12 +17,13 @@ import httpx
 import orjson
 
 from agentplaza import __version__
+from agentplaza.delivery.checked_http import CheckedNetworkBackend, CheckedTransport
 from agentplaza.domain import webhooks as rules
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.messages import delivery_view
 from agentplaza.domain.webhooks import Delivery, PayloadFormat
 from agentplaza.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_QUEUE_DEPTH
-from agentplaza.services.webhooks import Webhooks
+from agentplaza.services.webhooks import Webhooks, resolve_host
 from agentplaza.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,11 +62,17 @@ class WebhookWorker:
         self._wake.set()
 
     async def start(self) -> None:
+        transport = None
+        if not self._settings.webhook_allow_private:
+            limits = httpx.Limits(max_connections=self._settings.webhook_concurrency)
+            backend = CheckedNetworkBackend(resolve_host, rules.check_resolved)
+            transport = CheckedTransport(backend, limits=limits)
         self._client = httpx.AsyncClient(
             timeout=self._settings.webhook_timeout_secs,
             follow_redirects=False,  # a redirect could lead past the SSRF check
             trust_env=False,  # no proxy from the environment: the check is on the target
             headers={"User-Agent": USER_AGENT},
+            transport=transport,
         )
         self._webhooks.on_due(self.wake)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-worker")
@@ -141,7 +148,8 @@ class WebhookWorker:
         if delivery.item is None:
             return None, "the message is no longer stored"
         try:
-            # Again before each attempt: the host's DNS may point elsewhere by now.
+            # Again before each attempt: the policy or the host's DNS may have changed.
+            # The connection checks the addresses it actually uses (checked_http.py).
             await self._webhooks.check_url(delivery.url)
         except AgentplazaError as exc:
             return None, f"refused: {exc.detail}"
@@ -167,6 +175,8 @@ class WebhookWorker:
                         break
         except httpx.HTTPError as exc:
             return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        except AgentplazaError as exc:  # the connect-time address check (checked_http.py)
+            return None, f"refused: {exc.detail}"
         if 200 <= response.status_code < 300:
             return response.status_code, None
         text = bytes(received[:cap]).decode("utf-8", "replace")

@@ -26,6 +26,20 @@ DNS_TIMEOUT_SECS = 5.0
 LEASE_MARGIN_SECS = 10.0
 
 
+async def resolve_host(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to; Invalid (webhook_url_refused) when it does not."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), DNS_TIMEOUT_SECS
+        )
+    except (OSError, TimeoutError, UnicodeError):
+        raise Invalid(
+            f"webhook host {host!r} does not resolve", ErrorCode.WEBHOOK_URL_REFUSED
+        ) from None
+    return [str(info[4][0]) for info in infos]
+
+
 class Webhooks:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
@@ -82,21 +96,8 @@ class Webhooks:
         allow_private = self._rt.settings.webhook_allow_private
         checked = rules.parse_webhook_url(url, allow_private=allow_private)
         if not allow_private:
-            rules.check_resolved(checked.host, await self._resolve(checked.host, checked.port))
+            rules.check_resolved(checked.host, await resolve_host(checked.host, checked.port))
         return checked
-
-    @staticmethod
-    async def _resolve(host: str, port: int) -> list[str]:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), DNS_TIMEOUT_SECS
-            )
-        except (OSError, TimeoutError, UnicodeError):
-            raise Invalid(
-                f"webhook host {host!r} does not resolve", ErrorCode.WEBHOOK_URL_REFUSED
-            ) from None
-        return [str(info[4][0]) for info in infos]
 
     # --- the delivery worker --------------------------------------------------------------
     def on_due(self, wake: Callable[[], None]) -> None:
