@@ -13,6 +13,7 @@ from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
 from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id
 from agentplaza.domain.messages import DeliveryContext
 from agentplaza.domain.permissions import DirectFacts, check_direct_message
+from agentplaza.domain.webhooks import PayloadFormat
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from agentplaza.store.errors import Unavailable
@@ -177,6 +178,33 @@ async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store
     # seqs are never reused after a purge
     again = await store.append_message(dm(a, b, "later", at=T0 + 300), to(b), idempotency_key=None)
     assert again.items[0].seq == 4
+
+
+async def test_purge_drops_webhook_deliveries_given_up_before_the_cutoff(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    await store.upsert_webhook(
+        b,
+        webhook_id="wh_1",
+        url="https://example.com/hook",
+        secret="whsec_x",
+        events=("message.created",),
+        payload_format=PayloadFormat.AGENTIM,
+        now_us=T0,
+    )
+    await store.append_message(dm(a, b, "hooked", at=T0), to(b), idempotency_key=None)
+    [delivery] = await store.claim_webhook_deliveries(
+        now_us=T0 + 1, lease_until_us=T0 + 1_000, limit=10
+    )
+    await store.reschedule_webhook_delivery(
+        delivery.id, b, status=500, error="down", next_attempt_us=None, now_us=T0 + 10
+    )
+    assert [f.delivery_id for f in await store.recent_webhook_failures(b)] == [delivery.id]
+    await store.purge(acked_before_us=T0 + 10, now_us=T0 + 20, limit=100)
+    assert len(await store.recent_webhook_failures(b)) == 1  # given up at the cutoff: kept
+    await store.purge(acked_before_us=T0 + 11, now_us=T0 + 20, limit=100)
+    assert await store.recent_webhook_failures(b) == []
+    webhook = await store.get_webhook(b)
+    assert webhook is not None and webhook.failed == 1  # the counter keeps the history
 
 
 async def test_one_idempotency_key_sent_concurrently_stores_one_message(store: Store) -> None:

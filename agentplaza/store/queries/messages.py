@@ -449,5 +449,7 @@ def purge_txn(txn: Txn, acked_before_us: int, now_us: int, limit: int) -> int:
         )
     if len(rows) < limit:  # the last chunk also sweeps the small tables
         txn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (acked_before_us,))
+        # Given-up webhook deliveries stay visible to their owner for the retention period.
+        txn.execute("DELETE FROM webhook_outbox WHERE failed_at < ?", (acked_before_us,))
         txn.execute("DELETE FROM sessions WHERE expires_at < ?", (now_us,))
     return len(rows)
