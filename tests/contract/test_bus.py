@@ -404,9 +404,10 @@ class RecordingSink(OrderedSink):
         super().__init__(account_id, store, queue_max=10_000)
         self.seqs: list[int] = []
 
-    async def write(self, body: bytes) -> None:
+    async def write(self, body: bytes, seq: int) -> None:
         await asyncio.sleep(0)
-        self.seqs.append(orjson.loads(body)["seq"])
+        assert orjson.loads(body)["seq"] == seq
+        self.seqs.append(seq)
 
     async def write_heartbeat(self) -> None:
         pass
