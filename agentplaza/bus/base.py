@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Protocol
 
 RESYNC = "*"
@@ -47,6 +47,10 @@ class Bus(Protocol):
 
         Raises BusError quickly when the broker is unreachable (no unbounded buffering).
         """
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """`publish` each (topic, payload), in order, in as few round trips as the broker
+        allows (a group fan-out is one call). Raises BusError if any of them failed."""
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         """Start receiving publications on `topics`; idempotent per topic.

@@ -6,7 +6,7 @@ without yielding to the event loop), and then owes a RESYNC like any bus.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 
 from agentplaza.bus.base import EventBuffer
 
@@ -34,6 +34,13 @@ class MemoryBus:
         self._require_started()
         if topic in self._topics:
             self._buffer.put(topic, payload)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        self._require_started()
+        topics, put = self._topics, self._buffer.put
+        for topic, payload in messages:
+            if topic in topics:
+                put(topic, payload)
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         self._topics.update(topics)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from nats.aio.client import Client
@@ -113,6 +113,13 @@ class NatsBus:
         nc = self._connected()
         with translate_errors("publish"):
             await nc.publish(self._prefix + topic, payload)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        # nats-py buffers publishes and flushes them together: no round trip per message.
+        nc = self._connected()
+        with translate_errors("publish"):
+            for topic, payload in messages:
+                await nc.publish(self._prefix + topic, payload)
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         nc = self._started()

@@ -18,7 +18,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 from redis.asyncio import ConnectionPool, Redis
@@ -154,6 +154,26 @@ class RedisBus:
         if self._sender is None:
             self._sender = asyncio.get_running_loop().create_task(self._send())
         await done
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        self._require()
+        if not messages:
+            return
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in messages]
+        prefix = self._prefix
+        self._outbox.extend(
+            (prefix + topic, payload, done)
+            for (topic, payload), done in zip(messages, futures, strict=True)
+        )
+        if self._sender is None:
+            self._sender = loop.create_task(self._send())
+        await asyncio.wait(futures)
+        # Every outcome read (none left "never retrieved"); the first failure is raised.
+        failures = [done.exception() for done in futures]
+        for failure in failures:
+            if failure is not None:
+                raise failure
 
     async def _send(self) -> None:
         """Send the outbox in pipelines of up to MAX_BATCH until it is empty."""

@@ -266,6 +266,25 @@ async def test_per_topic_order_of_1000_publications(broker: Broker) -> None:
     assert await reader.quiet() == []
 
 
+async def test_publish_many_delivers_a_fan_out_in_order_to_subscribed_topics(
+    broker: Broker,
+) -> None:
+    publisher, subscriber = await broker.open(), await broker.open()
+    if broker.kind == "memory":
+        publisher = subscriber
+    await subscriber.subscribe([f"inbox.{n}" for n in range(50)])
+    reader = broker.read(subscriber)
+    await publisher.publish_many([])
+    # A group fan-out: one publication per member, plus a topic nobody subscribed.
+    fan_out = [(f"inbox.{n}", f"m{n}".encode()) for n in range(50)]
+    await publisher.publish_many([*fan_out, ("inbox.nobody", b"dropped")])
+    await publisher.publish_many([("inbox.7", b"second")])
+    got = [await reader.next_data() for _ in range(51)]
+    assert sorted(got) == sorted([*fan_out, ("inbox.7", b"second")])
+    assert [p for t, p in got if t == "inbox.7"] == [b"m7", b"second"]  # order is per topic
+    assert await reader.quiet() == []
+
+
 async def test_namespaces_on_one_broker_are_isolated(network: Broker) -> None:
     ours = await network.open()
     theirs = await network.open(namespace=backends.unique_namespace())
