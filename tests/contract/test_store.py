@@ -163,6 +163,69 @@ async def test_threads_are_listed_latest_first_and_readable_only_by_participants
     assert await store.read_thread(a, ThreadId("dm_nope"), before_num=None, limit=3) is None
 
 
+async def test_unacked_reads_follow_acks_in_any_order(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+    sent = [
+        await store.append_message(dm(a, b, f"m{n}", at=T0 + n), to(b), idempotency_key=None)
+        for n in range(1, 7)
+    ]
+    ids = [s.message.id for s in sent]
+
+    async def unacked(after: int = 0) -> list[int]:
+        page = await store.read_inbox(b, after_seq=after, limit=100, unacked_only=True)
+        return [i.seq for i in page.items]
+
+    for n in (2, 1, 4):  # out of order: the floor reaches 2, 4 stays acked above it
+        assert await store.ack(b, ids[n - 1], now_us=T0 + 10)
+    assert await unacked() == [3, 5, 6]
+    assert await unacked(after=3) == [5, 6]
+    assert await store.ack(b, ids[3 - 1], now_us=T0 + 11)
+    assert await unacked() == [5, 6]
+    assert await store.ack(b, ids[3 - 1], now_us=T0 + 12)  # again: idempotent
+    assert await store.ack_up_to(b, 5, now_us=T0 + 13) == 1
+    assert await unacked() == [6]
+    assert await store.ack_up_to(b, 6, now_us=T0 + 14) == 1
+    assert await unacked() == []
+    later = await store.append_message(dm(a, b, "m7", at=T0 + 20), to(b), idempotency_key=None)
+    assert await unacked() == [later.items[0].seq] == [7]
+    everything = await store.read_inbox(b, after_seq=0, limit=100, unacked_only=False)
+    assert [i.seq for i in everything.items] == [1, 2, 3, 4, 5, 6, 7]
+    # Purged rows below the floor change nothing.
+    await store.purge(acked_before_us=T0 + 100, now_us=T0 + 200, limit=100)
+    assert await unacked() == [7]
+    assert await store.ack(b, later.message.id, now_us=T0 + 201)
+    assert await unacked() == []
+
+
+async def test_acks_racing_sends_never_hide_an_unacked_item(store: Store) -> None:
+    senders = [await new_agent(store, f"s{i}") for i in range(4)]
+    b = await new_agent(store, "b")
+    acked: set[int] = set()
+    sending = True
+
+    async def send_all(sender: AccountId) -> None:
+        for n in range(30):
+            await store.append_message(
+                dm(sender, b, f"{sender}-{n}", at=T0 + n), to(b), idempotency_key=None
+            )
+
+    async def ack_what_arrives() -> None:
+        while sending:
+            page = await store.read_inbox(b, after_seq=0, limit=500, unacked_only=True)
+            for item in page.items:
+                if item.seq % 3:  # ack two of three, in arrival order
+                    await store.ack(b, item.message.id, now_us=T0)
+                    acked.add(item.seq)
+            await asyncio.sleep(0)
+
+    acker = asyncio.create_task(ack_what_arrives())
+    await asyncio.gather(*(send_all(s) for s in senders))
+    sending = False
+    await acker
+    page = await store.read_inbox(b, after_seq=0, limit=500, unacked_only=True)
+    assert [i.seq for i in page.items] == [s for s in range(1, 121) if s not in acked]
+
+
 async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store) -> None:
     a, b = await new_agent(store, "a"), await new_agent(store, "b")
     old_acked = await store.append_message(

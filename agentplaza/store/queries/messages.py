@@ -347,16 +347,17 @@ def find_thread_peer_txn(txn: Txn, account: AccountId, thread_id: ThreadId) -> A
     return AccountId(row[0]) if row and row[0] is not None else None
 
 
-def _head_seq_txn(txn: Txn, account: AccountId) -> int:
-    row = txn.execute("SELECT last_seq FROM accounts WHERE id = ?", (account,)).fetchone()
-    return int(row[0]) if row else 0
-
-
 def read_inbox_txn(
     txn: Txn, account: AccountId, after_seq: int, limit: int, unacked_only: bool
 ) -> InboxPage:
-    head = _head_seq_txn(txn, account)
-    unacked = " AND i.acked_at IS NULL" if unacked_only else ""
+    row = txn.execute(
+        "SELECT last_seq, ack_floor FROM accounts WHERE id = ?", (account,)
+    ).fetchone()
+    head, floor = (int(row[0]), int(row[1])) if row else (0, 0)
+    unacked = ""
+    if unacked_only:
+        unacked = " AND i.acked_at IS NULL"
+        after_seq = max(after_seq, floor)  # nothing unacked at or below the floor
     rows = txn.execute(
         f"SELECT {ITEM_COLUMNS} FROM inbox i JOIN messages m ON m.num = i.message_num"
         f" WHERE i.account_id = ? AND i.seq > ?{unacked} ORDER BY i.seq LIMIT ?",
@@ -366,7 +367,8 @@ def read_inbox_txn(
 
 
 def read_inbox_since_time_txn(txn: Txn, account: AccountId, since_us: int, limit: int) -> InboxPage:
-    head = _head_seq_txn(txn, account)
+    row = txn.execute("SELECT last_seq FROM accounts WHERE id = ?", (account,)).fetchone()
+    head = int(row[0]) if row else 0
     rows = txn.execute(
         f"SELECT {ITEM_COLUMNS} FROM inbox i JOIN messages m ON m.num = i.message_num"
         " WHERE i.account_id = ? AND i.created_at > ? ORDER BY i.seq LIMIT ?",
@@ -382,6 +384,7 @@ def ack_txn(txn: Txn, account: AccountId, message_id: str, now_us: int) -> bool:
         (now_us, account, message_id),
     )
     if cur.rowcount > 0:
+        _raise_ack_floor_txn(txn, account)
         return True
     row = txn.execute(
         "SELECT 1 FROM inbox WHERE account_id = ? AND message_id = ?", (account, message_id)
@@ -391,10 +394,31 @@ def ack_txn(txn: Txn, account: AccountId, message_id: str, now_us: int) -> bool:
 
 def ack_up_to_txn(txn: Txn, account: AccountId, seq: int, now_us: int) -> int:
     cur = txn.execute(
-        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq <= ? AND acked_at IS NULL",
-        (now_us, account, seq),
+        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq <= ? AND acked_at IS NULL"
+        " AND seq > (SELECT ack_floor FROM accounts WHERE id = ?)",
+        (now_us, account, seq, account),
     )
+    if cur.rowcount > 0:
+        _raise_ack_floor_txn(txn, account)
     return int(cur.rowcount)
+
+
+def _raise_ack_floor_txn(txn: Txn, account: AccountId) -> None:
+    """Move the account's ack floor up to just below its first unacked item, or to its last
+    item when all are acked. It never passes an unacked row: both candidates are read from
+    the inbox in this statement's snapshot, where seqs are a prefix (an account's seqs are
+    allocated under its row lock and committed in order), and a row committed after the
+    snapshot has a higher seq than any it holds. `last_seq` would not do: on PostgreSQL a
+    concurrent send's new value is visible to this UPDATE's recheck, its inbox row not."""
+    greatest = "GREATEST" if txn.dialect == "postgresql" else "MAX"
+    txn.execute(
+        f"UPDATE accounts SET ack_floor = {greatest}(ack_floor, COALESCE("
+        " (SELECT i.seq - 1 FROM inbox i WHERE i.account_id = accounts.id"
+        "  AND i.seq > accounts.ack_floor AND i.acked_at IS NULL ORDER BY i.seq LIMIT 1),"
+        " (SELECT MAX(i.seq) FROM inbox i WHERE i.account_id = accounts.id), 0))"
+        " WHERE id = ?",
+        (account,),
+    )
 
 
 def list_threads_txn(txn: Txn, account: AccountId, limit: int) -> list[ThreadSummary]:
