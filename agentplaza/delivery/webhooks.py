@@ -104,7 +104,10 @@ class WebhookWorker:
             try:
                 free = self._settings.webhook_concurrency - len(self._inflight)
                 if free > 0:
+                    in_flight = {d.id for d in self._inflight.values()}
                     for delivery in await self._webhooks.claim(free):
+                        if delivery.id in in_flight:
+                            continue  # its lease ran out mid-attempt; that attempt decides
                         task = loop.create_task(self._deliver(delivery))
                         self._inflight[task] = delivery
                         task.add_done_callback(self._finished)
@@ -144,15 +147,30 @@ class WebhookWorker:
             log.exception("webhook delivery %d: recording the outcome failed", delivery.id)
 
     async def _post(self, delivery: Delivery) -> tuple[int | None, str | None]:
-        """One attempt. Returns (HTTP status or None, None on success else the error)."""
+        """One attempt. Returns (HTTP status or None, None on success else the error).
+
+        Every way an attempt can go wrong is a failed attempt, so the retry horizon gives
+        it up in the end. One deadline covers the whole attempt (httpx's timeout is per
+        connect or read: a receiver trickling its answer would otherwise outlive the lease,
+        and the row would be claimed again while this POST still runs)."""
         if delivery.item is None:
             return None, "the message is no longer stored"
+        deadline = self._settings.webhook_timeout_secs
         try:
-            # Again before each attempt: the policy or the host's DNS may have changed.
-            # The connection checks the addresses it actually uses (checked_http.py).
-            await self._webhooks.check_url(delivery.url)
-        except AgentplazaError as exc:
+            async with asyncio.timeout(deadline):
+                return await self._attempt(delivery)
+        except TimeoutError:
+            return None, f"timed out after {deadline:g} s"
+        except AgentplazaError as exc:  # the SSRF policy, before or at connect time
             return None, f"refused: {exc.detail}"
+        except Exception as exc:  # httpx's errors, and any other: an attempt that failed
+            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    async def _attempt(self, delivery: Delivery) -> tuple[int | None, str | None]:
+        assert delivery.item is not None and self._client is not None
+        # Again before each attempt: the policy or the host's DNS may have changed. The
+        # connection checks the addresses it actually uses (checked_http.py).
+        await self._webhooks.check_url(delivery.url)
         timestamp = int(time.time())  # fresh per attempt: receivers refuse old ones
         body = delivery_body(delivery, timestamp)
         headers = {
@@ -162,21 +180,15 @@ class WebhookWorker:
             "X-AgentIM-Event": rules.EVENT_MESSAGE_CREATED,
             "X-AgentIM-Delivery": str(delivery.id),
         }
-        assert self._client is not None, "WebhookWorker not started"
         cap = self._settings.webhook_max_response_bytes
-        try:
-            async with self._client.stream(
-                "POST", delivery.url, content=body, headers=headers
-            ) as response:
-                received = bytearray()
-                async for chunk in response.aiter_bytes():
-                    received += chunk
-                    if len(received) >= cap:
-                        break
-        except httpx.HTTPError as exc:
-            return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        except AgentplazaError as exc:  # the connect-time address check (checked_http.py)
-            return None, f"refused: {exc.detail}"
+        async with self._client.stream(
+            "POST", delivery.url, content=body, headers=headers
+        ) as response:
+            received = bytearray()
+            async for chunk in response.aiter_bytes():
+                received += chunk
+                if len(received) >= cap:
+                    break
         if 200 <= response.status_code < 300:
             return response.status_code, None
         text = bytes(received[:cap]).decode("utf-8", "replace")

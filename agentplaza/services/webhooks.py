@@ -12,6 +12,8 @@ import random
 import socket
 from collections.abc import Callable, Sequence
 
+import httpx
+
 from agentplaza.domain import webhooks as rules
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
@@ -95,6 +97,10 @@ class Webhooks:
         """The SSRF policy: static checks, then every address the host resolves to."""
         allow_private = self._rt.settings.webhook_allow_private
         checked = rules.parse_webhook_url(url, allow_private=allow_private)
+        try:
+            httpx.URL(checked.url)  # the client's own parser (IDNA 2008) must take it too
+        except httpx.InvalidURL as exc:
+            raise Invalid(f"url is not a valid URL: {exc}") from None
         if not allow_private:
             rules.check_resolved(checked.host, await resolve_host(checked.host, checked.port))
         return checked

@@ -54,15 +54,24 @@ class Receiver:
     hits: list[Hit] = field(default_factory=list)
     failures: int = 0
     answered: int = 0
+    trickles: int = 0  # answers that send 200 and then a byte every 0.5 s for 20 s
 
     def url(self, path: str = "/hook") -> str:
         return f"http://{TEST_HOST}:{self.port}{path}"
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         self.answered += 1
         if self.failures > 0:
             self.failures -= 1
             return web.Response(status=500, text="receiver down")
+        if self.trickles > 0:
+            self.trickles -= 1
+            response = web.StreamResponse(status=200)
+            await response.prepare(request)
+            for _ in range(40):  # each read well inside the client's timeout
+                await response.write(b".")
+                await asyncio.sleep(0.5)
+            return response
         self.hits.append(Hit(request.path, dict(request.headers), await request.read()))
         return web.Response(status=200, text="ok")
 
@@ -162,7 +171,11 @@ async def test_register_shows_the_secret_once(hc: httpx.AsyncClient, receiver: R
 
 async def test_bad_urls_are_refused(hc: httpx.AsyncClient) -> None:
     bob = await register(hc)
-    for url in ["ftp://example.com/x", "https://u:p@example.com/", "not a url", ""]:
+    bad = ["ftp://example.com/x", "https://u:p@example.com/", "not a url", ""]
+    # Valid for Python's IDNA 2003 but not for the HTTP client's IDNA 2008: every delivery
+    # would fail, so registration refuses it.
+    bad.append("https://\u2603.example.com/hook")
+    for url in bad:
         response = await hc.post("/v1/agents/me/webhook", headers=bob.headers, json={"url": url})
         assert_error(response, 422)
     assert_error(await hc.post("/v1/agents/me/webhook", headers=bob.headers, json={}), 422)
@@ -261,6 +274,26 @@ async def test_retries_until_the_receiver_recovers(
     assert got["last_error"] and "500" in got["last_error"]
     # X-AgentIM-Delivery is stable across retries and distinct per message.
     assert len({h.headers["X-AgentIM-Delivery"] for h in receiver.on("/flaky")}) == 3
+
+
+async def test_a_receiver_that_trickles_its_answer_is_cut_off_and_retried(
+    hc: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    alice, bob = await register(hc), await register(hc)
+    await hook(hc, bob, receiver.url("/slow"))
+    receiver.trickles = 1
+    sent = await send(hc, alice, bob.id, "patience")
+
+    async def timed_out() -> bool:
+        return str((await state(hc, bob))["last_error"]).startswith("timed out after 2 s")
+
+    # The whole attempt has one deadline (2 s here), though no single read ever waits that
+    # long; the retry then succeeds.
+    await wait_until(timed_out, WAIT, "the trickling attempt to time out")
+    await hits_reach(receiver, "/slow", 1)
+    assert [h.json()["id"] for h in receiver.on("/slow")] == [sent["id"]]
+    got = await settled(hc, bob)
+    assert (got["delivered"], got["failed"]) == (1, 0)
 
 
 async def test_group_message_makes_one_delivery_per_member_with_a_webhook(
