@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -52,13 +52,17 @@ def _dumps(value: object) -> bytes:
 class Watcher:
     """One stream client: a queue of encoded events, written by the connection's own task."""
 
-    __slots__ = ("_floor", "_items", "_wake", "closed", "ip", "room")
+    __slots__ = ("_floor", "_holes", "_items", "_wake", "closed", "ip", "room")
 
     def __init__(self, room: str, ip: str) -> None:
         self.room = room
         self.ip = ip
         self.closed = False
-        self._floor = 0  # posts with num <= floor were in the history already sent
+        # Posts numbered up to the floor were in the history already sent, except `holes`:
+        # numbers inside the history's range it did not hold. On PostgreSQL a post can commit
+        # after a higher-numbered one, so a hole may be a post still on its way.
+        self._floor = 0
+        self._holes: frozenset[int] = frozenset()
         self._items: deque[tuple[int, bytes]] = deque()
         self._wake = asyncio.Event()
 
@@ -74,8 +78,11 @@ class Watcher:
         self._items.append((num, data))
         self._wake.set()
 
-    def set_floor(self, num: int) -> None:
-        self._floor = num
+    def set_history(self, nums: Sequence[int]) -> None:
+        """The numbers of the posts in the history sent to this watcher."""
+        if nums:
+            low, self._floor = min(nums), max(nums)
+            self._holes = frozenset(range(low, self._floor + 1)).difference(nums)
 
     def close(self) -> None:
         self.closed = True
@@ -90,7 +97,7 @@ class Watcher:
                 parts = []
                 while self._items:
                     num, data = self._items.popleft()
-                    if num == 0 or num > self._floor:
+                    if num == 0 or num > self._floor or num in self._holes:
                         parts.append(data)
                 if parts:
                     return b"".join(parts)
@@ -110,7 +117,6 @@ class RoomHub:
         self._watchers: dict[str, set[Watcher]] = {}
         self._per_ip: dict[str, int] = {}
         self._recent: dict[str, deque[int]] = {}
-        self._last_num: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
 
@@ -184,15 +190,16 @@ class RoomHub:
         if num in recent:
             return
         recent.append(num)
-        self._last_num[room] = max(self._last_num.get(room, 0), num)
         data = sse_event("message", payload)
         for watcher in tuple(self._watchers.get(room, ())):
             watcher.push(num, data)
 
     async def _catch_up(self, room: str) -> None:
-        """After a RESYNC: what the bus may have lost, from the store (at most a history)."""
+        """After a RESYNC: what the bus may have lost, from the store: the latest history's
+        worth, not only what is numbered after the last post seen (on PostgreSQL a lost post
+        may be numbered below it). `_recent` and each watcher's history skip repeats."""
         try:
-            posts = await self._rooms.history(room, after_num=self._last_num.get(room, 0))
+            posts = await self._rooms.history(room)
         except Exception:
             log.exception("room %s: re-reading posts after a bus resync failed", room)
             return

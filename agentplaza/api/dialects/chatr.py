@@ -119,7 +119,7 @@ async def stream(request: Request, services: ServicesDep) -> Response:
     except BaseException:
         await hub.detach(watcher)
         raise
-    watcher.set_floor(posts[-1].num if posts else 0)
+    watcher.set_history([post.num for post in posts])
     return RoomStream(hub, watcher, history_event(posts) + stats_event(stats))
 
 
