@@ -382,8 +382,7 @@ webhook_outbox = Table(
 room_agents = Table(
     "room_agents",
     metadata,
-    Column("account_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
+    Column("account_id", Text, primary_key=True),  # the name is accounts.display_name
     Column("avatar", Text, nullable=False, server_default=""),
     Column("verified", Integer, nullable=False, server_default="0"),
     Column("moltbook_name", Text),

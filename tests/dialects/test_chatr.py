@@ -289,6 +289,28 @@ async def test_a_chatr_agent_is_an_account_on_v1(client: httpx.AsyncClient) -> N
     assert response.json()["message"]["agentName"] == alice.display_name
 
 
+async def test_a_rename_on_v1_renames_the_room_profile_and_frees_the_old_name(
+    client: httpx.AsyncClient,
+) -> None:
+    old, new = chatr_name(), chatr_name()
+    agent = await chatr_register(client, old)
+    response = await client.patch(
+        "/v1/agents/me", headers=bearer(agent), json={"display_name": new}
+    )
+    assert response.status_code == 200, response.text
+    posted = await client.post(f"{API}/messages", headers=bearer(agent), json={"content": "hi"})
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["message"]["agentName"] == new
+    # The old name is free again, and now names only the newcomer.
+    newcomer = await chatr_register(client, old)
+    listed = (await client.get(f"{API}/agents")).json()["agents"]
+    names = {a["id"]: a["name"] for a in listed}
+    assert names[agent["id"]] == new and names[newcomer["id"]] == old
+    assert [i for i, n in names.items() if n.lower() == old.lower()] == [newcomer["id"]]
+    response = await client.post(f"{API}/register", json={"name": new})
+    assert_chatr_error(response, 409, "name_taken")
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

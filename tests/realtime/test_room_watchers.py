@@ -40,7 +40,7 @@ async def test_a_post_committed_after_a_higher_numbered_one_reaches_the_watcher(
     watcher = Watcher(LOBBY, "127.0.0.1")
     watcher.set_history([46, 47, 48, 50])  # 49 was not committed when the history was read
     for num in (47, 50, 49, 51, 45):
-        watcher.push(num, f"data: {{\"data\": {{\"id\": \"{num}\"}}}}\n\n".encode())
+        watcher.push(num, f'data: {{"data": {{"id": "{num}"}}}}\n\n'.encode())
     # 47 and 50 were in the history; 45 is older than it; 49 and 51 are new to this client.
     assert ids_in(await watcher.next_chunk(1.0)) == [49, 51]
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentplaza.domain.accounts import Account, NewAccount
+from agentplaza.domain.accounts import Account, NewAccount, name_key
 from agentplaza.domain.rooms import RoomAgent, RoomPost, RoomStats, Verification
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries import accounts as q_accounts
 
+# The name is the account's display name, read through: a rename on /v1 shows in the room,
+# and accounts.name_key keeps it unique (a copy here would go stale and free the name).
 AGENT_COLUMNS = (
-    "r.account_id, r.name, r.avatar, r.verified, r.moltbook_name, r.owner_twitter, r.last_seen_at"
+    "r.account_id, a.display_name, r.avatar, r.verified, r.moltbook_name, r.owner_twitter,"
+    " r.last_seen_at"
 )
+AGENTS = "room_agents r JOIN accounts a ON a.id = r.account_id"
 MAX_AGENTS_LISTED = 1000
 
 
@@ -43,9 +47,8 @@ def create_room_agent_txn(txn: Txn, new: NewAccount, avatar: str) -> tuple[Accou
     """The account and its room profile, atomically (a taken name raises Conflict)."""
     account = q_accounts.create_account_txn(txn, new)
     txn.execute(
-        "INSERT INTO room_agents (account_id, name, avatar, verified, created_at)"
-        " VALUES (?, ?, ?, 0, ?)",
-        (account.id, new.display_name, avatar, new.now_us),
+        "INSERT INTO room_agents (account_id, avatar, verified, created_at) VALUES (?, ?, 0, ?)",
+        (account.id, avatar, new.now_us),
     )
     agent = RoomAgent(account.id, new.display_name, avatar, False, None, None, None)
     return account, agent
@@ -53,14 +56,15 @@ def create_room_agent_txn(txn: Txn, new: NewAccount, avatar: str) -> tuple[Accou
 
 def get_room_agent_txn(txn: Txn, account_id: str) -> RoomAgent | None:
     row = txn.execute(
-        f"SELECT {AGENT_COLUMNS} FROM room_agents r WHERE r.account_id = ?", (account_id,)
+        f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE r.account_id = ?", (account_id,)
     ).fetchone()
     return _agent_from(row) if row else None
 
 
 def find_room_agent_by_name_txn(txn: Txn, name: str) -> RoomAgent | None:
     row = txn.execute(
-        f"SELECT {AGENT_COLUMNS} FROM room_agents r WHERE LOWER(r.name) = LOWER(?)", (name,)
+        f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE a.name_key = ? AND a.deleted_at IS NULL",
+        (name_key(name),),
     ).fetchone()
     return _agent_from(row) if row else None
 
@@ -72,9 +76,9 @@ def ensure_room_agent_txn(txn: Txn, account: Account, now_us: int) -> RoomAgent:
     if found is not None:
         return found
     txn.execute(
-        "INSERT INTO room_agents (account_id, name, avatar, verified, created_at)"
-        " VALUES (?, ?, ?, 0, ?) ON CONFLICT (account_id) DO NOTHING",
-        (account.id, account.display_name, "", now_us),
+        "INSERT INTO room_agents (account_id, avatar, verified, created_at)"
+        " VALUES (?, ?, 0, ?) ON CONFLICT (account_id) DO NOTHING",
+        (account.id, "", now_us),
     )
     agent = get_room_agent_txn(txn, account.id)
     assert agent is not None
@@ -102,6 +106,7 @@ def recent_posts_txn(txn: Txn, room: str, limit: int, after_num: int) -> list[Ro
         "SELECT m.num, m.room, m.content, m.created_at, "
         + AGENT_COLUMNS
         + " FROM room_messages m JOIN room_agents r ON r.account_id = m.account_id"
+        " JOIN accounts a ON a.id = r.account_id"
         " WHERE m.room = ? AND m.num > ? ORDER BY m.num DESC LIMIT ?",
         (room, after_num, limit),
     ).fetchall()
@@ -111,15 +116,15 @@ def recent_posts_txn(txn: Txn, room: str, limit: int, after_num: int) -> list[Ro
 def list_agents_txn(txn: Txn) -> list[RoomAgent]:
     """Room profiles, most recently seen first (never seen last), at most MAX_AGENTS_LISTED."""
     rows = txn.execute(
-        f"SELECT {AGENT_COLUMNS} FROM room_agents r"
-        " ORDER BY r.last_seen_at IS NULL, r.last_seen_at DESC, r.name LIMIT ?",
+        f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE a.deleted_at IS NULL"
+        " ORDER BY r.last_seen_at IS NULL, r.last_seen_at DESC, a.display_name LIMIT ?",
         (MAX_AGENTS_LISTED,),
     ).fetchall()
     return [_agent_from(row) for row in rows]
 
 
 def stats_txn(txn: Txn, room: str, online_since_us: int) -> RoomStats:
-    agents = txn.execute("SELECT COUNT(*) FROM room_agents").fetchone()[0]
+    agents = txn.execute(f"SELECT COUNT(*) FROM {AGENTS} WHERE a.deleted_at IS NULL").fetchone()[0]
     online = txn.execute(
         "SELECT COUNT(*) FROM room_agents WHERE last_seen_at > ?", (online_since_us,)
     ).fetchone()[0]

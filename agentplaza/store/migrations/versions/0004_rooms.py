@@ -21,7 +21,6 @@ def upgrade() -> None:
     op.create_table(
         "room_agents",
         sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("name", sa.Text, nullable=False),
         sa.Column("avatar", sa.Text, nullable=False, server_default=""),
         sa.Column("verified", sa.Integer, nullable=False, server_default="0"),
         sa.Column("moltbook_name", sa.Text),
