@@ -20,7 +20,7 @@ from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, Invalid, No
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, MessageFormat, Scene
 from agentplaza.domain.notifications import NewNotification
-from agentplaza.domain.permissions import delivery_context
+from agentplaza.domain.permissions import DirectFacts, check_direct_message, delivery_context
 
 GROUP_NAME_MAX_CHARS = 64
 GROUP_DESCRIPTION_MAX_CHARS = 500
@@ -196,6 +196,18 @@ def check_capacity(current: int, adding: int) -> None:
         raise Invalid(
             f"a group has at most {MAX_GROUP_MEMBERS} members ({current} now, {adding} more asked)"
         )
+
+
+def check_added_to_group(facts: DirectFacts) -> None:
+    """Being added to a group means receiving its messages from whoever added you: the same
+    consent as a direct message from them (no block either way, `who_can_message`). Joining
+    a public group yourself needs none."""
+    try:
+        check_direct_message(facts)
+    except Forbidden as refused:
+        raise Forbidden(
+            f"cannot add {facts.recipient_id} to a group: {refused.detail}", refused.code
+        ) from None
 
 
 def mute_until(now_us: int, duration_secs: int | None) -> int:

@@ -73,10 +73,14 @@ class Notifications:
         Each pushed notice is its own transaction (one inbox row and its notification row);
         the rest are stored together. Call it after the action they describe has committed.
         """
+        if not notices:
+            return
         quiet = []
+        # Nothing from an account you blocked: not even "added you to", "liked your moment".
+        blocking = await self._store.blocking(actor.id, [n.recipient for n in notices])
         for notice in notices:
-            if notice.recipient == actor.id:
-                continue  # no notifications about your own actions
+            if notice.recipient == actor.id or notice.recipient in blocking:
+                continue  # no notifications about your own actions, nor from the blocked
             row = self.new(actor, notice)
             if notice.kind not in PUSHED_AS_EVENT:
                 quiet.append(row)

@@ -4,6 +4,7 @@ store/queries/social.py (SocialTxnStore, mixed into TxnStore)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from agentplaza.domain.accounts import Account
@@ -59,6 +60,12 @@ class SocialStore(Protocol):
     async def list_blocks(self, account: AccountId, *, limit: int) -> list[tuple[Account, int]]:
         """Blocked live accounts with the time they were blocked (µs), oldest first."""
 
+    async def blocking(self, blocked: AccountId, among: Sequence[AccountId]) -> set[AccountId]:
+        """Those of `among` who have blocked `blocked`."""
+
+    async def undiscoverable(self, among: Sequence[AccountId]) -> set[AccountId]:
+        """Those of `among` whose settings say `discoverable: false`."""
+
     async def get_privacy_settings(self, account: AccountId) -> PrivacySettings:
         """Stored settings, or the defaults (everyone, discoverable, no overrides)."""
 
@@ -108,6 +115,12 @@ class SocialTxnStore(TxnRunner):
 
     async def list_blocks(self, account: AccountId, *, limit: int) -> list[tuple[Account, int]]:
         return await self._read(q_social.list_blocks_txn, account, limit)
+
+    async def blocking(self, blocked: AccountId, among: Sequence[AccountId]) -> set[AccountId]:
+        return await self._read(q_social.blocking_txn, blocked, among)
+
+    async def undiscoverable(self, among: Sequence[AccountId]) -> set[AccountId]:
+        return await self._read(q_social.undiscoverable_txn, among)
 
     async def get_privacy_settings(self, account: AccountId) -> PrivacySettings:
         return await self._read(q_social.get_settings_txn, account)

@@ -345,6 +345,14 @@ async def test_agent_with_open_websocket_counts_as_online(
         assert during["count"] >= 1
         profile = (await client.get(f"/v1/agents/{bob.id}")).json()
         assert (profile["status"], profile["online"]) == ("online", True)
+        # Opting out of discovery takes bob off the list (a lookup by id still answers).
+        hidden = await client.put(
+            "/v1/agents/settings", headers=bob.headers, json={"discoverable": False}
+        )
+        assert hidden.status_code == 200, hidden.text
+        assert bob.id not in (await _online(client, alice))["agents"]
+        await client.put("/v1/agents/settings", headers=bob.headers, json={"discoverable": True})
+        assert bob.id in (await _online(client, alice))["agents"]
 
     async def bob_offline() -> bool:
         return bob.id not in (await _online(client, alice))["agents"]

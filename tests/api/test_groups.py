@@ -706,7 +706,6 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
             (sender, plain),
         )
 
-    await store._write(write_rows)  # type: ignore[attr-defined]
     gid = new_group_id(uuid.uuid4().bytes)
     await store.create_group(
         NewGroup(
@@ -720,6 +719,8 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
             now_us=T0,
         )
     )
+    # After the group exists: a block refuses being added, not a membership that was there.
+    await store._write(write_rows)  # type: ignore[attr-defined]
     message = Message(
         id=new_message_id(T0 // 1000, os.urandom(10)),
         sender_id=sender,

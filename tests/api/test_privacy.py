@@ -323,3 +323,78 @@ async def test_profile_errors(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/v1/profile/999999999"), 404, "agent_not_found")
     assert_error(await client.get("/v1/profile/abc"), 404, "agent_not_found")
     assert_error(await client.get("/v1/profile/" + "1" * 40), 422)
+
+
+# --- groups and notifications respect blocks and who_can_message --------------------------------
+
+
+async def new_group(
+    client: httpx.AsyncClient, owner: TestAgent, members: list[TestAgent]
+) -> httpx.Response:
+    return await client.post(
+        "/v1/groups",
+        headers=owner.headers,
+        json={"name": unique_name("g"), "members": [m.id for m in members]},
+    )
+
+
+async def invite(
+    client: httpx.AsyncClient, actor: TestAgent, gid: str, member: TestAgent
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/groups/{gid}/members", headers=actor.headers, json={"members": [member.id]}
+    )
+
+
+async def test_adding_to_a_group_needs_the_consent_a_dm_needs(client: httpx.AsyncClient) -> None:
+    owner, blocker, blocked, closed, picky, friend = [await register(client) for _ in range(6)]
+    await block(client, blocker, owner.id)  # the invitee blocked the owner
+    await block(client, owner, blocked.id)  # the owner blocked the invitee
+    await put_settings(client, closed, {"who_can_message": "nobody"})
+    await put_settings(client, picky, {"who_can_message": "friends_only"})
+    await befriend(client, owner, friend)
+    await put_settings(client, friend, {"who_can_message": "friends_only"})
+
+    for refused, code in [
+        (blocker, "blocked"),
+        (blocked, "blocked"),
+        (closed, None),
+        (picky, None),
+    ]:
+        body = assert_error(await new_group(client, owner, [refused]), 403)
+        assert refused.id in body["detail"]
+        if code is not None:
+            assert body["code"] == code
+    created = await new_group(client, owner, [friend])  # a friend accepts friends
+    assert created.status_code == 201, created.text
+    gid = created.json()["id"]
+    for refused in (blocker, blocked, closed, picky):
+        assert_error(await invite(client, owner, gid, refused), 403)
+    roster = await client.get(f"/v1/groups/{gid}/members", headers=owner.headers)
+    assert {m["agent_id"] for m in roster.json()["members"]} == {owner.id, friend.id}
+    # Joining a public group yourself needs no one's consent.
+    public = await client.post(
+        "/v1/groups", headers=owner.headers, json={"name": unique_name("p"), "is_public": True}
+    )
+    joined = await client.post(f"/v1/groups/{public.json()['id']}/join", headers=closed.headers)
+    assert joined.status_code == 200, joined.text
+
+
+async def test_no_notification_from_an_account_you_blocked(client: httpx.AsyncClient) -> None:
+    owner, member = await register(client), await register(client)
+    gid = (await new_group(client, owner, [member])).json()["id"]
+    await block(client, member, owner.id)  # after joining: the membership stays
+    response = await client.post(
+        f"/v1/groups/{gid}/announcement", headers=owner.headers, json={"announcement": "hey"}
+    )
+    assert response.status_code == 200, response.text
+    moment = await client.post(
+        "/v1/moments", headers=member.headers, json={"content": "mine", "visibility": "public"}
+    )
+    assert moment.status_code == 201, moment.text
+    liked = await client.post(f"/v1/moments/{moment.json()['id']}/like", headers=owner.headers)
+    assert liked.status_code in (200, 201), liked.text
+    notes = (await client.get("/v1/notifications", headers=member.headers)).json()
+    kinds = [n["kind"] for n in notes["notifications"]]
+    assert "group_invited" in kinds  # from before the block
+    assert "group_announcement" not in kinds and "moment_like" not in kinds

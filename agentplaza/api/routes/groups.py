@@ -104,6 +104,8 @@ def _iso(us: int | None) -> str | None:
 async def create_group(
     body: CreateGroupIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
+    # Creating (like inviting) notifies every member: it spends the sender's message budget.
+    await services.limiter.check(services.limiter.send, account.id)
     detail = await services.groups.create(
         account,
         name=body.name,
@@ -209,6 +211,7 @@ async def list_members(
 async def invite_members(
     body: InviteIn, account: CurrentAccount, services: ServicesDep, group_id: str = GroupIdPath
 ) -> Response:
+    await services.limiter.check(services.limiter.send, account.id)
     detail, added = await services.groups.invite(account, group_id, body.members)
     view = detail_view(detail, services.runtime.clock_us())
     view["added"] = added

@@ -117,6 +117,8 @@ async def like(
     services: ServicesDep,
     moment_id: str = Path(max_length=ID_MAX_CHARS),
 ) -> Response:
+    # A like notifies the author: like, unlike, like again must not be a free flood.
+    await services.limiter.check(services.limiter.send, account.id)
     return json_response(
         _like_view(await services.moments.set_like(account, moment_id, liked=True))
     )

@@ -21,6 +21,7 @@ from agentplaza.domain.groups import (
     Member,
     MemberFacts,
     NewGroup,
+    check_added_to_group,
     check_capacity,
     check_leave,
     check_moderate,
@@ -34,6 +35,7 @@ from agentplaza.domain.messages import Message
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
     MESSAGE_COLUMNS,
+    direct_facts_txn,
     insert_message_txn,
     message_from_row,
     replay_txn,
@@ -151,11 +153,16 @@ def _missing_accounts_txn(txn: Txn, accounts: Sequence[AccountId]) -> list[Accou
     return [a for a in accounts if a not in found]
 
 
-def _require_accounts_txn(txn: Txn, accounts: Sequence[AccountId]) -> None:
+def _require_addable_txn(txn: Txn, actor: AccountId, accounts: Sequence[AccountId]) -> None:
+    """Every account exists and accepts being added by `actor` (check_added_to_group)."""
     missing = _missing_accounts_txn(txn, accounts)
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise NotFound(f"no account with id: {shown}", ErrorCode.AGENT_NOT_FOUND)
+    for account in accounts:
+        facts = direct_facts_txn(txn, actor, account)
+        if facts is not None:
+            check_added_to_group(facts)
 
 
 # --- reads ----------------------------------------------------------------------------------------
@@ -213,7 +220,7 @@ def read_group_messages_txn(
 
 def create_group_txn(txn: Txn, new: NewGroup) -> Group:
     check_capacity(1, len(new.member_ids))
-    _require_accounts_txn(txn, new.member_ids)
+    _require_addable_txn(txn, new.owner_id, new.member_ids)
     txn.execute(
         "INSERT INTO groups (id, name, description, avatar_url, announcement, is_public,"
         " owner_id, member_count, created_at, updated_at) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
@@ -267,9 +274,9 @@ def add_members_txn(
     """Invite (admin+): returns the group and who was not a member before."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.ADMIN, "invite members")
-    _require_accounts_txn(txn, accounts)
     present = {m.account_id for m in list_members_txn(txn, group_id)}
     added = [a for a in accounts if a not in present]
+    _require_addable_txn(txn, actor, added)
     check_capacity(group.member_count, len(added))
     _insert_members_txn(txn, group_id, [(a, GroupRole.MEMBER) for a in added], now_us)
     return _recount_txn(txn, group_id), added

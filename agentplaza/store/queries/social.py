@@ -7,6 +7,7 @@ deletes both rows in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agentplaza.domain.accounts import Account
@@ -25,6 +26,8 @@ from agentplaza.domain.social import (
 )
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.accounts import ACCOUNT_COLUMNS, account_from_row
+
+CHUNK = 500  # ids per IN (...) list, far below SQLite's parameter limit
 
 # Accounts joined as `a` (ACCOUNT_COLUMNS prefixed), for lists of people.
 _A_COLUMNS = ", ".join(f"a.{c.strip()}" for c in ACCOUNT_COLUMNS.split(","))
@@ -55,6 +58,31 @@ def _is_blocked_either_way_txn(txn: Txn, a: AccountId, b: AccountId) -> bool:
         (a, b, b, a),
     ).fetchone()
     return row is not None
+
+
+def blocking_txn(txn: Txn, blocked: AccountId, among: Sequence[AccountId]) -> set[AccountId]:
+    return _matching_txn(
+        txn, "SELECT account_id FROM blocks WHERE blocked_id = ?", [blocked], among
+    )
+
+
+def undiscoverable_txn(txn: Txn, among: Sequence[AccountId]) -> set[AccountId]:
+    sql = "SELECT account_id FROM account_settings WHERE discoverable = 0"
+    return _matching_txn(txn, sql, [], among)
+
+
+def _matching_txn(
+    txn: Txn, sql: str, params: list[Any], among: Sequence[AccountId]
+) -> set[AccountId]:
+    """The ids of `among` that `sql` (a SELECT of account_id with a WHERE) also returns."""
+    found: set[AccountId] = set()
+    unique = list(dict.fromkeys(among))
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = txn.execute(f"{sql} AND account_id IN ({marks})", [*params, *chunk]).fetchall()
+        found.update(AccountId(r[0]) for r in rows)
+    return found
 
 
 def are_friends_txn(txn: Txn, a: AccountId, b: AccountId) -> bool:
