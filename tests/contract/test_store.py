@@ -13,6 +13,7 @@ from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
 from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id
 from agentplaza.domain.messages import DeliveryContext
 from agentplaza.domain.permissions import DirectFacts, check_direct_message
+from agentplaza.domain.social import SettingsChanges, WhoCanMessage
 from agentplaza.domain.webhooks import PayloadFormat
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
@@ -224,6 +225,28 @@ async def test_acks_racing_sends_never_hide_an_unacked_item(store: Store) -> Non
     await acker
     page = await store.read_inbox(b, after_seq=0, limit=500, unacked_only=True)
     assert [i.seq for i in page.items] == [s for s in range(1, 121) if s not in acked]
+
+
+async def test_concurrent_partial_settings_changes_all_stick(store: Store) -> None:
+    others = [await new_agent(store, f"o{i}") for i in range(3)]
+    for round_ in range(20):
+        a = await new_agent(store, f"a{round_}")
+        await asyncio.gather(
+            store.update_privacy_settings(
+                a, SettingsChanges(who_can_message=WhoCanMessage.NOBODY), now_us=T0
+            ),
+            store.update_privacy_settings(a, SettingsChanges(discoverable=False), now_us=T0),
+            *(
+                store.update_privacy_settings(
+                    a, SettingsChanges(trust_overrides={o: "friend"}), now_us=T0
+                )
+                for o in others
+            ),
+        )
+        settings = await store.get_privacy_settings(a)
+        assert settings.who_can_message is WhoCanMessage.NOBODY
+        assert settings.discoverable is False
+        assert len(settings.trust_overrides) == 1  # each replacement is whole; one won
 
 
 async def test_purge_removes_old_acked_items_and_never_unacked_ones(store: Store) -> None:

@@ -287,6 +287,13 @@ def update_settings_txn(
     txn: Txn, account: AccountId, changes: SettingsChanges, now_us: int
 ) -> PrivacySettings:
     """Apply a partial change; a given `trust_overrides` map replaces the stored one."""
+    # Write the row first: on PostgreSQL that locks it, so a concurrent change waits and then
+    # reads this one's result instead of overwriting it with what it read before.
+    txn.execute(
+        "INSERT INTO account_settings (account_id, updated_at) VALUES (?, ?)"
+        " ON CONFLICT (account_id) DO UPDATE SET updated_at = excluded.updated_at",
+        (account, now_us),
+    )
     updated = apply_settings_changes(get_settings_txn(txn, account), changes)
     txn.execute(
         "INSERT INTO account_settings (account_id, who_can_message, discoverable, updated_at)"
