@@ -14,11 +14,13 @@ from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import DeliveryContext, Message
 from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
 from agentplaza.domain.permissions import DirectFacts
+from agentplaza.store.engine import Txn
 from agentplaza.store.files import FileTxnStore
 from agentplaza.store.groups import GroupTxnStore
 from agentplaza.store.keys import KeyTxnStore
 from agentplaza.store.moments import MomentTxnStore
 from agentplaza.store.queries import accounts as q_accounts
+from agentplaza.store.queries import groups as q_groups
 from agentplaza.store.queries import messages as q_messages
 from agentplaza.store.queries import notifications as q_notifications
 from agentplaza.store.records import Appended, InboxPage, ThreadSummary
@@ -63,7 +65,7 @@ class TxnStore(
         await self._write(q_accounts.set_api_key_txn, account_id, key_hash, now_us)
 
     async def delete_account(self, account_id: AccountId, *, now_us: int) -> None:
-        await self._write(q_accounts.delete_account_txn, account_id, now_us)
+        await self._write(_delete_account_txn, account_id, now_us)
 
     async def search_accounts(self, query: str, *, limit: int) -> list[Account]:
         return await self._read(q_accounts.search_accounts_txn, query, limit)
@@ -155,3 +157,10 @@ class TxnStore(
 
     async def notification_counts(self, account: AccountId) -> NotificationCounts:
         return await self._read(q_notifications.notification_counts_txn, account)
+
+
+def _delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
+    # Groups first: a group send locks its group, then its members' accounts rows; taking
+    # them in that order here too means the two cannot deadlock.
+    q_groups.leave_all_groups_txn(txn, account_id, now_us)
+    q_accounts.delete_account_txn(txn, account_id, now_us)

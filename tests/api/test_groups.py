@@ -747,3 +747,28 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
     assert all(i.seq == 1 for i in appended.items)  # each member's first inbox row
     [(_, stored)] = await store.read_group_messages(gid, friend, before_num=None, limit=5)
     assert stored.id == message.id
+
+
+# --- account deletion -------------------------------------------------------------------------
+
+
+async def test_a_deleted_account_leaves_its_groups_and_hands_on_what_it_owned(
+    client: httpx.AsyncClient,
+) -> None:
+    owner, member, admin, loner = await agents(client, 4)
+    gid = (await create_group(client, owner, [member, admin]))["id"]
+    response = await client.put(
+        f"/v1/groups/{gid}/members/{admin.id}/role", headers=owner.headers, json={"role": "admin"}
+    )
+    assert response.status_code == 200, response.text
+    solo = (await create_group(client, loner, []))["id"]
+    for gone in (owner, loner):
+        assert (await client.delete("/v1/agents/me", headers=gone.headers)).status_code == 204
+    # The admin (not the earlier-joined member) owns the group now, and can run it.
+    assert await roster(client, admin, gid) == {admin.id: "owner", member.id: "member"}
+    group = (await client.get(f"/v1/groups/{gid}", headers=admin.headers)).json()
+    assert (group["owner_id"], group["member_count"]) == (admin.id, 2)
+    renamed = await client.patch(f"/v1/groups/{gid}", headers=admin.headers, json={"name": "ours"})
+    assert renamed.status_code == 200, renamed.text
+    # A group its owner was the last member of is disbanded.
+    assert_error(await client.get(f"/v1/groups/{solo}", headers=member.headers), 404)

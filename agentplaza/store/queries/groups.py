@@ -361,6 +361,44 @@ def disband_txn(txn: Txn, group_id: str, actor: AccountId, now_us: int) -> list[
     return members
 
 
+def leave_all_groups_txn(txn: Txn, account: AccountId, now_us: int) -> None:
+    """A deleted account leaves every group. A group it owned passes to its longest-standing
+    admin, else its longest-standing member (who is unmuted, as by a transfer); a group left
+    with nobody is disbanded."""
+    rows = txn.execute(
+        "SELECT gm.group_id, gm.role FROM group_members gm JOIN groups g ON g.id = gm.group_id"
+        " WHERE gm.account_id = ? AND g.deleted_at IS NULL ORDER BY gm.group_id",
+        (account,),
+    ).fetchall()
+    for group_id, role in rows:
+        _lock_group_txn(txn, group_id, now_us)
+        txn.execute(
+            "DELETE FROM group_members WHERE group_id = ? AND account_id = ?", (group_id, account)
+        )
+        if role == GroupRole.OWNER.value:
+            heir = txn.execute(
+                "SELECT gm.account_id FROM group_members gm JOIN accounts a"
+                " ON a.id = gm.account_id AND a.deleted_at IS NULL WHERE gm.group_id = ?"
+                " ORDER BY CASE gm.role WHEN 'admin' THEN 0 ELSE 1 END, gm.joined_at,"
+                " gm.account_id LIMIT 1",
+                (group_id,),
+            ).fetchone()
+            if heir is None:
+                txn.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+                txn.execute(
+                    "UPDATE groups SET deleted_at = ?, member_count = 0 WHERE id = ?",
+                    (now_us, group_id),
+                )
+                continue
+            txn.execute(
+                "UPDATE group_members SET role = ?, muted_until = NULL WHERE group_id = ?"
+                " AND account_id = ?",
+                (GroupRole.OWNER.value, group_id, heir[0]),
+            )
+            txn.execute("UPDATE groups SET owner_id = ? WHERE id = ?", (heir[0], group_id))
+        _recount_txn(txn, group_id)
+
+
 def set_mute_txn(
     txn: Txn,
     group_id: str,
