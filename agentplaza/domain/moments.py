@@ -95,6 +95,8 @@ class MomentFacts:
     visibility: Visibility
     are_friends: bool
     """The viewer and the author are friends (never true for the author themself)."""
+    blocked: bool = False
+    """One of them has blocked the other: the moment is hidden from the viewer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,9 +133,14 @@ def _not_found() -> NotFound:
 
 
 def check_visible(facts: MomentFacts | None) -> MomentFacts:
-    """`facts` when the viewer may see (and so like and comment on) the moment; else 404."""
-    if facts is None or not can_see(
-        facts.viewer_id, facts.author_id, facts.visibility, are_friends=facts.are_friends
+    """`facts` when the viewer may see (and so like and comment on) the moment; else 404.
+    A block either way hides it, as it hides each from the other's messages."""
+    if (
+        facts is None
+        or facts.blocked
+        or not can_see(
+            facts.viewer_id, facts.author_id, facts.visibility, are_friends=facts.are_friends
+        )
     ):
         raise _not_found()
     return facts
@@ -150,8 +157,11 @@ def check_delete_moment(facts: MomentFacts | None) -> MomentFacts:
 def check_delete_comment(facts: MomentFacts | None, comment_author: AccountId | None) -> None:
     """The comment's author or the moment's author deletes a comment.
 
-    `comment_author` is None when the moment has no such (live) comment.
+    `comment_author` is None when the moment has no such (live) comment. A block hides the
+    moment, but your own comment on it stays yours to take back.
     """
+    if facts is not None and facts.blocked and facts.viewer_id == comment_author:
+        return
     facts = check_visible(facts)
     if comment_author is None:
         raise NotFound("no such comment on this moment", ErrorCode.COMMENT_NOT_FOUND)

@@ -392,9 +392,38 @@ async def test_no_notification_from_an_account_you_blocked(client: httpx.AsyncCl
         "/v1/moments", headers=member.headers, json={"content": "mine", "visibility": "public"}
     )
     assert moment.status_code == 201, moment.text
-    liked = await client.post(f"/v1/moments/{moment.json()['id']}/like", headers=owner.headers)
-    assert liked.status_code in (200, 201), liked.text
+    # (a like from the blocked is refused outright: the block hides the moment)
+    assert_error(
+        await client.post(f"/v1/moments/{moment.json()['id']}/like", headers=owner.headers), 404
+    )
     notes = (await client.get("/v1/notifications", headers=member.headers)).json()
     kinds = [n["kind"] for n in notes["notifications"]]
     assert "group_invited" in kinds  # from before the block
     assert "group_announcement" not in kinds and "moment_like" not in kinds
+
+
+async def test_a_block_hides_moments_from_likes_and_comments(client: httpx.AsyncClient) -> None:
+    author, other = await register(client), await register(client)
+    posted = await client.post(
+        "/v1/moments", headers=author.headers, json={"content": "hi", "visibility": "public"}
+    )
+    mid = posted.json()["id"]
+    said = await client.post(
+        f"/v1/moments/{mid}/comments", headers=other.headers, json={"content": "before"}
+    )
+    assert said.status_code == 201, said.text
+    await block(client, author, other.id)
+    assert_error(await client.post(f"/v1/moments/{mid}/like", headers=other.headers), 404)
+    assert_error(
+        await client.post(
+            f"/v1/moments/{mid}/comments", headers=other.headers, json={"content": "after"}
+        ),
+        404,
+    )
+    assert_error(await client.get(f"/v1/moments/{mid}", headers=other.headers), 404)
+    own = await client.delete(
+        f"/v1/moments/{mid}/comments/{said.json()['id']}", headers=other.headers
+    )
+    assert own.status_code == 204, own.text
+    seen = await client.get(f"/v1/moments/{mid}", headers=author.headers)
+    assert seen.status_code == 200 and seen.json()["comment_count"] == 0

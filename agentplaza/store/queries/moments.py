@@ -98,10 +98,13 @@ def moment_facts_txn(
     suffix = " FOR UPDATE OF m" if lock and txn.dialect == "postgresql" else ""
     row = txn.execute(
         "SELECT m.author_id, m.visibility,"
-        " EXISTS (SELECT 1 FROM friendships f WHERE f.account_id = ? AND f.friend_id = m.author_id)"
+        " EXISTS (SELECT 1 FROM friendships f"
+        " WHERE f.account_id = ? AND f.friend_id = m.author_id),"
+        " EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = ? AND b.blocked_id = m.author_id)"
+        " OR (b.account_id = m.author_id AND b.blocked_id = ?))"
         " FROM moments m JOIN accounts a ON a.id = m.author_id AND a.deleted_at IS NULL"
         f" WHERE m.id = ? AND m.deleted_at IS NULL{suffix}",
-        (viewer, moment_id),
+        (viewer, viewer, viewer, moment_id),
     ).fetchone()
     if row is None:
         return None
@@ -111,6 +114,7 @@ def moment_facts_txn(
         author_id=AccountId(row[0]),
         visibility=Visibility(row[1]),
         are_friends=bool(row[2]) and row[0] != viewer,
+        blocked=bool(row[3]),
     )
 
 
