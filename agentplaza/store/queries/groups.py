@@ -446,6 +446,20 @@ def append_group_message_txn(
         replayed = replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:
             return replayed
+    deliveries, notifications = decide(lock_group_for_send_txn(txn, message))
+    appended = insert_message_txn(txn, message, deliveries, idempotency_key)
+    insert_notifications_txn(txn, notifications)
+    txn.execute(
+        "UPDATE groups SET last_message_num = (SELECT num FROM messages WHERE id = ?) WHERE id = ?",
+        (MessageId(message.id), message.thread_id),
+    )
+    return appended
+
+
+def lock_group_for_send_txn(txn: Txn, message: Message) -> GroupSendFacts:
+    """Lock the live group (404 if gone), then read what the send is decided on. Two
+    statements: the facts' snapshot is taken once the lock is held, so it sees every
+    membership change committed before this send."""
     group_id = message.thread_id
     locked = txn.execute(
         "UPDATE groups SET last_message_at = ? WHERE id = ? AND deleted_at IS NULL"
@@ -456,7 +470,7 @@ def append_group_message_txn(
         raise _not_found()
     sender = message.sender_id
     rows = txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall()
-    facts = GroupSendFacts(
+    return GroupSendFacts(
         group_id=group_id,
         is_public=bool(locked[0]),
         sender_id=sender,
@@ -472,11 +486,3 @@ def append_group_message_txn(
             for r in rows
         ),
     )
-    deliveries, notifications = decide(facts)
-    appended = insert_message_txn(txn, message, deliveries, idempotency_key)
-    insert_notifications_txn(txn, notifications)
-    txn.execute(
-        "UPDATE groups SET last_message_num = (SELECT num FROM messages WHERE id = ?) WHERE id = ?",
-        (MessageId(message.id), group_id),
-    )
-    return appended
