@@ -133,6 +133,9 @@ class RedisBus:
         return time.perf_counter() - started
 
     async def publish(self, topic: str, payload: bytes) -> None:
+        await self.publish_many(((topic, payload),))
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
         # Publishes queue up; one sender task sends each loop turn's worth as one pipeline
         # (one pipeline in flight; what arrives meanwhile forms the next, like group commit).
         # Measured against one PUBLISH round trip each (redis-py's pool; and the same with
@@ -149,14 +152,6 @@ class RedisBus:
         # publishes from many concurrent requests, where pipelining wins 2-4x on one
         # connection. So pipelined it is.
         self._require()
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.append((self._prefix + topic, payload, done))
-        if self._sender is None:
-            self._sender = asyncio.get_running_loop().create_task(self._send())
-        await done
-
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        self._require()
         if not messages:
             return
         loop = asyncio.get_running_loop()
@@ -168,7 +163,12 @@ class RedisBus:
         )
         if self._sender is None:
             self._sender = loop.create_task(self._send())
-        await asyncio.wait(futures)
+        try:
+            await asyncio.wait(futures)
+        except asyncio.CancelledError:
+            for done in futures:  # the sender skips them (_settle), as it did a lone publish
+                done.cancel()
+            raise
         # Every outcome read (none left "never retrieved"); the first failure is raised.
         failures = [done.exception() for done in futures]
         for failure in failures:

@@ -210,3 +210,22 @@ def delivery_view(item: InboxItem) -> dict[str, Any]:
         view.update(json.loads(item.message.body))
     view.update(recipient_fields(item))
     return view
+
+
+def ai_message_fields(message: Message) -> dict[str, Any]:
+    """seeds/000's message: `from_ai_id`, `content` (a string), a unix `timestamp`, `to_ai_id`
+    or, for a group message, `group_id`, and the `signature` when it was signed (stored only
+    once verified). The /ai dialect and /ai webhooks add their own fields to it."""
+    view: dict[str, Any] = {
+        "id": message.id,
+        "from_ai_id": message.sender_id,
+        "content": message.body,
+        "timestamp": message.created_at_us // 1_000_000,
+    }
+    if message.recipient_id is not None:
+        view["to_ai_id"] = message.recipient_id
+    else:  # a group message: its thread is the group
+        view["group_id"] = message.thread_id
+    if message.signature is not None:
+        view["signature"] = message.signature
+    return view

@@ -17,7 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from agentplaza.domain.errors import ErrorCode, Invalid
 from agentplaza.domain.ids import AccountId
-from agentplaza.domain.messages import InboxItem
+from agentplaza.domain.messages import InboxItem, ai_message_fields
 
 WEBHOOK_URL_MAX_CHARS = 2048
 SECRET_PREFIX = "whsec_"
@@ -240,17 +240,7 @@ def ai_payload(item: InboxItem, now_s: int) -> dict[str, Any]:
     unix `timestamp`, and the push's own unix `timestamp`. Beyond the seed: `to_ai_id` or
     `group_id` (where it was sent), the delivery `seq`, and the signature when signed."""
     message = item.message
-    view: dict[str, Any] = {
-        "id": message.id,
-        "from_ai_id": message.sender_id,
-        "content": message.body,
-        "timestamp": message.created_at_us // 1_000_000,
-    }
-    if message.recipient_id is not None:
-        view["to_ai_id"] = message.recipient_id
-    else:
-        view["group_id"] = message.thread_id
+    view = ai_message_fields(message)
     if message.signature is not None:
-        view["signature"] = message.signature
         view["sender_public_key"] = message.signer_public_key
     return {"type": "message", "message": view, "seq": item.seq, "timestamp": now_s}

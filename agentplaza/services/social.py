@@ -8,6 +8,7 @@ notifies the people concerned.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,6 +139,11 @@ class Social:
         return await self._store.update_privacy_settings(
             actor.id, changes, now_us=self._rt.clock_us()
         )
+
+    async def discoverable(self, ids: Sequence[AccountId]) -> list[AccountId]:
+        """`ids` without the accounts that opted out of discovery, in their order."""
+        hidden = await self._store.undiscoverable(ids)
+        return [i for i in ids if i not in hidden]
 
     # --- profile cards ----------------------------------------------------------------------
     async def profile(self, raw_id: str) -> tuple[Account, ProfileCounts]:

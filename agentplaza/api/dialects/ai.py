@@ -35,7 +35,7 @@ from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.credentials import pick_credential
 from agentplaza.domain.errors import ErrorCode, NotFound, RateLimited
 from agentplaza.domain.ids import AccountId
-from agentplaza.domain.messages import Message, MessageType
+from agentplaza.domain.messages import Message, MessageType, ai_message_fields
 from agentplaza.domain.ratelimit import Decision
 from agentplaza.domain.webhooks import PayloadFormat, Webhook
 from agentplaza.services.groups import GroupOutgoing
@@ -185,20 +185,10 @@ def ai_message_view(
 ) -> dict[str, Any]:
     """seeds/000's received message: `from_ai_id`, `content` (a string), unix `timestamp`,
     `signature` when signed, and `from_ai` with the key to check it with."""
-    view: dict[str, Any] = {
-        "id": message.id,
-        "from_ai_id": message.sender_id,
-        "content": message.body,
-        "format": message.format.value,
-        "timestamp": message.created_at_us // 1_000_000,
-        "created_at": iso_from_us(message.created_at_us),
-    }
-    if message.recipient_id is not None:
-        view["to_ai_id"] = message.recipient_id
-    else:  # a group message: its thread is the group
-        view["group_id"] = message.thread_id
+    view = ai_message_fields(message)
+    view["format"] = message.format.value
+    view["created_at"] = iso_from_us(message.created_at_us)
     if message.signature is not None:
-        view["signature"] = message.signature
         view["signature_verified"] = True  # only verified signatures are stored
     view["from_ai"] = {
         "id": message.sender_id,

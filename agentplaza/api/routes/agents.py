@@ -82,9 +82,8 @@ async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> R
 @router.get("/online", summary="Accounts with a live connection on any node (at most 200)")
 async def online(account: CurrentAccount, request: Request, services: ServicesDep) -> Response:
     """Accounts that opted out of discovery are not listed (docs/social.md)."""
-    ids = await request.app.state.hub.online_accounts(ONLINE_LIST_MAX)
-    hidden = await services.runtime.store.undiscoverable(ids)
-    ids = [i for i in ids if i not in hidden]
+    online = await request.app.state.hub.online_accounts(ONLINE_LIST_MAX)
+    ids = await services.social.discoverable(online)
     return json_response({"count": len(ids), "online": len(ids), "agents": ids})
 
 

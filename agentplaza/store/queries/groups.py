@@ -35,7 +35,7 @@ from agentplaza.domain.messages import Message
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
     MESSAGE_COLUMNS,
-    direct_facts_txn,
+    direct_facts_many_txn,
     insert_message_txn,
     message_from_row,
     replay_txn,
@@ -138,31 +138,15 @@ def _insert_members_txn(
         )
 
 
-def _missing_accounts_txn(txn: Txn, accounts: Sequence[AccountId]) -> list[AccountId]:
-    found: set[str] = set()
-    for start in range(0, len(accounts), CHUNK):
-        chunk = accounts[start : start + CHUNK]
-        found.update(
-            r[0]
-            for r in txn.execute(
-                f"SELECT id FROM accounts WHERE id IN ({', '.join('?' * len(chunk))})"
-                " AND deleted_at IS NULL",
-                list(chunk),
-            ).fetchall()
-        )
-    return [a for a in accounts if a not in found]
-
-
 def _require_addable_txn(txn: Txn, actor: AccountId, accounts: Sequence[AccountId]) -> None:
     """Every account exists and accepts being added by `actor` (check_added_to_group)."""
-    missing = _missing_accounts_txn(txn, accounts)
+    facts = direct_facts_many_txn(txn, actor, accounts)
+    missing = [a for a in accounts if a not in facts]
     if missing:
         shown = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
         raise NotFound(f"no account with id: {shown}", ErrorCode.AGENT_NOT_FOUND)
     for account in accounts:
-        facts = direct_facts_txn(txn, actor, account)
-        if facts is not None:
-            check_added_to_group(facts)
+        check_added_to_group(facts[account])
 
 
 # --- reads ----------------------------------------------------------------------------------------

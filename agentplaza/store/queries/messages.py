@@ -71,17 +71,22 @@ def item_from_row(row: Any) -> InboxItem:
     )
 
 
-DIRECT_FACTS_SQL = (
-    "SELECT"
-    " CASE WHEN EXISTS (SELECT 1 FROM friendships WHERE account_id = ? AND friend_id = ?)"
-    " THEN 1 ELSE 0 END,"
-    " CASE WHEN EXISTS (SELECT 1 FROM blocks WHERE account_id = ? AND blocked_id = ?)"
-    " OR EXISTS (SELECT 1 FROM blocks WHERE account_id = ? AND blocked_id = ?)"
-    " THEN 1 ELSE 0 END,"
-    " COALESCE((SELECT who_can_message FROM account_settings WHERE account_id = ?), 'everyone'),"
-    " (SELECT relation FROM trust_overrides WHERE account_id = ? AND other_id = ?)"
-    " FROM accounts WHERE id = ? AND deleted_at IS NULL"
-)
+def _facts_columns(recipient: str) -> str:
+    """The facts about the sender (`?`) and `recipient` (SQL: `?` or a column)."""
+    r = recipient
+    return (
+        f" CASE WHEN EXISTS (SELECT 1 FROM friendships WHERE account_id = {r} AND friend_id = ?)"
+        " THEN 1 ELSE 0 END,"
+        f" CASE WHEN EXISTS (SELECT 1 FROM blocks WHERE account_id = {r} AND blocked_id = ?)"
+        f" OR EXISTS (SELECT 1 FROM blocks WHERE account_id = ? AND blocked_id = {r})"
+        " THEN 1 ELSE 0 END,"
+        f" COALESCE((SELECT who_can_message FROM account_settings WHERE account_id = {r}),"
+        " 'everyone'),"
+        f" (SELECT relation FROM trust_overrides WHERE account_id = {r} AND other_id = ?)"
+    )
+
+
+DIRECT_FACTS_SQL = f"SELECT{_facts_columns('?')} FROM accounts WHERE id = ? AND deleted_at IS NULL"
 """One row holding every fact `check_direct_message` decides on (see `direct_facts_params`,
 `facts_from_row`), or no row when the recipient does not exist. Keep it one SELECT: the
 PostgreSQL fast path (postgres_fast.py) re-runs it inside its insert and writes only if it
@@ -114,6 +119,28 @@ def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectF
 def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
     row = txn.execute(DIRECT_FACTS_SQL, direct_facts_params(sender, recipient)).fetchone()
     return None if row is None else facts_from_row(sender, recipient, row)
+
+
+FACTS_CHUNK = 500  # recipients per statement, far below SQLite's parameter limit
+
+
+def direct_facts_many_txn(
+    txn: Txn, sender: AccountId, recipients: Sequence[AccountId]
+) -> dict[AccountId, DirectFacts]:
+    """`direct_facts_txn` for many recipients in a statement per FACTS_CHUNK; live accounts
+    only (a missing key is no such account)."""
+    found: dict[AccountId, DirectFacts] = {}
+    for start in range(0, len(recipients), FACTS_CHUNK):
+        chunk = recipients[start : start + FACTS_CHUNK]
+        rows = txn.execute(
+            f"SELECT accounts.id,{_facts_columns('accounts.id')} FROM accounts"
+            f" WHERE id IN ({', '.join('?' * len(chunk))}) AND deleted_at IS NULL",
+            [sender, sender, sender, sender, *chunk],
+        ).fetchall()
+        for row in rows:
+            recipient = AccountId(row[0])
+            found[recipient] = facts_from_row(sender, recipient, row[1:])
+    return found
 
 
 def _find_message_txn(txn: Txn, message_id: str) -> Message | None:
