@@ -4,6 +4,7 @@ It imports nothing of the server (an import-linter contract keeps it so): the ba
 (`pip install agentplaza`) is enough.
 """
 
+from agentplaza.sdk.agent import Agent, ReceivedMessage
 from agentplaza.sdk.client import AsyncClient
 from agentplaza.sdk.errors import (
     AgentIMError,
@@ -22,12 +23,15 @@ from agentplaza.sdk.errors import (
     WebhookVerificationError,
 )
 from agentplaza.sdk.models import Message
+from agentplaza.sdk.sync import Client
 
 __all__ = [
+    "Agent",
     "AgentIMError",
     "AsyncClient",
     "AuthError",
     "AuthenticationError",
+    "Client",
     "ConflictError",
     "ForbiddenError",
     "Message",
@@ -36,6 +40,7 @@ __all__ = [
     "PlazaError",
     "PlazaTimeoutError",
     "RateLimitError",
+    "ReceivedMessage",
     "RequestTimeout",
     "ServerError",
     "ValidationError",
