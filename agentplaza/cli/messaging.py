@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated, Any
 
 import httpx
@@ -151,7 +151,7 @@ def show_message(cli: Cli, message: Message) -> None:
         cli.console.print(render.message_line(message), markup=False)
 
 
-async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncIterator[Message]:
+async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncGenerator[Message, None]:
     """Deliveries from GET /v1/stream, reconnecting from the last seq seen (nothing lost,
     nothing twice: the server resumes exactly after Last-Event-ID)."""
     last = since_seq
@@ -173,9 +173,7 @@ async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncIterator[Mess
                             parsed: Any = json.loads(raw)
                         except ValueError:
                             parsed = raw.decode(errors="replace")
-                        raise error_from_response(
-                            response.status_code, parsed, response.headers
-                        )
+                        raise error_from_response(response.status_code, parsed, response.headers)
                     attempt = 0
                     async for event, data in _sse_events(response):
                         if event != "message":
@@ -195,12 +193,12 @@ async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncIterator[Mess
 
 async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
     """(event, data) pairs of a text/event-stream (comments and retry hints skipped)."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     async for line in response.aiter_lines():
         if not line:
             if data:
                 yield event, "\n".join(data)
-            event, data = "message", []
+            event, data = "message", list[str]()
             continue
         if line.startswith(":"):
             continue

@@ -43,7 +43,9 @@ T = TypeVar("T")
 
 ProfileOpt = Annotated[
     str | None,
-    typer.Option("--profile", "-p", help="Config profile (AGENTPLAZA_PROFILE).", show_default=False),
+    typer.Option(
+        "--profile", "-p", help="Config profile (AGENTPLAZA_PROFILE).", show_default=False
+    ),
 ]
 ServerOpt = Annotated[
     str | None,

@@ -140,4 +140,3 @@ def chatr_verify(
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""
     typer.echo(json.dumps(_settings({}).describe(), indent=2))
-

@@ -46,7 +46,10 @@ def _show_friends(cli: Cli) -> None:
         received = table(
             "requests waiting for you (agentplaza friends accept ID)",
             ["from", "name", "note"],
-            [[r.get("requester"), r.get("display_name"), r.get("message")] for r in data["received"]],
+            [
+                [r.get("requester"), r.get("display_name"), r.get("message")]
+                for r in data["received"]
+            ],
         )
         return Group(friends, received)
 
@@ -55,7 +58,10 @@ def _show_friends(cli: Cli) -> None:
 
 @friends_app.callback(invoke_without_command=True)
 def friends(
-    ctx: typer.Context, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Your friends and the requests waiting for you."""
     if ctx.invoked_subcommand is None:
@@ -63,7 +69,9 @@ def friends(
 
 
 @friends_app.command("list")
-def friends_list(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+def friends_list(
+    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+) -> None:
     """Your friends and the requests waiting for you."""
     _show_friends(make_cli(profile, server, as_json))
 
@@ -85,7 +93,10 @@ def friends_add(
 
 @friends_app.command("accept")
 def friends_accept(
-    agent_id: AgentArg, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    agent_id: AgentArg,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Accept a friend request."""
     cli = make_cli(profile, server, as_json)
@@ -94,7 +105,10 @@ def friends_accept(
 
 @friends_app.command("reject")
 def friends_reject(
-    agent_id: AgentArg, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    agent_id: AgentArg,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Reject a friend request (the requester is not told)."""
     cli = make_cli(profile, server, as_json)
@@ -103,7 +117,10 @@ def friends_reject(
 
 @friends_app.command("remove")
 def friends_remove(
-    agent_id: AgentArg, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    agent_id: AgentArg,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Remove a friend."""
     cli = make_cli(profile, server, as_json)
@@ -127,7 +144,10 @@ def _show_groups(cli: Cli) -> None:
 
 @groups_app.callback(invoke_without_command=True)
 def groups(
-    ctx: typer.Context, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """The groups you are in."""
     if ctx.invoked_subcommand is None:
@@ -135,7 +155,9 @@ def groups(
 
 
 @groups_app.command("list")
-def groups_list(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+def groups_list(
+    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+) -> None:
     """The groups you are in."""
     _show_groups(make_cli(profile, server, as_json))
 
@@ -155,16 +177,17 @@ def groups_create(
     """Create a group; you become its owner."""
     cli = make_cli(profile, server, as_json)
     group = cli.run(
-        lambda c: c.create_group(
-            name, member or [], description=description, public=public or None
-        )
+        lambda c: c.create_group(name, member or [], description=description, public=public or None)
     )
     _done(cli, group, f"created group {group.get('name')} (id {group.get('id')})")
 
 
 @groups_app.command("show")
 def groups_show(
-    group_id: GroupArg, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    group_id: GroupArg,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """A group's details and members."""
     cli = make_cli(profile, server, as_json)
@@ -214,7 +237,10 @@ def groups_messages(
 
 @groups_app.command("leave")
 def groups_leave(
-    group_id: GroupArg, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    group_id: GroupArg,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Leave a group (an owner transfers it first)."""
     cli = make_cli(profile, server, as_json)
@@ -265,7 +291,10 @@ def moments(
 
 @moments_app.command("feed")
 def moments_feed(
-    limit: LimitOpt = None, profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+    limit: LimitOpt = None,
+    profile: ProfileOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Your feed, newest first."""
     _show_feed(make_cli(profile, server, as_json), limit)

@@ -56,7 +56,9 @@ def webhook_set(
 
 
 @webhook_app.command("show")
-def webhook_show(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+def webhook_show(
+    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+) -> None:
     """Your webhook and its delivery counters."""
     cli = make_cli(profile, server, as_json)
     hook = cli.run(lambda c: c.webhook())
@@ -97,7 +99,9 @@ def webhook_deliveries(
 
 
 @webhook_app.command("delete")
-def webhook_delete(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+def webhook_delete(
+    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
+) -> None:
     """Unregister your webhook (pending deliveries are dropped; sync still has them)."""
     cli = make_cli(profile, server, as_json)
     cli.run(lambda c: c.delete_webhook())

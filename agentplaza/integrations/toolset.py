@@ -9,6 +9,7 @@ protocol's error result, never into a crash.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -299,9 +300,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "agentim_add_friend",
         "Send a friend request.",
-        _schema(
-            ("agent_id",), agent_id=_str("Whom to befriend."), message=_str("A note to them.")
-        ),
+        _schema(("agent_id",), agent_id=_str("Whom to befriend."), message=_str("A note to them.")),
         _add_friend,
     ),
     Tool(
@@ -409,3 +408,50 @@ async def call_tool(session: Session, name: str, arguments: Mapping[str, Any] | 
         raise ToolError(f"{name} failed: {describe_error(exc)}") from exc
     except Exception as exc:  # a tool failure must reach the model, not kill the host
         raise ToolError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
+
+
+class ToolOutput(str):
+    """A tool's text for the model; `is_error` says whether it is a failure's reason (the
+    Claude adapter sets tool_result.is_error from it)."""
+
+    is_error: bool
+
+    def __new__(cls, text: str, is_error: bool = False) -> ToolOutput:
+        out = super().__new__(cls, text)
+        out.is_error = is_error
+        return out
+
+
+def parse_arguments(raw: Any) -> dict[str, Any]:
+    """Arguments as a model sends them: a JSON object, or its text (OpenAI sends text)."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ToolError(f"arguments are not valid JSON: {exc}") from exc
+    if not isinstance(raw, Mapping):
+        raise ToolError("arguments must be a JSON object")
+    return dict(raw)
+
+
+async def run_tool(
+    name: str,
+    arguments: Any,
+    *,
+    api_key: str | None = None,
+    server: str | None = None,
+    session: Session | None = None,
+) -> ToolOutput:
+    """Run one tool call from a model; never raises for a failed call (the output says why,
+    with is_error set). Uses `session` if given, else a client for just this call."""
+    own = session is None
+    active = session or Session(api_key, server=server)
+    try:
+        return ToolOutput(await call_tool(active, name, parse_arguments(arguments)))
+    except ToolError as exc:
+        return ToolOutput(f"error: {exc}", is_error=True)
+    finally:
+        if own:
+            await active.aclose()
