@@ -57,9 +57,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def make_api(
-    mode: str, server: ServerProcess
-) -> AsyncIterator[Callable[..., Api]]:
+async def make_api(mode: str, server: ServerProcess) -> AsyncIterator[Callable[..., Api]]:
     made: list[Api] = []
 
     def make(agent: TestAgent | None = None, url: str | None = None, **kwargs: Any) -> Api:
