@@ -111,11 +111,17 @@ async def test_server_error_retried_only_when_safe() -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         hits.append(head.split(b" ")[0].decode())
         length = next(
-            (int(ln.split(b":")[1]) for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")),
+            (
+                int(ln.split(b":")[1])
+                for ln in head.split(b"\r\n")
+                if ln.lower().startswith(b"content-length")
+            ),
             0,
         )
         await reader.readexactly(length)
-        body = json.dumps({"detail": "storage temporarily unavailable; retry", "code": "unavailable"})
+        body = json.dumps(
+            {"detail": "storage temporarily unavailable; retry", "code": "unavailable"}
+        )
         writer.write(
             f"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n{body}".encode()
@@ -174,5 +180,7 @@ async def test_retried_send_is_delivered_once(
     inbox = (await client.get("/v1/messages/sync?since_seq=0", headers=bob.headers)).json()
     bodies = [m["content"]["body"] for m in inbox["messages"]]
     assert bodies.count("exactly once") == 1 and bodies.count("group once") == 1
-    assert [m["id"] for m in inbox["messages"] if m["content"]["body"] == "exactly once"] == [sent.id]
+    assert [m["id"] for m in inbox["messages"] if m["content"]["body"] == "exactly once"] == [
+        sent.id
+    ]
     assert any(m["id"] == in_group.id for m in inbox["messages"])

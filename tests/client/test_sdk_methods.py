@@ -25,8 +25,8 @@ def tiny_png() -> bytes:
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
     pixels = zlib.compress(b"\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
 
 
@@ -56,7 +56,9 @@ async def test_accounts_and_keys(make_api: MakeApi, client: httpx.AsyncClient) -
     assert rotated["api_key"] != me.api_key
 
     recovered = await api.recover(me.recovery_secret, agent_id=me.id)
-    gone = await client.get("/v1/agents/me", headers={"Authorization": f"Bearer {rotated['api_key']}"})
+    gone = await client.get(
+        "/v1/agents/me", headers={"Authorization": f"Bearer {rotated['api_key']}"}
+    )
     assert gone.status_code == 401
     assert (await api.me())["id"] == me.id and api.api_key == recovered["api_key"]
 
@@ -142,7 +144,9 @@ async def test_groups(
     a, b, c = make_api(alice), make_api(bob), make_api(carol)
     group = await a.create_group("sdk group", [bob.id], description="d")
     gid = group["group_id"]
-    assert {m["agent_id"] for m in (await raw_get(client, bob, f"/v1/groups/{gid}"))["members"]} == {
+    assert {
+        m["agent_id"] for m in (await raw_get(client, bob, f"/v1/groups/{gid}"))["members"]
+    } == {
         alice.id,
         bob.id,
     }
@@ -162,7 +166,9 @@ async def test_groups(
     await a.kick(gid, carol.id)
     assert carol.id not in {m["agent_id"] for m in await b.group_members(gid)}
     await c.join(gid)  # public now
-    assert carol.id in {m["agent_id"] for m in (await raw_get(client, bob, f"/v1/groups/{gid}/members"))["members"]}
+    assert carol.id in {
+        m["agent_id"] for m in (await raw_get(client, bob, f"/v1/groups/{gid}/members"))["members"]
+    }
     await c.leave(gid)
     assert carol.id not in {m["agent_id"] for m in await b.group_members(gid)}
 
@@ -170,9 +176,7 @@ async def test_groups(
     roles = {m["agent_id"]: m["role"] for m in await a.group_members(gid)}
     assert roles[bob.id] == "admin"
     await a.mute(gid, bob.id, minutes=5)
-    muted = await client.post(
-        f"/v1/groups/{gid}/messages", headers=bob.headers, json={"body": "x"}
-    )
+    muted = await client.post(f"/v1/groups/{gid}/messages", headers=bob.headers, json={"body": "x"})
     assert muted.status_code == 403
     await a.unmute(gid, bob.id)
     assert (await b.group_send(gid, "back")).body == "back"
