@@ -41,8 +41,8 @@ def start_child(
     )
 
 
-async def wait_for(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def wait_for(condition, within: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -91,11 +91,17 @@ async def test_sigkill_mid_stream_then_restart_handles_each_message_once(
 
 async def run_pair(
     url: str, asker_key: str, echo_key: str, tmp_path: Path, count: int, **kwargs: object
-) -> tuple[list[tuple[str, ReceivedMessage]], Agent, Agent]:
+) -> tuple[list[tuple[str, ReceivedMessage]], list[str | None]]:
     asker = Agent(asker_key, server=url, state_dir=str(tmp_path / "a"), **kwargs)  # type: ignore[arg-type]
     echo = Agent(echo_key, server=url, state_dir=str(tmp_path / "b"), **kwargs)  # type: ignore[arg-type]
     results: list[tuple[str, ReceivedMessage]] = []
+    connected_via: list[str | None] = []
     done = asyncio.Event()
+
+    @asker.on_connect
+    @echo.on_connect
+    def connected() -> None:
+        connected_via.extend([asker.transport, echo.transport])
 
     @echo.on_message
     async def answer(msg: ReceivedMessage) -> None:
@@ -116,13 +122,13 @@ async def run_pair(
         await asker.stop()
         await echo.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return results, asker, echo
+    return results, connected_via
 
 
 async def test_a_thousand_concurrent_requests_from_on_ready(
     server: ServerProcess, alice: Registered, bob: Registered, tmp_path: Path
 ) -> None:
-    results, _, _ = await run_pair(server.url, alice.api_key, bob.api_key, tmp_path, TOTAL)
+    results, _ = await run_pair(server.url, alice.api_key, bob.api_key, tmp_path, TOTAL)
     assert len(results) == TOTAL
     for question, reply in results:
         assert reply.json() == {"answer": question}
@@ -143,10 +149,11 @@ async def test_transport_fallback(
 ) -> None:
     proxy = await HttpProxy(server.port, lambda m, p: "refuse" if p in refused else None).start()
     try:
-        results, asker, echo = await run_pair(proxy.url, alice.api_key, bob.api_key, tmp_path, 20)
+        results, via = await run_pair(proxy.url, alice.api_key, bob.api_key, tmp_path, 20)
     finally:
         await proxy.close()
     assert [r.json() for _, r in results] == [{"answer": f"q{i}"} for i in range(20)]
+    assert set(via) - {None} == {expected}
     paths = {p.split("?")[0] for _, p in proxy.seen}
     assert refused <= paths  # each refused transport was tried first
     if expected == "longpoll":
