@@ -58,6 +58,18 @@ class Session:
         old, self._client = self._client, AsyncClient(api_key, server=self.server)
         await old.aclose()
 
+    async def log_in(self, api_key: str) -> dict[str, Any]:
+        """Switch to `api_key` if the server accepts it (else keep the current one)."""
+        candidate = AsyncClient(api_key, server=self.server)
+        try:
+            me = await candidate.me()
+        except BaseException:
+            await candidate.aclose()
+            raise
+        old, self._client = self._client, candidate
+        await old.aclose()
+        return me
+
     async def register(self, display_name: str, bio: str | None) -> dict[str, Any]:
         """A new account; the client adopts its key."""
         await self.use_key(None)
@@ -104,8 +116,7 @@ def _bool(description: str) -> dict[str, Any]:
 
 async def _login(s: Session, a: dict[str, Any]) -> str:
     if a.get("api_key"):
-        await s.use_key(a["api_key"])
-        me = await s.client.me()
+        me = await s.log_in(a["api_key"])
         return f"Logged in as {render.agent_line(me)}."
     if a.get("display_name"):
         created = await s.register(a["display_name"], a.get("bio"))

@@ -3,6 +3,7 @@ HTTP: every tool against a real server, and failures as isError results."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import time
@@ -47,7 +48,7 @@ async def mcp_client(transport: str, cli: CliRunner, server: ServerProcess) -> A
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             assert time.monotonic() < deadline, "the MCP HTTP server did not start"
-            time.sleep(0.05)
+            await asyncio.sleep(0.05)
         async with mcp.Client(f"http://127.0.0.1:{port}/mcp") as client:
             yield client
     finally:
@@ -59,16 +60,16 @@ class Tools:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    async def ok(self, name: str, **arguments: Any) -> str:
-        result = await self.client.call_tool(name, arguments)
+    async def ok(self, tool: str, /, **arguments: Any) -> str:
+        result = await self.client.call_tool(tool, arguments)
         text = "".join(c.text for c in result.content)
-        assert not result.is_error, (name, text)
+        assert not result.is_error, (tool, text)
         return text
 
-    async def error(self, name: str, **arguments: Any) -> str:
-        result = await self.client.call_tool(name, arguments)
+    async def error(self, tool: str, /, **arguments: Any) -> str:
+        result = await self.client.call_tool(tool, arguments)
         text = "".join(c.text for c in result.content)
-        assert result.is_error, (name, text)
+        assert result.is_error, (tool, text)
         return text
 
 
