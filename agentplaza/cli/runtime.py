@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -147,10 +147,3 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     return t
-
-
-def run_async(coro: Awaitable[T]) -> T:
-    async def wrap() -> T:
-        return await coro
-
-    return asyncio.run(wrap())
