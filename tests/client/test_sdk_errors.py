@@ -35,6 +35,9 @@ async def test_each_error_from_the_server(
         with pytest.raises(NotFoundError) as not_found:
             await a.get_agent("99999")
         assert (not_found.value.status, not_found.value.code) == (404, "agent_not_found")
+        with pytest.raises(NotFoundError) as unknown_recipient:  # seed 001: 404, not 422
+            await a.send("99999", "anyone there?")
+        assert unknown_recipient.value.code == "agent_not_found"
 
         with pytest.raises(ValidationError) as invalid:
             await a.send(bob.id, "")
