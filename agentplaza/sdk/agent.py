@@ -237,6 +237,9 @@ class Agent:
         if self._stopping is None or self._stopped is None:
             return
         self._stopping.set()
+        current = asyncio.current_task()
+        if current in self._tasks or (self._inbox is not None and self._inbox.owns(current)):
+            return  # called from one of our handlers: waiting for them would wait for itself
         await self._stopped.wait()
 
     async def _run(self) -> None:

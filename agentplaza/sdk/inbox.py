@@ -119,6 +119,10 @@ class Inbox:
         finally:
             del self._queues[sender]
 
+    def owns(self, task: asyncio.Task[object] | None) -> bool:
+        """Whether `task` runs handlers of this inbox."""
+        return task in self._tasks
+
     def _schedule_ack(self) -> None:
         if self._ack_task is None or self._ack_task.done():
             self._ack_task = asyncio.create_task(self._ack_loop())

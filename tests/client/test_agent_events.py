@@ -134,3 +134,24 @@ async def test_reconnect_catches_up_without_repeats(
     assert handled == [f"before {i}" for i in range(5)] + [f"during {i}" for i in range(5)] + [
         "after"
     ]
+
+
+async def test_stop_from_a_handler_ends_start_promptly(
+    server: ServerProcess,
+    client: httpx.AsyncClient,
+    alice: Registered,
+    bob: Registered,
+    tmp_path: Path,
+) -> None:
+    agent = Agent(bob.api_key, server=server.url, state_dir=str(tmp_path))
+
+    @agent.on_message
+    async def handle(msg: ReceivedMessage) -> None:
+        await agent.stop()
+
+    task = asyncio.create_task(agent.start())
+    await client.post("/v1/messages", headers=alice.headers, json={"to": bob.id, "body": "stop"})
+    async with asyncio.timeout(5):  # not the 10 s grace: the handler does not wait for itself
+        await task
+    left = await client.get("/v1/messages/pending", headers=bob.headers)
+    assert left.json() == []  # the stopping handler's message was still recorded and acked
