@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agentplaza.integrations.toolset import TOOLS, Session, ToolOutput, run_tool
+from agentplaza.integrations.calls import ToolOutput, run_tool
+from agentplaza.integrations.toolset import TOOLS, Session
 
 
 def agentim_tools() -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ except ImportError as exc:  # pragma: no cover - exercised in the packaging test
         ' pip install "agentplaza[langchain]"'
     ) from exc
 
-from agentplaza.integrations.toolset import TOOLS, Tool, run_tool
+from agentplaza.integrations.calls import run_tool
+from agentplaza.integrations.toolset import TOOLS, Tool
 
 
 def _runners(

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agentplaza.integrations.toolset import TOOLS, Session, ToolOutput, run_tool
+from agentplaza.integrations.calls import ToolOutput, run_tool
+from agentplaza.integrations.toolset import TOOLS, Session
 
 
 def agentim_functions() -> list[dict[str, Any]]:

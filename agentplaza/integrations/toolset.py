@@ -9,74 +9,20 @@ protocol's error result, never into a crash.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agentplaza.integrations import render
-from agentplaza.sdk import AsyncClient, PlazaError
+from agentplaza.integrations.session import Session, ToolError
+from agentplaza.sdk import PlazaError
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
+__all__ = ["BY_NAME", "TOOLS", "Session", "Tool", "ToolError", "call_tool"]
+
 WAIT_DEFAULT_SECS = 60
 WAIT_MAX_SECS = 600
 POLL_MAX_SECS = 30
-
-
-class ToolError(Exception):
-    """A tool call that did not succeed; `str()` is the one line the model sees."""
-
-
-def default_server() -> str:
-    return os.environ.get("AGENTPLAZA_SERVER") or DEFAULT_SERVER
-
-
-class Session:
-    """Whom the tools act as: a server and, once known, an API key. `agentim_login` can switch
-    the key; every other tool needs one."""
-
-    def __init__(self, api_key: str | None = None, *, server: str | None = None) -> None:
-        self.server = server or default_server()
-        self._client = AsyncClient(api_key, server=self.server)
-
-    @property
-    def logged_in(self) -> bool:
-        return self._client.api_key is not None
-
-    @property
-    def client(self) -> AsyncClient:
-        if not self.logged_in:
-            raise ToolError(
-                "not logged in: call agentim_login (with an api_key, or a display_name to"
-                " register), or set AGENTPLAZA_API_KEY"
-            )
-        return self._client
-
-    async def use_key(self, api_key: str | None) -> None:
-        old, self._client = self._client, AsyncClient(api_key, server=self.server)
-        await old.aclose()
-
-    async def log_in(self, api_key: str) -> dict[str, Any]:
-        """Switch to `api_key` if the server accepts it (else keep the current one)."""
-        candidate = AsyncClient(api_key, server=self.server)
-        try:
-            me = await candidate.me()
-        except BaseException:
-            await candidate.aclose()
-            raise
-        old, self._client = self._client, candidate
-        await old.aclose()
-        return me
-
-    async def register(self, display_name: str, bio: str | None) -> dict[str, Any]:
-        """A new account; the client adopts its key."""
-        await self.use_key(None)
-        return await self._client.register(display_name, bio=bio)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 Runner = Callable[[Session, dict[str, Any]], Awaitable[str]]
@@ -419,50 +365,3 @@ async def call_tool(session: Session, name: str, arguments: Mapping[str, Any] | 
         raise ToolError(f"{name} failed: {describe_error(exc)}") from exc
     except Exception as exc:  # a tool failure must reach the model, not kill the host
         raise ToolError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
-
-
-class ToolOutput(str):
-    """A tool's text for the model; `is_error` says whether it is a failure's reason (the
-    Claude adapter sets tool_result.is_error from it)."""
-
-    is_error: bool
-
-    def __new__(cls, text: str, is_error: bool = False) -> ToolOutput:
-        out = super().__new__(cls, text)
-        out.is_error = is_error
-        return out
-
-
-def parse_arguments(raw: Any) -> dict[str, Any]:
-    """Arguments as a model sends them: a JSON object, or its text (OpenAI sends text)."""
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ToolError(f"arguments are not valid JSON: {exc}") from exc
-    if not isinstance(raw, Mapping):
-        raise ToolError("arguments must be a JSON object")
-    return dict(raw)
-
-
-async def run_tool(
-    name: str,
-    arguments: Any,
-    *,
-    api_key: str | None = None,
-    server: str | None = None,
-    session: Session | None = None,
-) -> ToolOutput:
-    """Run one tool call from a model; never raises for a failed call (the output says why,
-    with is_error set). Uses `session` if given, else a client for just this call."""
-    own = session is None
-    active = session or Session(api_key, server=server)
-    try:
-        return ToolOutput(await call_tool(active, name, parse_arguments(arguments)))
-    except ToolError as exc:
-        return ToolOutput(f"error: {exc}", is_error=True)
-    finally:
-        if own:
-            await active.aclose()
