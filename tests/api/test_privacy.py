@@ -427,3 +427,47 @@ async def test_a_block_hides_moments_from_likes_and_comments(client: httpx.Async
     assert own.status_code == 204, own.text
     seen = await client.get(f"/v1/moments/{mid}", headers=author.headers)
     assert seen.status_code == 200 and seen.json()["comment_count"] == 0
+
+
+async def test_a_block_hides_each_ones_moments_from_the_other_everywhere(
+    client: httpx.AsyncClient,
+) -> None:
+    """By-author listing, feed and detail: a block (either way) hides every moment of each
+    from the other; everyone else still sees them; unblocking shows them again."""
+    blocker, blocked, bystander = [await register(client) for _ in range(3)]
+    mine: dict[str, str] = {}
+    for who in (blocker, blocked):
+        posted = await client.post(
+            "/v1/moments", headers=who.headers, json={"content": "hi", "visibility": "public"}
+        )
+        assert posted.status_code == 201, posted.text
+        mine[who.id] = posted.json()["id"]
+    await block(client, blocker, blocked.id)
+
+    async def listed(viewer: TestAgent, author: TestAgent) -> list[str]:
+        response = await client.get(f"/v1/moments/{author.id}", headers=viewer.headers)
+        assert response.status_code == 200, response.text
+        return [m["id"] for m in response.json()["moments"]]
+
+    async def feed(viewer: TestAgent) -> list[str]:
+        response = await client.get("/v1/moments/feed?limit=100", headers=viewer.headers)
+        assert response.status_code == 200, response.text
+        return [m["id"] for m in response.json()["moments"]]
+
+    for viewer, author in ((blocked, blocker), (blocker, blocked)):
+        hidden = mine[author.id]
+        assert await listed(viewer, author) == []
+        assert hidden not in await feed(viewer)
+        assert mine[viewer.id] in await feed(viewer)  # one's own stay
+        assert_error(
+            await client.get(f"/v1/moments/detail/{hidden}", headers=viewer.headers),
+            404,
+            "moment_not_found",
+        )
+        assert await listed(bystander, author) == [hidden]
+        assert hidden in await feed(bystander)
+
+    response = await client.delete(f"/v1/agents/block/{blocked.id}", headers=blocker.headers)
+    assert response.status_code == 200, response.text
+    assert await listed(blocked, blocker) == [mine[blocker.id]]
+    assert mine[blocker.id] in await feed(blocked)
