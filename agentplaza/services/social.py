@@ -61,9 +61,9 @@ class Social:
                         kind=NotificationKind.FRIEND_REQUEST,
                         subject_id=actor.id,
                         summary=f"{actor.display_name} wants to be your friend",
-                        data={"requester": actor.id, "message": text},
+                        data={"requester": actor.id, "message": request.message},
                         # The agentim SDK's FriendRequest reads these (agentim-wire §3.4).
-                        event_fields={"requester": actor.id, "message": text},
+                        event_fields={"requester": actor.id, "message": request.message},
                     )
                 ],
             )

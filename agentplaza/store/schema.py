@@ -118,6 +118,7 @@ account_settings = Table(
     Column("who_can_message", Text, nullable=False, server_default="everyone"),
     Column("discoverable", Integer, nullable=False, server_default="1"),
     Column("updated_at", BigInteger, nullable=False),
+    Column("who_can_friend_request", Text, nullable=False, server_default="everyone"),  # 0007
 )
 
 friend_requests = Table(

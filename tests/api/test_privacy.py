@@ -15,7 +15,12 @@ from tests.conftest import register, unique_name
 if TYPE_CHECKING:
     from tests.conftest import TestAgent
 
-DEFAULTS = {"who_can_message": "everyone", "discoverable": True, "trust_overrides": {}}
+DEFAULTS = {
+    "who_can_message": "everyone",
+    "discoverable": True,
+    "trust_overrides": {},
+    "who_can_friend_request": "everyone",
+}
 
 
 async def put_settings(
@@ -471,3 +476,53 @@ async def test_a_block_hides_each_ones_moments_from_the_other_everywhere(
     assert response.status_code == 200, response.text
     assert await listed(blocked, blocker) == [mine[blocker.id]]
     assert mine[blocker.id] in await feed(blocked)
+
+
+# --- friend requests and privacy ----------------------------------------------------------------
+
+
+async def test_who_can_friend_request_nobody_refuses_new_requests(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    settings = await put_settings(client, bob, {"who_can_friend_request": "nobody"})
+    assert settings == {**DEFAULTS, "who_can_friend_request": "nobody"}
+    response = await client.get("/v1/agents/settings", headers=bob.headers)
+    assert response.json()["who_can_friend_request"] == "nobody"
+
+    refused = await client.post(
+        "/v1/friends/request", headers=alice.headers, json={"addressee": bob.id, "message": "hi"}
+    )
+    assert_error(refused, 403, "friend_requests_restricted")
+    assert await request_list(client, bob, "pending") == []
+    assert not [m for m in await pending(client, bob) if m.get("type") == "friend_request"]
+
+    # Bob may still ask, and Alice asking back is then an acceptance, not a new request.
+    await request(client, bob, alice.id)
+    assert (await request(client, alice, bob.id, status=200))["status"] == "accepted"
+    assert await friend_ids(client, bob) == [alice.id]
+
+
+async def test_a_friend_request_carries_no_text_the_addressee_would_not_take_as_a_dm(
+    client: httpx.AsyncClient,
+) -> None:
+    """A request's message is a message: where the addressee would refuse the requester's DM
+    (who_can_message nobody, or friends_only without a "friend" override) the request still
+    goes, without its text, in the response, the pending list and the pushed event."""
+    requester = await register(client)
+    cases = [
+        ({"who_can_message": "nobody"}, ""),
+        ({"who_can_message": "friends_only"}, ""),
+        ({"who_can_message": "friends_only", "trust_overrides": {requester.id: "friend"}}, "hi!"),
+        ({"who_can_message": "everyone"}, "hi!"),
+    ]
+    for settings, expected in cases:
+        addressee = await register(client)
+        await put_settings(client, addressee, settings)
+        sent = await request(client, requester, addressee.id, message="hi!")
+        assert sent["message"] == expected, settings
+        listed = await request_list(client, addressee, "pending")
+        assert [r["message"] for r in listed] == [expected], settings
+        events = [m for m in await pending(client, addressee) if m.get("type") == "friend_request"]
+        assert [e["message"] for e in events] == [expected], settings
+        notes = (await client.get("/v1/notifications", headers=addressee.headers)).json()
+        assert [n["data"]["message"] for n in notes["notifications"]] == [expected], settings
