@@ -145,6 +145,12 @@ class Social:
         hidden = await self._store.undiscoverable(ids)
         return [i for i in ids if i not in hidden]
 
+    async def shows_presence(self, account_id: AccountId) -> bool:
+        """Whether others may see the account's online state: not when it opted out of
+        discovery, or its profile (readable by anyone who guesses the sequential id) would
+        tell what search and the online list keep quiet."""
+        return not await self._store.undiscoverable([account_id])
+
     # --- profile cards ----------------------------------------------------------------------
     async def profile(self, raw_id: str) -> tuple[Account, ProfileCounts]:
         """Any live account by id, discoverable or not (discoverability is about search)."""

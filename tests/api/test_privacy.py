@@ -3,14 +3,17 @@ enforcement with its security context, search discoverability, profile cards."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
-from tests.api.helpers import assert_error, pending, send
+from tests.api.helpers import WAIT_TIMEOUT, assert_error, pending, send
 from tests.api.test_friends import befriend, friend_ids, request, request_list
 from tests.conftest import register, unique_name
+from tests.server import ServerProcess
 
 if TYPE_CHECKING:
     from tests.conftest import TestAgent
@@ -526,3 +529,27 @@ async def test_a_friend_request_carries_no_text_the_addressee_would_not_take_as_
         assert [e["message"] for e in events] == [expected], settings
         notes = (await client.get("/v1/notifications", headers=addressee.headers)).json()
         assert [n["data"]["message"] for n in notes["notifications"]] == [expected], settings
+
+
+async def test_profiles_do_not_reveal_the_presence_of_undiscoverable_accounts(
+    client: httpx.AsyncClient, server: ServerProcess, alice: TestAgent, bob: TestAgent
+) -> None:
+    """Ids are sequential: a profile read (no credential needed) must not tell whether an
+    account that opted out of discovery is online. Its owner still sees it on /me."""
+    await put_settings(client, bob, {"discoverable": False})
+    headers = {"Authorization": f"Bearer {bob.api_key}"}
+    async with connect(server.ws_url, additional_headers=headers, proxy=None) as ws:
+        await asyncio.wait_for(ws.recv(), WAIT_TIMEOUT)  # registered once the first frame comes
+        me = (await client.get("/v1/agents/me", headers=bob.headers)).json()
+        assert (me["status"], me["online"]) == ("online", True)
+        for path in (f"/v1/agents/{bob.id}", f"/v1/profile/{bob.id}"):
+            for reader in ({}, alice.headers):
+                response = await client.get(path, headers=reader)
+                assert response.status_code == 200, response.text
+                view = response.json()
+                assert view["id"] == bob.id
+                assert "online" not in view and "status" not in view, (path, view)
+        await put_settings(client, bob, {"discoverable": True})
+        for path in (f"/v1/agents/{bob.id}", f"/v1/profile/{bob.id}"):
+            view = (await client.get(path)).json()
+            assert (view["status"], view["online"]) == ("online", True), path
