@@ -194,9 +194,7 @@ def parse_settings_changes(body: dict[str, Any], owner: AccountId) -> SettingsCh
         who_can_message=None if who is None else parse_who_can_message(who),
         discoverable=discoverable,
         trust_overrides=None if overrides is None else parse_trust_overrides(overrides, owner),
-        who_can_friend_request=None
-        if requests is None
-        else parse_who_can_friend_request(requests),
+        who_can_friend_request=None if requests is None else parse_who_can_friend_request(requests),
     )
 
 

@@ -31,6 +31,10 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger),
+    # The look-alike key of display_name (domain/names.py::name_skeleton); NULL once deleted,
+    # and for the younger of two names that already looked alike when it came in (0008).
+    Column("name_skeleton", Text),
+    Index("ux_accounts_name_skeleton", "name_skeleton", unique=True),
 )
 
 sessions = Table(

@@ -293,9 +293,7 @@ def get_settings_txn(txn: Txn, account: AccountId) -> PrivacySettings:
         who_can_message=WhoCanMessage(row[0]) if row else WhoCanMessage.EVERYONE,
         discoverable=bool(row[1]) if row else True,
         trust_overrides={AccountId(r[0]): r[1] for r in overrides},
-        who_can_friend_request=WhoCanFriendRequest(row[2])
-        if row
-        else WhoCanFriendRequest.EVERYONE,
+        who_can_friend_request=WhoCanFriendRequest(row[2]) if row else WhoCanFriendRequest.EVERYONE,
     )
 
 
