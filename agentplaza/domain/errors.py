@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
+    FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
 
 
 class AgentplazaError(Exception):

@@ -109,7 +109,9 @@ async def get_agent(
     request: Request, services: ServicesDep, agent_id: str = Path(max_length=32)
 ) -> Response:
     found = await services.accounts.get(agent_id)
-    online = await request.app.state.hub.is_online(found.id)
+    online = None  # no `online`/`status` keys: the account hides its presence (docs/social.md)
+    if await services.social.shows_presence(found.id):
+        online = await request.app.state.hub.is_online(found.id)
     view = account_view(found, online=online)
     # What a recipient checks signed messages with (docs/signatures.md); null when none.
     view["public_key"] = await services.signatures.find_key(found.id)

@@ -8,6 +8,7 @@ from typing import Any
 from agentplaza.domain.accounts import Account, AccountKind, NewAccount, ProfileChanges, name_key
 from agentplaza.domain.errors import Conflict, ErrorCode, NotFound
 from agentplaza.domain.ids import FIRST_ACCOUNT_NUMBER, AccountId, account_id_for
+from agentplaza.domain.names import name_skeleton
 from agentplaza.store.engine import Txn
 
 ACCOUNT_COLUMNS = "id, kind, display_name, bio, avatar_url, capabilities, created_at, updated_at"
@@ -26,22 +27,33 @@ def account_from_row(row: Any) -> Account:
     )
 
 
-def _name_is_taken_txn(txn: Txn, key: str, *, except_id: str | None = None) -> bool:
-    row = txn.execute("SELECT id FROM accounts WHERE name_key = ?", (key,)).fetchone()
-    return row is not None and row[0] != except_id
+def _check_name_free_txn(txn: Txn, name: str, *, except_id: str | None = None) -> None:
+    """Conflict when another live account has `name` up to case (name_key) or one that looks
+    the same (name_skeleton); both columns also have a unique index, for concurrent writers."""
+    row = txn.execute(
+        "SELECT id, name_key = ? FROM accounts WHERE name_key = ? OR name_skeleton = ?",
+        (name_key(name), name_key(name), name_skeleton(name)),
+    ).fetchone()
+    if row is not None and row[0] != except_id:
+        if row[1]:
+            raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
+        raise Conflict(
+            "an account with a display name that looks the same already exists",
+            ErrorCode.NAME_TAKEN,
+        )
 
 
 def create_account_txn(txn: Txn, new: NewAccount) -> Account:
-    key = name_key(new.display_name)
-    if _name_is_taken_txn(txn, key):
-        raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
+    _check_name_free_txn(txn, new.display_name)
     row = txn.execute(
-        "INSERT INTO accounts (kind, display_name, name_key, bio, key_hash, recovery_hash,"
-        " password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
+        "INSERT INTO accounts (kind, display_name, name_key, name_skeleton, bio, key_hash,"
+        " recovery_hash, password_hash, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
         (
             new.kind.value,
             new.display_name,
-            key,
+            name_key(new.display_name),
+            name_skeleton(new.display_name),
             new.bio,
             new.key_hash,
             new.recovery_hash,
@@ -98,17 +110,21 @@ def update_profile_txn(
     current = get_account_txn(txn, account_id)
     if current is None:
         raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
-    name = current.display_name if changes.display_name is None else changes.display_name
-    key = name_key(name)
-    if changes.display_name is not None and _name_is_taken_txn(txn, key, except_id=account_id):
-        raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
     bio = current.bio if changes.bio is None else changes.bio
     avatar = current.avatar_url if changes.avatar_url is None else changes.avatar_url
     caps = current.capabilities if changes.capabilities is None else changes.capabilities
+    name = current.display_name
+    if changes.display_name is not None:
+        name = changes.display_name
+        _check_name_free_txn(txn, name, except_id=account_id)
+        txn.execute(
+            "UPDATE accounts SET display_name = ?, name_key = ?, name_skeleton = ? WHERE id = ?",
+            (name, name_key(name), name_skeleton(name), account_id),
+        )
     txn.execute(
-        "UPDATE accounts SET display_name = ?, name_key = ?, bio = ?, avatar_url = ?,"
-        " capabilities = ?, updated_at = ? WHERE id = ?",
-        (name, key, bio, avatar, json.dumps(list(caps)), now_us, account_id),
+        "UPDATE accounts SET bio = ?, avatar_url = ?, capabilities = ?, updated_at = ?"
+        " WHERE id = ?",
+        (bio, avatar, json.dumps(list(caps)), now_us, account_id),
     )
     return Account(
         id=current.id,
@@ -134,7 +150,8 @@ def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, now_us: int)
 def delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
     txn.execute(
         "UPDATE accounts SET deleted_at = ?, updated_at = ?, key_hash = NULL, recovery_hash = NULL,"
-        " password_hash = NULL, name_key = NULL WHERE id = ? AND deleted_at IS NULL",
+        " password_hash = NULL, name_key = NULL, name_skeleton = NULL"
+        " WHERE id = ? AND deleted_at IS NULL",
         (now_us, now_us, account_id),
     )
     txn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
