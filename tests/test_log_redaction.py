@@ -67,7 +67,9 @@ async def _traffic(server: ServerProcess) -> list[str]:
         registered = await http.post(
             "/v1/users/register", json={"display_name": name, "password": PASSWORD}
         )
-        login = await http.post("/v1/users/login", json={"display_name": name, "password": PASSWORD})
+        login = await http.post(
+            "/v1/users/login", json={"display_name": name, "password": PASSWORD}
+        )
         await http.post("/v1/users/login", json={"display_name": name, "password": PASSWORD + "x"})
         session = login.json()["token"]
         secrets += [PASSWORD, registered.json()["token"], session]
@@ -93,7 +95,7 @@ async def _traffic(server: ServerProcess) -> list[str]:
         webhook = await http.post(
             "/v1/agents/me/webhook",
             headers=bob.headers,
-            json={"url": "https://hooks.example.com/agentplaza"},
+            json={"url": "https://93.184.215.14/agentplaza"},  # an address: no DNS
         )
         assert webhook.status_code == 201, webhook.text  # no message goes to it: no delivery
         secrets.append(webhook.json()["webhook_secret"])
