@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from agentplaza.domain.accounts import Account, AccountKind, NewAccount, ProfileChanges, name_key
+from agentplaza.domain.credentials import SessionInfo
 from agentplaza.domain.errors import Conflict, ErrorCode, NotFound
 from agentplaza.domain.ids import FIRST_ACCOUNT_NUMBER, AccountId, account_id_for
 from agentplaza.domain.names import name_skeleton
@@ -147,6 +148,34 @@ def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, now_us: int)
         raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
 
 
+def recover_txn(
+    txn: Txn, recovery_hash: str, key_hash: str, new_recovery_hash: str, now_us: int
+) -> Account | None:
+    """Swap key and recovery secret for the holder of `recovery_hash`; None if it is not
+    current. Of two recoveries racing with one secret, exactly one wins."""
+    account = find_account_by_txn(txn, "recovery_hash", recovery_hash)
+    if account is None:
+        return None
+    cur = txn.execute(
+        "UPDATE accounts SET key_hash = ?, recovery_hash = ?, updated_at = ?"
+        " WHERE id = ? AND recovery_hash = ? AND deleted_at IS NULL",
+        (key_hash, new_recovery_hash, now_us, account.id, recovery_hash),
+    )
+    return account if cur.rowcount == 1 else None
+
+
+def set_recovery_hash_txn(
+    txn: Txn, account_id: AccountId, current_hash: str, new_hash: str, now_us: int
+) -> bool:
+    """Replace the recovery secret if `current_hash` is the current one's."""
+    cur = txn.execute(
+        "UPDATE accounts SET recovery_hash = ?, updated_at = ?"
+        " WHERE id = ? AND recovery_hash = ? AND deleted_at IS NULL",
+        (new_hash, now_us, account_id, current_hash),
+    )
+    return bool(cur.rowcount == 1)
+
+
 def delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
     txn.execute(
         "UPDATE accounts SET deleted_at = ?, updated_at = ?, key_hash = NULL, recovery_hash = NULL,"
@@ -188,3 +217,25 @@ def find_session_txn(txn: Txn, token_hash: str, now_us: int) -> Account | None:
         (token_hash, now_us),
     ).fetchone()
     return get_account_txn(txn, AccountId(row[0])) if row else None
+
+
+def list_sessions_txn(txn: Txn, account_id: AccountId, now_us: int) -> list[SessionInfo]:
+    rows = txn.execute(
+        "SELECT token_hash, created_at, expires_at FROM sessions"
+        " WHERE account_id = ? AND expires_at > ? ORDER BY created_at, token_hash",
+        (account_id, now_us),
+    ).fetchall()
+    return [SessionInfo(r[0], r[1], r[2]) for r in rows]
+
+
+def delete_sessions_txn(txn: Txn, account_id: AccountId, hash_prefix: str) -> list[str]:
+    """Delete the account's sessions whose token hash starts with `hash_prefix` (hex, so no
+    LIKE wildcard in it; a whole hash is one session); returns their token hashes."""
+    rows = txn.execute(
+        "SELECT token_hash FROM sessions WHERE account_id = ? AND token_hash LIKE ?",
+        (account_id, hash_prefix + "%"),
+    ).fetchall()
+    hashes = [str(r[0]) for r in rows]
+    for token_hash in hashes:
+        txn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+    return hashes
