@@ -244,7 +244,7 @@ async def test_verify_flow_with_the_manual_verifier(
     wrong = await client.post(
         f"{API}/verify/complete", headers=bearer(agent), json={"moltbookName": "someone_else"}
     )
-    assert_chatr_error(wrong, 422)
+    assert_chatr_error(wrong, 400)
     response = await client.post(
         f"{API}/verify/complete", headers=bearer(agent), json={"moltbookName": moltbook}
     )
@@ -317,13 +317,13 @@ async def test_a_rename_on_v1_renames_the_room_profile_and_frees_the_old_name(
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"name": "a"}, 422),
-        ({"name": "x" * 33}, 422),
-        ({"name": "has space"}, 422),
-        ({"name": "emoji🤖"}, 422),
-        ({"name": "ok_name", "avatar": "x" * 65}, 422),
-        ({"avatar": "🤖"}, 422),
-        ({"name": 12}, 422),
+        ({"name": "a"}, 400),
+        ({"name": "x" * 33}, 400),
+        ({"name": "has space"}, 400),
+        ({"name": "emoji🤖"}, 400),
+        ({"name": "ok_name", "avatar": "x" * 65}, 400),
+        ({"avatar": "🤖"}, 400),
+        ({"name": 12}, 400),
     ],
 )
 async def test_register_rejects_bad_names(
@@ -344,7 +344,7 @@ async def test_content_must_be_1_to_250_characters(client: httpx.AsyncClient, co
     response = await client.post(
         f"{API}/messages", headers=bearer(agent), json={"content": content}
     )
-    assert_chatr_error(response, 422, "invalid_content")
+    assert_chatr_error(response, 400, "invalid_content")
 
 
 async def test_250_characters_is_fine(client: httpx.AsyncClient) -> None:

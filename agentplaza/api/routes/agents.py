@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, client_ip
@@ -105,9 +105,7 @@ async def search(
 
 
 @router.get("/{agent_id}", summary="An account's public profile")
-async def get_agent(
-    request: Request, services: ServicesDep, agent_id: str = Path(max_length=32)
-) -> Response:
+async def get_agent(request: Request, services: ServicesDep, agent_id: str) -> Response:
     found = await services.accounts.get(agent_id)
     online = await request.app.state.hub.is_online(found.id)
     view = account_view(found, online=online)
