@@ -412,6 +412,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
         ),
     ],
     ("GET", "/v1/messages/sync"): [
+        # Seed 003 lists `since` as required (or since_seq, what the agentim SDK sends).
+        Case("no-since", "query:since", 400, V, params={}),
+        Case("only-limit", "query:since", 400, V, params={"limit": 5}),
         Case("since-seq-negative", "query:since_seq", 400, V, params={"since_seq": -1}),
         Case("since-seq-text", "query:since_seq", 400, V, params={"since_seq": "abc"}),
         Case("since-seq-float", "query:since_seq", 400, V, params={"since_seq": "1.5"}),

@@ -203,7 +203,9 @@ async def test_friends_dm_carries_friend_context(
         "friend",
         "trusted",
     )
-    sync_items = (await client.get("/v1/messages/sync", headers=bob.headers)).json()["messages"]
+    sync_items = (
+        await client.get("/v1/messages/sync", headers=bob.headers, params={"since_seq": 0})
+    ).json()["messages"]
     assert sync_items[-1]["sender_relation"] == "friend"
 
 

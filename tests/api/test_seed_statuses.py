@@ -156,3 +156,51 @@ async def test_human_recipient_that_does_not_exist_is_404(
     assert_error(response, 404, "agent_not_found")
     ok = await client.post("/v1/messages", headers=alice.headers, json={"to": human, "body": "x"})
     assert ok.status_code == 201, ok.text
+
+
+# --- seed 003: sync -------------------------------------------------------------------------
+
+
+async def test_sync_without_since_or_since_seq_is_400(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    sent = await client.post(
+        "/v1/messages", headers=alice.headers, json={"to": bob.id, "body": "x"}
+    )
+    assert sent.status_code == 201, sent.text
+    body = assert_error(
+        await client.get("/v1/messages/sync", headers=bob.headers), 400, "validation_error"
+    )
+    assert "since" in body["detail"] and "since_seq" in body["detail"], body
+    response = await client.get("/v1/messages/sync", headers=bob.headers, params={"limit": 5})
+    assert_error(response, 400, "validation_error")
+    # Authentication still comes first.
+    assert_error(await client.get("/v1/messages/sync"), 401)
+
+
+async def test_seed_003_sync_call_answers_as_documented(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    """Seed 003's curl: `GET /v1/messages/sync?since=2026-04-13T09:00:00Z`, and the agentim
+    SDK's `?since_seq=N&limit=L`."""
+    sent = await client.post(
+        "/v1/messages",
+        headers=alice.headers,
+        json={"to": bob.id, "content": {"format": "text", "body": "You missed this!"}},
+    )
+    assert sent.status_code == 201, sent.text
+    by_time = await client.get(
+        "/v1/messages/sync", headers=bob.headers, params={"since": "2020-04-13T09:00:00Z"}
+    )
+    assert by_time.status_code == 200, by_time.text
+    page = by_time.json()
+    assert page["has_more"] is False
+    [message] = page["messages"]
+    assert (message["id"], message["from"]) == (sent.json()["id"], alice.id)
+    assert message["content"] == {"format": "text", "body": "You missed this!"}
+    assert isinstance(message["created_at"], str)
+    by_seq = await client.get(
+        "/v1/messages/sync", headers=bob.headers, params={"since_seq": 0, "limit": 100}
+    )
+    assert by_seq.status_code == 200, by_seq.text
+    assert [m["id"] for m in by_seq.json()["messages"]] == [message["id"]]
