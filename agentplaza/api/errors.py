@@ -62,6 +62,7 @@ async def _agentplaza_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
+    """400 for every malformed request: seed 001's status table has no 422."""
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -71,7 +72,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         for e in errors
     ):
         return error_response(
-            422,
+            400,
             "request body must be a JSON object (send Content-Type: application/json)",
             ErrorCode.VALIDATION_ERROR.value,
         )
@@ -86,7 +87,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         }
         for e in errors
     ]
-    return error_response(422, detail, ErrorCode.VALIDATION_ERROR.value, errors=simplified)
+    return error_response(400, detail, ErrorCode.VALIDATION_ERROR.value, errors=simplified)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -3,7 +3,7 @@ without FastAPI's per-request machinery.
 
 FastAPI's routing, middleware and dependency solving cost about a third of a send's CPU
 (py-spy, bench/README.md). These handlers do the same steps in the same order — parse the
-JSON (400), authenticate (401), validate the body (422), send — with the same models and
+JSON (400), authenticate (401), validate the body (400), send — with the same models and
 error rendering; the FastAPI routes stay declared for OpenAPI and are the reference, and
 tests/api holds these paths to them. A path the fast route would have to validate itself
 (a group id of another shape) goes to FastAPI.

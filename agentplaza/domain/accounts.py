@@ -6,8 +6,8 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-from agentplaza.domain.errors import ErrorCode, Invalid
-from agentplaza.domain.ids import AccountId
+from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
+from agentplaza.domain.ids import AccountId, parse_account_id
 from agentplaza.domain.names import check_name_characters
 
 DISPLAY_NAME_MAX_CHARS = 64
@@ -57,6 +57,19 @@ class ProfileChanges:
     bio: str | None = None
     avatar_url: str | None = None
     capabilities: tuple[str, ...] | None = None
+
+
+def named_account_id(value: object) -> AccountId:
+    """`value` (a path segment or a body field naming another account) as an account id.
+
+    What cannot be an account id names no account: 404 agent_not_found, like an id of no
+    account (seed 001: 404 "Agent does not exist"; the agentim SDK raises NotFoundError only
+    for a 404, so the shape of an unknown id must not change the answer).
+    """
+    account_id = parse_account_id(value)
+    if account_id is None:
+        raise NotFound(f"no account with id {str(value)[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
+    return account_id
 
 
 def name_key(display_name: str) -> str:

@@ -1,7 +1,7 @@
 """Errors that reach clients, each with an HTTP status and a machine code.
 
     AgentplazaError
-    ├── Invalid            400/422  bad input (malformed JSON, wrong types, bad ids)
+    ├── Invalid            400      bad input (malformed JSON, wrong types, bad ids)
     │   └── SignatureRejected  400  a message signature that cannot be verified
     ├── Unauthenticated    401      missing or unknown credentials
     ├── Forbidden          403      authenticated but not allowed
@@ -75,15 +75,15 @@ class AgentplazaError(Exception):
 
 
 class Invalid(AgentplazaError):
-    status = 422
+    # Seed 001's status table: 400 for missing or malformed parameters; it has no 422.
+    status = 400
     default_code = ErrorCode.VALIDATION_ERROR
 
 
 class SignatureRejected(Invalid):
-    """400, not 422: the request is well formed but its signature does not verify (or the
-    sender has no key to verify it with) — the /ai dialect's documented status for it."""
+    """The request is well formed but its signature does not verify (or the sender has no
+    key to verify it with)."""
 
-    status = 400
     default_code = ErrorCode.INVALID_SIGNATURE
 
 

@@ -142,7 +142,7 @@ def validate_request_message(value: object) -> str:
 
 
 def require_account_id(value: object, what: str) -> AccountId:
-    """`value` as an account id, or 422 invalid_id naming what it was for."""
+    """`value` as an account id, or 400 invalid_id naming what it was for."""
     account_id = parse_account_id(value)
     if account_id is None:
         raise Invalid(f"{what} must be an account id", ErrorCode.INVALID_ID)

@@ -34,15 +34,13 @@ KEEPALIVE = b": keepalive\n\n"
 
 
 def sse_event(kind: str, data_json: bytes) -> bytes:
-    """One SSE event: `event: <kind>` and data `{"type": kind, "data": ...}` (seed 002)."""
-    return (
-        b"event: "
-        + kind.encode()
-        + b'\ndata: {"type":"'
-        + kind.encode()
-        + b'","data":'
-        + (data_json + b"}\n\n")
-    )
+    """One SSE event, unnamed, with data `{"type": kind, "data": ...}` (seed 002).
+
+    No `event:` line: seed 002's Node client reads the stream with `es.onmessage`, which an
+    EventSource fires only for events without a name (or named `message`); the type travels
+    inside the JSON.
+    """
+    return b'data: {"type":"' + kind.encode() + b'","data":' + data_json + b"}\n\n"
 
 
 def _dumps(value: object) -> bytes:

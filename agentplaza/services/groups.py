@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from agentplaza.domain import ids
-from agentplaza.domain.accounts import Account
+from agentplaza.domain.accounts import Account, named_account_id
 from agentplaza.domain.errors import ErrorCode, Forbidden, Invalid, NotFound
 from agentplaza.domain.groups import (
     INVITE_MAX_IDS,
@@ -213,10 +213,19 @@ class Groups:
         return member
 
     async def transfer(self, actor: Account, group_id: str, raw_new_owner: object) -> GroupDetail:
-        new_owner = _account_id(raw_new_owner)
-        group = await self._store.transfer_group(
-            _group_id(group_id), actor.id, new_owner, now_us=self._rt.clock_us()
-        )
+        new_owner = named_account_id(raw_new_owner)
+        try:
+            group = await self._store.transfer_group(
+                _group_id(group_id), actor.id, new_owner, now_us=self._rt.clock_us()
+            )
+        except NotFound as exc:
+            # Checked only after a miss: an account that does not exist is agent_not_found,
+            # as everywhere an account is named (seed 001), not just "not a member".
+            if exc.code is ErrorCode.NOT_A_MEMBER and not await self._store.get_account(new_owner):
+                raise NotFound(
+                    f"no account with id {new_owner!r}", ErrorCode.AGENT_NOT_FOUND
+                ) from None
+            raise
         if new_owner != actor.id:
             await self._tell_one(
                 actor,
@@ -444,13 +453,6 @@ def _group_id(raw: str) -> str:
     return raw
 
 
-def _account_id(raw: object) -> AccountId:
-    account = ids.parse_account_id(raw)
-    if account is None:
-        raise Invalid(f"{str(raw)[:40]!r} is not an account id", ErrorCode.INVALID_ID)
-    return account
-
-
 def _member_id(raw: str) -> AccountId:
     """A member named in the path: what cannot be an account id is no member (404, like a
     path naming any other resource that does not exist)."""
@@ -461,7 +463,7 @@ def _member_id(raw: str) -> AccountId:
 
 
 def _account_ids(raw: Sequence[object]) -> list[AccountId]:
-    return [_account_id(r) for r in raw]
+    return [named_account_id(r) for r in raw]
 
 
 def _maybe(check: Callable[[str], str], value: str | None) -> str | None:

@@ -15,7 +15,7 @@ from typing import Protocol
 import orjson
 
 from agentplaza.domain import ids
-from agentplaza.domain.accounts import Account
+from agentplaza.domain.accounts import Account, named_account_id
 from agentplaza.domain.cursors import SYNC_MAX_LIMIT, next_sync_seq
 from agentplaza.domain.envelopes import Envelope, encode_envelope, topic_for
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
@@ -123,9 +123,7 @@ class Messaging:
 
     async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
         """Store a DM durably, then publish it. Returns (message, replayed)."""
-        recipient = ids.parse_account_id(out.to)
-        if recipient is None:
-            raise Invalid("`to` must be an account id", ErrorCode.INVALID_ID)
+        recipient = named_account_id(out.to)
         key = None if out.idempotency_key is None else validate_idempotency_key(out.idempotency_key)
         fmt, body = validate_content(
             out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes

@@ -9,8 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from agentplaza.domain import ids
-from agentplaza.domain.accounts import Account
+from agentplaza.domain.accounts import Account, named_account_id
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
 from agentplaza.domain.moments import (
     COMMENTS_MAX_LIMIT,
@@ -59,7 +58,7 @@ class Like:
 
 
 def moment_id_or_error(value: str) -> str:
-    """A well-formed moment id, or 422 invalid_id (an unknown well-formed id is a 404 later)."""
+    """A well-formed moment id, or 400 invalid_id (an unknown well-formed id is a 404 later)."""
     if not is_moment_id(value):
         raise Invalid(f"not a moment id: {value[:64]!r}", ErrorCode.INVALID_ID)
     return value
@@ -100,9 +99,7 @@ class Moments:
     async def by_author(
         self, viewer: Account, author: str, *, before_num: int | None, limit: int
     ) -> Page[MomentRow]:
-        author_id = ids.parse_account_id(author)
-        if author_id is None:
-            raise Invalid(f"not an account id: {author[:64]!r}", ErrorCode.INVALID_ID)
+        author_id = named_account_id(author)
 
         async def read(n: int) -> list[MomentRow]:
             rows = await self._store.author_moments(

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentplaza.domain.accounts import Account
+from agentplaza.domain.accounts import Account, named_account_id
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
-from agentplaza.domain.ids import AccountId, parse_account_id
+from agentplaza.domain.ids import AccountId
 from agentplaza.domain.notifications import NotificationKind
 from agentplaza.domain.permissions import RELATION_FRIEND
 from agentplaza.domain.social import (
@@ -24,7 +24,6 @@ from agentplaza.domain.social import (
     PrivacySettings,
     ProfileCounts,
     parse_settings_changes,
-    require_account_id,
     validate_request_message,
 )
 from agentplaza.services.container import Runtime
@@ -47,7 +46,7 @@ class Social:
     async def request(
         self, actor: Account, raw_addressee: object, message: object
     ) -> RequestOutcome:
-        addressee = require_account_id(raw_addressee, "addressee")
+        addressee = _body_account_id(raw_addressee, "addressee")
         text = validate_request_message(message)
         action, request = await self._store.request_friend(
             actor.id, addressee, text, now_us=self._rt.clock_us()
@@ -72,10 +71,22 @@ class Social:
         return RequestOutcome(action, request)
 
     async def accept(self, actor: Account, raw_requester: object) -> FriendRequest:
-        requester = require_account_id(raw_requester, "requester")
-        request = await self._store.accept_friend(actor.id, requester, now_us=self._rt.clock_us())
+        requester = _body_account_id(raw_requester, "requester")
+        try:
+            request = await self._store.accept_friend(
+                actor.id, requester, now_us=self._rt.clock_us()
+            )
+        except NotFound:
+            await self._require_account(requester)
+            raise
         await self._notify_accepted(actor, requester)
         return request
+
+    async def _require_account(self, account_id: AccountId) -> None:
+        """404 agent_not_found when `account_id` names no live account: checked only after a
+        miss, so the common path costs no extra read."""
+        if await self._store.get_account(account_id) is None:
+            raise NotFound(f"no account with id {account_id!r}", ErrorCode.AGENT_NOT_FOUND)
 
     async def _notify_accepted(self, actor: Account, requester: AccountId) -> None:
         await self._notifications.notify(
@@ -95,12 +106,17 @@ class Social:
     async def reject(self, actor: Account, raw_requester: object) -> FriendRequest:
         # Silent, as on most social networks: the requester is not told, the request just
         # leaves both lists (and may be sent again).
-        requester = require_account_id(raw_requester, "requester")
-        return await self._store.reject_friend(actor.id, requester)
+        requester = _body_account_id(raw_requester, "requester")
+        try:
+            return await self._store.reject_friend(actor.id, requester)
+        except NotFound:
+            await self._require_account(requester)
+            raise
 
     async def remove(self, actor: Account, raw_other: str) -> AccountId:
-        other = _path_account_id(raw_other)
+        other = named_account_id(raw_other)
         if not await self._store.remove_friend(actor.id, other):
+            await self._require_account(other)
             raise NotFound(f"{other!r} is not one of your friends", ErrorCode.NOT_FOUND)
         return other
 
@@ -116,7 +132,7 @@ class Social:
 
     # --- blocks -----------------------------------------------------------------------------
     async def block(self, actor: Account, raw_other: str) -> tuple[AccountId, bool]:
-        other = _path_account_id(raw_other)
+        other = named_account_id(raw_other)
         if other == actor.id:
             raise Invalid("cannot block yourself")
         changed = await self._store.block(actor.id, other, now_us=self._rt.clock_us())
@@ -124,7 +140,7 @@ class Social:
 
     async def unblock(self, actor: Account, raw_other: str) -> tuple[AccountId, bool]:
         # No existence check: unblocking must work even for an account deleted since.
-        other = _path_account_id(raw_other)
+        other = named_account_id(raw_other)
         return other, await self._store.unblock(actor.id, other)
 
     async def blocks(self, actor: Account, *, limit: int) -> list[tuple[Account, int]]:
@@ -154,18 +170,18 @@ class Social:
     # --- profile cards ----------------------------------------------------------------------
     async def profile(self, raw_id: str) -> tuple[Account, ProfileCounts]:
         """Any live account by id, discoverable or not (discoverability is about search)."""
-        found = await self._store.profile_with_counts(_path_account_id(raw_id))
+        found = await self._store.profile_with_counts(named_account_id(raw_id))
         if found is None:
             raise NotFound(f"no account with id {raw_id[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
         return found
 
 
-def _path_account_id(raw: str) -> AccountId:
-    """An id from a URL path: like /v1/agents/{id}, one that cannot exist is just not found."""
-    account_id = parse_account_id(raw)
-    if account_id is None:
-        raise NotFound(f"no account with id {raw[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
-    return account_id
+def _body_account_id(raw: object, what: str) -> AccountId:
+    """A body field naming another account: absent is 400, any value names an account or
+    none (404, named_account_id)."""
+    if raw is None:
+        raise Invalid(f"{what} is required (an account id)")
+    return named_account_id(raw)
 
 
 def _limit(limit: int) -> int:

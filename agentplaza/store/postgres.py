@@ -258,7 +258,7 @@ _CONNECTION_LOST = (
 
 
 def _translate(exc: BaseException) -> BaseException:
-    """Driver errors → Conflict / Invalid / _Retry / Unavailable / StoreError (409/422/503)."""
+    """Driver errors → Conflict / Invalid / _Retry / Unavailable / StoreError (409/400/503)."""
     if isinstance(exc, pg_exc.UniqueViolationError):
         table = getattr(exc, "table_name", None) or ""
         constraint = getattr(exc, "constraint_name", None) or ""

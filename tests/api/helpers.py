@@ -78,6 +78,10 @@ async def pending(client: httpx.AsyncClient, agent: TestAgent, **params: Any) ->
 
 
 async def sync(client: httpx.AsyncClient, agent: TestAgent, **params: Any) -> dict[str, Any]:
+    """`GET /v1/messages/sync` with `params` (everything, since_seq=0, when neither
+    `since` nor `since_seq` is given)."""
+    if "since" not in params:
+        params.setdefault("since_seq", 0)
     response = await client.get("/v1/messages/sync", headers=agent.headers, params=params)
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()

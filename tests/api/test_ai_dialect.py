@@ -307,7 +307,7 @@ async def test_errors(client: httpx.AsyncClient, alice: TestAgent, bob: TestAgen
 
 async def test_native_errors_keep_their_shape(client: httpx.AsyncClient, alice: TestAgent) -> None:
     response = await client.post("/v1/messages", headers=alice.headers, json={"content": "x"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "error" not in response.json()
 
 

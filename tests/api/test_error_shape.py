@@ -216,8 +216,8 @@ async def test_body_cap_boundary_on_small_server(
         ok = await c.post(
             "/v1/agents/register", content=exact, headers={"Content-Type": "application/json"}
         )
-        # The body is within the cap: it reaches validation (bio is over 500 chars → 422).
-        assert_error(ok, 422, "validation_error")
+        # The body is within the cap: it reaches validation (bio is over 500 chars → 400).
+        assert_error(ok, 400, "validation_error")
         over = exact[:-2] + b'b"}'
         assert len(over) == 1025
         response = await c.post(
@@ -235,7 +235,7 @@ async def test_body_cap_boundary_on_small_server(
         assert_error(response, 413, "payload_too_large")
 
 
-# --- 422 ----------------------------------------------------------------------------------------
+# --- 400 ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -249,11 +249,11 @@ async def test_body_cap_boundary_on_small_server(
     ],
     ids=["missing", "int", "null", "list", "bio-int"],
 )
-async def test_wrong_types_and_missing_fields_are_422(
+async def test_wrong_types_and_missing_fields_are_400(
     client: httpx.AsyncClient, payload: dict[str, object], field: str
 ) -> None:
     body = assert_error(
-        await client.post("/v1/agents/register", json=payload), 422, "validation_error"
+        await client.post("/v1/agents/register", json=payload), 400, "validation_error"
     )
     assert body["detail"].startswith(field), body
     assert isinstance(body["errors"], list)
@@ -261,32 +261,32 @@ async def test_wrong_types_and_missing_fields_are_422(
 
 
 @pytest.mark.parametrize("raw", [b"[]", b'"text"', b"42", b"null", b"true"])
-async def test_non_object_json_body_is_422(client: httpx.AsyncClient, raw: bytes) -> None:
+async def test_non_object_json_body_is_400(client: httpx.AsyncClient, raw: bytes) -> None:
     response = await client.post(
         "/v1/agents/register", content=raw, headers={"Content-Type": "application/json"}
     )
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 400, "validation_error")
 
 
-async def test_missing_body_is_422(client: httpx.AsyncClient) -> None:
-    assert_error(await client.post("/v1/agents/register"), 422, "validation_error")
+async def test_missing_body_is_400(client: httpx.AsyncClient) -> None:
+    assert_error(await client.post("/v1/agents/register"), 400, "validation_error")
 
 
-async def test_query_validation_is_422(client: httpx.AsyncClient, alice: TestAgent) -> None:
+async def test_query_validation_is_400(client: httpx.AsyncClient, alice: TestAgent) -> None:
     response = await client.get(
         "/v1/messages/pending", headers=alice.headers, params={"timeout": "soon"}
     )
-    body = assert_error(response, 422, "validation_error")
+    body = assert_error(response, 400, "validation_error")
     assert body["errors"][0]["loc"] == ["query", "timeout"]
 
 
-async def test_domain_validation_is_422(
+async def test_domain_validation_is_400(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:
     response = await client.post(
         "/v1/messages", headers=alice.headers, json={"to": bob.id, "body": ""}
     )
-    assert_error(response, 422, "invalid_content")
+    assert_error(response, 400, "invalid_content")
 
 
 # --- 429 ----------------------------------------------------------------------------------------

@@ -104,16 +104,16 @@ async def test_a_large_upload_streams_through_intact(
 
 
 async def test_upload_refuses_bad_requests(client: httpx.AsyncClient, alice: TestAgent) -> None:
-    assert_error(await upload(client, alice, b"", "empty.txt"), 422, "validation_error")
-    assert_error(await upload(client, alice, b"x", field="other"), 422, "validation_error")
+    assert_error(await upload(client, alice, b"", "empty.txt"), 400, "validation_error")
+    assert_error(await upload(client, alice, b"x", field="other"), 400, "validation_error")
     response = await client.post("/v1/files/upload", headers=alice.headers, json={"file": "x"})
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 400, "validation_error")
     response = await client.post(
         "/v1/files/upload",
         headers={**alice.headers, "Content-Type": "multipart/form-data; boundary=zzz"},
         content=b"--zzz\r\nnonsense",
     )
-    assert response.status_code in (400, 422), response.text
+    assert response.status_code in (400, 400), response.text
     assert_error(response, response.status_code)
 
 
@@ -191,7 +191,7 @@ async def test_bad_file_ids(client: httpx.AsyncClient, alice: TestAgent) -> None
     # An encoded slash makes another path, which no route serves.
     assert_error(await client.get("/v1/files/f_..%2F..%2Fetc", headers=alice.headers), 404)
     response = await client.get("/v1/files/" + "f" * 200, headers=alice.headers)
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 400, "validation_error")
 
 
 async def test_delete(client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent) -> None:
@@ -295,7 +295,7 @@ async def test_avatar_must_be_jpeg_or_png_by_its_bytes(
     response = await client.post(
         "/v1/agents/avatar", headers=alice.headers, files={"file": (name, data, "image/png")}
     )
-    assert_error(response, 422, "unsupported_media_type")
+    assert_error(response, 400, "unsupported_media_type")
     me = await client.get("/v1/agents/me", headers=alice.headers)
     assert me.json()["avatar_url"] == ""
 

@@ -203,7 +203,9 @@ async def test_friends_dm_carries_friend_context(
         "friend",
         "trusted",
     )
-    sync_items = (await client.get("/v1/messages/sync", headers=bob.headers)).json()["messages"]
+    sync_items = (
+        await client.get("/v1/messages/sync", headers=bob.headers, params={"since_seq": 0})
+    ).json()["messages"]
     assert sync_items[-1]["sender_relation"] == "friend"
 
 
@@ -242,20 +244,22 @@ async def test_friend_request_event_wakes_a_long_poll(
 async def test_request_errors(client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent) -> None:
     post = "/v1/friends/request"
     h = alice.headers
-    assert_error(await client.post(post, headers=h, json={"addressee": alice.id}), 422)
+    assert_error(await client.post(post, headers=h, json={"addressee": alice.id}), 400)
     assert_error(
         await client.post(post, headers=h, json={"addressee": "999999999"}), 404, "agent_not_found"
     )
-    assert_error(await client.post(post, headers=h, json={"addressee": "abc"}), 422, "invalid_id")
-    assert_error(await client.post(post, headers=h, json={"addressee": True}), 422)
-    assert_error(await client.post(post, headers=h, json={"addressee": "1" * 40}), 422)
-    assert_error(await client.post(post, headers=h, json={}), 422, "invalid_id")
-    assert_error(await client.post(post, headers=h, json=[bob.id]), 422)
+    # Seed 001: 404 for an agent that does not exist, whatever its id looks like.
+    for unknown in ("abc", "someone-who-does-not-exist", "1" * 40):
+        response = await client.post(post, headers=h, json={"addressee": unknown})
+        assert_error(response, 404, "agent_not_found")
+    assert_error(await client.post(post, headers=h, json={"addressee": True}), 400)
+    assert_error(await client.post(post, headers=h, json={}), 400, "validation_error")
+    assert_error(await client.post(post, headers=h, json=[bob.id]), 400)
     too_long = {"addressee": bob.id, "message": "x" * 501}
-    assert_error(await client.post(post, headers=h, json=too_long), 422)
+    assert_error(await client.post(post, headers=h, json=too_long), 400)
     nul = {"addressee": bob.id, "message": "a\x00b"}
-    assert_error(await client.post(post, headers=h, json=nul), 422)
-    assert_error(await client.post(post, headers=h, json={"addressee": bob.id, "message": 5}), 422)
+    assert_error(await client.post(post, headers=h, json=nul), 400)
+    assert_error(await client.post(post, headers=h, json={"addressee": bob.id, "message": 5}), 400)
     # None of these left a request behind.
     assert await request_list(client, bob, "pending") == []
     # Exactly 500 characters is fine.
@@ -277,15 +281,15 @@ async def test_accept_or_reject_without_request_is_404(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:
     for path in ("/v1/friends/accept", "/v1/friends/reject"):
-        for requester in (bob.id, "999999999"):
+        response = await client.post(path, headers=alice.headers, json={"requester": bob.id})
+        assert_error(response, 404, "friend_request_not_found")
+        # No such account, whatever its id looks like: agent_not_found (seed 001).
+        for requester in ("999999999", "x!"):
             response = await client.post(path, headers=alice.headers, json={"requester": requester})
-            assert_error(response, 404, "friend_request_not_found")
+            assert_error(response, 404, "agent_not_found")
         assert_error(
-            await client.post(path, headers=alice.headers, json={"requester": "x!"}),
-            422,
-            "invalid_id",
+            await client.post(path, headers=alice.headers, json={}), 400, "validation_error"
         )
-        assert_error(await client.post(path, headers=alice.headers, json={}), 422, "invalid_id")
 
 
 async def test_requester_cannot_accept_its_own_request(
@@ -334,12 +338,10 @@ async def test_every_friends_endpoint_needs_credentials(
 
 
 async def test_delete_path_errors(client: httpx.AsyncClient, alice: TestAgent) -> None:
-    assert_error(await client.delete("/v1/friends/999999999", headers=alice.headers), 404)
-    # Like /v1/agents/{id}: an id that cannot exist is not found; an overlong one is refused.
-    assert_error(
-        await client.delete("/v1/friends/abc", headers=alice.headers), 404, "agent_not_found"
-    )
-    assert_error(await client.delete("/v1/friends/" + "1" * 40, headers=alice.headers), 422)
+    # Like /v1/agents/{id}: an id of no account, whatever it looks like, is not found.
+    for unknown in ("999999999", "abc", "1" * 40):
+        response = await client.delete("/v1/friends/" + unknown, headers=alice.headers)
+        assert_error(response, 404, "agent_not_found")
 
 
 @pytest.mark.parametrize("limit", [0, 1001, "x"])
@@ -348,7 +350,7 @@ async def test_list_limits_are_validated(
 ) -> None:
     for path in ("/v1/friends", "/v1/friends/pending", "/v1/friends/requests"):
         response = await client.get(path, headers=alice.headers, params={"limit": limit})
-        assert_error(response, 422, "validation_error")
+        assert_error(response, 400, "validation_error")
 
 
 async def test_deleted_account_leaves_lists(

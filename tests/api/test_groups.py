@@ -103,24 +103,24 @@ async def test_create_validates_every_field(
     async def post(body: dict[str, Any]) -> httpx.Response:
         return await client.post("/v1/groups", headers=alice.headers, json=body)
 
-    assert_error(await post({"name": "", "members": []}), 422)
-    assert_error(await post({"name": "   ", "members": []}), 422)
-    assert_error(await post({"name": "x" * 65, "members": []}), 422)
-    assert_error(await post({"members": [bob.id]}), 422)
-    assert_error(await post({"name": "g", "members": "10001"}), 422)
-    assert_error(await post({"name": "g", "members": [True]}), 422)
-    assert_error(await post({"name": "g", "members": ["not-an-id"]}), 422, "invalid_id")
-    assert_error(await post({"name": "g", "description": "d" * 501}), 422)
-    assert_error(await post({"name": "g", "avatar_url": "javascript:alert(1)"}), 422)
-    assert_error(await post({"name": "g", "is_public": "yes"}), 422)
-    assert_error(await post({"name": "nul\x00"}), 422)
+    assert_error(await post({"name": "", "members": []}), 400)
+    assert_error(await post({"name": "   ", "members": []}), 400)
+    assert_error(await post({"name": "x" * 65, "members": []}), 400)
+    assert_error(await post({"members": [bob.id]}), 400)
+    assert_error(await post({"name": "g", "members": "10001"}), 400)
+    assert_error(await post({"name": "g", "members": [True]}), 400)
+    assert_error(await post({"name": "g", "members": ["not-an-id"]}), 404, "agent_not_found")
+    assert_error(await post({"name": "g", "description": "d" * 501}), 400)
+    assert_error(await post({"name": "g", "avatar_url": "javascript:alert(1)"}), 400)
+    assert_error(await post({"name": "g", "is_public": "yes"}), 400)
+    assert_error(await post({"name": "nul\x00"}), 400)
     # unknown ids: 404 agent_not_found, and nothing is created
     body = assert_error(await post({"name": "g", "members": [bob.id, "999999999"]}), 404)
     assert body["code"] == "agent_not_found" and "999999999" in body["detail"]
     # at most 500 members, owner included
     many = [str(10**12 + i) for i in range(500)]
-    assert_error(await post({"name": "g", "members": many}), 422)
-    assert_error(await post({"name": "g", "members": [*many, "1"]}), 422)
+    assert_error(await post({"name": "g", "members": many}), 400)
+    assert_error(await post({"name": "g", "members": [*many, "1"]}), 400)
     mine = await client.get("/v1/groups", headers=alice.headers)
     assert mine.json()["groups"] == []
 
@@ -179,10 +179,10 @@ async def test_patch_and_put_update_the_group(
     assert put.json()["name"] == "Renamed" and put.json()["description"] == "x"
     assert put.json()["avatar_url"] == "https://example.com/a.png"
     assert_error(
-        await client.put(f"/v1/groups/{gid}", headers=alice.headers, json={"owner": bob.id}), 422
+        await client.put(f"/v1/groups/{gid}", headers=alice.headers, json={"owner": bob.id}), 400
     )
     assert_error(
-        await client.patch(f"/v1/groups/{gid}", headers=alice.headers, json={"name": ""}), 422
+        await client.patch(f"/v1/groups/{gid}", headers=alice.headers, json={"name": ""}), 400
     )
 
 
@@ -204,10 +204,10 @@ async def test_announcement_is_stored_and_notifies_members(
         await client.post(
             f"/v1/groups/{gid}/announcement", headers=alice.headers, json={"content": "a" * 2001}
         ),
-        422,
+        400,
     )
     assert_error(
-        await client.post(f"/v1/groups/{gid}/announcement", headers=alice.headers, json={}), 422
+        await client.post(f"/v1/groups/{gid}/announcement", headers=alice.headers, json={}), 400
     )
     notes = (await client.get("/v1/notifications", headers=bob.headers)).json()["notifications"]
     kinds = [n["kind"] for n in notes if n["subject_id"] == gid]
@@ -233,9 +233,9 @@ async def test_invite_adds_only_new_members_and_validates(
     assert response.json()["member_count"] == 4
     assert (await roster(client, alice, gid))[carol.id] == "member"
     url = f"/v1/groups/{gid}/members"
-    assert_error(await client.post(url, headers=alice.headers, json={"members": []}), 422)
+    assert_error(await client.post(url, headers=alice.headers, json={"members": []}), 400)
     too_many = [str(10**12 + i) for i in range(201)]
-    assert_error(await client.post(url, headers=alice.headers, json={"members": too_many}), 422)
+    assert_error(await client.post(url, headers=alice.headers, json={"members": too_many}), 400)
     assert_error(
         await client.post(url, headers=alice.headers, json={"members": ["424242424242"]}),
         404,
@@ -300,7 +300,7 @@ async def test_roles_transfer_and_disband(
         await client.put(
             f"/v1/groups/{gid}/members/{bob.id}/role", headers=alice.headers, json={"role": "god"}
         ),
-        422,
+        400,
     )
     assert_error(
         await client.put(
@@ -394,7 +394,7 @@ async def test_mute_blocks_sending_until_it_expires_or_is_lifted(
     assert zero.json()["muted"] is True
     url = f"/v1/groups/{gid}/mute/{bob.id}"
     for bad in ({"duration": -1}, {"duration": "60"}, {"duration": 1.5}, {"duration": 10**12}):
-        assert_error(await client.post(url, headers=alice.headers, json=bad), 422)
+        assert_error(await client.post(url, headers=alice.headers, json=bad), 400)
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ async def test_history_pages_newest_first_with_a_cursor(
         )
     ).json()
     assert [m["id"] for m in third["messages"]] == ids[:1] and third["has_more"] is False
-    assert_error(await client.get(url, headers=bob.headers, params={"before": "xx"}), 422)
+    assert_error(await client.get(url, headers=bob.headers, params={"before": "xx"}), 400)
     # the generic thread endpoint serves the same history to members, and hides it otherwise
     thread = await client.get(f"/v1/threads/{gid}/messages", headers=alice.headers)
     assert thread.status_code == 200, thread.text
@@ -524,7 +524,7 @@ async def test_group_send_validates_content_and_replays_idempotency_keys(
         {"content": {"format": "text", "body": "x" * 65_537}},
         {"content": {"body": "x"}, "reply_to": "not-a-message-id"},
     ):
-        assert_error(await client.post(url, headers=alice.headers, json=bad), 422)
+        assert_error(await client.post(url, headers=alice.headers, json=bad), 400)
     flat = await client.post(url, headers=alice.headers, json={"body": "flat form"})
     assert flat.status_code == 201, flat.text
     image = '{"url": "https://example.com/cat.png", "width": 1, "height": 1}'
@@ -569,7 +569,7 @@ async def test_fan_out_to_100_members_is_gapless_per_inbox(client: httpx.AsyncCl
 # --- garbage never reaches a 5xx ----------------------------------------------------------------
 
 GARBAGE_SEGMENTS = [
-    ("x" * 5000, 422),
+    ("x" * 5000, 400),
     ("%E2%9C%93%F0%9F%A4%96", 404),
     ("%E2%80%AE10001", 404),
     ("%00", 404),
@@ -646,7 +646,7 @@ async def test_garbage_paths_and_bodies_get_4xx_with_the_error_shape(
         assert_error(response, response.status_code)
     for params in ({"limit": 0}, {"limit": 201}, {"before": "!!"}, {"before": "x" * 100}):
         response = await client.get(f"{base}/messages", headers=alice.headers, params=params)
-        assert_error(response, 422)
+        assert_error(response, 400)
     assert_no_server_errors(server, log_offset)
 
 

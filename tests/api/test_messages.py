@@ -173,17 +173,17 @@ async def test_body_returned_byte_exact(
 async def test_nul_characters_are_refused_everywhere_they_would_be_stored(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:
-    """PostgreSQL text cannot hold U+0000, so no engine stores it: 422, nothing written."""
+    """PostgreSQL text cannot hold U+0000, so no engine stores it: 400, nothing written."""
     response = await client.post(
         "/v1/messages", headers=alice.headers, json={"to": bob.id, "body": "a\u0000b"}
     )
-    assert_error(response, 422, "invalid_content")
+    assert_error(response, 400, "invalid_content")
     assert await pending(client, bob) == []
     for field, value in (("bio", "x\u0000"), ("avatar_url", "https://a.example/\u0000")):
         response = await client.patch("/v1/agents/me", headers=alice.headers, json={field: value})
-        assert response.status_code == 422, response.text
+        assert response.status_code == 400, response.text
     response = await client.get("/v1/agents/search", params={"q": "a\u0000"})
-    assert response.status_code == 422, response.text
+    assert response.status_code == 400, response.text
 
 
 async def test_unknown_recipient_is_404(client: httpx.AsyncClient, alice: TestAgent) -> None:
@@ -194,12 +194,12 @@ async def test_unknown_recipient_is_404(client: httpx.AsyncClient, alice: TestAg
     assert (await sync(client, alice, since_seq=0))["messages"] == []
 
 
-async def test_send_to_self_is_422(client: httpx.AsyncClient, alice: TestAgent) -> None:
+async def test_send_to_self_is_400(client: httpx.AsyncClient, alice: TestAgent) -> None:
     for to in (alice.id, int(alice.id)):
         response = await client.post(
             "/v1/messages", headers=alice.headers, json={"to": to, "body": "me"}
         )
-        assert_error(response, 422, "validation_error")
+        assert_error(response, 400, "validation_error")
     assert await pending(client, alice) == []
 
 

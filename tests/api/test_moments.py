@@ -169,14 +169,14 @@ async def test_post_rejects_lone_surrogates(
         headers={**alice.headers, "Content-Type": "application/json"},
         content=raw,
     )
-    assert_error(response, 422, code)
+    assert_error(response, 400, code)
     moment = await post_moment(client, alice)
     response = await client.post(
         f"/v1/moments/{moment['id']}/comments",
         headers={**alice.headers, "Content-Type": "application/json"},
         content=b'{"content": "\\ud800"}',
     )
-    assert_error(response, 422, "invalid_content")
+    assert_error(response, 400, "invalid_content")
     assert_no_server_errors(server, offset)
 
 
@@ -186,7 +186,7 @@ async def test_post_rejects_bad_input(
 ) -> None:
     offset = len(server.log())
     response = await client.post("/v1/moments", headers=alice.headers, json=body)
-    assert_error(response, 422, code)
+    assert_error(response, 400, code)
     assert_no_server_errors(server, offset)
 
 
@@ -320,7 +320,7 @@ async def test_feed_rejects_bad_parameters(
     client: httpx.AsyncClient, alice: TestAgent, params: dict[str, Any], code: str
 ) -> None:
     response = await client.get("/v1/moments/feed", headers=alice.headers, params=params)
-    assert_error(response, 422, code)
+    assert_error(response, 400, code)
 
 
 async def test_feed_ignores_the_legacy_agent_id_parameter(
@@ -374,9 +374,10 @@ async def test_user_moments_of_unknown_or_malformed_ids(
     assert_error(
         await client.get("/v1/moments/P99999999999", headers=alice.headers), 404, "agent_not_found"
     )
-    for bad in ("abc", "0123", "mo_short", "10001x", "P"):
+    # Not a moment id, so an author's: 404 for one that does not exist, whatever it looks like.
+    for bad in ("abc", "0123", "mo_short", "10001x", "P", "x" * 200):
         response = await client.get(f"/v1/moments/{bad}", headers=alice.headers)
-        assert_error(response, 422, "invalid_id")
+        assert_error(response, 404, "agent_not_found")
 
 
 # --- detail and delete -----------------------------------------------------------------------
@@ -390,7 +391,7 @@ async def test_detail_and_its_get_by_id_alias(client: httpx.AsyncClient, alice: 
     assert_error(response, 404, "moment_not_found")
     for bad in ("nope", "mo_", "c_00000000000000000000000000", "mo_" + "0" * 27):
         response = await client.get(f"/v1/moments/detail/{bad}", headers=alice.headers)
-        assert_error(response, 422, "invalid_id")
+        assert_error(response, 400, "invalid_id")
 
 
 async def test_only_the_author_deletes_and_then_it_is_gone(
@@ -438,7 +439,7 @@ async def test_only_the_author_deletes_and_then_it_is_gone(
 async def test_delete_rejects_malformed_ids(client: httpx.AsyncClient, alice: TestAgent) -> None:
     for bad in ("feed", "10001", "mo_lowercase0000000000000000"):
         response = await client.delete(f"/v1/moments/{bad}", headers=alice.headers)
-        assert_error(response, 422, "invalid_id")
+        assert_error(response, 400, "invalid_id")
     response = await client.delete(f"/v1/moments/{UNKNOWN_MOMENT}", headers=alice.headers)
     assert_error(response, 404, "moment_not_found")
 
@@ -582,7 +583,7 @@ async def test_comment_rejects_bad_content(
     response = await client.post(
         f"/v1/moments/{moment['id']}/comments", headers=alice.headers, json=body
     )
-    assert_error(response, 422, code)
+    assert_error(response, 400, code)
 
 
 async def test_comment_list_rejects_bad_parameters(
@@ -591,11 +592,11 @@ async def test_comment_list_rejects_bad_parameters(
     moment = await post_moment(client, alice)
     url = f"/v1/moments/{moment['id']}/comments"
     assert_error(
-        await client.get(url, headers=alice.headers, params={"after": "!!"}), 422, "invalid_cursor"
+        await client.get(url, headers=alice.headers, params={"after": "!!"}), 400, "invalid_cursor"
     )
-    assert_error(await client.get(url, headers=alice.headers, params={"limit": 201}), 422)
+    assert_error(await client.get(url, headers=alice.headers, params={"limit": 201}), 400)
     assert_error(
-        await client.get("/v1/moments/x/comments", headers=alice.headers), 422, "invalid_id"
+        await client.get("/v1/moments/x/comments", headers=alice.headers), 400, "invalid_id"
     )
 
 
@@ -624,7 +625,7 @@ async def test_who_may_delete_a_comment(
         404,
         "comment_not_found",
     )
-    assert_error(await client.delete(f"{url}/nope", headers=alice.headers), 422, "invalid_id")
+    assert_error(await client.delete(f"{url}/nope", headers=alice.headers), 400, "invalid_id")
     listed = await get_json(client, alice, url)
     assert [c["id"] for c in listed["comments"]] == [by_bob_too]
     detail = await get_json(client, alice, f"/v1/moments/detail/{moment['id']}")

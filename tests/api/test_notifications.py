@@ -138,17 +138,17 @@ async def test_bad_input_is_refused_with_the_error_shape(
     client: httpx.AsyncClient, bob: TestAgent
 ) -> None:
     h = bob.headers
-    assert_error(await client.get("/v1/notifications", headers=h, params={"limit": 0}), 422)
-    assert_error(await client.get("/v1/notifications", headers=h, params={"limit": 201}), 422)
+    assert_error(await client.get("/v1/notifications", headers=h, params={"limit": 0}), 400)
+    assert_error(await client.get("/v1/notifications", headers=h, params={"limit": 201}), 400)
     assert_error(
         await client.get("/v1/notifications", headers=h, params={"before": "garbage!"}),
-        422,
+        400,
         "invalid_cursor",
     )
     for body in ({"ids": "n_1"}, {"ids": [1, 2]}, {"ids": ["x"], "all": True}, {"bogus": 1}):
-        assert_error(await client.post("/v1/notifications/read", headers=h, json=body), 422)
+        assert_error(await client.post("/v1/notifications/read", headers=h, json=body), 400)
     assert_error(
-        await client.post("/v1/notifications/read", headers=h, json={"ids": ["x"] * 501}), 422
+        await client.post("/v1/notifications/read", headers=h, json={"ids": ["x"] * 501}), 400
     )
     assert_error(
         await client.post("/v1/notifications/not-an-id/read", headers=h),

@@ -97,24 +97,24 @@ async def test_settings_defaults_and_partial_updates(
         "everyone",
     ],
 )
-async def test_bad_settings_are_422_and_change_nothing(
+async def test_bad_settings_are_400_and_change_nothing(
     client: httpx.AsyncClient, alice: TestAgent, body: Any
 ) -> None:
     for method in ("PUT", "PATCH"):
         response = await client.request(
             method, "/v1/agents/settings", headers=alice.headers, json=body
         )
-        assert_error(response, 422)
+        assert_error(response, 400)
     assert (await client.get("/v1/agents/settings", headers=alice.headers)).json() == DEFAULTS
 
 
-async def test_trust_override_for_yourself_is_422(
+async def test_trust_override_for_yourself_is_400(
     client: httpx.AsyncClient, alice: TestAgent
 ) -> None:
     response = await client.put(
         "/v1/agents/settings", headers=alice.headers, json={"trust_overrides": {alice.id: "friend"}}
     )
-    assert_error(response, 422)
+    assert_error(response, 400)
 
 
 async def test_200_overrides_are_fine(client: httpx.AsyncClient, alice: TestAgent) -> None:
@@ -257,14 +257,16 @@ async def test_block_ends_friendship_and_requests(
 
 async def test_block_errors(client: httpx.AsyncClient, alice: TestAgent) -> None:
     h = alice.headers
-    assert_error(await client.post(f"/v1/agents/block/{alice.id}", headers=h), 422)
+    assert_error(await client.post(f"/v1/agents/block/{alice.id}", headers=h), 400)
     assert_error(await client.post("/v1/agents/block/999999999", headers=h), 404, "agent_not_found")
     assert_error(await client.post("/v1/agents/block/abc", headers=h), 404, "agent_not_found")
-    assert_error(await client.post("/v1/agents/block/" + "1" * 40, headers=h), 422)
+    assert_error(
+        await client.post("/v1/agents/block/" + "1" * 40, headers=h), 404, "agent_not_found"
+    )
     assert_error(await client.delete("/v1/agents/block/abc", headers=h), 404, "agent_not_found")
     assert_error(
         await client.get("/v1/agents/blocks", headers=h, params={"limit": 0}),
-        422,
+        400,
         "validation_error",
     )
 
@@ -330,7 +332,7 @@ async def test_profile_and_card_counts(
 async def test_profile_errors(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/v1/profile/999999999"), 404, "agent_not_found")
     assert_error(await client.get("/v1/profile/abc"), 404, "agent_not_found")
-    assert_error(await client.get("/v1/profile/" + "1" * 40), 422)
+    assert_error(await client.get("/v1/profile/" + "1" * 40), 404, "agent_not_found")
 
 
 # --- groups and notifications respect blocks and who_can_message --------------------------------

@@ -145,7 +145,7 @@ async def test_bad_keys_are_refused(
     elif public_key == "RSA":
         public_key = _rsa_pem()
     response = await client.put(KEY_PATH, headers=alice.headers, json={"public_key": public_key})
-    assert_error(response, 422, code)
+    assert_error(response, 400, code)
     assert_error(await client.get(KEY_PATH, headers=alice.headers), 404)
 
 
@@ -277,7 +277,7 @@ async def test_signature_without_a_key_is_refused(
     response = await post_message(client, alice, bob.id, "hi", signature=sign(new_key(), "hi"))
     assert_error(response, 400, "no_public_key")
     response = await post_message(client, alice, bob.id, "hi", signature=123)
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 400, "validation_error")
 
 
 async def test_signed_group_message(

@@ -177,8 +177,8 @@ async def test_bad_urls_are_refused(hc: httpx.AsyncClient) -> None:
     bad.append("https://\u2603.example.com/hook")
     for url in bad:
         response = await hc.post("/v1/agents/me/webhook", headers=bob.headers, json={"url": url})
-        assert_error(response, 422)
-    assert_error(await hc.post("/v1/agents/me/webhook", headers=bob.headers, json={}), 422)
+        assert_error(response, 400)
+    assert_error(await hc.post("/v1/agents/me/webhook", headers=bob.headers, json={}), 400)
 
 
 # --- delivery --------------------------------------------------------------------------------
@@ -388,13 +388,13 @@ async def test_internal_targets_are_refused_by_default(
             response = await client.post(
                 "/v1/agents/me/webhook", headers=bob.headers, json={"url": url}
             )
-            assert_error(response, 422, "webhook_url_refused")
+            assert_error(response, 400, "webhook_url_refused")
         response = await client.post(
             "/v1/webhooks",
             headers=bob.headers,
             json={"agent_id": bob.id, "url": "http://10.0.0.1/"},
         )
-        assert_error(response, 422, "webhook_url_refused")
+        assert_error(response, 400, "webhook_url_refused")
 
 
 async def test_pending_deliveries_survive_a_restart(

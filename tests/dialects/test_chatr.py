@@ -1,4 +1,5 @@
-"""/chatr replays seed 002's documented calls (curl and the Python snippet) under /chatr,
+"""/chatr replays seed 002's documented calls (curl, the Python snippet with requests +
+sseclient, the Node snippet's `es.onmessage` as a WHATWG EventSource parser) under /chatr,
 against a real server, on every backend."""
 
 from __future__ import annotations
@@ -8,12 +9,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+import requests
+import sseclient  # type: ignore[import-untyped]
 
 from tests.conftest import register as register_v1
 from tests.conftest import unique_name
@@ -77,25 +80,44 @@ def assert_message_shape(message: dict[str, Any]) -> None:
 
 
 class SseEvents:
-    """Reads `event:`/`data:` blocks from a streaming response (our own parser)."""
+    """What seed 002's Node client sees: `es.onmessage = (e) => JSON.parse(e.data)`.
+
+    Parses the stream by the WHATWG EventSource rules (HTML §9.2.6, "Interpreting an event
+    stream") and hands over only the events `onmessage` fires for: those without an `event:`
+    name or named `message`. Named events (`event: history`) are dropped, as a browser or
+    the `eventsource` npm package would drop them for an `onmessage` listener. `next()`
+    returns (the JSON's `type`, the JSON)."""
 
     def __init__(self, response: httpx.Response) -> None:
-        self._lines = response.aiter_lines()
+        self._lines = response.aiter_lines()  # splits on CRLF, LF and CR, as the spec does
         self.comments = 0
+        self.dropped_named: list[str] = []
 
     async def next(self, wait_secs: float = 10) -> tuple[str, Any]:
         async with asyncio.timeout(wait_secs):
-            kind, data = "message", []
+            event_type, data = "", ""
             async for line in self._lines:
+                if line == "":  # dispatch
+                    if data == "":
+                        event_type = ""
+                        continue
+                    if (event_type or "message") != "message":
+                        self.dropped_named.append(event_type)
+                        event_type, data = "", ""
+                        continue
+                    payload = json.loads(data.removesuffix("\n"))
+                    return payload["type"], payload
                 if line.startswith(":"):
                     self.comments += 1
-                elif line.startswith("event:"):
-                    kind = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].strip())
-                elif line == "" and data:
-                    return kind, json.loads("\n".join(data))
-        raise AssertionError("stream ended")
+                    continue
+                name, colon, value = line.partition(":")
+                if colon and value.startswith(" "):
+                    value = value[1:]
+                if name == "event":
+                    event_type = value
+                elif name == "data":
+                    data += value + "\n"
+        raise AssertionError(f"stream ended (named events dropped: {self.dropped_named})")
 
     async def until(self, kind: str, wait_secs: float = 15) -> Any:
         async with asyncio.timeout(wait_secs):
@@ -144,7 +166,7 @@ async def test_register_as_documented(client: httpx.AsyncClient) -> None:
     assert agent["apiKey"].startswith("chatr_")
 
 
-async def test_send_and_listen_like_the_python_snippet(
+async def test_send_and_listen_like_the_node_snippet(
     client: httpx.AsyncClient, server: ServerProcess
 ) -> None:
     agent = await chatr_register(client)
@@ -182,6 +204,69 @@ async def test_send_and_listen_like_the_python_snippet(
         assert kind == "stats"
         assert set(stats["data"]) == {"totalAgents", "onlineAgents", "totalMessages"}
         assert all(isinstance(v, int) for v in stats["data"].values())
+
+
+def _seed_python_listen(
+    api: str, until_content: str, seen: list[dict[str, Any]], on_event: Callable[[], None]
+) -> None:
+    """Seed 002's `listen()`, as written (requests + sseclient; where it prints `event.data`
+    this keeps it), stopping at the message with `until_content`."""
+    response = requests.get(f"{api}/api/stream", stream=True, timeout=30)
+    try:
+        client = sseclient.SSEClient(response)
+        for event in client.events():
+            seen.append({"event": event.event, **json.loads(event.data)})
+            on_event()
+            if seen[-1]["type"] == "message" and seen[-1]["data"]["content"] == until_content:
+                return
+    finally:
+        response.close()
+
+
+async def test_seed_python_reader_reads_every_event(
+    client: httpx.AsyncClient, server: ServerProcess
+) -> None:
+    agent = await chatr_register(client)
+    content = f"Hello from Python! 🐍 {unique_name()}"
+    seen: list[dict[str, Any]] = []
+    got_stats = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_event() -> None:
+        if seen[-1]["type"] == "stats":
+            loop.call_soon_threadsafe(got_stats.set)
+
+    reader = asyncio.create_task(
+        asyncio.to_thread(_seed_python_listen, server.url + "/chatr", content, seen, on_event)
+    )
+    async with asyncio.timeout(20):
+        await got_stats.wait()
+    response = await client.post(
+        f"{API}/messages", headers=bearer(agent), json={"content": content}
+    )
+    assert response.status_code == 201, response.text
+    async with asyncio.timeout(20):
+        await reader
+    assert [e["type"] for e in seen[:2]] == ["history", "stats"]
+    assert seen[-1]["type"] == "message" and seen[-1]["data"] == response.json()["message"]
+    # Unnamed: what an EventSource's `onmessage` (seed 002's Node client) is fired for.
+    assert {e["event"] for e in seen} == {"message"}
+
+
+async def test_stream_events_carry_no_event_name(server: ServerProcess) -> None:
+    """Seed 002's Node client (`es.onmessage`) never sees a named event: none is sent."""
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=30) as c,
+        c.stream("GET", f"{API}/stream") as response,
+    ):
+        head = b""
+        async with asyncio.timeout(10):
+            async for chunk in response.aiter_bytes():
+                head += chunk
+                if b'"type":"stats"' in head:
+                    break
+    assert head.startswith(b'data: {"type":"history","data":['), head[:80]
+    assert b"\nevent:" not in head and not head.startswith(b"event:")
 
 
 async def test_heartbeat_disconnect_and_agents(client: httpx.AsyncClient) -> None:
@@ -244,7 +329,7 @@ async def test_verify_flow_with_the_manual_verifier(
     wrong = await client.post(
         f"{API}/verify/complete", headers=bearer(agent), json={"moltbookName": "someone_else"}
     )
-    assert_chatr_error(wrong, 422)
+    assert_chatr_error(wrong, 400)
     response = await client.post(
         f"{API}/verify/complete", headers=bearer(agent), json={"moltbookName": moltbook}
     )
@@ -317,13 +402,13 @@ async def test_a_rename_on_v1_renames_the_room_profile_and_frees_the_old_name(
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        ({"name": "a"}, 422),
-        ({"name": "x" * 33}, 422),
-        ({"name": "has space"}, 422),
-        ({"name": "emoji🤖"}, 422),
-        ({"name": "ok_name", "avatar": "x" * 65}, 422),
-        ({"avatar": "🤖"}, 422),
-        ({"name": 12}, 422),
+        ({"name": "a"}, 400),
+        ({"name": "x" * 33}, 400),
+        ({"name": "has space"}, 400),
+        ({"name": "emoji🤖"}, 400),
+        ({"name": "ok_name", "avatar": "x" * 65}, 400),
+        ({"avatar": "🤖"}, 400),
+        ({"name": 12}, 400),
     ],
 )
 async def test_register_rejects_bad_names(
@@ -344,7 +429,7 @@ async def test_content_must_be_1_to_250_characters(client: httpx.AsyncClient, co
     response = await client.post(
         f"{API}/messages", headers=bearer(agent), json={"content": content}
     )
-    assert_chatr_error(response, 422, "invalid_content")
+    assert_chatr_error(response, 400, "invalid_content")
 
 
 async def test_250_characters_is_fine(client: httpx.AsyncClient) -> None:

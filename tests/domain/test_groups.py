@@ -80,7 +80,7 @@ def test_capacity() -> None:
     check_capacity(1, MAX_GROUP_MEMBERS - 1)
     with pytest.raises(AgentplazaError) as exc:
         check_capacity(1, MAX_GROUP_MEMBERS)
-    assert code_of(exc) == (422, ErrorCode.VALIDATION_ERROR)
+    assert code_of(exc) == (400, ErrorCode.VALIDATION_ERROR)
 
 
 # --- mentions ----------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_set_role_owner_only_and_only_admin_or_member() -> None:
         assert code_of(exc) == (403, ErrorCode.INSUFFICIENT_ROLE)
     with pytest.raises(AgentplazaError) as exc:
         check_set_role(OWNER, MEMBER, "owner")
-    assert exc.value.status == 422
+    assert exc.value.status == 400
     with pytest.raises(AgentplazaError) as exc:
         check_set_role(OWNER, OWNER, "member")
     assert exc.value.status == 409

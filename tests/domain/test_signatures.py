@@ -56,7 +56,7 @@ def test_parse_refuses_garbage(bad: object) -> None:
     with pytest.raises(Invalid) as info:
         parse_public_key(bad)
     assert info.value.code is ErrorCode.INVALID_PUBLIC_KEY
-    assert info.value.status == 422
+    assert info.value.status == 400
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from agentim import Agent, FriendRequest
+from agentim import Agent, AgentIMError, FriendRequest, NotFoundError
 
 from tests.conftest import register, unique_name
 from tests.sdk.conftest import EVENT_TIMEOUT, RunningAgent, sdk_client, stop_agent, wait_connected
@@ -131,3 +131,24 @@ async def test_agent_accepts_a_friend_request_event(
         while await http_pending(client, bob):
             assert asyncio.get_running_loop().time() < deadline, "event never acked"
             await asyncio.sleep(0.05)
+
+
+async def test_unknown_accounts_raise_not_found_and_bad_input_a_400(
+    server: ServerProcess, client: httpx.AsyncClient
+) -> None:
+    """Seed 001: 404 "Agent does not exist", whatever the id looks like; the SDK raises
+    NotFoundError for a 404 only. Malformed parameters are a 400 (the table has no 422)."""
+    alice = await register(client, unique_name("sdk404"))
+    async with sdk_client(server.url, alice) as a:
+        for unknown in ("someone-who-does-not-exist", "99999999"):
+            with pytest.raises(NotFoundError):
+                await a.send(to=unknown, body="hello?")
+            with pytest.raises(NotFoundError):
+                await a.add_friend(unknown)
+            with pytest.raises(NotFoundError):
+                await a.accept_friend(unknown)
+            with pytest.raises(NotFoundError):
+                await a.create_group(unique_name("g"), [unknown])
+        with pytest.raises(AgentIMError) as bad:
+            await a.send(to=alice.id, body="hi", format="video")
+        assert bad.value.status_code == 400

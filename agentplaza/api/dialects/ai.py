@@ -6,7 +6,7 @@ An /ai account is a /v1 account (same API keys, same inbox, same groups).
 
 What differs from /v1 is handled here, for /ai paths only, by `AiRoute`:
 - error bodies in the seed's style `{"error": str}`, plus the native `detail` and `code` so
-  generic clients keep working; the seed knows no 422 or 409, so those become 400;
+  generic clients keep working; the seed knows no 409, so it becomes 400;
 - the seed's rate limits (100 requests/min on everything under /ai, 30 sends/min) with
   `X-RateLimit-*` headers whose Reset is a unix timestamp, and its 429 body
   `{"error": "请求过于频繁,请稍后再试", "retry_after": N}`.
@@ -51,8 +51,8 @@ RATE_LIMITED_MESSAGE = "请求过于频繁,请稍后再试"
 CONNECTED_MESSAGE = "AI Agent API 连接成功"
 LIST_DEFAULT_LIMIT = 50
 LIST_MAX_LIMIT = 200
-# The seed has no 422 ("请求参数错误" is 400) and no 409; everything else keeps its status.
-_STATUS_MAP = {422: 400, 409: 400}
+# The seed has no 409 ("请求参数错误" is 400); everything else keeps its status.
+_STATUS_MAP = {409: 400}
 
 
 # --- the route class: seed-style errors and rate limits for every /ai route -----------------
@@ -107,7 +107,7 @@ def _limit_headers(request: Request, decision: Decision, limit: Limit) -> dict[s
 
 
 async def ai_error_response(request: Request, exc: Exception) -> Response:
-    """`exc` as the native handlers render it, reshaped for /ai: `error` added, 422/409 → 400.
+    """`exc` as the native handlers render it, reshaped for /ai: `error` added, 409 → 400.
 
     Reusing render_exception keeps one place that decides statuses, codes and logging.
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, client_ip
@@ -126,9 +126,7 @@ async def search(
 
 
 @router.get("/{agent_id}", summary="An account's public profile")
-async def get_agent(
-    request: Request, services: ServicesDep, agent_id: str = Path(max_length=32)
-) -> Response:
+async def get_agent(request: Request, services: ServicesDep, agent_id: str) -> Response:
     found = await services.accounts.get(agent_id)
     online = None  # no `online`/`status` keys: the account hides its presence (docs/social.md)
     if await services.social.shows_presence(found.id):

@@ -1,15 +1,16 @@
 """/v1/friends: friend requests (send, accept, reject, pending, sent), the friend list, removal.
 
-Rules (domain/social.py): no request to yourself (422), to an unknown account (404), to a
-friend (409) or across a block (403 blocked); a repeated request returns the pending one
-(200); a request crossing the other's pending request makes both friends at once.
+Rules (domain/social.py): no request to yourself (400), to an unknown account (404, whatever
+its id looks like), to a friend (409) or across a block (403 blocked); a repeated request
+returns the pending one (200); a request crossing the other's pending request makes both
+friends at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
@@ -92,8 +93,6 @@ async def sent(account: CurrentAccount, services: ServicesDep, limit: int = List
 
 
 @router.delete("/{agent_id}", summary="Remove a friend (both sides)")
-async def remove(
-    account: CurrentAccount, services: ServicesDep, agent_id: str = Path(max_length=32)
-) -> Response:
+async def remove(account: CurrentAccount, services: ServicesDep, agent_id: str) -> Response:
     removed = await services.social.remove(account, agent_id)
     return json_response({"ok": True, "removed": removed})

@@ -13,6 +13,7 @@ from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us, us_from_iso
 from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
+from agentplaza.domain.errors import Invalid
 from agentplaza.domain.ids import is_uuid_shaped
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, delivery_view, message_view
 from agentplaza.metrics import DELIVERED_LONGPOLL
@@ -118,6 +119,12 @@ async def sync(
     since: str | None = Query(None, max_length=64),
     limit: int = Query(SYNC_DEFAULT_LIMIT, ge=1, le=SYNC_MAX_LIMIT),
 ) -> Response:
+    if since is None and since_seq is None:
+        # Seed 003 lists `since` as required; the agentim SDK always sends `since_seq`.
+        raise Invalid(
+            "since or since_seq is required: since (an ISO 8601 time) or since_seq (the last"
+            " seq you saw; 0 for everything)"
+        )
     since_us = us_from_iso(since) if since is not None and since_seq is None else None
     result = await services.messaging.sync(
         account, since_seq=since_seq, since_us=since_us, limit=limit

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
@@ -48,17 +48,13 @@ async def update_settings(
 
 
 @router.post("/block/{agent_id}", summary="Block an account (also ends friendship and requests)")
-async def block(
-    account: CurrentAccount, services: ServicesDep, agent_id: str = Path(max_length=32)
-) -> Response:
+async def block(account: CurrentAccount, services: ServicesDep, agent_id: str) -> Response:
     other, changed = await services.social.block(account, agent_id)
     return json_response({"ok": True, "blocked": True, "agent_id": other, "changed": changed})
 
 
 @router.delete("/block/{agent_id}", summary="Unblock an account (idempotent)")
-async def unblock(
-    account: CurrentAccount, services: ServicesDep, agent_id: str = Path(max_length=32)
-) -> Response:
+async def unblock(account: CurrentAccount, services: ServicesDep, agent_id: str) -> Response:
     other, changed = await services.social.unblock(account, agent_id)
     return json_response({"ok": True, "blocked": False, "agent_id": other, "changed": changed})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
@@ -25,9 +25,7 @@ def card_view(account: Account, counts: ProfileCounts, *, online: bool | None) -
 
 
 @router.get("/{account_id}", summary="Public profile of an agent or human, with card counts")
-async def profile(
-    request: Request, services: ServicesDep, account_id: str = Path(max_length=32)
-) -> Response:
+async def profile(request: Request, services: ServicesDep, account_id: str) -> Response:
     # Reachable by id even when not discoverable: discoverability only governs search.
     found, counts = await services.social.profile(account_id)
     online = None  # not shown for an account that opted out of discovery (docs/social.md)

@@ -91,7 +91,7 @@ async def delete_webhook(account: CurrentAccount, services: ServicesDep) -> Resp
 
 def _own(account: Account, agent_id: object, *, in_path: bool) -> None:
     """Only your own webhook: another account's id is 403; an id no account can have is 404
-    in a path (no such webhook) and 422 in a body."""
+    in a path (no such webhook) and 400 in a body."""
     parsed = parse_account_id(agent_id)
     if parsed is None:
         if in_path:

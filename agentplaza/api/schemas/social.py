@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from agentplaza.domain.social import FRIEND_REQUEST_MESSAGE_MAX_CHARS
 
-# Strict ints: `true` / `10001.5` are not account ids (a JSON number id is accepted).
-AccountRef = Annotated[str, StringConstraints(max_length=32)] | StrictInt
+# Strict ints: `true` / `10001.5` are not account ids (a JSON number id is accepted). No
+# length cap: a string no account can have is a 404 (domain/accounts.py::named_account_id).
+AccountRef = str | StrictInt
 
 
 class FriendRequestIn(BaseModel):
