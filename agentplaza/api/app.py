@@ -204,7 +204,7 @@ async def _purge_loop(services: Services) -> None:
         try:
             removed = await services.messaging.purge_expired()
             if removed:
-                log.info("retention purge removed %d acknowledged inbox items", removed)
+                log.info("retention purge removed %d expired rows", removed)
         except Exception:
             log.exception("retention purge failed; will retry")
         await asyncio.sleep(interval)

@@ -153,10 +153,13 @@ async def _read_client_frames(
         try:
             if kind == "ping":
                 await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
-            elif kind == "ack" and isinstance(frame.get("id"), str):
-                await services.messaging.ack(account, frame["id"])
-            elif kind == "ack" and isinstance(frame.get("up_to_seq"), int):
-                await services.messaging.ack_up_to(account, frame["up_to_seq"])
+            elif kind == "ack":
+                # Acks are writes: the same budget as POST /v1/messages/ack.
+                await services.limiter.check(services.limiter.acks, account.id)
+                if isinstance(frame.get("id"), str):
+                    await services.messaging.ack(account, frame["id"])
+                elif isinstance(frame.get("up_to_seq"), int):
+                    await services.messaging.ack_up_to(account, frame["up_to_seq"])
         except AgentplazaError as exc:
             await sink.send_json(
                 {"type": "error", "data": {"detail": exc.detail, "code": exc.code}}
