@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
+from agentplaza.api.auth import peer_address
 from agentplaza.api.dialects import ai, chatr
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.fastpath import FastPaths
@@ -191,7 +192,14 @@ def build_app(settings: Settings) -> AgentplazaApp:
         app.include_router(metrics.router)
     return AgentplazaApp(
         app,
-        websocket_endpoint(services, hub),
+        websocket_endpoint(
+            services,
+            hub,
+            sockets=StreamCounter(settings.ws_max_connections_per_ip),
+            address_of=lambda ws: peer_address(
+                ws, trust_forwarded_for=settings.trust_forwarded_for
+            ),
+        ),
         max_body_bytes=settings.max_body_bytes,
         metrics_enabled=settings.metrics_enabled,
         body_limits=files.body_limits(settings),

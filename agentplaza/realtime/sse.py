@@ -38,7 +38,9 @@ class StreamClosed(Exception):
 
 
 class StreamCounter:
-    """Open SSE streams per client address on this node, capped (`sse_max_streams_per_ip`).
+    """Open streams per client address on this node, capped: SSE streams
+    (`sse_max_streams_per_ip`) and, with a counter of their own, WebSockets
+    (`ws_max_connections_per_ip`).
 
     Per node, not cluster-wide: the cap protects this process's sockets and memory.
     """
@@ -71,7 +73,12 @@ class SseSink(OrderedSink):
 
     def __init__(self, send: Send, account_id: AccountId, services: Services) -> None:
         settings = services.runtime.settings
-        super().__init__(account_id, services.runtime.store, queue_max=settings.ws_send_queue_max)
+        super().__init__(
+            account_id,
+            services.runtime.store,
+            queue_max=settings.ws_send_queue_max,
+            queue_max_bytes=settings.ws_send_queue_max_bytes,
+        )
         self._send = send
         self._lock = asyncio.Lock()
         self._finished = False

@@ -22,6 +22,7 @@ from agentplaza.domain.errors import AgentplazaError
 from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import OrderedSink
+from agentplaza.realtime.sse import StreamCounter
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ FRAME_SUFFIX = "}}"
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 MAX_CLIENT_FRAME_CHARS = 4096
+# A hint only: the cap frees a slot when one of the address's sockets closes.
+LIMIT_RETRY_AFTER_SECS = 5
 
 
 class WebSocketSink(OrderedSink):
@@ -40,6 +43,7 @@ class WebSocketSink(OrderedSink):
             account.id,
             services.runtime.store,
             queue_max=services.runtime.settings.ws_send_queue_max,
+            queue_max_bytes=services.runtime.settings.ws_send_queue_max_bytes,
         )
         self._ws = websocket
         self.on_drop: Callable[[], Awaitable[None]] | None = None
@@ -67,7 +71,33 @@ class WebSocketSink(OrderedSink):
             await self._ws.close(code=code, reason=reason[:100])
 
 
-def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Awaitable[None]]:
+def websocket_endpoint(
+    services: Services,
+    hub: Hub,
+    *,
+    sockets: StreamCounter,
+    address_of: Callable[[WebSocket], str],
+) -> Callable[[WebSocket], Awaitable[None]]:
+    """The `/v1/ws` handler; `sockets` caps open WebSockets per client address (the
+    address as `address_of` sees it, X-Forwarded-For only behind a trusted proxy)."""
+
+    async def capped(websocket: WebSocket) -> None:
+        ip = address_of(websocket)
+        if not sockets.acquire(ip):
+            detail = f"too many open WebSockets from this address (at most {sockets.max_per_ip})"
+            await websocket.send_denial_response(
+                JSONResponse(
+                    {"detail": detail, "code": "rate_limited"},
+                    status_code=429,
+                    headers={"Retry-After": str(LIMIT_RETRY_AFTER_SECS)},
+                )
+            )
+            return
+        try:
+            await endpoint(websocket)
+        finally:
+            sockets.release(ip)
+
     async def endpoint(websocket: WebSocket) -> None:
         account = await _authenticate(websocket, services)
         if account is None:
@@ -99,7 +129,7 @@ def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Aw
             sink.closed = True
             await hub.detach(sink)
 
-    return endpoint
+    return capped
 
 
 async def _authenticate(websocket: WebSocket, services: Services) -> Account | None:
