@@ -216,3 +216,26 @@ async def test_no_rate_limit_headers_when_limits_are_off(
     assert all("X-RateLimit-Limit" not in r.headers for r in responses)
     response = await client.get("/v1/agents/me", headers=agent.headers)
     assert "X-RateLimit-Limit" not in response.headers
+
+
+async def test_ai_budget_of_an_invented_token_is_the_address_budget(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """/ai's 100 requests/min are per account for a key that authenticates, else per
+    address: a fresh made-up token per request does not buy a fresh budget."""
+    srv = server_factory(env=LIMITS_ON)
+    async with _client(srv, "127.0.0.4") as c:
+        agent = await register(c)
+        statuses = []
+        for i in range(101):
+            response = await c.get("/ai/me", headers={"Authorization": f"Bearer am_made_up_{i}"})
+            statuses.append(response.status_code)
+        assert statuses[:100] == [401] * 100, statuses
+        assert statuses[100] == 429, statuses
+        # Anonymous requests from that address share the spent budget ...
+        assert (await c.get("/ai/health")).status_code == 429
+        # ... while a real key has a budget of its own.
+        me = await c.get("/ai/me", headers=agent.headers)
+        assert me.status_code == 200, me.text
+    async with _client(srv, "127.0.0.5") as c:
+        assert (await c.get("/ai/health")).status_code == 200
