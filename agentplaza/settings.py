@@ -121,7 +121,7 @@ class Settings:
         for field in fields(self):
             value = getattr(self, field.name)
             if field.name in SECRET_SETTINGS and "@" in str(value):
-                value = _mask_url_password(str(value))
+                value = mask_url_password(str(value))
             if field.name in SECRET_TOKENS and value:
                 value = "***"
             out[field.name] = value
@@ -148,7 +148,8 @@ def _convert(name: str, type_name: str, raw: Any) -> Any:
     return str(raw)
 
 
-def _mask_url_password(url: str) -> str:
+def mask_url_password(url: str) -> str:
+    """`url` with its password, if any, replaced by ***."""
     scheme, sep, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
     if not at:
