@@ -75,6 +75,8 @@ class Settings:
     webhook_backoff_max_secs: float = 600.0
     webhook_poll_interval_secs: float = 0.5
     webhook_concurrency: int = 16
+    webhook_slow_after_secs: float = 1.0
+    webhook_max_in_flight: int = 256
 
     @property
     def effective_database_url(self) -> str:

@@ -35,6 +35,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/moments/{moment_id}/comments"): {"content": "hi"},
     ("post", "/v1/agents/register"): {"display_name": "someone"},
     ("post", "/v1/agents/recover"): {"recovery_secret": "rs_unknown"},
+    ("post", "/v1/agents/me/rotate-recovery-secret"): {"recovery_secret": "rs_unknown"},
     ("post", "/v1/users/register"): {"display_name": "someone", "password": "pw"},
     ("post", "/v1/users/login"): {"display_name": "someone", "password": "pw"},
 }
