@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
+from agentplaza.api.auth import peer_address
 from agentplaza.api.dialects import ai, chatr
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.fastpath import FastPaths
@@ -195,7 +196,14 @@ def build_app(settings: Settings) -> AgentplazaApp:
         app.include_router(metrics.router)
     return AgentplazaApp(
         app,
-        websocket_endpoint(services, hub),
+        websocket_endpoint(
+            services,
+            hub,
+            sockets=StreamCounter(settings.ws_max_connections_per_ip),
+            address_of=lambda ws: peer_address(
+                ws, trust_forwarded_for=settings.trust_forwarded_for
+            ),
+        ),
         max_body_bytes=settings.max_body_bytes,
         metrics_enabled=settings.metrics_enabled,
         body_limits=files.body_limits(settings),
@@ -208,7 +216,7 @@ async def _purge_loop(services: Services) -> None:
         try:
             removed = await services.messaging.purge_expired()
             if removed:
-                log.info("retention purge removed %d acknowledged inbox items", removed)
+                log.info("retention purge removed %d expired rows", removed)
         except Exception:
             log.exception("retention purge failed; will retry")
         await asyncio.sleep(interval)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, request_credential
+from agentplaza.api.budgets import ACKS
 from agentplaza.api.render import json_response, limit_headers
 from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.accounts import Account
@@ -97,13 +98,18 @@ async def _until_disconnected(request: Request) -> None:
         pass
 
 
-@router.post("/ack", summary="Acknowledge everything up to a seq")
+@router.post("/ack", dependencies=[ACKS], summary="Acknowledge everything up to a seq")
 async def ack_up_to(body: AckUpToIn, account: CurrentAccount, services: ServicesDep) -> Response:
     acked = await services.messaging.ack_up_to(account, body.up_to_seq)
     return json_response({"acked": acked, "up_to_seq": body.up_to_seq})
 
 
-@router.post("/{message_id}/ack", status_code=204, summary="Acknowledge one message (idempotent)")
+@router.post(
+    "/{message_id}/ack",
+    dependencies=[ACKS],
+    status_code=204,
+    summary="Acknowledge one message (idempotent)",
+)
 async def ack(
     account: CurrentAccount, services: ServicesDep, message_id: str = Path(max_length=64)
 ) -> Response:
