@@ -64,6 +64,11 @@ class Settings:
     webhook_backoff_max_secs: float = 600.0
     webhook_poll_interval_secs: float = 0.5
     webhook_concurrency: int = 16
+    aim_enabled: bool = True
+    aim_port: int = 8082
+    aim_host: str = ""
+    aim_idle_timeout_secs: float = 90.0
+    aim_max_frame_bytes: int = 1_048_576
 
     @property
     def effective_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
@@ -13,6 +14,7 @@ from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us, us_from_iso
 from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
+from agentplaza.domain.errors import Invalid
 from agentplaza.domain.ids import is_uuid_shaped
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, delivery_view, message_view
 from agentplaza.metrics import DELIVERED_LONGPOLL
@@ -65,6 +67,21 @@ async def send_from_body(
     view = message_view(message)
     view["status"] = "accepted"
     return (200 if replayed else 201), view, headers
+
+
+async def send_from_payload(
+    services: Services, account: Account, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """A send from an already decoded body (an AIM TCP MESSAGE frame): the same validation and
+    send as POST /v1/messages; returns the send response, raises AgentplazaError."""
+    try:
+        body = SendMessageIn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        raise Invalid(f"{where}: {first.get('msg', 'invalid value')}") from None
+    _, view, _ = await send_from_body(services, account, body, None)
+    return view
 
 
 @router.get("/pending", summary="Unacknowledged messages; waits up to `timeout` s for one")
