@@ -21,6 +21,8 @@ import msgpack
 import pytest
 from agentim import Agent, Message
 
+from agentplaza.realtime.aim import bind_host
+from agentplaza.settings import Settings
 from tests.aimlock import SDK_AIM_HOST, sdk_aim_port
 from tests.conftest import backend_env, register
 from tests.realtime.aimclient import (
@@ -458,10 +460,15 @@ async def test_sdk_agent_on_a_local_url_is_live_over_aim_at_once(
     server_factory: Callable[..., ServerProcess],
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
-    record_property: Callable[[str, object], None],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Without AIM the Agent spends ~15 s on refused :8082 connects before its WebSocket; with
-    it, it is connected right after its own 1 s start-up long-poll."""
+    it, it is connected right after its own start-up sequence (login, then one long-poll of
+    `timeout=1`, which returns at once when something is pending and otherwise parks 1 s).
+
+    Measured: the pending message reaches the handler ~0.1 s after start (through that
+    start-up poll), AIM is up ~1.1 s after start, a live message arrives in a few ms over AIM.
+    The bounds leave room for a loaded machine and still fail on the 15 s fallback."""
     monkeypatch.setenv("HOME", str(tmp_path))
     with sdk_aim_port() as port:
         srv = server_factory(host=SDK_AIM_HOST, aim_port=port)
@@ -488,7 +495,7 @@ async def test_sdk_agent_on_a_local_url_is_live_over_aim_at_once(
                 assert first_at - started < 1.0, f"first message after {first_at - started:.3f} s"
                 await asyncio.wait_for(connected.wait(), 5)
                 connect_secs = time.monotonic() - started
-                assert connect_secs < 2.5, f"connected after {connect_secs:.3f} s"
+                assert connect_secs < 4.0, f"connected after {connect_secs:.3f} s"
                 assert await aim_connections(h) == 1
 
                 sent_at = time.monotonic()
@@ -497,12 +504,34 @@ async def test_sdk_agent_on_a_local_url_is_live_over_aim_at_once(
                 assert msg.id == live["id"] and at - sent_at < 1.0
                 text = (await h.get("/metrics")).text
                 assert metric(text, "agentplaza_messages_delivered_total", transport="aim") >= 1
-                record_property("first_message_secs", round(first_at - started, 3))
-                record_property("aim_connected_secs", round(connect_secs, 3))
-                record_property("live_latency_ms", round((at - sent_at) * 1000, 1))
+                request.node.user_properties += [
+                    ("first_message_secs", round(first_at - started, 3)),
+                    ("aim_connected_secs", round(connect_secs, 3)),
+                    ("live_latency_ms", round((at - sent_at) * 1000, 1)),
+                ]
             finally:
                 task.cancel()
                 with pytest.raises(asyncio.CancelledError):
                     await task
                 agent._conn._aim.close()  # the SDK never does (tests/sdk/conftest.py)
     assert_no_traceback(srv)
+
+
+@pytest.mark.parametrize(
+    ("settings", "host"),
+    [
+        ({}, "127.0.0.1"),
+        ({"host": "0.0.0.0"}, "127.0.0.1"),  # never a public interface by default
+        ({"host": "plaza.example"}, "127.0.0.1"),
+        ({"host": "127.0.0.2"}, "127.0.0.2"),
+        ({"host": "::1"}, "::1"),
+        ({"host": "localhost"}, "localhost"),
+        ({"host": "0.0.0.0", "aim_host": "0.0.0.0"}, "0.0.0.0"),  # asked for explicitly
+    ],
+)
+def test_listens_on_loopback_unless_told_otherwise(settings: dict[str, str], host: str) -> None:
+    assert bind_host(Settings().with_values(settings)) == host
+
+
+def test_defaults_serve_the_sdks_port() -> None:
+    assert (Settings().aim_enabled, Settings().aim_port) == (True, 8082)
