@@ -23,6 +23,7 @@ SDK_AIM_PORT = 8082
 LOCK_PATH = Path(tempfile.gettempdir()) / "agentplaza-test-aim-8082.lock"
 WAIT_SECS = 600.0
 POLL_SECS = 0.2
+_held_here = False  # flock does not nest within one process: waiting on ourselves would hang
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -38,6 +39,9 @@ def _port_free(host: str, port: int) -> bool:
 @contextlib.contextmanager
 def sdk_aim_port() -> Iterator[int]:
     """Hold the lock and a free 8082 while the block runs (waits, or skips with the reason)."""
+    global _held_here
+    if _held_here:
+        pytest.fail("this test process already runs a server on :8082 (a fixture still alive?)")
     with open(LOCK_PATH, "a+") as lock:
         deadline = time.monotonic() + WAIT_SECS
         while True:
@@ -54,6 +58,8 @@ def sdk_aim_port() -> Iterator[int]:
                 if time.monotonic() > deadline:
                     pytest.skip(f"{SDK_AIM_HOST}:{SDK_AIM_PORT} is in use by another program")
                 time.sleep(POLL_SECS)
+            _held_here = True
             yield SDK_AIM_PORT
         finally:
+            _held_here = False
             fcntl.flock(lock, fcntl.LOCK_UN)

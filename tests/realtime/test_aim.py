@@ -2,13 +2,12 @@
 
 Most tests drive the SDK's own `AimTcpConnection` on a free port (no lock needed); garbage is
 written byte by byte on a raw socket; the real `Agent`, which only knows port 8082, runs under
-the machine-wide lock of tests/aimlock.py.
+the machine-wide lock of tests/aimlock.py, in tests/sdk/.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import socket
 import time
@@ -19,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import msgpack
 import pytest
-from agentim import Agent, Message
 
 from agentplaza.realtime.aim import bind_host
 from agentplaza.settings import Settings
-from tests.aimlock import SDK_AIM_HOST, sdk_aim_port
 from tests.conftest import backend_env, register
 from tests.realtime.aimclient import (
     ACK,
@@ -448,73 +445,6 @@ async def test_aim_is_on_by_default_and_off_by_setting(
         else:
             socket.create_connection((AIM_HOST, port), timeout=1).close()
         srv.stop()
-
-
-# ---------------------------------------------------------------------------------------------
-# the real, unmodified Agent (port 8082)
-# ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-async def test_sdk_agent_on_a_local_url_is_live_over_aim_at_once(
-    server_factory: Callable[..., ServerProcess],
-    tmp_path: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    request: pytest.FixtureRequest,
-) -> None:
-    """Without AIM the Agent spends ~15 s on refused :8082 connects before its WebSocket; with
-    it, it is connected right after its own start-up sequence (login, then one long-poll of
-    `timeout=1`, which returns at once when something is pending and otherwise parks 1 s).
-
-    Measured: the pending message reaches the handler ~0.1 s after start (through that
-    start-up poll), AIM is up ~1.1 s after start, a live message arrives in a few ms over AIM.
-    The bounds leave room for a loaded machine and still fail on the 15 s fallback."""
-    monkeypatch.setenv("HOME", str(tmp_path))
-    with sdk_aim_port() as port:
-        srv = server_factory(host=SDK_AIM_HOST, aim_port=port)
-        async with httpx.AsyncClient(base_url=srv.url, timeout=10) as h:
-            alice, bob = await register(h), await register(h)
-            early = await send(h, alice, bob, "sent before the agent started")
-            agent = Agent(api_key=bob.api_key, server=srv.url, log_level=logging.WARNING)
-            got: asyncio.Queue[tuple[float, Message]] = asyncio.Queue()
-            connected = asyncio.Event()
-
-            @agent.on_message
-            async def _on_message(msg: Message) -> None:
-                got.put_nowait((time.monotonic(), msg))
-
-            @agent.on_connect
-            async def _on_connect() -> None:
-                connected.set()
-
-            started = time.monotonic()
-            task = asyncio.create_task(agent.start())
-            try:
-                first_at, first = await asyncio.wait_for(got.get(), 5)
-                assert first.id == early["id"]
-                assert first_at - started < 1.0, f"first message after {first_at - started:.3f} s"
-                await asyncio.wait_for(connected.wait(), 5)
-                connect_secs = time.monotonic() - started
-                assert connect_secs < 4.0, f"connected after {connect_secs:.3f} s"
-                assert await aim_connections(h) == 1
-
-                sent_at = time.monotonic()
-                live = await send(h, alice, bob, "over aim")
-                at, msg = await asyncio.wait_for(got.get(), 5)
-                assert msg.id == live["id"] and at - sent_at < 1.0
-                text = (await h.get("/metrics")).text
-                assert metric(text, "agentplaza_messages_delivered_total", transport="aim") >= 1
-                request.node.user_properties += [
-                    ("first_message_secs", round(first_at - started, 3)),
-                    ("aim_connected_secs", round(connect_secs, 3)),
-                    ("live_latency_ms", round((at - sent_at) * 1000, 1)),
-                ]
-            finally:
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
-                agent._conn._aim.close()  # the SDK never does (tests/sdk/conftest.py)
-    assert_no_traceback(srv)
 
 
 @pytest.mark.parametrize(
