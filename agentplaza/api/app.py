@@ -46,6 +46,7 @@ from agentplaza.metrics import MULTIPROCESS
 from agentplaza.node import node_name
 from agentplaza.realtime.aim import AimServer
 from agentplaza.realtime.hub import Hub
+from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
 from agentplaza.realtime.sse import StreamCounter
 from agentplaza.realtime.websocket import websocket_endpoint
@@ -126,6 +127,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
     room_hub = RoomHub(bus, services.rooms)
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
+    revocations = RevocationRelay(bus, hub, services.accounts)
     webhook_worker = WebhookWorker(services.webhooks, settings)
     aim = AimServer(services, hub, functools.partial(messages.send_from_payload, services))
 
@@ -135,6 +137,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         await bus.start()
         await cluster.start()
         await hub.start()
+        await revocations.start()
         await room_hub.start()
         await aim.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
@@ -156,6 +159,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
             await webhook_worker.stop()  # before the store closes: it records outcomes there
             await aim.stop()
             await room_hub.stop()
+            await revocations.stop()
             await hub.stop()
             await cluster.close()
             await bus.close()

@@ -22,7 +22,8 @@ def _settings(overrides: dict[str, Any]) -> Settings:
     try:
         return Settings.from_env().with_values(given)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()
