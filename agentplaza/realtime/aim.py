@@ -38,11 +38,11 @@ from agentplaza.domain.aim_frames import (
     decode_header,
     encode_frame,
 )
-from agentplaza.domain.credentials import MAX_CREDENTIAL_CHARS
+from agentplaza.domain.credentials import MAX_CREDENTIAL_CHARS, Credential, credential_for
 from agentplaza.domain.errors import AgentplazaError, ErrorCode
 from agentplaza.metrics import AIM_CLOSED, DELIVERED_AIM
 from agentplaza.realtime.hub import Hub
-from agentplaza.realtime.sink import OrderedSink
+from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.services.registry import Services
 from agentplaza.settings import Settings
 from agentplaza.store.errors import StoreError
@@ -55,6 +55,8 @@ SendFn = Callable[[Account, dict[str, Any]], Awaitable[dict[str, Any]]]
 HANDSHAKE_TIMEOUT_SECS = 10.0  # the SDK's own wait for the handshake answer
 HANDSHAKE_MAX_BYTES = 4096  # before authentication, nobody gets to make us buffer more
 BIND_RETRY_SECS = 5.0
+_CLOSE_CODES = {REVOKED: ErrorCode.INVALID_CREDENTIALS.value}
+"""The ERROR frame's `code` when the server ends a connection, by reason (else going_away)."""
 
 
 class _Closed(Exception):
@@ -133,11 +135,14 @@ class AimConnection:
 class AimSink(OrderedSink):
     transport = "aim"
 
-    def __init__(self, conn: AimConnection, account: Account, services: Services) -> None:
+    def __init__(
+        self, conn: AimConnection, account: Account, credential: Credential, services: Services
+    ) -> None:
         super().__init__(
             account.id,
             services.runtime.store,
             queue_max=services.runtime.settings.ws_send_queue_max,
+            credential=credential,
         )
         self._conn = conn
         self.on_drop: Callable[[], Awaitable[None]] | None = None
@@ -158,7 +163,7 @@ class AimSink(OrderedSink):
         if reason == "slow consumer":
             self._conn.writer.transport.abort()  # its buffer is full: an ERROR frame would wait
         else:
-            self._conn.refuse(reason, "going_away")
+            self._conn.refuse(reason, _CLOSE_CODES.get(reason, "going_away"))
 
 
 class AimServer:
@@ -254,22 +259,30 @@ class AimServer:
             writer.close()
 
     async def _serve(self, conn: AimConnection) -> None:
-        account, resume = await self._handshake(conn)
-        sink = AimSink(conn, account, self._services)
+        account, token, resume = await self._handshake(conn)
+        sink = AimSink(conn, account, credential_for(token), self._services)
         sink.on_drop = lambda: self._hub.detach(sink)
         await self._hub.attach(sink)
         try:
+            # A revocation handled between the handshake and the attach found no sink to end;
+            # it did clear the cache, so this asks the store (as the WebSocket does).
+            try:
+                await self._services.accounts.authenticate(token)
+            except AgentplazaError:
+                raise _Closed(REVOKED, ErrorCode.INVALID_CREDENTIALS.value, "auth") from None
             await sink.catch_up(after_seq=resume)
             while not sink.closed:
                 header, raw = await conn.read_frame(
                     max_length=conn.max_frame, wait_secs=conn.idle_secs
                 )
+                if sink.closed:
+                    break  # revoked while this frame was read: it sends or acks nothing
                 await self._on_frame(conn, account, header, _unpack(raw))
         finally:
             sink.closed = True
             await self._hub.detach(sink)
 
-    async def _handshake(self, conn: AimConnection) -> tuple[Account, int | None]:
+    async def _handshake(self, conn: AimConnection) -> tuple[Account, str, int | None]:
         header, raw = await conn.read_frame(
             max_length=HANDSHAKE_MAX_BYTES, wait_secs=min(conn.idle_secs, HANDSHAKE_TIMEOUT_SECS)
         )
@@ -281,10 +294,9 @@ class AimServer:
             raise _Closed(f"unsupported protocol_version {version!r}", "invalid_frame", "protocol")
         if not isinstance(token, str) or not token.strip():
             raise _Closed("missing token: send your API key", "unauthenticated", "auth")
+        token = token.strip()[:MAX_CREDENTIAL_CHARS]
         try:
-            account = await self._services.accounts.authenticate(
-                token.strip()[:MAX_CREDENTIAL_CHARS]
-            )
+            account = await self._services.accounts.authenticate(token)
         except AgentplazaError as exc:
             raise _Closed(exc.detail, exc.code.value, "auth") from None
         except StoreError:
@@ -298,7 +310,7 @@ class AimServer:
         )
         since = payload.get("since_seq")
         resume = since if isinstance(since, int) and since >= 0 else None
-        return account, resume
+        return account, token, resume
 
     async def _on_frame(
         self, conn: AimConnection, account: Account, header: FrameHeader, payload: dict[str, Any]

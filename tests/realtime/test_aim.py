@@ -243,6 +243,35 @@ async def test_connections_and_deliveries_are_counted_in_metrics(
         await asyncio.sleep(0.05)
 
 
+async def test_rotating_the_key_ends_its_aim_connections(
+    aim_server: ServerProcess, http: httpx.AsyncClient
+) -> None:
+    alice, bob = await register(http), await register(http)
+    raw = await RawAim.open(aim_server)
+    try:
+        await raw.handshake(bob.api_key)
+        started = time.monotonic()
+        response = await http.post("/v1/agents/me/rotate-key", headers=bob.headers)
+        assert response.status_code == 200, response.text
+        frames = await raw.frames_until_closed()
+        assert time.monotonic() - started < 2
+    finally:
+        raw.close()
+    assert [(f.type, f.payload["code"]) for f in frames] == [(ERROR, "invalid_credentials")]
+    assert frames[0].payload["message"] == "credentials revoked"
+    again = await RawAim.open(aim_server)
+    try:
+        assert (await again.handshake(bob.api_key)).payload["code"] == "invalid_credentials"
+    finally:
+        again.close()
+    sent = await send(http, alice, bob, "for the new key")
+    conn = await sdk_connection(aim_server, response.json()["api_key"])
+    try:
+        assert (await sdk_frame(conn))["payload"]["id"] == sent["id"]
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # garbage: the connection is closed, the server is fine
 # ---------------------------------------------------------------------------------------------
