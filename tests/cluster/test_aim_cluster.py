@@ -12,7 +12,7 @@ import pytest
 
 from tests.cluster.conftest import Cluster, clients
 from tests.conftest import register
-from tests.realtime.aimclient import ACK, MESSAGE, sdk_connection, sdk_frame
+from tests.realtime.aimclient import ACK, ERROR, MESSAGE, sdk_connection, sdk_frame
 from tests.realtime.test_aim import metric, pending, send
 from tests.server import AIM_HOST, free_port
 
@@ -45,6 +45,14 @@ async def test_aim_client_on_b_gets_what_is_sent_through_a(
             ack = await asyncio.wait_for(conn.send_message(sender.id, "via aim on b"), 5)
             assert ack["type"] == ACK
             assert [m["id"] for m in await pending(via_a, sender)] == [ack["payload"]["id"]]
+
+            # Rotating the key through A ends the AIM connection on B.
+            rotated = await via_a.post("/v1/agents/me/rotate-key", headers=receiver.headers)
+            assert rotated.status_code == 200, rotated.text
+            revoked = await sdk_frame(conn)
+            assert (revoked["type"], revoked["payload"]["code"]) == (ERROR, "invalid_credentials")
+            with pytest.raises(asyncio.IncompleteReadError):
+                await sdk_frame(conn)
         finally:
             conn.close()
 
