@@ -77,6 +77,11 @@ class Settings:
     webhook_concurrency: int = 16
     webhook_slow_after_secs: float = 1.0
     webhook_max_in_flight: int = 256
+    aim_enabled: bool = True
+    aim_port: int = 8082
+    aim_host: str = ""
+    aim_idle_timeout_secs: float = 90.0
+    aim_max_frame_bytes: int = 1_048_576
 
     @property
     def effective_database_url(self) -> str:

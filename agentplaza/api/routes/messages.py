@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, request_credential
@@ -67,6 +68,21 @@ async def send_from_body(
     view = message_view(message)
     view["status"] = "accepted"
     return (200 if replayed else 201), view, headers
+
+
+async def send_from_payload(
+    services: Services, account: Account, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """A send from an already decoded body (an AIM TCP MESSAGE frame): the same validation and
+    send as POST /v1/messages; returns the send response, raises AgentplazaError."""
+    try:
+        body = SendMessageIn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        raise Invalid(f"{where}: {first.get('msg', 'invalid value')}") from None
+    _, view, _ = await send_from_body(services, account, body, None)
+    return view
 
 
 @router.get("/pending", summary="Unacknowledged messages; waits up to `timeout` s for one")

@@ -25,7 +25,7 @@ from agentplaza.realtime.hub import Hub
 
 router = APIRouter()
 GAUGE_REFRESH_SECS = 2.0
-_seen_transports: set[str] = {"websocket", "sse", "longpoll"}  # 0 from the first scrape on
+_seen_transports: set[str] = {"websocket", "sse", "longpoll", "aim"}  # 0 from the first scrape on
 
 
 @router.get("/metrics", include_in_schema=False)
