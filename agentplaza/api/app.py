@@ -14,10 +14,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
+from agentplaza.api import sends
 from agentplaza.api.auth import peer_address
 from agentplaza.api.dialects import ai, chatr
 from agentplaza.api.errors import install_error_handlers
-from agentplaza.api.fastpath import FastPaths
 from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
 from agentplaza.api.requestid import RequestId, request_id_of
@@ -51,11 +51,12 @@ from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
 from agentplaza.realtime.sse import StreamCounter
 from agentplaza.realtime.websocket import websocket_endpoint
-from agentplaza.services.container import Runtime
-from agentplaza.services.registry import Services
+from agentplaza.services.registry import Services, build_services
 from agentplaza.services.rooms import ROOM_TOPIC_PREFIX
+from agentplaza.services.runtime import Runtime
 from agentplaza.settings import Settings
 from agentplaza.store import open_store
+from agentplaza.store.blobs import open_blob_store
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ class AgentplazaApp:
         self.api = api
         self._websocket = websocket
         http: ASGIApp = BodySizeLimit(
-            FastPaths(api), max_bytes=max_body_bytes, path_limits=body_limits
+            sends.SendRoutes(api), max_bytes=max_body_bytes, path_limits=body_limits
         )
         if metrics_enabled:
             http = HttpMetrics(http)
@@ -124,13 +125,18 @@ def build_app(settings: Settings) -> AgentplazaApp:
         namespace=settings.bus_namespace,
         node_id=node_name(settings.node_id),
     )
-    services = Services.build(Runtime(store=store, bus=bus, cluster=cluster, settings=settings))
+    webhook_due = asyncio.Event()
+    services = build_services(
+        Runtime(store=store, bus=bus, cluster=cluster, settings=settings),
+        blobs=open_blob_store(settings.data_dir),
+        webhook_due=webhook_due,
+    )
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
     room_hub = RoomHub(bus, services.rooms)
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
     revocations = RevocationRelay(bus, hub, services.accounts)
-    webhook_worker = WebhookWorker(services.webhooks, settings)
-    aim = AimServer(services, hub, functools.partial(messages.send_from_payload, services))
+    webhook_worker = WebhookWorker(services.webhooks, settings, due=webhook_due)
+    aim = AimServer(services, hub, functools.partial(sends.send_from_payload, services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,7 +3,7 @@
 Declared on the route (`dependencies=[WRITES]`), so the token is taken right after the
 credential is checked and before the body is validated or a file is read: a flood of bad
 requests costs the flooder too. Routes that send messages spend `send` inside the handler
-instead (their fast path shares that code, api/fastpath.py). Budgets: docs/errors.md.
+instead (api/sends.py serves them). Budgets: docs/errors.md.
 """
 
 from __future__ import annotations

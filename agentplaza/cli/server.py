@@ -112,8 +112,8 @@ def chatr_verify(
         import asyncio
 
         from agentplaza.domain.errors import AgentplazaError
-        from agentplaza.services.container import wall_clock_us
         from agentplaza.services.rooms import ManualVerifier
+        from agentplaza.services.runtime import wall_clock_us
         from agentplaza.store import open_store
     except ImportError as exc:
         typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)

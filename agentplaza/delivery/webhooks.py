@@ -52,18 +52,16 @@ def delivery_body(delivery: Delivery, now_s: int) -> bytes:
 class WebhookWorker:
     """One per process, started and stopped by api/app.py's lifespan."""
 
-    def __init__(self, webhooks: Webhooks, settings: Settings) -> None:
+    def __init__(self, webhooks: Webhooks, settings: Settings, *, due: asyncio.Event) -> None:
+        """`due` is set when a delivery is due now (services/webhooks.py sets it on a commit
+        for an account with a webhook; this worker when a slot frees)."""
         self._webhooks = webhooks
         self._settings = settings
-        self._wake = asyncio.Event()
+        self._wake = due
         # Each attempt in flight, with the loop time it started.
         self._inflight: dict[asyncio.Task[None], tuple[Delivery, float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
-
-    def wake(self) -> None:
-        """Look for due rows now rather than at the next poll (a send just committed one)."""
-        self._wake.set()
 
     async def start(self) -> None:
         transport = None
@@ -81,7 +79,6 @@ class WebhookWorker:
             limits=limits,
             transport=transport,
         )
-        self._webhooks.on_due(self.wake)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-worker")
 
     async def stop(self) -> None:

@@ -34,7 +34,7 @@ from agentplaza.domain.ids import (
     hash_secret,
     parse_account_id,
 )
-from agentplaza.services.container import Runtime
+from agentplaza.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 SEARCH_QUERY_MAX_CHARS = 64

@@ -35,8 +35,8 @@ from agentplaza.domain.files import (
 )
 from agentplaza.domain.ids import AccountId
 from agentplaza.services.accounts import Accounts
-from agentplaza.services.container import Runtime
-from agentplaza.store.blobs import BlobNotFound, BlobStore, open_blob_store
+from agentplaza.services.runtime import Runtime
+from agentplaza.store.blobs import BlobNotFound, BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class Files:
         runtime: Runtime,
         *,
         accounts: Accounts,
-        blobs: BlobStore | None = None,
+        blobs: BlobStore,
     ) -> None:
         self._rt = runtime
         self._store = runtime.store
         self._accounts = accounts  # an avatar changes the profile through Accounts' rules
-        self._blobs = blobs or open_blob_store(runtime.settings.data_dir)
+        self._blobs = blobs
 
     # --- upload ---------------------------------------------------------------------------
     async def upload(

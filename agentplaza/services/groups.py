@@ -1,15 +1,16 @@
-"""Groups: membership, roles, mutes, announcements, group messages and their fan-out.
+"""Groups: membership, roles, mutes, announcements and reads (a group's messages are sent by
+services/sending.py).
 
 Rules live in domain/groups.py and are applied by the store inside each write's transaction
-(store/queries/groups.py); this module validates input, builds messages and notifications,
-and publishes deliveries after the commit. See docs/groups.md.
+(store/queries/groups.py); this module validates input and tells the members what changed.
+See docs/groups.md.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from agentplaza.domain import ids
 from agentplaza.domain.accounts import Account, named_account_id
@@ -19,37 +20,25 @@ from agentplaza.domain.groups import (
     MAX_GROUP_MEMBERS,
     Group,
     GroupChanges,
-    GroupDecision,
     GroupRole,
-    GroupSendFacts,
     Member,
     NewGroup,
     is_group_id,
     member_ids,
     mute_until,
     new_group_id,
-    parse_mentions,
-    plan_group_delivery,
     validate_announcement,
     validate_avatar_url,
     validate_description,
     validate_name,
 )
-from agentplaza.domain.ids import AccountId, ThreadId
+from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import (
     Message,
-    MessageFormat,
-    parse_message_type,
-    parse_reply_to,
-    validate_content,
-    validate_idempotency_key,
 )
 from agentplaza.domain.notifications import NotificationKind
-from agentplaza.metrics import MESSAGES_SENT
-from agentplaza.services.container import Runtime
-from agentplaza.services.messaging import Messaging, Outgoing
 from agentplaza.services.notifications import Notice, Notifications
-from agentplaza.services.signatures import check_signature
+from agentplaza.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +53,10 @@ class GroupDetail:
     """The caller's role; None when it is not a member (a public group's visitor)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GroupOutgoing:
-    """A group send after the API parsed it (still unvalidated)."""
-
-    format: str
-    body: object
-    reply_to: str | None = None
-    type: str | None = None
-    idempotency_key: str | None = None
-    signature: str | None = None
-    """Hex DER ECDSA signature of the body (docs/signatures.md); checked before storing."""
-
-
-@dataclass(frozen=True, slots=True)
-class GroupSent:
-    message: Message
-    replayed: bool
-    recipients: int
-
-
 class Groups:
-    def __init__(
-        self, runtime: Runtime, messaging: Messaging, notifications: Notifications
-    ) -> None:
+    def __init__(self, runtime: Runtime, notifications: Notifications) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._messaging = messaging
         self._notifications = notifications
 
     async def create(
@@ -272,67 +238,6 @@ class Groups:
             now_us=self._rt.clock_us(),
         )
 
-    # --- messages -----------------------------------------------------------------------------
-    async def send(self, sender: Account, group_id: str, out: GroupOutgoing) -> GroupSent:
-        """Store a group message durably (one inbox row per other member), then publish."""
-        gid = _group_id(group_id)
-        key = None if out.idempotency_key is None else validate_idempotency_key(out.idempotency_key)
-        fmt, body = validate_content(
-            out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
-        )
-        reply_to = parse_reply_to(out.reply_to)
-        signature, signer_key = await check_signature(self._store, sender.id, body, out.signature)
-        attachments = self._messaging.attachments
-        if fmt is MessageFormat.IMAGE and attachments is not None:
-            await attachments.check_shareable(sender.id, body)
-        now_us = self._rt.clock_us()
-        message = Message(
-            id=ids.new_message_id(now_us // 1000, self._rt.random_bytes(10)),
-            sender_id=sender.id,
-            recipient_id=None,
-            thread_id=ThreadId(gid),
-            reply_to=reply_to,
-            type=parse_message_type(out.type, reply_to),
-            format=fmt,
-            body=body,
-            created_at_us=now_us,
-            signature=signature,
-            signer_public_key=signer_key,
-        )
-        mentions = parse_mentions(fmt, body)
-
-        def decide(facts: GroupSendFacts) -> GroupDecision:
-            deliveries, mentioned = plan_group_delivery(facts, now_us=now_us, mentions=mentions)
-            notices = [
-                replace(
-                    self._notifications.new(
-                        sender,
-                        Notice(
-                            recipient=member,
-                            kind=NotificationKind.MENTION,
-                            subject_id=gid,
-                            summary=f"{sender.display_name} mentioned you in a group",
-                            data={"group_id": gid, "message_id": message.id},
-                        ),
-                    ),
-                    message_id=message.id,
-                )
-                for member in mentioned
-            ]
-            return deliveries, notices
-
-        appended = await self._store.append_group_message(
-            message, decide=decide, idempotency_key=key
-        )
-        if fmt is MessageFormat.IMAGE and attachments is not None and appended.items:
-            # Before the push, so every member can fetch the image as soon as it arrives.
-            recipients = [i.context.recipient_id for i in appended.items]
-            await attachments.grant_for_message(sender.id, body, recipients)
-        await self._messaging.publish(appended.items)
-        if not appended.replayed:
-            MESSAGES_SENT.inc()
-        return GroupSent(appended.message, appended.replayed, len(appended.items))
-
     # --- helpers ------------------------------------------------------------------------------
     async def _visible(self, actor: Account, group_id: str) -> tuple[Group, Member | None]:
         found = await self._store.get_group(_group_id(group_id), actor.id)
@@ -395,33 +300,7 @@ class Groups:
         )
         await self._notify(actor, [notice])
 
-    # --- the agentim SDK's paths into groups (called from api/routes/messages.py, threads.py)
-    async def reply_in_group(self, sender: Account, out: Outgoing) -> tuple[Message, bool] | None:
-        """Post a DM that carries a group's thread id into that group, if `sender` is a member.
-
-        The agentim SDK's `msg.reply()` on a group message sends `POST /v1/messages {"to":
-        <sender>, "thread_id": <group id>}` (agentim-wire §16). None when the thread is not a
-        group the sender belongs to: the caller then treats it as a plain DM.
-        """
-        if not out.thread_id or not is_group_id(out.thread_id):
-            return None
-        found = await self._store.get_group(out.thread_id, sender.id)
-        if found is None or found[1] is None:
-            return None
-        sent = await self.send(
-            sender,
-            out.thread_id,
-            GroupOutgoing(
-                format=out.format,
-                body=out.body,
-                reply_to=out.reply_to,
-                type=out.type,
-                idempotency_key=out.idempotency_key,
-                signature=out.signature,
-            ),
-        )
-        return sent.message, sent.replayed
-
+    # --- the agentim SDK's path into groups (called from api/routes/threads.py) ----------
     async def thread_messages(
         self, account: Account, thread_id: str, *, before_num: int | None, limit: int
     ) -> list[tuple[int, Message]]:

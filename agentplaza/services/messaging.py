@@ -1,79 +1,33 @@
-"""Direct messages: send, read the inbox (pending, sync), ack, threads, retention purge.
+"""The inbox: pending, sync, ack, threads and their history, retention purge.
 
-See docs/streams.md for the seq contract and docs/realtime.md for how deliveries reach
-live connections (this module publishes; realtime/hub.py pushes).
+Sending is services/sending.py; see docs/streams.md for the seq contract.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
-
-import orjson
 
 from agentplaza.domain import ids
-from agentplaza.domain.accounts import Account, named_account_id
+from agentplaza.domain.accounts import Account
 from agentplaza.domain.cursors import SYNC_MAX_LIMIT, next_sync_seq
-from agentplaza.domain.envelopes import Envelope, encode_envelope, topic_for
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
-from agentplaza.domain.ids import AccountId, ThreadId
+from agentplaza.domain.ids import ThreadId
 from agentplaza.domain.messages import (
-    RECIPIENT_KEYS,
     InboxItem,
     Message,
-    MessageFormat,
-    delivery_view,
-    parse_message_type,
-    parse_reply_to,
-    recipient_fields,
-    validate_content,
-    validate_idempotency_key,
 )
-from agentplaza.domain.permissions import check_direct_message
 from agentplaza.metrics import (
-    BUS_PUBLISH_SECONDS,
-    MESSAGES_SENT,
-    STORE_APPEND,
     STORE_READ_PENDING,
     STORE_READ_SYNC,
 )
-from agentplaza.services.container import Runtime
-from agentplaza.services.signatures import check_signature
+from agentplaza.services.runtime import Runtime
 from agentplaza.store.records import InboxPage, ThreadSummary
 
 log = logging.getLogger(__name__)
 PUBLISH_FAILURE_LOG_INTERVAL_SECS = 10.0
 PURGE_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outgoing:
-    """A send request after the API has parsed it (still unvalidated)."""
-
-    to: object
-    format: str
-    body: object
-    thread_id: str | None = None
-    reply_to: str | None = None
-    type: str | None = None
-    idempotency_key: str | None = None
-    signature: str | None = None
-    """Hex DER ECDSA signature of the body (docs/signatures.md); checked before storing."""
-
-
-class Attachments(Protocol):
-    """What a send needs from services/files.py: image messages may show our own files."""
-
-    async def check_shareable(self, sender_id: AccountId, body_json_url: str) -> None:
-        """Raise if the image is one of our files the sender may not read."""
-
-    async def grant_for_message(
-        self, sender_id: AccountId, body_json_url: str, recipients: Sequence[AccountId]
-    ) -> None:
-        """Let the recipients download the sender's file the image shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,140 +37,12 @@ class SyncResult:
     has_more: bool
 
 
-def encode_delivery(item: InboxItem) -> bytes:
-    return orjson.dumps(delivery_view(item))
-
-
-def encode_deliveries(items: Sequence[InboxItem]) -> list[bytes]:
-    """encode_delivery for each item; a fan-out's shared message is encoded only once.
-
-    Each recipient's object is its own fields spliced in front of the shared ones, e.g.
-    `{"to":"10002","seq":7,…` + `"id":…}`: the same JSON object as delivery_view (key
-    order aside), at a fraction of the cost for a 50-member group.
-    """
-    if len(items) == 1:
-        return [encode_delivery(items[0])]
-    encoded = []
-    shared_for: Message | None = None
-    shared = b""
-    for item in items:
-        if item.message is not shared_for:
-            shared_for = item.message
-            view = delivery_view(item)
-            for own in RECIPIENT_KEYS:
-                view.pop(own, None)
-            shared = orjson.dumps(view)
-        own_fields = orjson.dumps(recipient_fields(item))
-        encoded.append(own_fields[:-1] + b"," + shared[1:])
-    return encoded
-
-
 class Messaging:
+    """The receiving side of messaging; sending is services/sending.py."""
+
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._unlogged_publish_failures = 0
-        self._publish_failure_logged_at = float("-inf")
-        self.attachments: Attachments | None = None  # set by services/registry.py
-        # Called with each committed batch (services/webhooks.py: wakes the webhook worker).
-        self.committed: Callable[[Sequence[InboxItem]], None] | None = None
-
-    async def send(self, sender: Account, out: Outgoing) -> tuple[Message, bool]:
-        """Store a DM durably, then publish it. Returns (message, replayed)."""
-        recipient = named_account_id(out.to)
-        key = None if out.idempotency_key is None else validate_idempotency_key(out.idempotency_key)
-        fmt, body = validate_content(
-            out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
-        )
-        msg_type = parse_message_type(out.type, out.reply_to)
-        reply_to = parse_reply_to(out.reply_to)
-        signature, signer_key = await check_signature(self._store, sender.id, body, out.signature)
-        if fmt is MessageFormat.IMAGE and self.attachments is not None:
-            await self.attachments.check_shareable(sender.id, body)
-        thread_id = await self._thread_for(sender.id, recipient, out.thread_id)
-        now_us = self._rt.clock_us()
-        message = Message(
-            id=ids.new_message_id(now_us // 1000, self._rt.random_bytes(10)),
-            sender_id=sender.id,
-            recipient_id=recipient,
-            thread_id=thread_id,
-            reply_to=reply_to,
-            type=msg_type,
-            format=fmt,
-            body=body,
-            created_at_us=now_us,
-            signature=signature,
-            signer_public_key=signer_key,
-        )
-        started = time.perf_counter()
-        try:
-            appended = await self._store.append_direct_message(
-                message, decide=check_direct_message, idempotency_key=key
-            )
-        finally:
-            STORE_APPEND.observe(time.perf_counter() - started)
-        sent = appended.message
-        if sent.format is MessageFormat.IMAGE and self.attachments is not None:
-            # Before the push, so the recipient can fetch the image as soon as it arrives.
-            # Also on a replay (of the stored message): the grant is idempotent and repairs
-            # one a crash cut off.
-            await self.attachments.grant_for_message(sender.id, sent.body, [recipient])
-        await self.publish(appended.items)
-        if not appended.replayed:
-            MESSAGES_SENT.inc()
-        return appended.message, appended.replayed
-
-    async def _thread_for(
-        self, sender: AccountId, recipient: AccountId, requested: str | None
-    ) -> ThreadId:
-        """The pair's thread, unless the sender names another thread it shares with them.
-
-        A thread id the pair does not share is ignored rather than refused: the agentim SDK
-        replies with whatever thread id it received, and refusing would break the reply.
-        """
-        pair_thread = ids.dm_thread_id(sender, recipient)
-        if not requested or requested == pair_thread:
-            return pair_thread
-        if not isinstance(requested, str) or not ids.is_thread_id(requested):
-            raise Invalid("thread_id is not a valid thread id", ErrorCode.INVALID_ID)
-        peer = await self._store.find_thread_peer(sender, ThreadId(requested))
-        return ThreadId(requested) if peer == recipient else pair_thread
-
-    async def publish(self, items: Sequence[InboxItem]) -> None:
-        """Tell the nodes holding the recipients' connections; call after the commit."""
-        if not items:
-            return
-        if self.committed is not None:
-            self.committed(items)
-        started = time.perf_counter()
-        messages = [
-            (topic_for(item.context.recipient_id), encode_envelope(Envelope(item.seq, body)))
-            for item, body in zip(items, encode_deliveries(items), strict=True)
-        ]
-        try:
-            # One call for the whole fan-out: on Redis one pipeline, not one round trip each.
-            await self._rt.bus.publish_many(messages)
-        except Exception as exc:
-            self._publish_failed(items, exc)
-        # Once per batch, not per recipient: a 50-member fan-out would pay 50 observations.
-        BUS_PUBLISH_SECONDS.observe(time.perf_counter() - started)
-
-    def _publish_failed(self, items: Sequence[InboxItem], exc: Exception) -> None:
-        # The store has the message; receivers recover it by seq (sync, reconnect, gap fill).
-        # With the bus down every send fails here: one line per interval, not per send.
-        item = items[-1]
-        self._unlogged_publish_failures += len(items)
-        now = self._rt.monotonic()
-        if now - self._publish_failure_logged_at >= PUBLISH_FAILURE_LOG_INTERVAL_SECS:
-            log.warning(
-                "bus publish failing (%d since the last report; last: %s seq %d): %s",
-                self._unlogged_publish_failures,
-                item.context.recipient_id,
-                item.seq,
-                exc,
-            )
-            self._unlogged_publish_failures = 0
-            self._publish_failure_logged_at = now
 
     async def unacked(self, account: Account, *, limit: int) -> InboxPage:
         started = time.perf_counter()

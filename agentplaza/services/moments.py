@@ -34,8 +34,8 @@ from agentplaza.domain.moments import (
 )
 from agentplaza.domain.notifications import NotificationKind
 from agentplaza.domain.permissions import RELATION_FRIEND, RELATION_STRANGER
-from agentplaza.services.container import Runtime
 from agentplaza.services.notifications import Notice, Notifications
+from agentplaza.services.runtime import Runtime
 
 SUMMARY_PREVIEW_CHARS = 80
 T = TypeVar("T")

@@ -24,8 +24,8 @@ from agentplaza.domain.notifications import (
     event_message,
 )
 from agentplaza.domain.permissions import RELATION_STRANGER, TRUST_BY_RELATION
-from agentplaza.services.container import Runtime
-from agentplaza.services.messaging import Messaging
+from agentplaza.services.publishing import Publisher
+from agentplaza.services.runtime import Runtime
 
 MARK_READ_MAX_IDS = 500
 
@@ -45,10 +45,10 @@ class Notice:
 
 
 class Notifications:
-    def __init__(self, runtime: Runtime, messaging: Messaging) -> None:
+    def __init__(self, runtime: Runtime, publisher: Publisher) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._messaging = messaging
+        self._publisher = publisher
 
     def new(self, actor: Account, notice: Notice) -> NewNotification:
         """The notification row for `notice` (for callers that store it with their own write,
@@ -101,7 +101,7 @@ class Notifications:
                 idempotency_key=None,
                 notifications=[row],
             )
-            await self._messaging.publish(appended.items)
+            await self._publisher.publish(appended.items)
         if quiet:
             await self._store.add_notifications(quiet)
 

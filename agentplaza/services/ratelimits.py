@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from agentplaza.cluster.base import ClusterState
 from agentplaza.domain.errors import RateLimited
 from agentplaza.domain.ratelimit import Decision
-from agentplaza.services.container import Runtime
+from agentplaza.services.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,39 @@
-"""Services: every use case, built once per process by api/app.py::build_app."""
+"""Services: every use case, and build_services, the one place they are wired together.
+
+Called once per process by api/app.py::build_app, which opens what they use (store, bus,
+cluster state, blob store) and passes it in. Each constructor takes what its service uses;
+nothing is attached after construction.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from agentplaza.services.accounts import Accounts
-from agentplaza.services.container import Runtime
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
+from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
+from agentplaza.services.runtime import Runtime
+from agentplaza.services.sending import Sending
 from agentplaza.services.signatures import Signatures
 from agentplaza.services.social import Social
 from agentplaza.services.webhooks import Webhooks
+from agentplaza.store.blobs import BlobStore
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Services:
-    """Every use case, built once per process by build_app()."""
+    """Every use case, built once per process by build_services()."""
 
     runtime: Runtime
     accounts: Accounts
+    sending: Sending
     messaging: Messaging
     notifications: Notifications
     social: Social
@@ -35,26 +45,30 @@ class Services:
     signatures: Signatures
     limiter: RateLimiter
 
-    @classmethod
-    def build(cls, runtime: Runtime) -> Services:
-        messaging = Messaging(runtime)
-        notifications = Notifications(runtime, messaging)
-        accounts = Accounts(runtime)
-        files = Files(runtime, accounts=accounts)
-        messaging.attachments = files  # image messages may share (and grant) our files
-        webhooks = Webhooks(runtime)
-        messaging.committed = webhooks.committed  # wake the webhook worker at once
-        return cls(
-            runtime=runtime,
-            accounts=accounts,
-            messaging=messaging,
-            notifications=notifications,
-            social=Social(runtime, notifications),
-            groups=Groups(runtime, messaging, notifications),
-            moments=Moments(runtime, notifications),
-            files=files,
-            webhooks=webhooks,
-            rooms=Rooms(runtime),
-            signatures=Signatures(runtime),
-            limiter=RateLimiter(runtime),
-        )
+
+def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
+    """`webhook_due` is set when a committed delivery is for an account with a webhook; the
+    delivery worker (delivery/webhooks.py) waits on it."""
+    webhooks = Webhooks(runtime, wake=webhook_due.set)
+    publisher = Publisher(runtime, committed=webhooks.committed)
+    notifications = Notifications(runtime, publisher)
+    accounts = Accounts(runtime)
+    files = Files(runtime, accounts=accounts, blobs=blobs)
+    return Services(
+        runtime=runtime,
+        accounts=accounts,
+        # Image messages may share (and grant) our files.
+        sending=Sending(
+            runtime, publisher=publisher, notifications=notifications, attachments=files
+        ),
+        messaging=Messaging(runtime),
+        notifications=notifications,
+        social=Social(runtime, notifications),
+        groups=Groups(runtime, notifications),
+        moments=Moments(runtime, notifications),
+        files=files,
+        webhooks=webhooks,
+        rooms=Rooms(runtime),
+        signatures=Signatures(runtime),
+        limiter=RateLimiter(runtime),
+    )

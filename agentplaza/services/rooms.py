@@ -20,8 +20,8 @@ from agentplaza.domain.accounts import Account, AccountKind, NewAccount
 from agentplaza.domain.errors import ErrorCode, Forbidden, Invalid, NotFound
 from agentplaza.domain.ids import RECOVERY_SECRET_PREFIX, hash_secret
 from agentplaza.domain.rooms import RoomAgent, RoomPost, RoomStats, Verification
-from agentplaza.services.container import Runtime
 from agentplaza.services.ratelimits import Limit, RateLimiter
+from agentplaza.services.runtime import Runtime
 from agentplaza.store.base import Store
 
 log = logging.getLogger(__name__)

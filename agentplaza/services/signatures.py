@@ -11,7 +11,7 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import ErrorCode, NotFound, SignatureRejected
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.signatures import parse_public_key, verify_signature
-from agentplaza.services.container import Runtime
+from agentplaza.services.runtime import Runtime
 from agentplaza.store.keys import KeyStore
 
 

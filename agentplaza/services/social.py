@@ -26,8 +26,8 @@ from agentplaza.domain.social import (
     parse_settings_changes,
     validate_request_message,
 )
-from agentplaza.services.container import Runtime
 from agentplaza.services.notifications import Notice, Notifications
+from agentplaza.services.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)

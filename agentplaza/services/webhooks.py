@@ -20,7 +20,7 @@ from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import InboxItem
 from agentplaza.domain.webhooks import Delivery, FailedDelivery, Webhook
-from agentplaza.services.container import Runtime
+from agentplaza.services.runtime import Runtime
 
 DNS_TIMEOUT_SECS = 5.0
 # A lease outlives the POST it covers (timeout) with room for the store writes around it; a
@@ -43,14 +43,15 @@ async def resolve_host(host: str, port: int) -> list[str]:
 
 
 class Webhooks:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, wake: Callable[[], None]) -> None:
+        """`wake` tells the delivery worker (delivery/webhooks.py) a delivery is due now."""
         self._rt = runtime
         self._store = runtime.store
         self._random = random.Random(runtime.random_bytes(16))
         # Accounts with a webhook, as this node last read them (refresh_hooked) plus its own
         # registrations since: only to wake the worker early; the poll finds the rest.
         self._hooked: set[str] = set()
-        self._wakers: list[Callable[[], None]] = []
+        self._wake = wake
 
     # --- registration (the /v1 routes, and the /ai dialect) -------------------------------
     async def register(
@@ -106,16 +107,12 @@ class Webhooks:
         return checked
 
     # --- the delivery worker --------------------------------------------------------------
-    def on_due(self, wake: Callable[[], None]) -> None:
-        """Call `wake` when this node commits a delivery for an account with a webhook."""
-        self._wakers.append(wake)
-
     def committed(self, items: Sequence[InboxItem]) -> None:
-        """Messaging calls this after each commit; cheap when nobody has a webhook."""
+        """services/publishing.py calls this after each commit; cheap when nobody has a
+        webhook."""
         hooked = self._hooked
         if hooked and any(item.context.recipient_id in hooked for item in items):
-            for wake in self._wakers:
-                wake()
+            self._wake()
 
     async def refresh_hooked(self) -> None:
         self._hooked = set(await self._store.webhook_accounts())

@@ -24,8 +24,8 @@ from agentplaza.cluster.redis import RedisClusterState
 from agentplaza.domain.errors import RateLimited
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.ratelimit import take
-from agentplaza.services.container import Runtime
 from agentplaza.services.ratelimits import RateLimiter
+from agentplaza.services.runtime import Runtime
 from agentplaza.settings import Settings
 from tests import backends
 

@@ -38,10 +38,9 @@ from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import Message, MessageType, ai_message_fields
 from agentplaza.domain.ratelimit import Decision
 from agentplaza.domain.webhooks import PayloadFormat, Webhook
-from agentplaza.services.groups import GroupOutgoing
-from agentplaza.services.messaging import Outgoing
 from agentplaza.services.ratelimits import Limit
 from agentplaza.services.registry import Services
+from agentplaza.services.sending import Outgoing
 
 # seeds/000: "全局 /ai/* 100 次/分钟", "发送消息 30 次/分钟 (私聊+群聊消息)". Token buckets, so a
 # client may burst the whole minute's budget at once, then gets one more every 60/N s.
@@ -244,11 +243,11 @@ async def send_message(
     body: AiSendIn, request: Request, account: CurrentAccount, services: ServicesDep
 ) -> Response:
     headers = await _send_limit(request, services, account)
-    message, _ = await services.messaging.send(
+    sent = await services.sending.send(
         account,
         Outgoing(to=body.toAiId, format="text", body=body.content, signature=body.signature),
     )
-    view = await _own_view(services, account, message)
+    view = await _own_view(services, account, sent.message)
     return json_response({"success": True, "message": view}, headers=headers)
 
 
@@ -319,8 +318,9 @@ async def send_group_message(
     group_id: str = GroupIdPath,
 ) -> Response:
     headers = await _send_limit(request, services, account)
-    sent = await services.groups.send(
-        account, group_id, GroupOutgoing(format="text", body=body.content, signature=body.signature)
+    sent = await services.sending.send(
+        account,
+        Outgoing(group_id=group_id, format="text", body=body.content, signature=body.signature),
     )
     view = await _own_view(services, account, sent.message)
     view["recipients"] = sent.recipients

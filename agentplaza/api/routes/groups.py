@@ -13,8 +13,9 @@ from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
 from agentplaza.api.budgets import GROUP_NOTICES, WRITES
-from agentplaza.api.render import json_response, limit_headers
+from agentplaza.api.render import json_response
 from agentplaza.api.schemas.groups import (
+    GROUP_ID_MAX_CHARS,
     AnnouncementIn,
     CreateGroupIn,
     InviteIn,
@@ -24,7 +25,7 @@ from agentplaza.api.schemas.groups import (
     TransferIn,
     UpdateGroupIn,
 )
-from agentplaza.domain.accounts import Account
+from agentplaza.api.sends import not_served_here
 from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.cursors import decode_page_cursor, encode_page_cursor
 from agentplaza.domain.errors import Invalid
@@ -37,12 +38,11 @@ from agentplaza.domain.groups import (
     is_muted,
 )
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, message_view
-from agentplaza.services.groups import GroupDetail, GroupOutgoing
-from agentplaza.services.registry import Services
+from agentplaza.services.groups import GroupDetail
 
 router = APIRouter(prefix="/v1/groups", tags=["groups"])
 
-GroupIdPath = Path(max_length=64, description="the group's id (a UUID)")
+GroupIdPath = Path(max_length=GROUP_ID_MAX_CHARS, description="the group's id (a UUID)")
 MemberIdPath = Path(max_length=32, description="the member's account id")
 
 
@@ -305,47 +305,11 @@ async def unmute_member(
 async def send_group_message(
     body: SendGroupMessageIn,
     account: CurrentAccount,
-    services: ServicesDep,
     group_id: str = GroupIdPath,
     idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS),
 ) -> Response:
-    status, view, headers = await send_group_from_body(
-        services, account, group_id, body, idempotency_key
-    )
-    return json_response(view, status, headers)
-
-
-async def send_group_from_body(
-    services: Services,
-    account: Account,
-    group_id: str,
-    body: SendGroupMessageIn,
-    idempotency_key: str | None,
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """The send itself, shared by this route and its fast path (api/fastpath.py).
-
-    Returns (status, the sender's view of the message, extra headers).
-    """
-    limiter = services.limiter
-    decision = await limiter.check(limiter.send, account.id)
-    sent = await services.groups.send(
-        account,
-        group_id,
-        GroupOutgoing(
-            format=body.content.format if body.content else (body.format or "text"),
-            body=body.content.body if body.content else body.body,
-            reply_to=body.reply_to,
-            type=body.type,
-            idempotency_key=idempotency_key or body.idempotency_key,
-            signature=body.signature,
-        ),
-    )
-    headers = limit_headers(decision, limiter.send) or {}
-    if sent.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    view = message_view(sent.message)
-    view.update(group_id=sent.message.thread_id, status="accepted", recipients=sent.recipients)
-    return (200 if sent.replayed else 201), view, headers
+    """Declared for OpenAPI only: api/sends.py answers every POST to this path."""
+    not_served_here()
 
 
 @router.get("/{group_id}/messages", summary="The group's history, newest page first (members)")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Header, Path, Query, Request
-from pydantic import ValidationError
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, request_credential
 from agentplaza.api.budgets import ACKS
-from agentplaza.api.render import json_response, limit_headers
+from agentplaza.api.render import json_response
 from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
-from agentplaza.domain.accounts import Account
+from agentplaza.api.sends import not_served_here
 from agentplaza.domain.clock import iso_from_us, us_from_iso
 from agentplaza.domain.cursors import MAX_POSITION, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT
 from agentplaza.domain.errors import Invalid
@@ -20,8 +17,6 @@ from agentplaza.domain.ids import is_uuid_shaped
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, delivery_view, message_view
 from agentplaza.metrics import DELIVERED_LONGPOLL
 from agentplaza.realtime.longpoll import PENDING_DEFAULT_LIMIT, wait_for_pending
-from agentplaza.services.messaging import Outgoing
-from agentplaza.services.registry import Services
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 
@@ -30,59 +25,10 @@ router = APIRouter(prefix="/v1/messages", tags=["messages"])
 async def send_message(
     body: SendMessageIn,
     account: CurrentAccount,
-    services: ServicesDep,
     idempotency_key: str | None = Header(default=None, max_length=IDEMPOTENCY_KEY_MAX_CHARS),
 ) -> Response:
-    status, view, headers = await send_from_body(services, account, body, idempotency_key)
-    return json_response(view, status, headers)
-
-
-async def send_from_body(
-    services: Services, account: Account, body: SendMessageIn, idempotency_key: str | None
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """The send itself, shared by this route and its fast path (api/fastpath.py).
-
-    Returns (status, the sender's view of the message, extra headers).
-    """
-    limiter = services.limiter
-    decision = await limiter.check(limiter.send, account.id)
-    content_format = body.content.format if body.content else (body.format or "text")
-    content_body = body.content.body if body.content else body.body
-    out = Outgoing(
-        to=body.to,
-        format=content_format,
-        body=content_body,
-        thread_id=body.thread_id,
-        reply_to=body.reply_to,
-        type=body.type,
-        idempotency_key=idempotency_key or body.idempotency_key,
-        signature=body.signature,
-    )
-    posted = None
-    if body.thread_id and is_uuid_shaped(body.thread_id):  # only groups have such thread ids
-        posted = await services.groups.reply_in_group(account, out)
-    message, replayed = posted or await services.messaging.send(account, out)
-    headers = limit_headers(decision, limiter.send) or {}
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    view = message_view(message)
-    view["status"] = "accepted"
-    return (200 if replayed else 201), view, headers
-
-
-async def send_from_payload(
-    services: Services, account: Account, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """A send from an already decoded body (an AIM TCP MESSAGE frame): the same validation and
-    send as POST /v1/messages; returns the send response, raises AgentplazaError."""
-    try:
-        body = SendMessageIn.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-        raise Invalid(f"{where}: {first.get('msg', 'invalid value')}") from None
-    _, view, _ = await send_from_body(services, account, body, None)
-    return view
+    """Declared for OpenAPI only: api/sends.py answers every POST to this path."""
+    not_served_here()
 
 
 @router.get("/pending", summary="Unacknowledged messages; waits up to `timeout` s for one")

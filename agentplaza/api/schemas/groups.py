@@ -26,6 +26,9 @@ AccountIdIn = str | StrictInt  # strict: `true` / `10001.5` are not account ids
 # Generous bounds: the domain gives the precise message (e.g. a name that is only spaces).
 _NAME = Field(max_length=GROUP_NAME_MAX_CHARS * 4)
 
+GROUP_ID_MAX_CHARS = 64
+"""A cap on the `{group_id}` path segment (a group id is a 36-character UUID)."""
+
 
 class CreateGroupIn(BaseModel):
     """`{"name", "members": [ids]}` (agentim SDK); the creator may be listed or not."""

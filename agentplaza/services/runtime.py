@@ -1,4 +1,4 @@
-"""Services: the objects built once by api/app.py::build_app and passed explicitly."""
+"""Runtime: what every service needs (store, bus, cluster state, settings, time, randomness)."""
 
 from __future__ import annotations
 

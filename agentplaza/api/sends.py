@@ -1,0 +1,257 @@
+"""The two send endpoints, `POST /v1/messages` and `POST /v1/groups/{group_id}/messages`:
+their one implementation, served without FastAPI's per-request machinery.
+
+FastAPI's routing, middleware and dependency solving cost about a third of a send's CPU
+(py-spy, bench/README.md), so SendRoutes answers every POST to these two paths before
+FastAPI sees it. The FastAPI routes in api/routes/messages.py and groups.py are declarations
+for OpenAPI only (`not_served_here`), built from the same models and constraints as this
+module (the pydantic body models, `IDEMPOTENCY_KEY_MAX_CHARS`, `GROUP_ID_MAX_CHARS`);
+tests/api/test_send_routes.py holds the two together. Steps and statuses follow FastAPI's:
+parse the JSON (400), authenticate (401), validate path, header and body (400), send.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, NamedTuple, NoReturn, TypeVar
+
+import orjson
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agentplaza.api.auth import account_for, services_of
+from agentplaza.api.errors import render_exception
+from agentplaza.api.render import limit_headers
+from agentplaza.api.schemas.groups import GROUP_ID_MAX_CHARS, SendGroupMessageIn
+from agentplaza.api.schemas.messages import SendMessageIn
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.errors import Invalid
+from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, message_view
+from agentplaza.services.registry import Services
+from agentplaza.services.sending import Outgoing, Sent
+
+_WANTED = {b"content-type", b"authorization", b"x-api-key", b"idempotency-key"}
+_NOT_AN_OBJECT = [{"type": "model_attributes_type", "loc": ("body",), "msg": "not an object"}]
+_KEY = TypeAdapter(Annotated[str, Field(max_length=IDEMPOTENCY_KEY_MAX_CHARS)])
+_GROUP_ID = TypeAdapter(Annotated[str, Field(max_length=GROUP_ID_MAX_CHARS)])
+
+
+class _RouteTemplate(NamedTuple):
+    path: str
+
+
+# What the router would leave in scope["route"]; api/httpmetrics.py labels requests by it.
+SEND_PATH = "/v1/messages"
+GROUP_SEND_PATH = "/v1/groups/{group_id}/messages"
+_SEND_ROUTE = _RouteTemplate(SEND_PATH)
+_GROUP_SEND_ROUTE = _RouteTemplate(GROUP_SEND_PATH)
+_GROUP_SEND = re.compile(r"^/v1/groups/([^/]+)/messages$")  # what Starlette's {group_id} takes
+Result = tuple[int, dict[str, Any], dict[str, str]]
+M = TypeVar("M", SendMessageIn, SendGroupMessageIn)
+
+
+class SendRoutes:
+    """Answers the two send endpoints; passes everything else to `app`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        group = _GROUP_SEND.match(path) if path.startswith("/v1/groups/") else None
+        if path != SEND_PATH and group is None:
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app  # what FastAPI would set: services live on app.state
+        scope["route"] = _SEND_ROUTE if group is None else _GROUP_SEND_ROUTE
+        request = Request(scope, receive)
+        try:
+            if group is None:
+                status, view, extra = await send_message(request)
+            else:
+                status, view, extra = await send_group_message(request, group.group(1))
+        except Exception as exc:
+            await (await render_exception(request, exc))(scope, receive, send)
+            return
+        body = orjson.dumps(view)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def not_served_here() -> NoReturn:
+    """The body of the OpenAPI-only declarations: SendRoutes answers these paths first."""
+    raise RuntimeError("the send endpoints are served by api/sends.py::SendRoutes")
+
+
+# --- the endpoints ------------------------------------------------------------------------------
+
+
+async def send_message(request: Request) -> Result:
+    """POST /v1/messages: a DM, or (a thread id naming the sender's group) a group reply."""
+    body, account, key = await _parse(request, SendMessageIn, [])
+    services = services_of(request)
+    content_format, content_body = _content(body)
+    out = Outgoing(
+        to=body.to,
+        format=content_format,
+        body=content_body,
+        thread_id=body.thread_id,
+        reply_to=body.reply_to,
+        type=body.type,
+        idempotency_key=key or body.idempotency_key,
+        signature=body.signature,
+    )
+    headers, sent = await _send(services, account, out)
+    view = message_view(sent.message)
+    view["status"] = "accepted"
+    return (200 if sent.replayed else 201), view, headers
+
+
+async def send_group_message(request: Request, group_id: str) -> Result:
+    """POST /v1/groups/{group_id}/messages (members)."""
+    path_errors = _errors(_GROUP_ID, group_id, ("path", "group_id"))
+    body, account, key = await _parse(request, SendGroupMessageIn, path_errors)
+    content_format, content_body = _content(body)
+    out = Outgoing(
+        group_id=group_id,
+        format=content_format,
+        body=content_body,
+        reply_to=body.reply_to,
+        type=body.type,
+        idempotency_key=key or body.idempotency_key,
+        signature=body.signature,
+    )
+    headers, sent = await _send(services_of(request), account, out)
+    view = message_view(sent.message)
+    view.update(group_id=sent.message.thread_id, status="accepted", recipients=sent.recipients)
+    return (200 if sent.replayed else 201), view, headers
+
+
+async def send_from_payload(
+    services: Services, account: Account, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """A send from an already decoded body (an AIM TCP MESSAGE frame, realtime/aim.py): the
+    same validation and send as POST /v1/messages; returns its response body, raises
+    AgentplazaError."""
+    try:
+        body = SendMessageIn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        raise Invalid(f"{where}: {first.get('msg', 'invalid value')}") from None
+    content_format, content_body = _content(body)
+    out = Outgoing(
+        to=body.to,
+        format=content_format,
+        body=content_body,
+        thread_id=body.thread_id,
+        reply_to=body.reply_to,
+        type=body.type,
+        idempotency_key=body.idempotency_key,
+        signature=body.signature,
+    )
+    _, sent = await _send(services, account, out)
+    view = message_view(sent.message)
+    view["status"] = "accepted"
+    return view
+
+
+async def _send(services: Services, account: Account, out: Outgoing) -> tuple[dict[str, str], Sent]:
+    limiter = services.limiter
+    decision = await limiter.check(limiter.send, account.id)
+    sent = await services.sending.send(account, out)
+    headers = limit_headers(decision, limiter.send) or {}
+    if sent.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers, sent
+
+
+def _content(body: SendMessageIn | SendGroupMessageIn) -> tuple[str, object]:
+    if body.content:
+        return body.content.format, body.content.body
+    return body.format or "text", body.body
+
+
+# --- parsing, as FastAPI would ------------------------------------------------------------------
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    """The few headers these routes read, in one pass (Starlette's Headers.get scans per call)."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+def _errors(adapter: TypeAdapter[str], value: str, loc: tuple[str, ...]) -> list[Any]:
+    try:
+        adapter.validate_python(value)
+    except ValidationError as exc:
+        return [{**e, "loc": loc} for e in exc.errors(include_url=False)]
+    return []
+
+
+def _lenient(model: type[M], raw: bytes) -> tuple[M | None, list[Any]]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
+        ) from None
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        return None, exc.errors(include_url=False)
+
+
+def _located(errors: list[Any]) -> list[Any]:
+    """Errors as FastAPI reports body errors: under `body`, or "not an object" for the root."""
+    if any(e["type"] in {"model_type", "model_attributes_type"} and not e["loc"] for e in errors):
+        return _NOT_AN_OBJECT
+    return [{**e, "loc": ("body", *e["loc"])} for e in errors]
+
+
+async def _parse(
+    request: Request, model: type[M], path_errors: list[Any]
+) -> tuple[M, Account, str | None]:
+    """The body, the caller and the idempotency key, with FastAPI's statuses and order:
+    undecodable JSON, then authentication, then path, header and body errors together."""
+    raw = await request.body()
+    headers = _headers(request.scope)
+    content_type = headers.get(b"content-type", "")
+    is_json = not content_type or content_type.split(";")[0].strip().lower().endswith("json")
+    body: M | None = None
+    problem: list[Any] = []
+    if is_json and raw:
+        try:
+            body = model.model_validate_json(raw)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            if any(e["type"] == "json_invalid" for e in errors):
+                # pydantic's parser is stricter than the json module FastAPI uses (lone
+                # surrogates, NaN); only what json.loads refuses is a 400 on every route.
+                body, errors = _lenient(model, raw)
+            if body is None:
+                problem = _located(errors)
+    else:
+        problem = _NOT_AN_OBJECT
+    services = services_of(request)
+    account = await account_for(services, headers.get(b"authorization"), headers.get(b"x-api-key"))
+    key = headers.get(b"idempotency-key")
+    key_errors = [] if key is None else _errors(_KEY, key, ("header", "idempotency-key"))
+    errors = path_errors + key_errors + problem
+    if errors or body is None:
+        raise RequestValidationError(errors or _NOT_AN_OBJECT)
+    return body, account, key

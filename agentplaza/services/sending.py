@@ -1,0 +1,216 @@
+"""Sending: the one pipeline every message takes, direct or to a group.
+
+validate → signature → attachments → build → append (one transaction: the rules, the inbox
+rows, the idempotency key) → grant attachments → publish → count. Whether a send is a DM or
+a group message is decided here, not by the caller: a `group_id` (POST
+/v1/groups/{id}/messages) or a `thread_id` naming a group the sender belongs to (the agentim
+SDK's reply to a group message) makes it a group message; anything else is a DM to `to`.
+Rules live in domain/ and are applied by the store inside the transaction; see docs/streams.md
+and docs/groups.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from agentplaza.domain import ids
+from agentplaza.domain.accounts import Account, named_account_id
+from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
+from agentplaza.domain.groups import (
+    GroupDecision,
+    GroupSendFacts,
+    is_group_id,
+    parse_mentions,
+    plan_group_delivery,
+)
+from agentplaza.domain.ids import AccountId, ThreadId
+from agentplaza.domain.messages import (
+    Message,
+    MessageFormat,
+    parse_message_type,
+    parse_reply_to,
+    validate_content,
+    validate_idempotency_key,
+)
+from agentplaza.domain.notifications import NotificationKind
+from agentplaza.domain.permissions import check_direct_message
+from agentplaza.metrics import MESSAGES_SENT, STORE_APPEND
+from agentplaza.services.notifications import Notice, Notifications
+from agentplaza.services.publishing import Publisher
+from agentplaza.services.runtime import Runtime
+from agentplaza.services.signatures import check_signature
+from agentplaza.store.records import Appended
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outgoing:
+    """A send after the API parsed it (still unvalidated)."""
+
+    format: str
+    body: object
+    to: object = None
+    """The recipient of a DM (ignored for a group message)."""
+    group_id: str | None = None
+    """The group of POST /v1/groups/{id}/messages; None for POST /v1/messages."""
+    thread_id: str | None = None
+    reply_to: str | None = None
+    type: str | None = None
+    idempotency_key: str | None = None
+    signature: str | None = None
+    """Hex DER ECDSA signature of the body (docs/signatures.md); checked before storing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message: Message
+    replayed: bool
+    recipients: int
+    """Inbox rows written: 1 for a DM, the other members for a group message."""
+
+
+class Attachments(Protocol):
+    """What a send needs from services/files.py: image messages may show our own files."""
+
+    async def check_shareable(self, sender_id: AccountId, body_json_url: str) -> None:
+        """Raise if the image is one of our files the sender may not read."""
+
+    async def grant_for_message(
+        self, sender_id: AccountId, body_json_url: str, recipients: Sequence[AccountId]
+    ) -> None:
+        """Let the recipients download the sender's file the image shows."""
+
+
+class Sending:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        publisher: Publisher,
+        notifications: Notifications,
+        attachments: Attachments,
+    ) -> None:
+        self._rt = runtime
+        self._store = runtime.store
+        self._publisher = publisher
+        self._notifications = notifications  # a group message's @mentions
+        self._attachments = attachments
+
+    async def send(self, sender: Account, out: Outgoing) -> Sent:
+        """Store the message durably, then publish it. An acknowledged send is committed."""
+        group_id = await self._group_of(sender, out)
+        recipient = None if group_id is not None else named_account_id(out.to)
+        key = None if out.idempotency_key is None else validate_idempotency_key(out.idempotency_key)
+        fmt, body = validate_content(
+            out.format, out.body, max_bytes=self._rt.settings.max_message_body_bytes
+        )
+        msg_type = parse_message_type(out.type, out.reply_to)
+        reply_to = parse_reply_to(out.reply_to)
+        signature, signer_key = await check_signature(self._store, sender.id, body, out.signature)
+        if fmt is MessageFormat.IMAGE:
+            await self._attachments.check_shareable(sender.id, body)
+        if recipient is not None:
+            thread_id = await self._dm_thread(sender.id, recipient, out.thread_id)
+        else:
+            thread_id = ThreadId(str(group_id))
+        now_us = self._rt.clock_us()
+        message = Message(
+            id=ids.new_message_id(now_us // 1000, self._rt.random_bytes(10)),
+            sender_id=sender.id,
+            recipient_id=recipient,
+            thread_id=thread_id,
+            reply_to=reply_to,
+            type=msg_type,
+            format=fmt,
+            body=body,
+            created_at_us=now_us,
+            signature=signature,
+            signer_public_key=signer_key,
+        )
+        started = time.perf_counter()
+        try:
+            appended = await self._append(sender, message, key, now_us)
+        finally:
+            STORE_APPEND.observe(time.perf_counter() - started)
+        sent = appended.message
+        if sent.format is MessageFormat.IMAGE:
+            # Before the push, so the recipients can fetch the image as soon as it arrives.
+            # A DM's also on a replay (of the stored message): the grant is idempotent and
+            # repairs one a crash cut off.
+            granted = (
+                [recipient]
+                if recipient is not None
+                else [i.context.recipient_id for i in appended.items]
+            )
+            if granted:
+                await self._attachments.grant_for_message(sender.id, sent.body, granted)
+        await self._publisher.publish(appended.items)
+        if not appended.replayed:
+            MESSAGES_SENT.inc()
+        return Sent(sent, appended.replayed, len(appended.items))
+
+    async def _group_of(self, sender: Account, out: Outgoing) -> str | None:
+        """The group this send goes to, or None for a DM."""
+        if out.group_id is not None:
+            if not is_group_id(out.group_id):  # nothing else can name a group: not found
+                raise NotFound("no such group", ErrorCode.GROUP_NOT_FOUND)
+            return out.group_id
+        # The agentim SDK's `msg.reply()` on a group message sends `POST /v1/messages {"to":
+        # <sender>, "thread_id": <group id>}` (agentim-wire §16): a member's reply goes to the
+        # group; anyone else's is a plain DM (the thread id is then ignored, see _dm_thread).
+        thread = out.thread_id
+        if thread and isinstance(thread, str) and is_group_id(thread):
+            found = await self._store.get_group(thread, sender.id)
+            if found is not None and found[1] is not None:
+                return thread
+        return None
+
+    async def _append(
+        self, sender: Account, message: Message, key: str | None, now_us: int
+    ) -> Appended:
+        if message.recipient_id is not None:
+            return await self._store.append_direct_message(
+                message, decide=check_direct_message, idempotency_key=key
+            )
+        mentions = parse_mentions(message.format, message.body)
+        gid = message.thread_id
+
+        def decide(facts: GroupSendFacts) -> GroupDecision:
+            deliveries, mentioned = plan_group_delivery(facts, now_us=now_us, mentions=mentions)
+            notices = [
+                replace(
+                    self._notifications.new(
+                        sender,
+                        Notice(
+                            recipient=member,
+                            kind=NotificationKind.MENTION,
+                            subject_id=gid,
+                            summary=f"{sender.display_name} mentioned you in a group",
+                            data={"group_id": gid, "message_id": message.id},
+                        ),
+                    ),
+                    message_id=message.id,
+                )
+                for member in mentioned
+            ]
+            return deliveries, notices
+
+        return await self._store.append_group_message(message, decide=decide, idempotency_key=key)
+
+    async def _dm_thread(
+        self, sender: AccountId, recipient: AccountId, requested: str | None
+    ) -> ThreadId:
+        """The pair's thread, unless the sender names another thread it shares with them.
+
+        A thread id the pair does not share is ignored rather than refused: the agentim SDK
+        replies with whatever thread id it received, and refusing would break the reply.
+        """
+        pair_thread = ids.dm_thread_id(sender, recipient)
+        if not requested or requested == pair_thread:
+            return pair_thread
+        if not isinstance(requested, str) or not ids.is_thread_id(requested):
+            raise Invalid("thread_id is not a valid thread id", ErrorCode.INVALID_ID)
+        peer = await self._store.find_thread_peer(sender, ThreadId(requested))
+        return ThreadId(requested) if peer == recipient else pair_thread
