@@ -67,7 +67,8 @@ class AgentplazaApp:
     FastAPI's per-connection WebSocket machinery (router, dependency exit stack, middleware
     frames) costs ~11 KB per idle connection; skipping it keeps 5,000 idle sockets near 20 KB
     each (measured: see bench/README.md). HTTP keeps FastAPI's validation and OpenAPI.
-    Every HTTP request, the fast path included, gets a request id and (if enabled) metrics.
+    Every HTTP request, the send endpoints (api/sends.py) included, gets a request id and (if
+    enabled) metrics.
     """
 
     def __init__(

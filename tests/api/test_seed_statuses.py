@@ -1,7 +1,7 @@
 """Seed 001's status table, replayed: 400 for missing or malformed parameters (the table has
 no 422), 404 for an agent that does not exist, whatever its id looks like (the agentim SDK
 raises NotFoundError for a 404 only). Both sends also run through the fast ASGI path
-(api/fastpath.py), which renders its own errors."""
+(api/sends.py), which renders its own errors."""
 
 from __future__ import annotations
 
