@@ -100,22 +100,7 @@ def not_served_here() -> NoReturn:
 async def send_message(request: Request) -> Result:
     """POST /v1/messages: a DM, or (a thread id naming the sender's group) a group reply."""
     body, account, key = await _parse(request, SendMessageIn, [])
-    services = services_of(request)
-    content_format, content_body = _content(body)
-    out = Outgoing(
-        to=body.to,
-        format=content_format,
-        body=content_body,
-        thread_id=body.thread_id,
-        reply_to=body.reply_to,
-        type=body.type,
-        idempotency_key=key or body.idempotency_key,
-        signature=body.signature,
-    )
-    headers, sent = await _send(services, account, out)
-    view = message_view(sent.message)
-    view["status"] = "accepted"
-    return (200 if sent.replayed else 201), view, headers
+    return await direct_message(services_of(request), account, body, key)
 
 
 async def send_group_message(request: Request, group_id: str) -> Result:
@@ -150,6 +135,14 @@ async def send_from_payload(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise Invalid(f"{where}: {first.get('msg', 'invalid value')}") from None
+    _, view, _ = await direct_message(services, account, body, None)
+    return view
+
+
+async def direct_message(
+    services: Services, account: Account, body: SendMessageIn, key: str | None
+) -> Result:
+    """The body of POST /v1/messages once parsed: (status, response body, extra headers)."""
     content_format, content_body = _content(body)
     out = Outgoing(
         to=body.to,
@@ -158,13 +151,13 @@ async def send_from_payload(
         thread_id=body.thread_id,
         reply_to=body.reply_to,
         type=body.type,
-        idempotency_key=body.idempotency_key,
+        idempotency_key=key or body.idempotency_key,
         signature=body.signature,
     )
-    _, sent = await _send(services, account, out)
+    headers, sent = await _send(services, account, out)
     view = message_view(sent.message)
     view["status"] = "accepted"
-    return view
+    return (200 if sent.replayed else 201), view, headers
 
 
 async def _send(services: Services, account: Account, out: Outgoing) -> tuple[dict[str, str], Sent]:
