@@ -220,6 +220,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("password-missing", "body", 400, V, json={"display_name": "{my_name}"}),
         Case("password-empty", "body", 400, V, json={"display_name": "x", "password": ""}),
         Case("name-int", "body", 400, V, json={"display_name": 1, "password": "whatever1"}),
+        Case("username-int", "body", 400, V, json={"username": 1, "password": "whatever1"}),
+        Case("username-65", "body", 400, V, json={"username": "u" * 65, "password": "whatever1"}),
         Case("id-33", "body", 400, V, json={"id": "P" + "1" * 32, "password": "whatever1"}),
         Case(
             "unknown-name",
