@@ -1,20 +1,43 @@
 """Logging for server processes: one handler on the root logger, text or JSON lines.
 
 Every record (ours, uvicorn's, alembic's) goes through the same handler, which adds the
-request id of the request being served, if any (api/requestid.py sets it), and the node.
-Imports nothing from agentplaza, so any layer may read `request_id_var`.
+request id of the request being served, if any (api/requestid.py sets it), and the node, and
+redacts credentials: uvicorn logs a WebSocket's path with its query string (`?token=am_…`),
+and an exception's text may quote a header. Imports nothing from agentplaza, so any layer may
+read `request_id_var`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
 LOG_FORMATS = ("text", "json")
 request_id_var: ContextVar[str | None] = ContextVar("agentplaza_request_id", default=None)
+REDACTED = "[redacted]"
+# API keys, session tokens, recovery and webhook secrets by their prefixes (domain/ids.py,
+# domain/webhooks.py); whatever follows `token=`/`api_key=` in a query string or `Bearer` in a
+# header, valid or not (a mistyped key is still mostly someone's key).
+_SECRETS = re.compile(
+    r"\b(?P<prefix>am_|pt_|rs_|whsec_)[A-Za-z0-9_-]{4,}"
+    r"|(?P<param>[?&;](?:token|api_key|apikey|key|access_token|recovery_secret|password)=)"
+    r"[^&\s\"'\\]+"
+    r"|(?P<scheme>\b[Bb]earer\s+)[^\s\"'\\,;]+"
+    r"|(?P<header>\b[Xx]-[Aa][Pp][Ii]-[Kk][Ee][Yy]['\"]?\s*[:=,]\s*b?['\"]?)[^\s\"'\\,;]+",
+)
+
+
+def redact(text: str) -> str:
+    """`text` with every credential it contains replaced by `[redacted]`."""
+    return _SECRETS.sub(_redacted, text)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    return (match["prefix"] or match["param"] or match["scheme"] or match["header"]) + REDACTED
 
 
 class ContextFilter(logging.Filter):
@@ -39,7 +62,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
         record.rid = f" [{request_id}]" if request_id else ""
-        return super().format(record)
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,14 +76,14 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", None),
             "node": getattr(record, "node", None),
         }
         if record.exc_info:
-            entry["exc_info"] = self.formatException(record.exc_info)
+            entry["exc_info"] = redact(self.formatException(record.exc_info))
         if record.stack_info:
-            entry["stack_info"] = self.formatStack(record.stack_info)
+            entry["stack_info"] = redact(self.formatStack(record.stack_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

@@ -14,6 +14,7 @@ import resource
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
@@ -22,9 +23,13 @@ from uvicorn.supervisors import multiprocess
 
 from agentplaza.api.app import AgentplazaApp, build_app
 from agentplaza.api.routes.metrics import forget_this_process
+from agentplaza.bus import open_bus
+from agentplaza.bus.base import Bus
 from agentplaza.logs import configure_logging
 from agentplaza.node import node_name
-from agentplaza.settings import ENV_PREFIX, Settings
+from agentplaza.settings import ENV_PREFIX, Settings, mask_url_password
+from agentplaza.store import open_store
+from agentplaza.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,41 @@ def check_settings(settings: Settings) -> None:
             f"{many} needs a shared bus (AGENTPLAZA_BUS_URL=redis://... or nats://...):"
             " the memory bus does not cross processes"
         )
+
+
+async def check_backends(settings: Settings) -> None:
+    """Open (migrating) and close the store, then the bus; StartupRefused in one line if either
+    cannot be used. Run before uvicorn, whose lifespan failures print whole tracebacks and
+    would repeat in every worker."""
+    database_url = settings.effective_database_url
+    await _open_and_close(
+        f"the database at {mask_url_password(database_url)}",
+        lambda: open_store(database_url, pool_size=1),
+    )
+    await _open_and_close(
+        f"the bus at {mask_url_password(settings.bus_url)}",
+        lambda: open_bus(settings.bus_url, namespace=settings.bus_namespace),
+    )
+
+
+async def _open_and_close(what: str, backend: Callable[[], Store | Bus]) -> None:
+    try:
+        opened = backend()
+        await opened.start()
+        await opened.close()
+    except Exception as exc:  # whatever the driver raises, the operator gets one line
+        lines = str(exc).strip().splitlines()
+        raise StartupRefused(f"cannot use {what}: {lines[0] if lines else repr(exc)}") from exc
+
+
+def check_port(settings: Settings) -> None:
+    """StartupRefused if the port is taken (uvicorn would say so in five log lines, after
+    starting the app)."""
+    try:
+        socket.create_server((settings.host, settings.port)).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StartupRefused(f"cannot listen on {settings.host}:{settings.port}: {reason}") from exc
 
 
 def raise_fd_limit() -> None:
@@ -171,6 +211,8 @@ def run(settings: Settings) -> None:
         configure_logging(settings.log_level, settings.log_format, node=node_name(settings.node_id))
     except ValueError as exc:
         raise StartupRefused(str(exc)) from exc
+    check_port(settings)
+    asyncio.run(check_backends(settings))
     raise_fd_limit()
     if settings.workers > 1:
         _run_workers(settings)

@@ -64,6 +64,8 @@ class Settings:
     webhook_backoff_max_secs: float = 600.0
     webhook_poll_interval_secs: float = 0.5
     webhook_concurrency: int = 16
+    webhook_slow_after_secs: float = 1.0
+    webhook_max_in_flight: int = 256
 
     @property
     def effective_database_url(self) -> str:
@@ -110,7 +112,7 @@ class Settings:
         for field in fields(self):
             value = getattr(self, field.name)
             if field.name in SECRET_SETTINGS and "@" in str(value):
-                value = _mask_url_password(str(value))
+                value = mask_url_password(str(value))
             out[field.name] = value
         return out
 
@@ -135,7 +137,8 @@ def _convert(name: str, type_name: str, raw: Any) -> Any:
     return str(raw)
 
 
-def _mask_url_password(url: str) -> str:
+def mask_url_password(url: str) -> str:
+    """`url` with its password, if any, replaced by ***."""
     scheme, sep, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
     if not at:

@@ -44,6 +44,7 @@ from agentplaza.logs import request_id_var
 from agentplaza.metrics import MULTIPROCESS
 from agentplaza.node import node_name
 from agentplaza.realtime.hub import Hub
+from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
 from agentplaza.realtime.sse import StreamCounter
 from agentplaza.realtime.websocket import websocket_endpoint
@@ -122,6 +123,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
     room_hub = RoomHub(bus, services.rooms)
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
+    revocations = RevocationRelay(bus, hub, services.accounts)
     webhook_worker = WebhookWorker(services.webhooks, settings)
 
     @asynccontextmanager
@@ -130,6 +132,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         await bus.start()
         await cluster.start()
         await hub.start()
+        await revocations.start()
         await room_hub.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
         await webhook_worker.start()
@@ -149,6 +152,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
                         await task
             await webhook_worker.stop()  # before the store closes: it records outcomes there
             await room_hub.stop()
+            await revocations.stop()
             await hub.stop()
             await cluster.close()
             await bus.close()

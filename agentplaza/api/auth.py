@@ -29,6 +29,11 @@ async def current_account(request: Request) -> Account:
     )
 
 
+def request_credential(request: Request) -> str | None:
+    """The credential the request authenticated with (current_account's choice)."""
+    return pick_credential(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
 async def account_for(
     services: Services, authorization: str | None, api_key: str | None
 ) -> Account:

@@ -1,151 +1,96 @@
-"""The `agentplaza` command: serve, migrate, settings. Flags map to AGENTPLAZA_* settings.
+"""The `agentplaza` command. Client commands (register, send, listen, mcp...) need only the
+base install; server commands (serve, migrate...) import the server when they run.
 
-Importable without the server's dependencies; server commands import them when run.
+Every failure ends as one line on stderr and a documented exit code (cli/runtime.py), never
+a traceback.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+import sys
 
 import typer
 
-from agentplaza.settings import Settings
+from agentplaza.cli import account, messaging, scaffold, server, social, webhooks
+from agentplaza.cli import mcp as mcp_command
+from agentplaza.cli.config import ConfigError
+from agentplaza.cli.runtime import (
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    CliFailure,
+    exit_code_of,
+    report_error,
+)
+from agentplaza.sdk import PlazaError
 
-app = typer.Typer(help="agentplaza: instant messaging for AI agents.", no_args_is_help=True)
+app = typer.Typer(
+    help="agentplaza: instant messaging for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
-SERVER_EXTRA_HINT = 'the server needs its dependencies: pip install "agentplaza[server]"'
-
-
-def _settings(overrides: dict[str, Any]) -> Settings:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings.from_env().with_values(given)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (AGENTPLAZA_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port (AGENTPLAZA_PORT).")] = None,
-    data_dir: Annotated[
-        str | None, typer.Option(help="Where the SQLite file lives (AGENTPLAZA_DATA_DIR).")
-    ] = None,
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
-    bus_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_BUS_URL.")] = None,
-    log_level: Annotated[str | None, typer.Option(help="AGENTPLAZA_LOG_LEVEL.")] = None,
-    log_format: Annotated[
-        str | None, typer.Option(help="text or json lines (AGENTPLAZA_LOG_FORMAT).")
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="Server processes on this port, each a node (AGENTPLAZA_WORKERS);"
-            " above 1 needs PostgreSQL and a Redis or NATS bus."
-        ),
-    ] = None,
-    node_id: Annotated[
-        str | None, typer.Option(help="This node's name in logs and /health (AGENTPLAZA_NODE_ID).")
-    ] = None,
-) -> None:
-    """Run the server (default: SQLite file under the data dir, in-process fan-out)."""
-    settings = _settings(
-        {
-            "host": host,
-            "port": port,
-            "data_dir": data_dir,
-            "database_url": database_url,
-            "bus_url": bus_url,
-            "log_level": log_level,
-            "log_format": log_format,
-            "workers": workers,
-            "node_id": node_id,
-        }
-    )
-    try:
-        from agentplaza.server import StartupRefused, run
-    except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
-    try:
-        run(settings)
-    except StartupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-@app.command()
-def migrate(
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
-) -> None:
-    """Bring the database schema up to date (the server also does this at start-up)."""
-    settings = _settings({"database_url": database_url, "data_dir": data_dir})
-    try:
-        from pathlib import Path
-
-        from agentplaza.store.migrate import upgrade_to_head
-    except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
-    url = settings.effective_database_url
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    upgrade_to_head(url)
-    typer.echo("database is at the newest schema")
-
-
-@app.command("chatr-verify")
-def chatr_verify(
-    name: Annotated[str, typer.Argument(help="The chatr agent's name.")],
-    moltbook_name: Annotated[
-        str, typer.Option("--moltbook-name", help="The Moltbook account you checked.")
-    ],
-    owner_twitter: Annotated[
-        str | None, typer.Option("--owner-twitter", help="Its owner's Twitter/X handle.")
-    ] = None,
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
-) -> None:
-    """Approve a chatr agent's Moltbook verification by hand (Moltbook is not reachable from
-    this deployment): after checking its post, the agent's verify/complete then succeeds."""
-    settings = _settings({"database_url": database_url, "data_dir": data_dir})
-    try:
-        import asyncio
-
-        from agentplaza.domain.errors import AgentplazaError
-        from agentplaza.services.container import wall_clock_us
-        from agentplaza.services.rooms import ManualVerifier
-        from agentplaza.store import open_store
-    except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
-
-    async def approve() -> str:
-        store = open_store(settings.effective_database_url)
-        await store.start()
-        try:
-            agent, attempt = await ManualVerifier(store, wall_clock_us).approve(
-                name, moltbook_name, owner_twitter
-            )
-        finally:
-            await store.close()
-        code = f" (code {attempt.code})" if attempt.code else " (no code handed out yet)"
-        return f"approved {agent.name} ({agent.account_id}) as {attempt.moltbook_name}{code}"
-
-    try:
-        typer.echo(asyncio.run(approve()))
-    except AgentplazaError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
-
-
-@app.command("settings")
-def show_settings() -> None:
-    """Print the effective settings (secrets masked)."""
-    typer.echo(json.dumps(_settings({}).describe(), indent=2))
+# server
+app.command()(server.serve)
+app.command()(server.migrate)
+app.command("settings")(server.show_settings)
+app.command("chatr-verify")(server.chatr_verify)
+# account
+app.command()(account.register)
+app.command()(account.whoami)
+app.command()(account.search)
+app.add_typer(account.keys_app, name="keys")
+# messaging
+app.command()(messaging.send)
+app.command()(messaging.listen)
+app.command()(messaging.threads)
+# social
+app.add_typer(social.friends_app, name="friends")
+app.add_typer(social.groups_app, name="groups")
+app.add_typer(social.moments_app, name="moments")
+# webhooks and development
+app.add_typer(webhooks.webhook_app, name="webhook")
+app.command()(webhooks.dev)
+app.command()(scaffold.init)
+app.command()(mcp_command.mcp)
 
 
 def main() -> None:
-    app()
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="agentplaza", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        report_error("interrupted")
+        code = EXIT_INTERRUPTED
+    except CliFailure as exc:
+        report_error(str(exc))
+        code = exc.exit_code
+    except ConfigError as exc:
+        report_error(str(exc))
+        code = EXIT_USAGE
+    except PlazaError as exc:
+        report_error(str(exc), code=exc.code, status=exc.status)
+        code = exit_code_of(exc)
+    except OSError as exc:
+        report_error(f"{exc.strerror or exc} ({getattr(exc, 'filename', None) or 'os'})")
+        code = EXIT_REFUSED
+    except Exception as exc:  # the promise: one line, never a traceback
+        code = _usage_error(exc)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: Exception) -> int:
+    """Click's usage errors (vendored by newer typer, so matched by shape, not class)."""
+    format_message = getattr(exc, "format_message", None)
+    if format_message is None:
+        report_error(f"unexpected {type(exc).__name__}: {exc}")
+        return EXIT_REFUSED
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click shows it
+        print(format_message(), file=sys.stderr)
+        return EXIT_USAGE
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+    report_error(f"{format_message()}{hint}")
+    return int(getattr(exc, "exit_code", EXIT_USAGE))

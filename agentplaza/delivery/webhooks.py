@@ -3,7 +3,10 @@
 At least once: a row leaves the outbox only after a 2xx, so a crash between the POST and the
 record sends it again (the receiver dedups by message id or `X-AgentIM-Delivery`). One
 webhook's deliveries go out one at a time in seq order (the claim takes only the oldest
-pending row per account); different webhooks are served concurrently. See docs/webhooks.md.
+pending row per account); different webhooks are served concurrently, the accounts served
+least recently first, and a POST that runs longer than `webhook_slow_after_secs` stops
+counting against `webhook_concurrency`, so slow receivers delay only their own account.
+See docs/webhooks.md.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ class WebhookWorker:
         self._webhooks = webhooks
         self._settings = settings
         self._wake = asyncio.Event()
-        self._inflight: dict[asyncio.Task[None], Delivery] = {}
+        # Each attempt in flight, with the loop time it started.
+        self._inflight: dict[asyncio.Task[None], tuple[Delivery, float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -63,15 +67,18 @@ class WebhookWorker:
 
     async def start(self) -> None:
         transport = None
+        limits = httpx.Limits(max_connections=self._settings.webhook_max_in_flight)
         if not self._settings.webhook_allow_private:
-            limits = httpx.Limits(max_connections=self._settings.webhook_concurrency)
             backend = CheckedNetworkBackend(resolve_host, rules.check_resolved)
             transport = CheckedTransport(backend, limits=limits)
         self._client = httpx.AsyncClient(
             timeout=self._settings.webhook_timeout_secs,
             follow_redirects=False,  # a redirect could lead past the SSRF check
             trust_env=False,  # no proxy from the environment: the check is on the target
-            headers={"User-Agent": USER_AGENT},
+            # The body is never decompressed (a few hundred bytes of stacked gzip inflate to
+            # gigabytes); ask for it plain, and read whatever comes raw, under the cap.
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+            limits=limits,
             transport=transport,
         )
         self._webhooks.on_due(self.wake)
@@ -80,7 +87,7 @@ class WebhookWorker:
     async def stop(self) -> None:
         """Stop claiming; cut in-flight POSTs short and give their leases back, so they are
         retried after the restart (at least once; after a crash the leases expire instead)."""
-        cut = list(self._inflight.values())
+        cut = [delivery for delivery, _ in self._inflight.values()]
         tasks = [t for t in (self._task, *self._inflight) if t is not None]
         for task in tasks:
             task.cancel()
@@ -102,14 +109,14 @@ class WebhookWorker:
         depth_at = 0.0
         while True:
             try:
-                free = self._settings.webhook_concurrency - len(self._inflight)
+                free = self._free_slots(loop.time())
                 if free > 0:
-                    in_flight = {d.id for d in self._inflight.values()}
+                    in_flight = {d.id for d, _ in self._inflight.values()}
                     for delivery in await self._webhooks.claim(free):
                         if delivery.id in in_flight:
                             continue  # its lease ran out mid-attempt; that attempt decides
                         task = loop.create_task(self._deliver(delivery))
-                        self._inflight[task] = delivery
+                        self._inflight[task] = (delivery, loop.time())
                         task.add_done_callback(self._finished)
                 if loop.time() >= depth_at:
                     WEBHOOK_QUEUE_DEPTH.set(await self._webhooks.queue_depth())
@@ -119,7 +126,27 @@ class WebhookWorker:
                 log.exception("webhook worker: claiming due deliveries failed; will retry")
             self._wake.clear()
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_interval_secs)
+                await asyncio.wait_for(self._wake.wait(), self._next_look(loop.time()))
+
+    def _free_slots(self, now: float) -> int:
+        """Attempts that may start now: `webhook_concurrency` counts only the attempts younger
+        than `webhook_slow_after_secs`, so receivers that stall (one attempt per account at a
+        time) cannot hold every slot; `webhook_max_in_flight` bounds them all."""
+        slow_after = self._settings.webhook_slow_after_secs
+        young = sum(1 for _, started in self._inflight.values() if now - started < slow_after)
+        return min(
+            self._settings.webhook_concurrency - young,
+            self._settings.webhook_max_in_flight - len(self._inflight),
+        )
+
+    def _next_look(self, now: float) -> float:
+        """Seconds until the next poll, or until an attempt turns slow and frees its slot."""
+        wait = self._settings.webhook_poll_interval_secs
+        slow_after = self._settings.webhook_slow_after_secs
+        for _, started in self._inflight.values():
+            if now - started < slow_after:
+                wait = min(wait, started + slow_after - now + 0.001)
+        return wait
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._inflight.pop(task, None)
@@ -185,11 +212,15 @@ class WebhookWorker:
             "POST", delivery.url, content=body, headers=headers
         ) as response:
             received = bytearray()
-            async for chunk in response.aiter_bytes():
-                received += chunk
+            async for chunk in response.aiter_raw():  # raw: never decompressed
+                received += chunk[: cap - len(received)]
                 if len(received) >= cap:
                     break
         if 200 <= response.status_code < 300:
             return response.status_code, None
-        text = bytes(received[:cap]).decode("utf-8", "replace")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":
+            text = f"({encoding}-encoded body not read)"
+        else:
+            text = bytes(received).decode("utf-8", "replace")
         return response.status_code, f"HTTP {response.status_code}: {text}".strip()

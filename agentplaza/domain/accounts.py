@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
 from agentplaza.domain.ids import AccountId, parse_account_id
+from agentplaza.domain.names import check_name_characters
 
 DISPLAY_NAME_MAX_CHARS = 64
 BIO_MAX_CHARS = 500
@@ -82,6 +83,7 @@ def validate_display_name(value: str) -> str:
         raise Invalid(f"display_name must be 1-{DISPLAY_NAME_MAX_CHARS} characters")
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in name):
         raise Invalid("display_name may not contain control characters")
+    check_name_characters(name)
     return name
 
 

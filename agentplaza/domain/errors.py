@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     FILE_NOT_FOUND = "file_not_found"
     NOTIFICATION_NOT_FOUND = "notification_not_found"
     WEBHOOK_NOT_FOUND = "webhook_not_found"
+    SESSION_NOT_FOUND = "session_not_found"
     BLOCKED = "blocked"
     MESSAGING_RESTRICTED = "messaging_restricted"
     NOT_A_MEMBER = "not_a_member"
@@ -58,6 +59,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
+    FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
 
 
 class AgentplazaError(Exception):

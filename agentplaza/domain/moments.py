@@ -120,9 +120,12 @@ def can_see(
 
 
 def visible_to(
-    viewer: AccountId, author: AccountId, *, are_friends: bool
+    viewer: AccountId, author: AccountId, *, are_friends: bool, blocked: bool = False
 ) -> tuple[Visibility, ...]:
-    """The visibilities of `author`'s moments that `viewer` may see (for listing by author)."""
+    """The visibilities of `author`'s moments that `viewer` may see (for listing by author):
+    none across a block (either way), as check_visible hides each one."""
+    if blocked and viewer != author:
+        return ()
     return tuple(v for v in Visibility if can_see(viewer, author, v, are_friends=are_friends))
 
 

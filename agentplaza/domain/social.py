@@ -26,6 +26,11 @@ class WhoCanMessage(StrEnum):
     NOBODY = "nobody"
 
 
+class WhoCanFriendRequest(StrEnum):
+    EVERYONE = "everyone"
+    NOBODY = "nobody"
+
+
 # The seed docs' OpenClaw `dmPolicy` calls "everyone" `public`; accept it, store the canonical name.
 WHO_CAN_MESSAGE_ALIASES = {"public": WhoCanMessage.EVERYONE}
 TRUST_RELATIONS = frozenset({"friend", "stranger"})
@@ -36,6 +41,7 @@ class PrivacySettings:
     who_can_message: WhoCanMessage = WhoCanMessage.EVERYONE
     discoverable: bool = True
     trust_overrides: dict[AccountId, str] = field(default_factory=dict)
+    who_can_friend_request: WhoCanFriendRequest = WhoCanFriendRequest.EVERYONE
     """The owner's own relation for a sender ("friend"/"stranger"), overriding the real one
     for trust (see permissions.delivery_context)."""
 
@@ -50,6 +56,7 @@ class SettingsChanges:
     who_can_message: WhoCanMessage | None = None
     discoverable: bool | None = None
     trust_overrides: dict[AccountId, str] | None = None
+    who_can_friend_request: WhoCanFriendRequest | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +81,12 @@ class FriendRequestFacts:
     """The requester's pending request to the addressee, if any."""
     theirs: FriendRequest | None
     """The addressee's pending request to the requester, if any."""
+    who_can_friend_request: str = WhoCanFriendRequest.EVERYONE
+    """The addressee's setting, a WhoCanFriendRequest value as stored."""
+    who_can_message: str = WhoCanMessage.EVERYONE
+    """The addressee's DM setting: a request's text is a message too (request_text)."""
+    trust_override: str | None = None
+    """The addressee's override for the requester: "friend", "stranger" or None."""
 
 
 class FriendRequestAction(StrEnum):
@@ -93,11 +106,27 @@ def decide_friend_request(facts: FriendRequestFacts) -> FriendRequestAction:
         raise Forbidden("one of you has blocked the other", ErrorCode.BLOCKED)
     if facts.are_friends:
         raise Conflict("you are already friends", ErrorCode.CONFLICT)
-    if facts.theirs is not None:
+    if facts.theirs is not None:  # they asked first: their own request is their consent
         return FriendRequestAction.ACCEPT_THEIRS
+    if facts.who_can_friend_request == WhoCanFriendRequest.NOBODY:
+        raise Forbidden(
+            "this account does not accept friend requests", ErrorCode.FRIEND_REQUESTS_RESTRICTED
+        )
     if facts.mine is not None:
         return FriendRequestAction.EXISTING
     return FriendRequestAction.CREATE
+
+
+def request_text(facts: FriendRequestFacts, message: str) -> str:
+    """The text a new request keeps: none where the addressee would refuse a DM from the
+    requester, so the request is no way around `who_can_message` (permissions.py's rule:
+    `nobody` refuses all; `friends_only` admits only a "friend" override, as the two are
+    not friends yet)."""
+    if facts.who_can_message == WhoCanMessage.NOBODY:
+        return ""
+    if facts.who_can_message == WhoCanMessage.FRIENDS_ONLY and facts.trust_override != "friend":
+        return ""
+    return message
 
 
 def validate_request_message(value: object) -> str:
@@ -130,6 +159,13 @@ def parse_who_can_message(value: object) -> WhoCanMessage:
     raise Invalid(f"who_can_message must be one of: {allowed}")
 
 
+def parse_who_can_friend_request(value: object) -> WhoCanFriendRequest:
+    if isinstance(value, str) and value in WhoCanFriendRequest.__members__.values():
+        return WhoCanFriendRequest(value)
+    allowed = ", ".join(WhoCanFriendRequest)
+    raise Invalid(f"who_can_friend_request must be one of: {allowed}")
+
+
 def parse_trust_overrides(value: object, owner: AccountId) -> dict[AccountId, str]:
     if not isinstance(value, dict):
         raise Invalid('trust_overrides must be an object {"<account id>": "friend"|"stranger"}')
@@ -153,10 +189,12 @@ def parse_settings_changes(body: dict[str, Any], owner: AccountId) -> SettingsCh
     if discoverable is not None and not isinstance(discoverable, bool):
         raise Invalid("discoverable must be true or false")
     overrides = body.get("trust_overrides")
+    requests = body.get("who_can_friend_request")
     return SettingsChanges(
         who_can_message=None if who is None else parse_who_can_message(who),
         discoverable=discoverable,
         trust_overrides=None if overrides is None else parse_trust_overrides(overrides, owner),
+        who_can_friend_request=None if requests is None else parse_who_can_friend_request(requests),
     )
 
 
@@ -167,6 +205,7 @@ def apply_settings_changes(current: PrivacySettings, changes: SettingsChanges) -
         trust_overrides=current.trust_overrides
         if changes.trust_overrides is None
         else changes.trust_overrides,
+        who_can_friend_request=changes.who_can_friend_request or current.who_can_friend_request,
     )
 
 

@@ -17,6 +17,7 @@ from contextlib import suppress
 
 from agentplaza.bus.base import RESYNC, Bus
 from agentplaza.cluster.base import ClusterState
+from agentplaza.domain.credentials import Revocation
 from agentplaza.domain.envelopes import account_of, decode_envelope, topic_for
 from agentplaza.domain.ids import AccountId
 from agentplaza.realtime.sink import Sink
@@ -87,6 +88,16 @@ class Hub:
     async def online_accounts(self, limit: int) -> list[AccountId]:
         """Up to `limit` accounts connected to any node, in no particular order."""
         return await self._presence.online_accounts(limit)
+
+    def revoke(self, revocation: Revocation) -> None:
+        """End this node's connections that `revocation` covers (never blocks)."""
+        for sink in tuple(self._sinks.get(revocation.account_id, ())):
+            if sink.credential is not None and revocation.covers(sink.credential):
+                sink.revoke()
+
+    def sinks(self) -> list[Sink]:
+        """Every live connection on this node."""
+        return [sink for group in self._sinks.values() for sink in group]
 
     def connection_count(self) -> int:
         return sum(len(group) for group in self._sinks.values())

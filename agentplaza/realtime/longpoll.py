@@ -11,22 +11,28 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from agentplaza.domain.accounts import Account
+from agentplaza.domain.credentials import Credential, credential_for
 from agentplaza.domain.envelopes import Envelope
+from agentplaza.domain.errors import ErrorCode, Unauthenticated
 from agentplaza.domain.messages import InboxItem
 from agentplaza.realtime.hub import Hub
+from agentplaza.realtime.sink import REVOKED
 from agentplaza.services.registry import Services
 
 PENDING_DEFAULT_LIMIT = 100
 
 
 class Waiter:
-    """A parked long-poll: woken by the first delivery, a bus RESYNC or shutdown."""
+    """A parked long-poll: woken by the first delivery, a bus RESYNC, shutdown or the
+    revocation of its credential (then it answers 401)."""
 
     transport = "longpoll"
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, credential: Credential | None = None) -> None:
         self.account_id = account.id
+        self.credential = credential
         self.woken = asyncio.Event()
+        self.revoked = False
 
     def push(self, envelope: Envelope) -> None:
         self.woken.set()
@@ -39,6 +45,11 @@ class Waiter:
         pass
 
     async def close(self, reason: str) -> None:
+        self.revoked = self.revoked or reason == REVOKED
+        self.woken.set()
+
+    def revoke(self) -> None:
+        self.revoked = True
         self.woken.set()
 
 
@@ -49,6 +60,7 @@ async def wait_for_pending(
     *,
     timeout_secs: float,
     limit: int,
+    token: str,
     client_gone: Callable[[], Awaitable[object]] | None = None,
 ) -> list[InboxItem]:
     """Unacked items, ascending by seq; waits up to `timeout_secs` for the first one.
@@ -60,9 +72,12 @@ async def wait_for_pending(
     page = await messaging.unacked(account, limit=limit)
     if page.items or timeout_secs <= 0:
         return page.items
-    waiter = Waiter(account)
+    waiter = Waiter(account, credential_for(token))
     await hub.attach(waiter)
     try:
+        # A revocation handled since the route's check found no waiter to wake; it did clear
+        # the cache, so this asks the store.
+        await services.accounts.authenticate(token)
         # Re-read after attaching: a delivery committed in between would otherwise be missed.
         page = await messaging.unacked(account, limit=limit)
         if page.items:
@@ -83,4 +98,6 @@ async def wait_for_pending(
             return []  # nobody to answer; skip the store read
     finally:
         await hub.detach(waiter)
+    if waiter.revoked:
+        raise Unauthenticated(REVOKED, ErrorCode.INVALID_CREDENTIALS)
     return (await messaging.unacked(account, limit=limit)).items

@@ -14,6 +14,7 @@ import logging
 from collections import deque
 from typing import Protocol
 
+from agentplaza.domain.credentials import Credential
 from agentplaza.domain.envelopes import Envelope
 from agentplaza.domain.ids import AccountId
 from agentplaza.services.messaging import encode_delivery
@@ -21,12 +22,16 @@ from agentplaza.store.base import Store
 
 log = logging.getLogger(__name__)
 CATCH_UP_PAGE = 500
+REVOKED = "credentials revoked"
+"""The close reason of a connection whose credential was revoked (docs/credentials.md)."""
 
 
 class Sink(Protocol):
     account_id: AccountId
     transport: str
     """Which client transport this is ("websocket", "sse", "longpoll"), for metrics."""
+    credential: Credential | None
+    """What the connection authenticated with; revoking it ends the connection."""
 
     def push(self, envelope: Envelope) -> None:
         """Hand over one delivery. Never blocks; a sink that cannot keep up closes itself."""
@@ -43,6 +48,9 @@ class Sink(Protocol):
 
     async def close(self, reason: str) -> None: ...
 
+    def revoke(self) -> None:
+        """The credential was revoked: deliver nothing more, end the connection (soon)."""
+
 
 class OrderedSink:
     """Base of WS/SSE sinks: subclasses set `transport` and implement `write` (one delivery),
@@ -54,8 +62,16 @@ class OrderedSink:
 
     transport: str
 
-    def __init__(self, account_id: AccountId, store: Store, *, queue_max: int) -> None:
+    def __init__(
+        self,
+        account_id: AccountId,
+        store: Store,
+        *,
+        queue_max: int,
+        credential: Credential | None = None,
+    ) -> None:
         self.account_id = account_id
+        self.credential = credential
         self._store = store
         self._queue_max = queue_max
         self._pending: deque[Envelope] = deque()
@@ -97,6 +113,12 @@ class OrderedSink:
             return
         self._resync = True
         self._kick()
+
+    def revoke(self) -> None:
+        if not self.closed:
+            self.closed = True  # now, not when the close task runs: not one frame more
+            self._pending.clear()
+            asyncio.get_running_loop().create_task(self.close(REVOKED))
 
     def heartbeat(self) -> None:
         if not self.closed and self._task is None and self._last_seq is not None:

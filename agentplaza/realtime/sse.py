@@ -17,10 +17,12 @@ from contextlib import suppress
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from agentplaza.domain.credentials import credential_for
+from agentplaza.domain.errors import AgentplazaError, ErrorCode
 from agentplaza.domain.ids import AccountId
 from agentplaza.metrics import DELIVERED_SSE
 from agentplaza.realtime.hub import Hub
-from agentplaza.realtime.sink import OrderedSink
+from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
@@ -69,10 +71,16 @@ class SseSink(OrderedSink):
 
     transport = "sse"
 
-    def __init__(self, send: Send, account_id: AccountId, services: Services) -> None:
+    def __init__(self, send: Send, account_id: AccountId, token: str, services: Services) -> None:
         settings = services.runtime.settings
-        super().__init__(account_id, services.runtime.store, queue_max=settings.ws_send_queue_max)
+        super().__init__(
+            account_id,
+            services.runtime.store,
+            queue_max=settings.ws_send_queue_max,
+            credential=credential_for(token),
+        )
         self._send = send
+        self.reason = ""
         self._lock = asyncio.Lock()
         self._finished = False
         self.done = asyncio.Event()  # set by close(): the handler ends the response
@@ -109,6 +117,7 @@ class SseSink(OrderedSink):
     async def close(self, reason: str) -> None:
         # Never writes: a slow consumer's socket is full, and the hub awaits this at shutdown.
         self.closed = True
+        self.reason = self.reason or reason
         self.done.set()
         if self.on_drop is not None:
             await self.on_drop()
@@ -124,6 +133,7 @@ class EventStreamResponse(Response):
         services: Services,
         hub: Hub,
         account_id: AccountId,
+        token: str,
         *,
         after_seq: int | None,
         on_end: Callable[[], None],
@@ -141,6 +151,7 @@ class EventStreamResponse(Response):
         self._services = services
         self._hub = hub
         self._account_id = account_id
+        self._token = token  # re-checked once attached; revoking it ends the stream
         self._after_seq = after_seq
         self._on_end = on_end
 
@@ -152,11 +163,18 @@ class EventStreamResponse(Response):
 
     async def _stream(self, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-        sink = SseSink(send, self._account_id, self._services)
+        sink = SseSink(send, self._account_id, self._token, self._services)
         sink.on_drop = lambda: self._hub.detach(sink)
         gone = asyncio.ensure_future(_until_disconnected(receive))
         await self._hub.attach(sink)
         try:
+            try:
+                # A revocation handled between the route's check and the attach found no sink
+                # to end; it did clear the cache, so this asks the store.
+                await self._services.accounts.authenticate(self._token)
+            except AgentplazaError:
+                await sink.close(REVOKED)
+                raise StreamClosed from None
             # The retry hint first: it also gets the headers to the client before the backlog.
             await sink.write_chunk(b"retry: %d\n\n" % RETRY_MS)
             backlog = await sink.catch_up(after_seq=self._after_seq)
@@ -184,12 +202,22 @@ class EventStreamResponse(Response):
             await self._hub.detach(sink)
             if not gone.done():
                 try:
-                    await asyncio.wait_for(sink.finish(), FINISH_TIMEOUT_SECS)
+                    await asyncio.wait_for(_end(sink), FINISH_TIMEOUT_SECS)
                 except Exception:
                     log.debug("could not end the event stream of %s", self._account_id)
             gone.cancel()
             with suppress(asyncio.CancelledError):
                 await gone
+
+
+async def _end(sink: SseSink) -> None:
+    """End the body; a revoked stream says why first (EventSource then reconnects and gets
+    401, which makes it stop)."""
+    if sink.reason == REVOKED:
+        await sink.write_event(
+            "error", {"detail": REVOKED, "code": ErrorCode.INVALID_CREDENTIALS.value}
+        )
+    await sink.finish()
 
 
 async def _until_disconnected(receive: Receive) -> None:

@@ -12,16 +12,17 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from agentplaza.domain.accounts import Account
-from agentplaza.domain.credentials import pick_credential
+from agentplaza.domain.credentials import Credential, credential_for, pick_credential
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
-from agentplaza.realtime.sink import OrderedSink
+from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,22 @@ FRAME_PREFIX = '{"type":"msg","data":{"message":'
 FRAME_SUFFIX = "}}"
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_REVOKED = 4001  # the key was rotated or recovered, the session ended: do not reconnect
+_CLOSE_CODES = {"slow consumer": CLOSE_TRY_AGAIN_LATER, REVOKED: CLOSE_REVOKED}
 MAX_CLIENT_FRAME_CHARS = 4096
 
 
 class WebSocketSink(OrderedSink):
     transport = "websocket"
 
-    def __init__(self, websocket: WebSocket, account: Account, services: Services) -> None:
+    def __init__(
+        self, websocket: WebSocket, account: Account, credential: Credential, services: Services
+    ) -> None:
         super().__init__(
             account.id,
             services.runtime.store,
             queue_max=services.runtime.settings.ws_send_queue_max,
+            credential=credential,
         )
         self._ws = websocket
         self.on_drop: Callable[[], Awaitable[None]] | None = None
@@ -63,21 +69,24 @@ class WebSocketSink(OrderedSink):
         if self.on_drop is not None:
             await self.on_drop()  # off the hub at once, even if the close frame is stuck
         if self._ws.application_state is WebSocketState.CONNECTED:
-            code = CLOSE_TRY_AGAIN_LATER if reason == "slow consumer" else 1001
-            await self._ws.close(code=code, reason=reason[:100])
+            await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
 def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(websocket: WebSocket) -> None:
-        account = await _authenticate(websocket, services)
-        if account is None:
+        authenticated = await _authenticate(websocket, services)
+        if authenticated is None:
             return
+        account, token = authenticated
         resume = _resume_seq(websocket)
         await websocket.accept()
-        sink = WebSocketSink(websocket, account, services)
+        sink = WebSocketSink(websocket, account, credential_for(token), services)
         sink.on_drop = lambda: hub.detach(sink)
         await hub.attach(sink)
         try:
+            # A revocation handled between the check above and the attach found no sink to
+            # end; it did clear the cache, so this asks the store.
+            await services.accounts.authenticate(token)
             backlog = await sink.catch_up(after_seq=resume)
             counts = await services.notifications.counts(account.id)
             await sink.send_json(
@@ -93,6 +102,9 @@ def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Aw
             await _read_client_frames(websocket, sink, account, services)
         except WebSocketDisconnect:
             pass
+        except AgentplazaError:  # from the re-check: revoked meanwhile
+            with suppress(Exception):
+                await sink.close(REVOKED)
         except Exception:
             log.exception("websocket for %s failed", account.id)
         finally:
@@ -102,7 +114,7 @@ def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Aw
     return endpoint
 
 
-async def _authenticate(websocket: WebSocket, services: Services) -> Account | None:
+async def _authenticate(websocket: WebSocket, services: Services) -> tuple[Account, str] | None:
     token = pick_credential(
         websocket.headers.get("authorization"),
         websocket.headers.get("x-api-key"),
@@ -111,7 +123,7 @@ async def _authenticate(websocket: WebSocket, services: Services) -> Account | N
     detail = "missing credentials: send Authorization: Bearer <api key>"
     if token is not None:
         try:
-            return await services.accounts.authenticate(token)
+            return await services.accounts.authenticate(token), token
         except AgentplazaError as exc:
             detail = exc.detail
     # Refusing the upgrade with a real 401 lets clients tell bad keys from outages.
@@ -141,8 +153,8 @@ async def _read_client_frames(
         text = message.get("text")
         if text is None and message.get("bytes") is not None:
             text = message["bytes"].decode("utf-8", "replace")
-        if not text or len(text) > MAX_CLIENT_FRAME_CHARS:
-            continue
+        if not text or len(text) > MAX_CLIENT_FRAME_CHARS or sink.closed:
+            continue  # closed: revoked credentials ack nothing more
         try:
             frame = json.loads(text)
         except ValueError:

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from agentplaza.bus.base import BusError
 from agentplaza.domain import accounts as rules
 from agentplaza.domain.accounts import Account, AccountKind, NewAccount, ProfileChanges
+from agentplaza.domain.credentials import (
+    REVOCATION_TOPIC,
+    Credential,
+    Revocation,
+    Scope,
+    SessionInfo,
+    credential_for,
+    encode_revocation,
+    session_hash_prefix,
+)
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound, Unauthenticated
 from agentplaza.domain.ids import (
     API_KEY_PREFIX,
@@ -23,6 +36,7 @@ from agentplaza.domain.ids import (
 )
 from agentplaza.services.container import Runtime
 
+log = logging.getLogger(__name__)
 SEARCH_QUERY_MAX_CHARS = 64
 SEARCH_MAX_RESULTS = 50
 _password_hasher = PasswordHasher()
@@ -50,6 +64,10 @@ class Accounts:
         self._store = runtime.store
         self._auth_cache: dict[str, tuple[Account, float]] = {}
         self._cache_keys: dict[AccountId, set[str]] = {}
+        # Bumped by every revocation applied here: a store lookup that straddles one may have
+        # read the credential before it was revoked, so its answer is not cached.
+        self._epoch = 0
+        self._revocation_listeners: list[Callable[[Revocation], None]] = []
 
     def _secret(self, prefix: str) -> str:
         return prefix + base64.urlsafe_b64encode(self._rt.random_bytes(32)).decode().rstrip("=")
@@ -78,34 +96,104 @@ class Accounts:
         now = self._rt.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        if token.startswith(SESSION_TOKEN_PREFIX):
-            account = await self._store.find_session(token_hash, now_us=self._rt.clock_us())
-        else:
-            account = await self._store.find_account_by_key(token_hash)
+        epoch = self._epoch
+        account = await self._lookup(credential_for(token))
         if account is None:
             raise Unauthenticated("invalid or expired credentials", ErrorCode.INVALID_CREDENTIALS)
-        self._auth_cache[token_hash] = (account, now + self._rt.settings.auth_cache_ttl_secs)
-        self._cache_keys.setdefault(account.id, set()).add(token_hash)
+        if epoch == self._epoch:
+            self._auth_cache[token_hash] = (account, now + self._rt.settings.auth_cache_ttl_secs)
+            self._cache_keys.setdefault(account.id, set()).add(token_hash)
         return account
+
+    async def _lookup(self, credential: Credential) -> Account | None:
+        if credential.is_session:
+            return await self._store.find_session(credential.token_hash, now_us=self._rt.clock_us())
+        return await self._store.find_account_by_key(credential.token_hash)
+
+    async def is_current(self, account_id: AccountId, credential: Credential) -> bool:
+        """Whether `credential` still authenticates `account_id`, asking the store (not the
+        cache): for live connections after the bus may have lost a revocation."""
+        account = await self._lookup(credential)
+        return account is not None and account.id == account_id
 
     def _forget(self, account_id: AccountId) -> None:
         for token_hash in self._cache_keys.pop(account_id, set()):
             self._auth_cache.pop(token_hash, None)
 
+    # --- revocation -------------------------------------------------------------------------
+    def on_revocation(self, listener: Callable[[Revocation], None]) -> None:
+        """Call `listener` (which must not block) for every revocation applied on this node:
+        the hub ends the live connections it covers."""
+        self._revocation_listeners.append(listener)
+
+    def apply_revocation(self, revocation: Revocation) -> None:
+        """A credential was revoked, on this node or another: forget it, end what it opened."""
+        self._epoch += 1
+        self._forget(revocation.account_id)
+        for listener in self._revocation_listeners:
+            listener(revocation)
+
+    def forget_all(self) -> None:
+        """Revocations may have been lost on the bus: nothing cached is trusted any more."""
+        self._epoch += 1
+        self._auth_cache.clear()
+        self._cache_keys.clear()
+
+    async def _revoke(self, revocation: Revocation) -> None:
+        """After the store committed it: this node at once, the others over the bus (this
+        node hears it again there; applying it twice is harmless)."""
+        self.apply_revocation(revocation)
+        try:
+            await self._rt.bus.publish(REVOCATION_TOPIC, encode_revocation(revocation))
+        except BusError:
+            # The others' cached credentials still expire (auth_cache_ttl_secs), and their
+            # live connections are re-checked against the store when their bus resyncs.
+            log.warning(
+                "could not tell other nodes that credentials of %s were revoked",
+                revocation.account_id,
+            )
+
     async def recover(self, *, recovery_secret: str, agent_id: str | None) -> NewCredentials:
-        """A new API key for the holder of the recovery secret; the old key stops working."""
-        account = await self._store.find_account_by_recovery(hash_secret(recovery_secret))
+        """A new API key and a new recovery secret for the holder of the recovery secret; the
+        old key and the old secret stop working, and so do the old key's live connections."""
+        old_hash = hash_secret(recovery_secret)
+        account = await self._store.find_account_by_recovery(old_hash)
         if account is None or (agent_id is not None and account.id != agent_id):
             raise Unauthenticated("unknown recovery secret", ErrorCode.INVALID_CREDENTIALS)
-        return await self.rotate_key(account, recovery_secret=recovery_secret)
+        api_key = self._secret(API_KEY_PREFIX)
+        recovery = self._secret(RECOVERY_SECRET_PREFIX)
+        recovered = await self._store.recover(
+            old_hash,
+            key_hash=hash_secret(api_key),
+            new_recovery_hash=hash_secret(recovery),
+            now_us=self._rt.clock_us(),
+        )
+        if recovered is None:  # another recovery with the same secret won the race
+            raise Unauthenticated("unknown recovery secret", ErrorCode.INVALID_CREDENTIALS)
+        await self._revoke(Revocation(account.id, Scope.KEYS))
+        return NewCredentials(recovered, api_key, recovery)
 
-    async def rotate_key(self, account: Account, *, recovery_secret: str = "") -> NewCredentials:
+    async def rotate_key(self, account: Account) -> str:
+        """A new API key; the old one and every connection it opened stop at once."""
         if account.kind is not AccountKind.AGENT:
             raise Invalid("only agents have API keys")
         api_key = self._secret(API_KEY_PREFIX)
         await self._store.set_api_key(account.id, hash_secret(api_key), now_us=self._rt.clock_us())
-        self._forget(account.id)
-        return NewCredentials(account, api_key, recovery_secret)
+        await self._revoke(Revocation(account.id, Scope.KEYS))
+        return api_key
+
+    async def rotate_recovery_secret(self, account: Account, *, current: str) -> str:
+        """A new recovery secret for an agent that shows its current one too: the key alone
+        must not do, or a stolen key could lock the owner out of recovery."""
+        if account.kind is not AccountKind.AGENT:
+            raise Invalid("only agents have recovery secrets")
+        recovery = self._secret(RECOVERY_SECRET_PREFIX)
+        changed = await self._store.set_recovery_hash(
+            account.id, hash_secret(current), hash_secret(recovery), now_us=self._rt.clock_us()
+        )
+        if not changed:
+            raise Unauthenticated("wrong recovery secret", ErrorCode.INVALID_CREDENTIALS)
+        return recovery
 
     async def update_profile(self, account: Account, changes: ProfileChanges) -> Account:
         checked = ProfileChanges(
@@ -126,7 +214,7 @@ class Accounts:
 
     async def delete(self, account: Account) -> None:
         await self._store.delete_account(account.id, now_us=self._rt.clock_us())
-        self._forget(account.id)
+        await self._revoke(Revocation(account.id, Scope.ALL))
 
     async def get(self, raw_id: str) -> Account:
         account_id = parse_account_id(raw_id)
@@ -182,6 +270,29 @@ class Accounts:
             hash_secret(token), account.id, now_us=now, expires_at_us=expires
         )
         return Session(account, token, expires)
+
+    async def sessions(self, account: Account) -> list[SessionInfo]:
+        return await self._store.list_sessions(account.id, now_us=self._rt.clock_us())
+
+    async def revoke_session(self, account: Account, raw_id: str) -> None:
+        """End one of the account's sessions and the live connections its token opened."""
+        prefix = session_hash_prefix(raw_id)
+        ended = await self._store.delete_sessions(account.id, prefix) if prefix else []
+        if not ended:
+            raise NotFound(f"no session with id {raw_id[:32]!r}", ErrorCode.SESSION_NOT_FOUND)
+        for token_hash in ended:
+            await self._revoke(Revocation(account.id, Scope.SESSION, token_hash))
+
+    async def logout(self, account: Account, token: str) -> None:
+        """End the session of `token`, which must be a session token."""
+        credential = credential_for(token)
+        if not credential.is_session:
+            raise Invalid(
+                "logout ends a session token (pt_…);"
+                " replace an API key with POST /v1/agents/me/rotate-key"
+            )
+        for token_hash in await self._store.delete_sessions(account.id, credential.token_hash):
+            await self._revoke(Revocation(account.id, Scope.SESSION, token_hash))
 
 
 def _verify_password(stored_hash: str, password: str) -> bool:

@@ -105,7 +105,9 @@ class Moments:
             rows = await self._store.author_moments(
                 viewer.id,
                 author_id,
-                lambda are_friends: visible_to(viewer.id, author_id, are_friends=are_friends),
+                lambda are_friends, blocked: visible_to(
+                    viewer.id, author_id, are_friends=are_friends, blocked=blocked
+                ),
                 before_num=before_num,
                 limit=n,
             )

@@ -60,9 +60,9 @@ class Social:
                         kind=NotificationKind.FRIEND_REQUEST,
                         subject_id=actor.id,
                         summary=f"{actor.display_name} wants to be your friend",
-                        data={"requester": actor.id, "message": text},
+                        data={"requester": actor.id, "message": request.message},
                         # The agentim SDK's FriendRequest reads these (agentim-wire §3.4).
-                        event_fields={"requester": actor.id, "message": text},
+                        event_fields={"requester": actor.id, "message": request.message},
                     )
                 ],
             )
@@ -160,6 +160,12 @@ class Social:
         """`ids` without the accounts that opted out of discovery, in their order."""
         hidden = await self._store.undiscoverable(ids)
         return [i for i in ids if i not in hidden]
+
+    async def shows_presence(self, account_id: AccountId) -> bool:
+        """Whether others may see the account's online state: not when it opted out of
+        discovery, or its profile (readable by anyone who guesses the sequential id) would
+        tell what search and the online list keep quiet."""
+        return not await self._store.undiscoverable([account_id])
 
     # --- profile cards ----------------------------------------------------------------------
     async def profile(self, raw_id: str) -> tuple[Account, ProfileCounts]:

@@ -125,8 +125,23 @@ class Webhooks:
         now = self._rt.clock_us()
         lease_secs = settings.webhook_timeout_secs + LEASE_MARGIN_SECS
         return await self._store.claim_webhook_deliveries(
-            now_us=now, lease_until_us=now + int(lease_secs * 1_000_000), limit=limit
+            now_us=now,
+            lease_until_us=now + int(lease_secs * 1_000_000),
+            limit=limit,
+            retry_after_us=self._retry_after_us,
+            horizon_us=int(settings.webhook_retry_horizon_secs * 1_000_000),
         )
+
+    def _retry_after_us(self, attempt: int) -> int:
+        """The delay after failed attempt number `attempt` (full jitter), in µs."""
+        settings = self._rt.settings
+        delay = rules.retry_delay_secs(
+            attempt,
+            base=settings.webhook_backoff_base_secs,
+            maximum=settings.webhook_backoff_max_secs,
+            unit_random=self._random.random(),
+        )
+        return int(delay * 1_000_000)
 
     async def delivered(self, delivery: Delivery) -> None:
         await self._store.mark_webhook_delivered(
@@ -140,15 +155,9 @@ class Webhooks:
         Returns the next attempt's time (µs), or None when given up."""
         settings = self._rt.settings
         now = self._rt.clock_us()
-        delay = rules.retry_delay_secs(
-            delivery.attempts,
-            base=settings.webhook_backoff_base_secs,
-            maximum=settings.webhook_backoff_max_secs,
-            unit_random=self._random.random(),
-        )
-        next_at: int | None = now + int(delay * 1_000_000)
+        next_at: int | None = now + self._retry_after_us(delivery.attempts)
         horizon = delivery.created_at_us + int(settings.webhook_retry_horizon_secs * 1_000_000)
-        if delivery.item is None or next_at is None or next_at > horizon:
+        if delivery.item is None or (next_at is not None and next_at > horizon):
             next_at = None
         await self._store.reschedule_webhook_delivery(
             delivery.id,
@@ -162,7 +171,7 @@ class Webhooks:
 
     async def release(self, delivery_ids: list[int]) -> None:
         """Give back leases of attempts cut short (a clean shutdown)."""
-        await self._store.release_webhook_leases(delivery_ids)
+        await self._store.release_webhook_leases(delivery_ids, now_us=self._rt.clock_us())
 
     async def queue_depth(self) -> int:
         return await self._store.webhook_queue_depth()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
+from agentplaza.domain.credentials import SessionInfo
 from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import DeliveryContext, Message
 from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
@@ -73,6 +74,25 @@ class Store(
 
     async def find_session(self, token_hash: str, *, now_us: int) -> Account | None:
         """The account of an unexpired session token."""
+
+    async def recover(
+        self, recovery_hash: str, *, key_hash: str, new_recovery_hash: str, now_us: int
+    ) -> Account | None:
+        """Give the live agent whose recovery secret hashes to `recovery_hash` a new key and a
+        new recovery secret, atomically; None (nothing changed) when no agent has it."""
+
+    async def set_recovery_hash(
+        self, account_id: AccountId, current_hash: str, new_hash: str, *, now_us: int
+    ) -> bool:
+        """Replace the recovery secret; False (nothing changed) unless `current_hash` is the
+        current one's."""
+
+    async def list_sessions(self, account_id: AccountId, *, now_us: int) -> list[SessionInfo]:
+        """The account's unexpired sessions, oldest first."""
+
+    async def delete_sessions(self, account_id: AccountId, hash_prefix: str) -> list[str]:
+        """End the account's sessions whose token hash starts with `hash_prefix`; returns
+        their token hashes (none: nothing matched)."""
 
     # --- messaging ------------------------------------------------------------------------
     async def append_message(

@@ -39,19 +39,21 @@ class MomentStore(Protocol):
         self, viewer: AccountId, *, before_num: int | None, limit: int
     ) -> list[MomentRow]:
         """At most `limit` moments below `before_num`, newest first: the viewer's own, their
-        friends' friends-only ones and all public ones (one indexed query; no offset)."""
+        friends' friends-only ones and the public ones of authors with no block between them
+        and the viewer (one indexed query; no offset)."""
 
     async def author_moments(
         self,
         viewer: AccountId,
         author: AccountId,
-        visible: Callable[[bool], Sequence[Visibility]],
+        visible: Callable[[bool, bool], Sequence[Visibility]],
         *,
         before_num: int | None,
         limit: int,
     ) -> list[MomentRow] | None:
-        """`author`'s moments whose visibility is in `visible(are_friends)`, newest first;
-        None when there is no such (live) account."""
+        """`author`'s moments whose visibility is in `visible(are_friends, blocked)` (blocked:
+        either one has blocked the other), newest first; None when there is no such (live)
+        account."""
 
     async def delete_moment(
         self, viewer: AccountId, moment_id: str, *, now_us: int, decide: Decide
@@ -107,7 +109,7 @@ class MomentTxnStore(TxnRunner):
         self,
         viewer: AccountId,
         author: AccountId,
-        visible: Callable[[bool], Sequence[Visibility]],
+        visible: Callable[[bool, bool], Sequence[Visibility]],
         *,
         before_num: int | None,
         limit: int,

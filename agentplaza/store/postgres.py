@@ -264,7 +264,9 @@ def _translate(exc: BaseException) -> BaseException:
         constraint = getattr(exc, "constraint_name", None) or ""
         if table == "idempotency_keys":  # the same key, sent concurrently through another node
             return _Retry(str(exc))
-        if table == "accounts" and "name_key" in constraint:  # a name taken a moment ago
+        if table == "accounts" and (
+            "name_key" in constraint or "name_skeleton" in constraint
+        ):  # a name (or a look-alike) taken a moment ago
             return Conflict(
                 "an account with this display name already exists", ErrorCode.NAME_TAKEN
             )

@@ -31,6 +31,10 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger),
+    # The look-alike key of display_name (domain/names.py::name_skeleton); NULL once deleted,
+    # and for the younger of two names that already looked alike when it came in (0008).
+    Column("name_skeleton", Text),
+    Index("ux_accounts_name_skeleton", "name_skeleton", unique=True),
 )
 
 sessions = Table(
@@ -118,6 +122,7 @@ account_settings = Table(
     Column("who_can_message", Text, nullable=False, server_default="everyone"),
     Column("discoverable", Integer, nullable=False, server_default="1"),
     Column("updated_at", BigInteger, nullable=False),
+    Column("who_can_friend_request", Text, nullable=False, server_default="everyone"),  # 0007
 )
 
 friend_requests = Table(

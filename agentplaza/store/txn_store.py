@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
+from agentplaza.domain.credentials import SessionInfo
 from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import DeliveryContext, Message
 from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
@@ -79,6 +80,26 @@ class TxnStore(
 
     async def find_session(self, token_hash: str, *, now_us: int) -> Account | None:
         return await self._read(q_accounts.find_session_txn, token_hash, now_us)
+
+    async def recover(
+        self, recovery_hash: str, *, key_hash: str, new_recovery_hash: str, now_us: int
+    ) -> Account | None:
+        return await self._write(
+            q_accounts.recover_txn, recovery_hash, key_hash, new_recovery_hash, now_us
+        )
+
+    async def set_recovery_hash(
+        self, account_id: AccountId, current_hash: str, new_hash: str, *, now_us: int
+    ) -> bool:
+        return await self._write(
+            q_accounts.set_recovery_hash_txn, account_id, current_hash, new_hash, now_us
+        )
+
+    async def list_sessions(self, account_id: AccountId, *, now_us: int) -> list[SessionInfo]:
+        return await self._read(q_accounts.list_sessions_txn, account_id, now_us)
+
+    async def delete_sessions(self, account_id: AccountId, hash_prefix: str) -> list[str]:
+        return await self._write(q_accounts.delete_sessions_txn, account_id, hash_prefix)
 
     # --- messaging ------------------------------------------------------------------------
     async def append_direct_message(

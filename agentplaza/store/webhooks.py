@@ -3,6 +3,7 @@ implementation over store/queries/webhooks.py (WebhookTxnStore, mixed into TxnSt
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from agentplaza.domain.ids import AccountId
@@ -40,12 +41,21 @@ class WebhookStore(Protocol):
         """Unregister and drop its outbox rows. False if there was none."""
 
     async def claim_webhook_deliveries(
-        self, *, now_us: int, lease_until_us: int, limit: int
+        self,
+        *,
+        now_us: int,
+        lease_until_us: int,
+        limit: int,
+        retry_after_us: Callable[[int], int],
+        horizon_us: int,
     ) -> list[Delivery]:
         """Lease due rows until `lease_until_us`, at most one per account (the oldest pending
-        row of that account, so deliveries go out in seq order). On PostgreSQL rows locked by
-        another node's claim are skipped; a lease that expires (crash, restart) makes the
-        row due again, so every row is attempted at least once more."""
+        row of that account, so deliveries go out in seq order), the accounts served least
+        recently first. On PostgreSQL rows locked by another node's claim are skipped.
+
+        The claim counts the attempt and schedules the row `retry_after_us(attempts)` after
+        its lease, so an attempt cut by a crash is a failed attempt: the row is due again
+        then, and is given up instead once `horizon_us` past its creation."""
 
     async def mark_webhook_delivered(
         self, delivery_id: int, account: AccountId, *, now_us: int
@@ -64,8 +74,9 @@ class WebhookStore(Protocol):
     ) -> None:
         """Record a failed attempt; retry at `next_attempt_us`, or give up (None)."""
 
-    async def release_webhook_leases(self, delivery_ids: list[int]) -> None:
-        """Make leased rows due again now (their attempts were cut short)."""
+    async def release_webhook_leases(self, delivery_ids: list[int], *, now_us: int) -> None:
+        """Make leased rows due again now, their attempts uncounted (cut short by a clean
+        stop)."""
 
     async def webhook_accounts(self) -> list[AccountId]:
         """Every account with an active webhook."""
@@ -107,9 +118,17 @@ class WebhookTxnStore(TxnRunner):
         return await self._write(q_webhooks.delete_webhook_txn, account)
 
     async def claim_webhook_deliveries(
-        self, *, now_us: int, lease_until_us: int, limit: int
+        self,
+        *,
+        now_us: int,
+        lease_until_us: int,
+        limit: int,
+        retry_after_us: Callable[[int], int],
+        horizon_us: int,
     ) -> list[Delivery]:
-        return await self._write(q_webhooks.claim_due_txn, now_us, lease_until_us, limit)
+        return await self._write(
+            q_webhooks.claim_due_txn, now_us, lease_until_us, limit, retry_after_us, horizon_us
+        )
 
     async def mark_webhook_delivered(
         self, delivery_id: int, account: AccountId, *, now_us: int
@@ -136,8 +155,8 @@ class WebhookTxnStore(TxnRunner):
             now_us,
         )
 
-    async def release_webhook_leases(self, delivery_ids: list[int]) -> None:
-        await self._write(q_webhooks.release_leases_txn, delivery_ids)
+    async def release_webhook_leases(self, delivery_ids: list[int], *, now_us: int) -> None:
+        await self._write(q_webhooks.release_leases_txn, delivery_ids, now_us)
 
     async def webhook_accounts(self) -> list[AccountId]:
         return await self._read(q_webhooks.webhook_accounts_txn)

@@ -136,6 +136,112 @@ async def test_display_name_unique_case_insensitively(
     assert_error(response, 409, "name_taken")
 
 
+# Malformed input is 400 (seed 001's status table).
+INVALID = 400
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u3164",  # HANGUL FILLER: looks empty
+        "ad\u3164min",
+        "\u115f\u1160",  # Hangul choseong/jungseong fillers
+        "ab\u034fcd",  # COMBINING GRAPHEME JOINER
+        "bot\U000e0041",  # a TAG character
+        "\ufe0fbot",  # a variation selector with nothing to select
+        "\u2800\u2800",  # BRAILLE PATTERN BLANK: a symbol that shows nothing
+        "\ue000boss",  # private use
+        "\u0378x",  # unassigned
+        "\u0430lice",  # Cyrillic а among Latin letters
+        "p\u0430yp\u0430l",
+        "\u0391dmin",  # Greek Alpha among Latin letters
+        "\u0410\u03b2\u0441",  # Cyrillic with Greek
+    ],
+    ids=repr,
+)
+async def test_display_name_refuses_invisible_and_mixed_script_names(
+    client: httpx.AsyncClient, alice: TestAgent, name: str
+) -> None:
+    if name.strip("\u2800"):  # (a blank name stays blank)
+        name = f"{name}{random.randrange(10**6)}"  # unique; digits mix with any script
+    assert_error(await _register_raw(client, {"display_name": name}), INVALID)
+    response = await client.post(
+        "/v1/users/register", json={"display_name": name, "password": PASSWORD}
+    )
+    assert_error(response, INVALID)
+    response = await client.patch(
+        "/v1/agents/me", headers=alice.headers, json={"display_name": name}
+    )
+    assert_error(response, INVALID)
+    me = (await client.get("/v1/agents/me", headers=alice.headers)).json()
+    assert me["display_name"] == alice.display_name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "小明bot",  # Han with Latin: the usual Chinese agent name
+        "王小明",
+        "山田　太郎",  # an ideographic space
+        "ひらがなとカタカナと漢字abc",  # Japanese: kana, Han and Latin
+        "김철수 bot",  # Korean with Latin
+        "Привет",  # all Cyrillic
+        "Ελένη",  # all Greek
+        "สวัสดี bot",  # Thai with Latin
+        "مرحبا bot",  # Arabic with Latin
+        "Zoë ❤️ 🤖",  # an emoji variation selector right after its emoji
+        "José Núñez",
+    ],
+)
+async def test_display_name_keeps_real_names_of_every_script(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    name = f"{name} {random.randrange(10**9)}"
+    response = await _register_raw(client, {"display_name": name})
+    assert response.status_code == 201, response.text
+    assert response.json()["display_name"] == name
+
+
+@pytest.mark.parametrize(
+    ("first", "look_alike"),
+    [
+        ("lily-{n}", "IiIy-{n}"),  # capital i for l
+        ("modern-{n}", "rnodern-{n}"),
+        ("ape-{n}", "\u0430\u0440\u0435-{n}"),  # all Cyrillic: one script, same look
+        ("bob-{n}", "bob\ufe0f-{n}"),  # an invisible variation selector
+        ("bob {n}", "bob  {n}"),  # two spaces for one
+        ("bob-{n}", "\uff42\uff4f\uff42-{n}"),  # full-width
+    ],
+)
+async def test_display_names_that_look_alike_are_taken(
+    client: httpx.AsyncClient, alice: TestAgent, first: str, look_alike: str
+) -> None:
+    n = random.randrange(10**9)
+    first, look_alike = first.format(n=n), look_alike.format(n=n)
+    owner = await register(client, first)
+    body = assert_error(await _register_raw(client, {"display_name": look_alike}), 409)
+    assert body["code"] == "name_taken"
+    response = await client.post(
+        "/v1/users/register", json={"display_name": look_alike, "password": PASSWORD}
+    )
+    assert_error(response, 409, "name_taken")
+    response = await client.patch(
+        "/v1/agents/me", headers=alice.headers, json={"display_name": look_alike}
+    )
+    assert_error(response, 409, "name_taken")
+    # Its holder may take the look-alike (its own name), and then the first form is free.
+    response = await client.patch(
+        "/v1/agents/me", headers=owner.headers, json={"display_name": look_alike}
+    )
+    assert response.status_code == 200, response.text
+    assert (await _register_raw(client, {"display_name": first})).status_code == 409
+    response = await client.patch(
+        "/v1/agents/me", headers=owner.headers, json={"display_name": f"renamed-{n}"}
+    )
+    assert response.status_code == 200, response.text
+    assert (await _register_raw(client, {"display_name": first})).status_code == 201
+
+
 # --- /v1/agents/me --------------------------------------------------------------------------
 
 

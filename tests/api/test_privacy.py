@@ -3,19 +3,27 @@ enforcement with its security context, search discoverability, profile cards."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
-from tests.api.helpers import assert_error, pending, send
+from tests.api.helpers import WAIT_TIMEOUT, assert_error, pending, send
 from tests.api.test_friends import befriend, friend_ids, request, request_list
 from tests.conftest import register, unique_name
+from tests.server import ServerProcess
 
 if TYPE_CHECKING:
     from tests.conftest import TestAgent
 
-DEFAULTS = {"who_can_message": "everyone", "discoverable": True, "trust_overrides": {}}
+DEFAULTS = {
+    "who_can_message": "everyone",
+    "discoverable": True,
+    "trust_overrides": {},
+    "who_can_friend_request": "everyone",
+}
 
 
 async def put_settings(
@@ -429,3 +437,121 @@ async def test_a_block_hides_moments_from_likes_and_comments(client: httpx.Async
     assert own.status_code == 204, own.text
     seen = await client.get(f"/v1/moments/{mid}", headers=author.headers)
     assert seen.status_code == 200 and seen.json()["comment_count"] == 0
+
+
+async def test_a_block_hides_each_ones_moments_from_the_other_everywhere(
+    client: httpx.AsyncClient,
+) -> None:
+    """By-author listing, feed and detail: a block (either way) hides every moment of each
+    from the other; everyone else still sees them; unblocking shows them again."""
+    blocker, blocked, bystander = [await register(client) for _ in range(3)]
+    mine: dict[str, str] = {}
+    for who in (blocker, blocked):
+        posted = await client.post(
+            "/v1/moments", headers=who.headers, json={"content": "hi", "visibility": "public"}
+        )
+        assert posted.status_code == 201, posted.text
+        mine[who.id] = posted.json()["id"]
+    await block(client, blocker, blocked.id)
+
+    async def listed(viewer: TestAgent, author: TestAgent) -> list[str]:
+        response = await client.get(f"/v1/moments/{author.id}", headers=viewer.headers)
+        assert response.status_code == 200, response.text
+        return [m["id"] for m in response.json()["moments"]]
+
+    async def feed(viewer: TestAgent) -> list[str]:
+        response = await client.get("/v1/moments/feed?limit=100", headers=viewer.headers)
+        assert response.status_code == 200, response.text
+        return [m["id"] for m in response.json()["moments"]]
+
+    for viewer, author in ((blocked, blocker), (blocker, blocked)):
+        hidden = mine[author.id]
+        assert await listed(viewer, author) == []
+        assert hidden not in await feed(viewer)
+        assert mine[viewer.id] in await feed(viewer)  # one's own stay
+        assert_error(
+            await client.get(f"/v1/moments/detail/{hidden}", headers=viewer.headers),
+            404,
+            "moment_not_found",
+        )
+        assert await listed(bystander, author) == [hidden]
+        assert hidden in await feed(bystander)
+
+    response = await client.delete(f"/v1/agents/block/{blocked.id}", headers=blocker.headers)
+    assert response.status_code == 200, response.text
+    assert await listed(blocked, blocker) == [mine[blocker.id]]
+    assert mine[blocker.id] in await feed(blocked)
+
+
+# --- friend requests and privacy ----------------------------------------------------------------
+
+
+async def test_who_can_friend_request_nobody_refuses_new_requests(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    settings = await put_settings(client, bob, {"who_can_friend_request": "nobody"})
+    assert settings == {**DEFAULTS, "who_can_friend_request": "nobody"}
+    response = await client.get("/v1/agents/settings", headers=bob.headers)
+    assert response.json()["who_can_friend_request"] == "nobody"
+
+    refused = await client.post(
+        "/v1/friends/request", headers=alice.headers, json={"addressee": bob.id, "message": "hi"}
+    )
+    assert_error(refused, 403, "friend_requests_restricted")
+    assert await request_list(client, bob, "pending") == []
+    assert not [m for m in await pending(client, bob) if m.get("type") == "friend_request"]
+
+    # Bob may still ask, and Alice asking back is then an acceptance, not a new request.
+    await request(client, bob, alice.id)
+    assert (await request(client, alice, bob.id, status=200))["status"] == "accepted"
+    assert await friend_ids(client, bob) == [alice.id]
+
+
+async def test_a_friend_request_carries_no_text_the_addressee_would_not_take_as_a_dm(
+    client: httpx.AsyncClient,
+) -> None:
+    """A request's message is a message: where the addressee would refuse the requester's DM
+    (who_can_message nobody, or friends_only without a "friend" override) the request still
+    goes, without its text, in the response, the pending list and the pushed event."""
+    requester = await register(client)
+    cases = [
+        ({"who_can_message": "nobody"}, ""),
+        ({"who_can_message": "friends_only"}, ""),
+        ({"who_can_message": "friends_only", "trust_overrides": {requester.id: "friend"}}, "hi!"),
+        ({"who_can_message": "everyone"}, "hi!"),
+    ]
+    for settings, expected in cases:
+        addressee = await register(client)
+        await put_settings(client, addressee, settings)
+        sent = await request(client, requester, addressee.id, message="hi!")
+        assert sent["message"] == expected, settings
+        listed = await request_list(client, addressee, "pending")
+        assert [r["message"] for r in listed] == [expected], settings
+        events = [m for m in await pending(client, addressee) if m.get("type") == "friend_request"]
+        assert [e["message"] for e in events] == [expected], settings
+        notes = (await client.get("/v1/notifications", headers=addressee.headers)).json()
+        assert [n["data"]["message"] for n in notes["notifications"]] == [expected], settings
+
+
+async def test_profiles_do_not_reveal_the_presence_of_undiscoverable_accounts(
+    client: httpx.AsyncClient, server: ServerProcess, alice: TestAgent, bob: TestAgent
+) -> None:
+    """Ids are sequential: a profile read (no credential needed) must not tell whether an
+    account that opted out of discovery is online. Its owner still sees it on /me."""
+    await put_settings(client, bob, {"discoverable": False})
+    headers = {"Authorization": f"Bearer {bob.api_key}"}
+    async with connect(server.ws_url, additional_headers=headers, proxy=None) as ws:
+        await asyncio.wait_for(ws.recv(), WAIT_TIMEOUT)  # registered once the first frame comes
+        me = (await client.get("/v1/agents/me", headers=bob.headers)).json()
+        assert (me["status"], me["online"]) == ("online", True)
+        for path in (f"/v1/agents/{bob.id}", f"/v1/profile/{bob.id}"):
+            for reader in ({}, alice.headers):
+                response = await client.get(path, headers=reader)
+                assert response.status_code == 200, response.text
+                view = response.json()
+                assert view["id"] == bob.id
+                assert "online" not in view and "status" not in view, (path, view)
+        await put_settings(client, bob, {"discoverable": True})
+        for path in (f"/v1/agents/{bob.id}", f"/v1/profile/{bob.id}"):
+            view = (await client.get(path)).json()
+            assert (view["status"], view["online"]) == ("online", True), path

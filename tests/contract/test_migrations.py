@@ -4,11 +4,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
-from agentplaza.store.migrate import sqlalchemy_url, upgrade_to_head
+from agentplaza.store.migrate import MIGRATIONS_DIR, sqlalchemy_url, upgrade_to_head
 from agentplaza.store.schema import metadata
 from tests import backends
 
@@ -31,3 +34,54 @@ def test_migrations_match_declared_schema(database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.begin() as connection:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+def test_name_skeleton_backfill_survives_existing_look_alikes(database_url: str) -> None:
+    """0008 on a database whose names already collide by skeleton: it does not fail; the
+    oldest live holder keeps the skeleton, a younger look-alike gets none, deleted accounts
+    none, and the unique index is in place for what comes next."""
+    _upgrade_to(database_url, "0007")
+    engine = create_engine(sqlalchemy_url(database_url))
+    names = [
+        ("10001", "alice", None),
+        ("10002", "AIice", None),  # capital i: looks like the first
+        ("10003", "\u0430\u0440\u0435", None),  # all-Cyrillic "аре"
+        ("10004", "ape", None),  # looks like the one before
+        ("10005", "bob", 5),  # deleted
+        ("10006", "b0b", None),  # looks like a deleted name: free
+    ]
+    with engine.begin() as conn:
+        for account_id, name, deleted in names:
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (id, kind, display_name, name_key, created_at,"
+                    " updated_at, deleted_at) VALUES (:id, 'agent', :name, :key, 1, 1, :deleted)"
+                ),
+                {"id": account_id, "name": name, "key": f"k{account_id}", "deleted": deleted},
+            )
+    engine.dispose()
+    upgrade_to_head(database_url)
+    engine = create_engine(sqlalchemy_url(database_url))
+    with engine.begin() as conn:
+        rows = dict(conn.execute(text("SELECT id, name_skeleton FROM accounts")).fetchall())
+        assert rows == {
+            "10001": "alice",
+            "10002": None,
+            "10003": "ape",
+            "10004": None,
+            "10005": None,
+            "10006": "bob",
+        }
+        with pytest.raises(IntegrityError):
+            conn.execute(text("UPDATE accounts SET name_skeleton = 'alice' WHERE id = '10006'"))
+    engine.dispose()

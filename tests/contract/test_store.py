@@ -279,7 +279,7 @@ async def test_purge_drops_webhook_deliveries_given_up_before_the_cutoff(store: 
     )
     await store.append_message(dm(a, b, "hooked", at=T0), to(b), idempotency_key=None)
     [delivery] = await store.claim_webhook_deliveries(
-        now_us=T0 + 1, lease_until_us=T0 + 1_000, limit=10
+        now_us=T0 + 1, lease_until_us=T0 + 1_000, limit=10, retry_after_us=int, horizon_us=10**9
     )
     await store.reschedule_webhook_delivery(
         delivery.id, b, status=500, error="down", next_attempt_us=None, now_us=T0 + 10

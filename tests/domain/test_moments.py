@@ -58,6 +58,9 @@ def test_visibility_matrix(viewer: AccountId, friends: bool) -> None:
     seen = {v for v in Visibility if can_see(viewer, AUTHOR, v, are_friends=friends)}
     assert seen == MATRIX[(viewer, friends)]
     assert set(visible_to(viewer, AUTHOR, are_friends=friends)) == seen
+    # A block either way hides everything from the other; one's own stay visible.
+    hidden = visible_to(viewer, AUTHOR, are_friends=friends, blocked=True)
+    assert set(hidden) == (seen if viewer == AUTHOR else set())
 
 
 @given(st.sampled_from(list(Visibility)), st.booleans())

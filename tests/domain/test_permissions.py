@@ -14,6 +14,7 @@ from agentplaza.domain.social import (
     apply_settings_changes,
     decide_friend_request,
     parse_settings_changes,
+    request_text,
     validate_request_message,
 )
 
@@ -168,3 +169,51 @@ def test_settings_parsing_aliases_and_partial_updates() -> None:
 def test_bad_settings_are_refused(body: dict[str, object]) -> None:
     with pytest.raises(Invalid):
         parse_settings_changes(body, A)
+
+
+def test_who_can_friend_request_nobody() -> None:
+    with pytest.raises(Forbidden) as err:
+        decide_friend_request(_rf(who_can_friend_request="nobody"))
+    assert err.value.code is ErrorCode.FRIEND_REQUESTS_RESTRICTED
+    with pytest.raises(Forbidden):  # a retry of a request made before the setting changed
+        decide_friend_request(_rf(who_can_friend_request="nobody", mine=_req(A, B)))
+    # Asking back someone who asked you is consent, whatever your own setting says.
+    theirs = _rf(who_can_friend_request="nobody", theirs=_req(B, A))
+    assert decide_friend_request(theirs) is FriendRequestAction.ACCEPT_THEIRS
+
+
+@pytest.mark.parametrize(
+    ("who", "override", "kept"),
+    [
+        ("everyone", None, True),
+        ("everyone", "stranger", True),
+        ("friends_only", None, False),
+        ("friends_only", "stranger", False),
+        ("friends_only", "friend", True),
+        ("nobody", None, False),
+        ("nobody", "friend", False),
+    ],
+)
+def test_request_text_follows_the_dm_rule(who: str, override: str | None, kept: bool) -> None:
+    facts = _rf(who_can_message=who, trust_override=override)
+    assert request_text(facts, "hello") == ("hello" if kept else "")
+    # The same verdict as for a DM from the requester (they are not friends yet).
+    dm = _facts(who_can_message=who, trust_override=override)
+    try:
+        check_direct_message(dm)
+        allowed = True
+    except Forbidden:
+        allowed = False
+    assert allowed is kept
+
+
+def test_settings_who_can_friend_request() -> None:
+    changes = parse_settings_changes({"who_can_friend_request": "nobody"}, A)
+    updated = apply_settings_changes(DEFAULT_SETTINGS, changes)
+    assert updated.who_can_friend_request == "nobody"
+    assert updated.who_can_message == DEFAULT_SETTINGS.who_can_message
+    kept = apply_settings_changes(updated, parse_settings_changes({"discoverable": False}, A))
+    assert kept.who_can_friend_request == "nobody"
+    for bad in ("friends_only", "NOBODY", 1, True):
+        with pytest.raises(Invalid):
+            parse_settings_changes({"who_can_friend_request": bad}, A)

@@ -61,13 +61,32 @@ async def login(account: CurrentAccount, request: Request) -> Response:
     return json_response(account_view(account, online=online))
 
 
-@router.post("/me/rotate-key", summary="Issue a new API key; the old one stops working at once")
+@router.post(
+    "/me/rotate-key",
+    summary="Issue a new API key; the old one and its live connections stop at once",
+)
 async def rotate_key(account: CurrentAccount, services: ServicesDep) -> Response:
-    creds = await services.accounts.rotate_key(account)
-    return json_response({"id": account.id, "api_key": creds.api_key})
+    api_key = await services.accounts.rotate_key(account)
+    return json_response({"id": account.id, "api_key": api_key})
 
 
-@router.post("/recover", summary="Exchange the recovery secret for a new API key")
+@router.post(
+    "/me/rotate-recovery-secret",
+    summary="Issue a new recovery secret (send the current one); the old one stops working",
+)
+async def rotate_recovery_secret(
+    body: RecoverIn, request: Request, account: CurrentAccount, services: ServicesDep
+) -> Response:
+    limiter = services.limiter
+    await limiter.check(limiter.login, client_ip(request))
+    secret = await services.accounts.rotate_recovery_secret(account, current=body.recovery_secret)
+    return json_response({"id": account.id, "agent_id": account.id, "recovery_secret": secret})
+
+
+@router.post(
+    "/recover",
+    summary="Exchange the recovery secret for a new API key and a new recovery secret",
+)
 async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> Response:
     limiter = services.limiter
     await limiter.check(limiter.login, client_ip(request))
@@ -75,7 +94,9 @@ async def recover(body: RecoverIn, request: Request, services: ServicesDep) -> R
         recovery_secret=body.recovery_secret, agent_id=body.agent_id
     )
     data = account_view(creds.account)
-    data.update(agent_id=creds.account.id, api_key=creds.api_key)
+    data.update(
+        agent_id=creds.account.id, api_key=creds.api_key, recovery_secret=creds.recovery_secret
+    )
     return json_response(data)
 
 
@@ -107,7 +128,9 @@ async def search(
 @router.get("/{agent_id}", summary="An account's public profile")
 async def get_agent(request: Request, services: ServicesDep, agent_id: str) -> Response:
     found = await services.accounts.get(agent_id)
-    online = await request.app.state.hub.is_online(found.id)
+    online = None  # no `online`/`status` keys: the account hides its presence (docs/social.md)
+    if await services.social.shows_presence(found.id):
+        online = await request.app.state.hub.is_online(found.id)
     view = account_view(found, online=online)
     # What a recipient checks signed messages with (docs/signatures.md); null when none.
     view["public_key"] = await services.signatures.find_key(found.id)

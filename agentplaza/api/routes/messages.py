@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.responses import Response
 
-from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.auth import CurrentAccount, ServicesDep, request_credential
 from agentplaza.api.render import json_response, limit_headers
 from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.accounts import Account
@@ -83,6 +83,7 @@ async def pending(
         account,
         timeout_secs=timeout,
         limit=limit,
+        token=request_credential(request) or "",
         client_gone=lambda: _until_disconnected(request),
     )
     if items:

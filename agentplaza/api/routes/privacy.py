@@ -29,6 +29,7 @@ def settings_view(settings: PrivacySettings) -> dict[str, Any]:
         "who_can_message": settings.who_can_message.value,
         "discoverable": settings.discoverable,
         "trust_overrides": dict(settings.trust_overrides),
+        "who_can_friend_request": settings.who_can_friend_request.value,
     }
 
 

@@ -16,7 +16,7 @@ from agentplaza.domain.social import ProfileCounts
 router = APIRouter(prefix="/v1/profile", tags=["agents"])
 
 
-def card_view(account: Account, counts: ProfileCounts, *, online: bool) -> dict[str, Any]:
+def card_view(account: Account, counts: ProfileCounts, *, online: bool | None) -> dict[str, Any]:
     view = account_view(account, online=online)
     view.update(
         friends_count=counts.friends, moments_count=counts.moments, groups_count=counts.groups
@@ -28,7 +28,9 @@ def card_view(account: Account, counts: ProfileCounts, *, online: bool) -> dict[
 async def profile(request: Request, services: ServicesDep, account_id: str) -> Response:
     # Reachable by id even when not discoverable: discoverability only governs search.
     found, counts = await services.social.profile(account_id)
-    online = await request.app.state.hub.is_online(found.id)
+    online = None  # not shown for an account that opted out of discovery (docs/social.md)
+    if await services.social.shows_presence(found.id):
+        online = await request.app.state.hub.is_online(found.id)
     return json_response(card_view(found, counts, online=online))
 
 

@@ -67,6 +67,7 @@ async def stream(
         services,
         request.app.state.hub,
         account.id,
+        credential,
         after_seq=after_seq,
         on_end=lambda: streams.release(ip),
     )

@@ -53,3 +53,4 @@ class PrivacySettingsIn(BaseModel):
     who_can_message: str | None = Field(default=None, max_length=32)
     discoverable: StrictBool | None = None
     trust_overrides: dict[str, str] | None = None
+    who_can_friend_request: str | None = Field(default=None, max_length=32)

@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from agentplaza.domain.accounts import Account, AccountKind, NewAccount, ProfileChanges, name_key
+from agentplaza.domain.credentials import SessionInfo
 from agentplaza.domain.errors import Conflict, ErrorCode, NotFound
 from agentplaza.domain.ids import FIRST_ACCOUNT_NUMBER, AccountId, account_id_for
+from agentplaza.domain.names import name_skeleton
 from agentplaza.store.engine import Txn
 
 ACCOUNT_COLUMNS = "id, kind, display_name, bio, avatar_url, capabilities, created_at, updated_at"
@@ -26,22 +28,33 @@ def account_from_row(row: Any) -> Account:
     )
 
 
-def _name_is_taken_txn(txn: Txn, key: str, *, except_id: str | None = None) -> bool:
-    row = txn.execute("SELECT id FROM accounts WHERE name_key = ?", (key,)).fetchone()
-    return row is not None and row[0] != except_id
+def _check_name_free_txn(txn: Txn, name: str, *, except_id: str | None = None) -> None:
+    """Conflict when another live account has `name` up to case (name_key) or one that looks
+    the same (name_skeleton); both columns also have a unique index, for concurrent writers."""
+    row = txn.execute(
+        "SELECT id, name_key = ? FROM accounts WHERE name_key = ? OR name_skeleton = ?",
+        (name_key(name), name_key(name), name_skeleton(name)),
+    ).fetchone()
+    if row is not None and row[0] != except_id:
+        if row[1]:
+            raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
+        raise Conflict(
+            "an account with a display name that looks the same already exists",
+            ErrorCode.NAME_TAKEN,
+        )
 
 
 def create_account_txn(txn: Txn, new: NewAccount) -> Account:
-    key = name_key(new.display_name)
-    if _name_is_taken_txn(txn, key):
-        raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
+    _check_name_free_txn(txn, new.display_name)
     row = txn.execute(
-        "INSERT INTO accounts (kind, display_name, name_key, bio, key_hash, recovery_hash,"
-        " password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
+        "INSERT INTO accounts (kind, display_name, name_key, name_skeleton, bio, key_hash,"
+        " recovery_hash, password_hash, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING num",
         (
             new.kind.value,
             new.display_name,
-            key,
+            name_key(new.display_name),
+            name_skeleton(new.display_name),
             new.bio,
             new.key_hash,
             new.recovery_hash,
@@ -98,17 +111,21 @@ def update_profile_txn(
     current = get_account_txn(txn, account_id)
     if current is None:
         raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
-    name = current.display_name if changes.display_name is None else changes.display_name
-    key = name_key(name)
-    if changes.display_name is not None and _name_is_taken_txn(txn, key, except_id=account_id):
-        raise Conflict("an account with this display name already exists", ErrorCode.NAME_TAKEN)
     bio = current.bio if changes.bio is None else changes.bio
     avatar = current.avatar_url if changes.avatar_url is None else changes.avatar_url
     caps = current.capabilities if changes.capabilities is None else changes.capabilities
+    name = current.display_name
+    if changes.display_name is not None:
+        name = changes.display_name
+        _check_name_free_txn(txn, name, except_id=account_id)
+        txn.execute(
+            "UPDATE accounts SET display_name = ?, name_key = ?, name_skeleton = ? WHERE id = ?",
+            (name, name_key(name), name_skeleton(name), account_id),
+        )
     txn.execute(
-        "UPDATE accounts SET display_name = ?, name_key = ?, bio = ?, avatar_url = ?,"
-        " capabilities = ?, updated_at = ? WHERE id = ?",
-        (name, key, bio, avatar, json.dumps(list(caps)), now_us, account_id),
+        "UPDATE accounts SET bio = ?, avatar_url = ?, capabilities = ?, updated_at = ?"
+        " WHERE id = ?",
+        (bio, avatar, json.dumps(list(caps)), now_us, account_id),
     )
     return Account(
         id=current.id,
@@ -131,10 +148,39 @@ def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, now_us: int)
         raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
 
 
+def recover_txn(
+    txn: Txn, recovery_hash: str, key_hash: str, new_recovery_hash: str, now_us: int
+) -> Account | None:
+    """Swap key and recovery secret for the holder of `recovery_hash`; None if it is not
+    current. Of two recoveries racing with one secret, exactly one wins."""
+    account = find_account_by_txn(txn, "recovery_hash", recovery_hash)
+    if account is None:
+        return None
+    cur = txn.execute(
+        "UPDATE accounts SET key_hash = ?, recovery_hash = ?, updated_at = ?"
+        " WHERE id = ? AND recovery_hash = ? AND deleted_at IS NULL",
+        (key_hash, new_recovery_hash, now_us, account.id, recovery_hash),
+    )
+    return account if cur.rowcount == 1 else None
+
+
+def set_recovery_hash_txn(
+    txn: Txn, account_id: AccountId, current_hash: str, new_hash: str, now_us: int
+) -> bool:
+    """Replace the recovery secret if `current_hash` is the current one's."""
+    cur = txn.execute(
+        "UPDATE accounts SET recovery_hash = ?, updated_at = ?"
+        " WHERE id = ? AND recovery_hash = ? AND deleted_at IS NULL",
+        (new_hash, now_us, account_id, current_hash),
+    )
+    return bool(cur.rowcount == 1)
+
+
 def delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
     txn.execute(
         "UPDATE accounts SET deleted_at = ?, updated_at = ?, key_hash = NULL, recovery_hash = NULL,"
-        " password_hash = NULL, name_key = NULL WHERE id = ? AND deleted_at IS NULL",
+        " password_hash = NULL, name_key = NULL, name_skeleton = NULL"
+        " WHERE id = ? AND deleted_at IS NULL",
         (now_us, now_us, account_id),
     )
     txn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
@@ -171,3 +217,25 @@ def find_session_txn(txn: Txn, token_hash: str, now_us: int) -> Account | None:
         (token_hash, now_us),
     ).fetchone()
     return get_account_txn(txn, AccountId(row[0])) if row else None
+
+
+def list_sessions_txn(txn: Txn, account_id: AccountId, now_us: int) -> list[SessionInfo]:
+    rows = txn.execute(
+        "SELECT token_hash, created_at, expires_at FROM sessions"
+        " WHERE account_id = ? AND expires_at > ? ORDER BY created_at, token_hash",
+        (account_id, now_us),
+    ).fetchall()
+    return [SessionInfo(r[0], r[1], r[2]) for r in rows]
+
+
+def delete_sessions_txn(txn: Txn, account_id: AccountId, hash_prefix: str) -> list[str]:
+    """Delete the account's sessions whose token hash starts with `hash_prefix` (hex, so no
+    LIKE wildcard in it; a whole hash is one session); returns their token hashes."""
+    rows = txn.execute(
+        "SELECT token_hash FROM sessions WHERE account_id = ? AND token_hash LIKE ?",
+        (account_id, hash_prefix + "%"),
+    ).fetchall()
+    hashes = [str(r[0]) for r in rows]
+    for token_hash in hashes:
+        txn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+    return hashes

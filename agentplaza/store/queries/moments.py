@@ -140,6 +140,14 @@ def read_moment_txn(
     return row
 
 
+# The public branch's filter: neither the viewer nor the author has blocked the other
+# (parameters: viewer, viewer).
+NOT_BLOCKED = (
+    " AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = ? AND b.blocked_id = author_id)"
+    " AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.account_id = author_id AND b.blocked_id = ?)"
+)
+
+
 def feed_txn(txn: Txn, viewer: AccountId, before_num: int | None, limit: int) -> list[MomentRow]:
     """The viewer's feed, newest first: own moments, friends' friends-only moments, and every
     public moment, below `before_num`.
@@ -149,6 +157,8 @@ def feed_txn(txn: Txn, viewer: AccountId, before_num: int | None, limit: int) ->
     its rows the viewer may see:
       own      ix_moments_author_num             author_id = viewer: <= limit entries
       public   ix_moments_visibility_num         visibility = 'public': <= limit entries
+               minus authors blocked either way (two primary-key probes of `blocks` per
+               row; a block ends the friendship, so the friends branch needs no filter)
       friends  ix_moments_author_visibility_num  one range per friend. PostgreSQL: LATERAL,
                <= limit entries per friend. SQLite has no LATERAL: it reads the friends'
                friends-only moments below the cursor and keeps the newest `limit`.
@@ -177,7 +187,7 @@ def feed_txn(txn: Txn, viewer: AccountId, before_num: int | None, limit: int) ->
         "SELECT num FROM (SELECT num FROM moments WHERE author_id = ? AND deleted_at IS NULL"
         " AND num < ? ORDER BY num DESC LIMIT ?) own"
         " UNION SELECT num FROM (SELECT num FROM moments WHERE visibility = 'public'"
-        " AND deleted_at IS NULL AND num < ? ORDER BY num DESC LIMIT ?) pub"
+        f" AND deleted_at IS NULL AND num < ?{NOT_BLOCKED} ORDER BY num DESC LIMIT ?) pub"
         f" UNION SELECT num FROM ({friends_branch}) fr"
         # Cut to `limit` before fetching columns: joined whole, PostgreSQL preferred a merge
         # join that walked the whole primary key backwards.
@@ -185,7 +195,7 @@ def feed_txn(txn: Txn, viewer: AccountId, before_num: int | None, limit: int) ->
         " JOIN moments m ON m.num = page.num JOIN accounts a ON a.id = m.author_id"
         " ORDER BY m.num DESC"
     )
-    params = (viewer, viewer, before, limit, before, limit, *friends_params, limit)
+    params = (viewer, viewer, before, limit, before, viewer, viewer, limit, *friends_params, limit)
     return [moment_row_from(r) for r in txn.execute(sql, params).fetchall()]
 
 
@@ -193,22 +203,27 @@ def author_moments_txn(
     txn: Txn,
     viewer: AccountId,
     author: AccountId,
-    visible: Callable[[bool], Sequence[Visibility]],
+    visible: Callable[[bool, bool], Sequence[Visibility]],
     before_num: int | None,
     limit: int,
 ) -> list[MomentRow] | None:
     """`author`'s moments that `viewer` may see, newest first; None when no such account.
 
-    `visible(are_friends)` names the visibilities the viewer may see (domain.moments.visible_to).
+    `visible(are_friends, blocked)` names the visibilities the viewer may see
+    (domain.moments.visible_to).
     """
     row = txn.execute(
-        "SELECT EXISTS (SELECT 1 FROM friendships f WHERE f.account_id = ? AND f.friend_id = ?)"
+        "SELECT EXISTS (SELECT 1 FROM friendships f WHERE f.account_id = ? AND f.friend_id = ?),"
+        " EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = ? AND b.blocked_id = ?)"
+        " OR (b.account_id = ? AND b.blocked_id = ?))"
         " FROM accounts WHERE id = ? AND deleted_at IS NULL",
-        (viewer, author, author),
+        (viewer, author, viewer, author, author, viewer, author),
     ).fetchone()
     if row is None:
         return None
-    visibilities = [v.value for v in visible(bool(row[0]) and viewer != author)]
+    visibilities = [v.value for v in visible(bool(row[0]) and viewer != author, bool(row[1]))]
+    if not visibilities:
+        return []
     marks = ", ".join("?" * len(visibilities))
     rows = txn.execute(
         f"SELECT {MOMENT_COLUMNS} FROM moments m JOIN accounts a ON a.id = m.author_id"

@@ -20,9 +20,11 @@ from agentplaza.domain.social import (
     PrivacySettings,
     ProfileCounts,
     SettingsChanges,
+    WhoCanFriendRequest,
     WhoCanMessage,
     apply_settings_changes,
     decide_friend_request,
+    request_text,
 )
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.accounts import ACCOUNT_COLUMNS, account_from_row
@@ -140,6 +142,13 @@ def request_friend_txn(
     pending, or the addressee's earlier request that this one accepted.
     """
     _lock_pair_txn(txn, requester, addressee)
+    settings = txn.execute(
+        "SELECT s.who_can_friend_request, s.who_can_message, t.relation"
+        " FROM (SELECT 1 AS one) x"
+        " LEFT JOIN account_settings s ON s.account_id = ?"
+        " LEFT JOIN trust_overrides t ON t.account_id = ? AND t.other_id = ?",
+        (addressee, addressee, requester),
+    ).fetchone()
     facts = FriendRequestFacts(
         requester_id=requester,
         addressee_id=addressee,
@@ -148,6 +157,9 @@ def request_friend_txn(
         blocked=_is_blocked_either_way_txn(txn, requester, addressee),
         mine=_find_request_txn(txn, requester, addressee),
         theirs=_find_request_txn(txn, addressee, requester),
+        who_can_friend_request=settings[0] or WhoCanFriendRequest.EVERYONE,
+        who_can_message=settings[1] or WhoCanMessage.EVERYONE,
+        trust_override=settings[2],
     )
     action = decide_friend_request(facts)
     if action is FriendRequestAction.ACCEPT_THEIRS:
@@ -160,7 +172,7 @@ def request_friend_txn(
     txn.execute(
         "INSERT INTO friend_requests (requester_id, addressee_id, message, created_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (requester_id, addressee_id) DO NOTHING",
-        (requester, addressee, message, now_us),
+        (requester, addressee, request_text(facts, message), now_us),
     )
     # A concurrent identical request may have won the insert: report the stored one.
     stored = _find_request_txn(txn, requester, addressee)
@@ -269,7 +281,8 @@ def list_blocks_txn(txn: Txn, account: AccountId, limit: int) -> list[tuple[Acco
 
 def get_settings_txn(txn: Txn, account: AccountId) -> PrivacySettings:
     row = txn.execute(
-        "SELECT who_can_message, discoverable FROM account_settings WHERE account_id = ?",
+        "SELECT who_can_message, discoverable, who_can_friend_request FROM account_settings"
+        " WHERE account_id = ?",
         (account,),
     ).fetchone()
     overrides = txn.execute(
@@ -280,6 +293,7 @@ def get_settings_txn(txn: Txn, account: AccountId) -> PrivacySettings:
         who_can_message=WhoCanMessage(row[0]) if row else WhoCanMessage.EVERYONE,
         discoverable=bool(row[1]) if row else True,
         trust_overrides={AccountId(r[0]): r[1] for r in overrides},
+        who_can_friend_request=WhoCanFriendRequest(row[2]) if row else WhoCanFriendRequest.EVERYONE,
     )
 
 
@@ -296,11 +310,19 @@ def update_settings_txn(
     )
     updated = apply_settings_changes(get_settings_txn(txn, account), changes)
     txn.execute(
-        "INSERT INTO account_settings (account_id, who_can_message, discoverable, updated_at)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE"
-        " SET who_can_message = excluded.who_can_message,"
-        " discoverable = excluded.discoverable, updated_at = excluded.updated_at",
-        (account, updated.who_can_message.value, 1 if updated.discoverable else 0, now_us),
+        "INSERT INTO account_settings (account_id, who_can_message, discoverable,"
+        " who_can_friend_request, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (account_id) DO UPDATE SET who_can_message = excluded.who_can_message,"
+        " discoverable = excluded.discoverable,"
+        " who_can_friend_request = excluded.who_can_friend_request,"
+        " updated_at = excluded.updated_at",
+        (
+            account,
+            updated.who_can_message.value,
+            1 if updated.discoverable else 0,
+            updated.who_can_friend_request.value,
+            now_us,
+        ),
     )
     if changes.trust_overrides is not None:
         txn.execute("DELETE FROM trust_overrides WHERE account_id = ?", (account,))

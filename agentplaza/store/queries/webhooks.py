@@ -7,6 +7,7 @@ worker claim, complete and reschedule rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from agentplaza.domain.ids import AccountId
@@ -110,23 +111,59 @@ def delete_webhook_txn(txn: Txn, account: AccountId) -> bool:
     return int(cur.rowcount) > 0
 
 
-def claim_due_txn(txn: Txn, now_us: int, lease_until_us: int, limit: int) -> list[Delivery]:
+# The later of the account's last finished attempts, success or failure: claims go to the
+# accounts served least recently first (round robin), not to the oldest rows, so an account
+# with a long backlog does not keep the next free slot from the others.
+_SERVED_AT = (
+    "CASE WHEN COALESCE(w.last_success_at, 0) > COALESCE(w.last_failure_at, 0)"
+    " THEN COALESCE(w.last_success_at, 0) ELSE COALESCE(w.last_failure_at, 0) END"
+)
+INTERRUPTED = "interrupted: the server stopped during the attempt"
+
+
+def claim_due_txn(
+    txn: Txn,
+    now_us: int,
+    lease_until_us: int,
+    limit: int,
+    retry_after_us: Callable[[int], int],
+    horizon_us: int,
+) -> list[Delivery]:
     """Lease up to `limit` due rows, each the oldest pending row of its account (so one
-    webhook's deliveries go out one at a time, in seq order), and read what to send."""
+    webhook's deliveries go out one at a time, in seq order), and read what to send.
+
+    The attempt is counted here, before the POST, and the row is already rescheduled as if it
+    failed (`retry_after_us(attempts)` after its lease): a server killed mid-attempt leaves a
+    counted attempt with its backoff. A row whose lease ran out that way is given up instead
+    once it is past the retry horizon (`horizon_us` after its message was stored)."""
     lock = " FOR UPDATE OF o SKIP LOCKED" if txn.dialect == "postgresql" else ""
     rows = txn.execute(
-        f"SELECT o.id FROM webhook_outbox o WHERE {PENDING} AND o.next_attempt_at <= ?"
+        "SELECT o.id, o.account_id, o.attempts, o.lease_until, o.created_at"
+        " FROM webhook_outbox o JOIN webhooks w ON w.account_id = o.account_id"
+        f" WHERE {PENDING} AND o.next_attempt_at <= ?"
         " AND (o.lease_until IS NULL OR o.lease_until < ?)"
         " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e WHERE e.account_id = o.account_id"
         " AND e.seq < o.seq AND e.delivered_at IS NULL AND e.failed_at IS NULL)"
-        f" ORDER BY o.next_attempt_at, o.id LIMIT ?{lock}",
+        f" ORDER BY {_SERVED_AT}, o.next_attempt_at, o.id LIMIT ?{lock}",
         (now_us, now_us, limit),
     ).fetchall()
     deliveries = []
-    for (outbox_id,) in rows:
+    for outbox_id, account, attempts, lease_until, created_at in rows:
+        interrupted = lease_until is not None  # claimed before, never recorded: a crash
+        if interrupted and now_us > created_at + horizon_us:
+            reschedule_txn(txn, outbox_id, AccountId(account), None, INTERRUPTED, None, now_us)
+            continue
         txn.execute(
-            "UPDATE webhook_outbox SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-            (lease_until_us, outbox_id),
+            "UPDATE webhook_outbox SET lease_until = ?, attempts = ?, next_attempt_at = ?"
+            + (", last_error = ?" if interrupted else "")
+            + " WHERE id = ?",
+            (
+                lease_until_us,
+                attempts + 1,
+                lease_until_us + retry_after_us(attempts + 1),
+                *((INTERRUPTED,) if interrupted else ()),
+                outbox_id,
+            ),
         )
         row = txn.execute(
             "SELECT o.id, o.account_id, w.url, w.secret, o.attempts, o.created_at,"
@@ -199,9 +236,14 @@ def reschedule_txn(
     )
 
 
-def release_leases_txn(txn: Txn, delivery_ids: list[int]) -> None:
+def release_leases_txn(txn: Txn, delivery_ids: list[int], now_us: int) -> None:
+    """Attempts this node cut short itself (a clean stop): due again now, and not counted."""
     for outbox_id in delivery_ids:
-        txn.execute("UPDATE webhook_outbox SET lease_until = NULL WHERE id = ?", (outbox_id,))
+        txn.execute(
+            "UPDATE webhook_outbox SET lease_until = NULL, next_attempt_at = ?,"
+            " attempts = attempts - 1 WHERE id = ? AND lease_until IS NOT NULL",
+            (now_us, outbox_id),
+        )
 
 
 def webhook_accounts_txn(txn: Txn) -> list[AccountId]:

@@ -1,0 +1,95 @@
+"""The outbox claim on both engines: the attempt is counted and backed off at the claim (so a
+crash mid-attempt is a failed attempt), and claims go round robin across accounts."""
+
+from __future__ import annotations
+
+from agentplaza.domain.ids import AccountId
+from agentplaza.domain.webhooks import PayloadFormat
+from agentplaza.store.base import Store
+from tests.contract.storedata import T0, dm, new_agent, to
+
+LEASE = 1_000
+BACKOFF = 500  # after attempt n the row is due BACKOFF * n after its lease
+
+
+def backoff(attempt: int) -> int:
+    return BACKOFF * attempt
+
+
+async def hooked(store: Store, name: str) -> AccountId:
+    account = await new_agent(store, name)
+    await store.upsert_webhook(
+        account,
+        webhook_id=f"wh_{name}",
+        url=f"https://example.com/{name}",
+        secret="whsec_x",
+        events=("message.created",),
+        payload_format=PayloadFormat.AGENTIM,
+        now_us=T0,
+    )
+    return account
+
+
+async def claim(store: Store, now: int, limit: int = 10, horizon: int = 10**9) -> list[int]:
+    deliveries = await store.claim_webhook_deliveries(
+        now_us=now,
+        lease_until_us=now + LEASE,
+        limit=limit,
+        retry_after_us=backoff,
+        horizon_us=horizon,
+    )
+    return [d.attempts for d in deliveries]
+
+
+async def test_a_lease_that_runs_out_is_a_counted_attempt_with_its_backoff(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await hooked(store, "b")
+    await store.append_message(dm(a, b, "m", at=T0), to(b), idempotency_key=None)
+    assert await claim(store, T0) == [1]
+    # Nobody records the outcome (the node died): not due while leased, nor during the backoff.
+    assert await claim(store, T0 + LEASE + 1) == []
+    assert await claim(store, T0 + LEASE + backoff(1) - 1) == []
+    second = T0 + LEASE + backoff(1)
+    assert await claim(store, second) == [2]
+    # Past the horizon, a row whose attempt was cut is given up instead of tried again.
+    late = second + LEASE + backoff(2)
+    assert await claim(store, late, horizon=late - T0 - 1) == []
+    [failure] = await store.recent_webhook_failures(b)
+    assert failure.attempts == 2 and failure.last_error is not None
+    assert failure.last_error.startswith("interrupted")
+    webhook = await store.get_webhook(b)
+    assert webhook is not None and (webhook.failed, webhook.pending) == (1, 0)
+
+
+async def test_a_clean_release_makes_the_row_due_at_once_and_uncounted(store: Store) -> None:
+    a, b = await new_agent(store, "a"), await hooked(store, "b")
+    await store.append_message(dm(a, b, "m", at=T0), to(b), idempotency_key=None)
+    [delivery] = await store.claim_webhook_deliveries(
+        now_us=T0, lease_until_us=T0 + LEASE, limit=1, retry_after_us=backoff, horizon_us=10**9
+    )
+    await store.release_webhook_leases([delivery.id], now_us=T0 + 1)
+    assert await claim(store, T0 + 1) == [1]
+
+
+async def test_claims_go_to_the_account_served_least_recently(store: Store) -> None:
+    a, busy, idle = (
+        await new_agent(store, "a"),
+        await hooked(store, "busy"),
+        await hooked(store, "idle"),
+    )
+    for n in range(3):  # busy's rows are all older than idle's
+        await store.append_message(dm(a, busy, f"b{n}", at=T0 + n), to(busy), idempotency_key=None)
+    await store.append_message(dm(a, idle, "i0", at=T0 + 10), to(idle), idempotency_key=None)
+    now = T0 + 100
+    [first] = await store.claim_webhook_deliveries(
+        now_us=now, lease_until_us=now + LEASE, limit=1, retry_after_us=backoff, horizon_us=10**9
+    )
+    assert first.account_id == busy  # neither served yet: the oldest row first
+    await store.mark_webhook_delivered(first.id, busy, now_us=now + 1)
+    [second] = await store.claim_webhook_deliveries(
+        now_us=now + 2,
+        lease_until_us=now + LEASE,
+        limit=1,
+        retry_after_us=backoff,
+        horizon_us=10**9,
+    )
+    assert second.account_id == idle  # busy was just served: idle's turn, though its row is newer
