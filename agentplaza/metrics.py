@@ -108,11 +108,19 @@ WEBHOOK_ATTEMPTS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+AIM_CLOSED = Counter(
+    "agentplaza_aim_closed",
+    "AIM TCP connections closed by the server, by reason: protocol (not an AIM frame), auth"
+    " (bad or missing key), idle (silent past aim_idle_timeout_secs), unavailable (store down).",
+    ["reason"],
+    registry=REGISTRY,
+)
 
 # Pre-bound children for the hot paths.
 DELIVERED_WS = MESSAGES_DELIVERED.labels("websocket")
 DELIVERED_SSE = MESSAGES_DELIVERED.labels("sse")
 DELIVERED_LONGPOLL = MESSAGES_DELIVERED.labels("longpoll")
+DELIVERED_AIM = MESSAGES_DELIVERED.labels("aim")
 STORE_APPEND = STORE_SECONDS.labels("append")
 STORE_READ_PENDING = STORE_SECONDS.labels("read_pending")
 STORE_READ_SYNC = STORE_SECONDS.labels("read_sync")

@@ -15,6 +15,7 @@ from typing import Any
 
 ENV_PREFIX = "AGENTPLAZA_"
 SECRET_SETTINGS = frozenset({"database_url", "bus_url", "redis_url"})
+SECRET_TOKENS = frozenset({"metrics_token"})  # shown as "***" whenever set
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +35,8 @@ class Settings:
     log_level: str = "info"
     log_format: str = "text"
     metrics_enabled: bool = True
+    metrics_token: str = ""
+    health_details: bool = False
     shutdown_drain_secs: float = 10.0
     max_body_bytes: int = 1_048_576
     max_message_body_bytes: int = 65_536
@@ -45,12 +48,20 @@ class Settings:
     rate_limit_register_per_min: float = 5.0
     rate_limit_search_per_min: float = 10.0
     rate_limit_login_per_min: float = 30.0
+    rate_limit_writes_per_min: float = 300.0
+    rate_limit_group_notices_per_min: float = 20.0
+    rate_limit_friend_requests_per_min: float = 20.0
+    rate_limit_uploads_per_min: float = 60.0
+    rate_limit_acks_per_sec: float = 100.0
+    file_quota_bytes: int = 1024 * 1024 * 1024
     retention_days: float = 7.0
     purge_interval_secs: float = 3600.0
     longpoll_max_timeout_secs: float = 60.0
     ws_heartbeat_interval_secs: float = 25.0
     ws_send_queue_max: int = 1000
+    ws_send_queue_max_bytes: int = 4 * 1024 * 1024
     sse_max_streams_per_ip: int = 20
+    ws_max_connections_per_ip: int = 100
     auth_cache_ttl_secs: float = 10.0
     session_ttl_hours: float = 24.0 * 30
     sqlite_synchronous: str = "NORMAL"
@@ -66,6 +77,11 @@ class Settings:
     webhook_concurrency: int = 16
     webhook_slow_after_secs: float = 1.0
     webhook_max_in_flight: int = 256
+    aim_enabled: bool = True
+    aim_port: int = 8082
+    aim_host: str = ""
+    aim_idle_timeout_secs: float = 90.0
+    aim_max_frame_bytes: int = 1_048_576
 
     @property
     def effective_database_url(self) -> str:
@@ -113,6 +129,8 @@ class Settings:
             value = getattr(self, field.name)
             if field.name in SECRET_SETTINGS and "@" in str(value):
                 value = mask_url_password(str(value))
+            if field.name in SECRET_TOKENS and value:
+                value = "***"
             out[field.name] = value
         return out
 

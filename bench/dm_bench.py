@@ -269,6 +269,9 @@ class LocalServer:
                 AGENTPLAZA_PORT=str(self.port),
                 AGENTPLAZA_DATA_DIR=self.data_dir,
                 AGENTPLAZA_RATE_LIMITS_ENABLED="0",
+                # Thousands of sockets from one address, and /health's connection count.
+                AGENTPLAZA_WS_MAX_CONNECTIONS_PER_IP="1000000",
+                AGENTPLAZA_HEALTH_DETAILS="1",
                 AGENTPLAZA_LOG_LEVEL="warning",
             )
             with open(self.log_path, "ab") as log:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -85,13 +86,17 @@ def server_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., Serve
     with ExitStack() as stack:
         shared: dict[str, str] | None = None
 
-        def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> ServerProcess:
+        def start(
+            env: dict[str, str] | None = None, data_dir: Path | None = None, **server: Any
+        ) -> ServerProcess:
+            """`server`: more ServerProcess fields (`host`, `aim_port`)."""
             nonlocal shared
             if shared is None:
                 shared = stack.enter_context(backend_env(backend))
             proc = ServerProcess(
                 data_dir=data_dir or tmp_path / f"srv{len(started)}",
                 env={**shared, **(env or {})},
+                **server,
             )
             started.append(proc)
             return proc.start()

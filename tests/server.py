@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 
 # 127.0.0.2, not 127.0.0.1: the agentim SDK treats localhost/127.0.0.1 as "local" and first
-# spends ~15 s trying its AIM TCP transport on :8082 before falling back to WebSocket.
+# tries its AIM TCP transport on :8082 (hard-coded), spending ~15 s before it falls back to the
+# WebSocket unless a server answers there. Test servers keep AIM off unless given `aim_port`
+# (tests/aimlock.py serializes the ones that need the SDK's port 8082).
 TEST_HOST = "127.0.0.2"
+AIM_HOST = "127.0.0.1"
 START_TIMEOUT_SECS = 20.0
 
 
@@ -28,24 +31,33 @@ def free_port(host: str = TEST_HOST) -> int:
 @dataclass
 class ServerProcess:
     data_dir: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0  # 0: a free one on `host`
     env: dict[str, str] = field(default_factory=dict)
+    host: str = TEST_HOST
+    aim_port: int | None = None
+    """AIM TCP on this port (on `host`); None: AIM off."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
+    def __post_init__(self) -> None:
+        if not self.port:
+            self.port = free_port(self.host)
+
     @property
     def url(self) -> str:
-        return f"http://{TEST_HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{TEST_HOST}:{self.port}/v1/ws"
+        return f"ws://{self.host}:{self.port}/v1/ws"
 
     def start(self) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPLAZA_")}
         env.update(
-            AGENTPLAZA_HOST=TEST_HOST,
+            AGENTPLAZA_HOST=self.host,
             AGENTPLAZA_PORT=str(self.port),
+            AGENTPLAZA_AIM_ENABLED="false" if self.aim_port is None else "true",
+            AGENTPLAZA_AIM_PORT=str(self.aim_port or 0),
             AGENTPLAZA_DATA_DIR=str(self.data_dir),
             AGENTPLAZA_LOG_LEVEL="warning",
         )
@@ -66,12 +78,18 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200 and self._aim_up():
                     return
-            except httpx.HTTPError:
+            except (httpx.HTTPError, OSError):
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def _aim_up(self) -> bool:
+        if self.aim_port is None:
+            return True
+        with socket.create_connection((self.host, self.aim_port), timeout=1):
+            return True
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

@@ -4,6 +4,7 @@ services, mounts routes and realtime endpoints, and runs background loops in the
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
+from agentplaza.api.auth import peer_address
 from agentplaza.api.dialects import ai, chatr
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.fastpath import FastPaths
@@ -43,6 +45,7 @@ from agentplaza.delivery.webhooks import WebhookWorker
 from agentplaza.logs import request_id_var
 from agentplaza.metrics import MULTIPROCESS
 from agentplaza.node import node_name
+from agentplaza.realtime.aim import AimServer
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
@@ -99,6 +102,8 @@ class AgentplazaApp:
         Called by the server (server.py) once it stops accepting, before it waits for
         in-flight requests; the lifespan's own hub.stop() then finds nothing left to close.
         """
+        aim: AimServer = self.api.state.aim
+        await aim.stop()  # first: no new AIM connection may attach to a stopping hub
         hub: Hub = self.api.state.hub
         await hub.stop()
         # Room streams end too, or the server would wait out its grace period for them.
@@ -125,6 +130,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
     revocations = RevocationRelay(bus, hub, services.accounts)
     webhook_worker = WebhookWorker(services.webhooks, settings)
+    aim = AimServer(services, hub, functools.partial(messages.send_from_payload, services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +140,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         await hub.start()
         await revocations.start()
         await room_hub.start()
+        await aim.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
         await webhook_worker.start()
         gauges = None
@@ -151,6 +158,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
                     with suppress(asyncio.CancelledError):
                         await task
             await webhook_worker.stop()  # before the store closes: it records outcomes there
+            await aim.stop()
             await room_hub.stop()
             await revocations.stop()
             await hub.stop()
@@ -167,6 +175,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.services = services
     app.state.hub = hub
     app.state.room_hub = room_hub
+    app.state.aim = aim
     app.state.sse_streams = StreamCounter(settings.sse_max_streams_per_ip)
     install_error_handlers(app)
     for router in (
@@ -195,7 +204,14 @@ def build_app(settings: Settings) -> AgentplazaApp:
         app.include_router(metrics.router)
     return AgentplazaApp(
         app,
-        websocket_endpoint(services, hub),
+        websocket_endpoint(
+            services,
+            hub,
+            sockets=StreamCounter(settings.ws_max_connections_per_ip),
+            address_of=lambda ws: peer_address(
+                ws, trust_forwarded_for=settings.trust_forwarded_for
+            ),
+        ),
         max_body_bytes=settings.max_body_bytes,
         metrics_enabled=settings.metrics_enabled,
         body_limits=files.body_limits(settings),
@@ -208,7 +224,7 @@ async def _purge_loop(services: Services) -> None:
         try:
             removed = await services.messaging.purge_expired()
             if removed:
-                log.info("retention purge removed %d acknowledged inbox items", removed)
+                log.info("retention purge removed %d expired rows", removed)
         except Exception:
             log.exception("retention purge failed; will retry")
         await asyncio.sleep(interval)

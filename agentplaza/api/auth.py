@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.credentials import pick_credential
@@ -48,13 +49,19 @@ async def account_for(
 
 def client_ip(request: Request) -> str:
     """The caller's address (X-Forwarded-For only when the operator trusts a proxy)."""
-    services = services_of(request)
-    if services.runtime.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
+    return peer_address(
+        request, trust_forwarded_for=services_of(request).runtime.settings.trust_forwarded_for
+    )
+
+
+def peer_address(conn: HTTPConnection, *, trust_forwarded_for: bool) -> str:
+    """client_ip for any connection (a WebSocket too, which has no app in its scope here)."""
+    if trust_forwarded_for:
+        forwarded = conn.headers.get("x-forwarded-for")
         if forwarded:
             # The last entry is the one our proxy added; earlier ones are whatever the client sent.
             return forwarded.split(",")[-1].strip()
-    return request.client.host if request.client else "unknown"
+    return conn.client.host if conn.client else "unknown"
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     NAME_TAKEN = "name_taken"
     CONFLICT = "conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"

@@ -68,13 +68,18 @@ class OrderedSink:
         store: Store,
         *,
         queue_max: int,
+        queue_max_bytes: int = 0,
         credential: Credential | None = None,
     ) -> None:
+        """`queue_max` caps the deliveries waiting for a stalled client, `queue_max_bytes`
+        (0: no cap) their total size: 1,000 large messages are tens of MB per socket."""
         self.account_id = account_id
         self.credential = credential
         self._store = store
         self._queue_max = queue_max
+        self._queue_max_bytes = queue_max_bytes
         self._pending: deque[Envelope] = deque()
+        self._pending_bytes = 0
         self._last_seq: int | None = None  # None until catch_up() has run
         self._task: asyncio.Task[None] | None = None
         self._resync = False  # a store read after _last_seq is owed
@@ -93,14 +98,22 @@ class OrderedSink:
     def push(self, envelope: Envelope) -> None:
         if self.closed:
             return
-        if len(self._pending) >= self._queue_max:
+        size = len(envelope.body)
+        over_bytes = (
+            self._queue_max_bytes > 0
+            and bool(self._pending)
+            and self._pending_bytes + size > self._queue_max_bytes
+        )
+        if len(self._pending) >= self._queue_max or over_bytes:
             # A client this far behind reconnects and resumes from its last seq. Its queue is
             # dropped now: a peer that never reads may hold the close frame back for minutes.
             self.closed = True
             self._pending.clear()
+            self._pending_bytes = 0
             asyncio.get_running_loop().create_task(self.close("slow consumer"))
             return
         self._pending.append(envelope)
+        self._pending_bytes += size
         self._kick()
 
     async def resync(self) -> None:
@@ -179,6 +192,7 @@ class OrderedSink:
                     await self._write_stored(before=None)
                 elif self._pending:
                     envelope = self._pending.popleft()
+                    self._pending_bytes -= len(envelope.body)
                     last = self._last_seq or 0
                     if envelope.seq <= last:
                         continue  # written already (by a gap fill or resync, or twice sent)

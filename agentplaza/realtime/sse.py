@@ -40,7 +40,9 @@ class StreamClosed(Exception):
 
 
 class StreamCounter:
-    """Open SSE streams per client address on this node, capped (`sse_max_streams_per_ip`).
+    """Open streams per client address on this node, capped: SSE streams
+    (`sse_max_streams_per_ip`) and, with a counter of their own, WebSockets
+    (`ws_max_connections_per_ip`).
 
     Per node, not cluster-wide: the cap protects this process's sockets and memory.
     """
@@ -77,6 +79,7 @@ class SseSink(OrderedSink):
             account_id,
             services.runtime.store,
             queue_max=settings.ws_send_queue_max,
+            queue_max_bytes=settings.ws_send_queue_max_bytes,
             credential=credential_for(token),
         )
         self._send = send

@@ -23,6 +23,7 @@ from agentplaza.domain.errors import AgentplazaError
 from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import REVOKED, OrderedSink
+from agentplaza.realtime.sse import StreamCounter
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_REVOKED = 4001  # the key was rotated or recovered, the session ended: do not reconnect
 _CLOSE_CODES = {"slow consumer": CLOSE_TRY_AGAIN_LATER, REVOKED: CLOSE_REVOKED}
 MAX_CLIENT_FRAME_CHARS = 4096
+# A hint only: the cap frees a slot when one of the address's sockets closes.
+LIMIT_RETRY_AFTER_SECS = 5
 
 
 class WebSocketSink(OrderedSink):
@@ -45,6 +48,7 @@ class WebSocketSink(OrderedSink):
             account.id,
             services.runtime.store,
             queue_max=services.runtime.settings.ws_send_queue_max,
+            queue_max_bytes=services.runtime.settings.ws_send_queue_max_bytes,
             credential=credential,
         )
         self._ws = websocket
@@ -72,7 +76,33 @@ class WebSocketSink(OrderedSink):
             await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
-def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Awaitable[None]]:
+def websocket_endpoint(
+    services: Services,
+    hub: Hub,
+    *,
+    sockets: StreamCounter,
+    address_of: Callable[[WebSocket], str],
+) -> Callable[[WebSocket], Awaitable[None]]:
+    """The `/v1/ws` handler; `sockets` caps open WebSockets per client address (the
+    address as `address_of` sees it, X-Forwarded-For only behind a trusted proxy)."""
+
+    async def capped(websocket: WebSocket) -> None:
+        ip = address_of(websocket)
+        if not sockets.acquire(ip):
+            detail = f"too many open WebSockets from this address (at most {sockets.max_per_ip})"
+            await websocket.send_denial_response(
+                JSONResponse(
+                    {"detail": detail, "code": "rate_limited"},
+                    status_code=429,
+                    headers={"Retry-After": str(LIMIT_RETRY_AFTER_SECS)},
+                )
+            )
+            return
+        try:
+            await endpoint(websocket)
+        finally:
+            sockets.release(ip)
+
     async def endpoint(websocket: WebSocket) -> None:
         authenticated = await _authenticate(websocket, services)
         if authenticated is None:
@@ -111,7 +141,7 @@ def websocket_endpoint(services: Services, hub: Hub) -> Callable[[WebSocket], Aw
             sink.closed = True
             await hub.detach(sink)
 
-    return endpoint
+    return capped
 
 
 async def _authenticate(websocket: WebSocket, services: Services) -> tuple[Account, str] | None:
@@ -165,10 +195,13 @@ async def _read_client_frames(
         try:
             if kind == "ping":
                 await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
-            elif kind == "ack" and isinstance(frame.get("id"), str):
-                await services.messaging.ack(account, frame["id"])
-            elif kind == "ack" and isinstance(frame.get("up_to_seq"), int):
-                await services.messaging.ack_up_to(account, frame["up_to_seq"])
+            elif kind == "ack":
+                # Acks are writes: the same budget as POST /v1/messages/ack.
+                await services.limiter.check(services.limiter.acks, account.id)
+                if isinstance(frame.get("id"), str):
+                    await services.messaging.ack(account, frame["id"])
+                elif isinstance(frame.get("up_to_seq"), int):
+                    await services.messaging.ack_up_to(account, frame["up_to_seq"])
         except AgentplazaError as exc:
             await sink.send_json(
                 {"type": "error", "data": {"detail": exc.detail, "code": exc.code}}

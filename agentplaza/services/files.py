@@ -72,9 +72,17 @@ class Files:
     ) -> StoredFile:
         """Store an upload; its type is sniffed from the bytes, never taken from the client.
 
-        Raises PayloadTooLarge past `max_bytes` (having read at most one chunk more), Invalid
-        for an empty file or (UNSUPPORTED_MEDIA_TYPE) a type outside `allowed_types`.
+        Raises PayloadTooLarge past `max_bytes` (having read at most one chunk more) or, with
+        QUOTA_EXCEEDED, when the owner's files would total more than `file_quota_bytes`;
+        Invalid for an empty file or (UNSUPPORTED_MEDIA_TYPE) a type outside `allowed_types`.
         """
+        quota = self._rt.settings.file_quota_bytes
+        room: int | None = None
+        if quota > 0:
+            # Checked before reading too, so a full account does not stream its upload first.
+            room = quota - await self._store.file_bytes_used(owner.id)
+            if room <= 0:
+                raise _over_quota(quota)
         head = await _read_head(read, max_bytes)
         if not head:
             raise Invalid("the file is empty", ErrorCode.VALIDATION_ERROR)
@@ -99,6 +107,8 @@ class Files:
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"file larger than {max_bytes} bytes")
+                if room is not None and size > room:
+                    raise _over_quota(quota)
                 digest.update(chunk)
                 yield chunk
                 chunk = await read(READ_CHUNK_BYTES)
@@ -116,10 +126,13 @@ class Files:
             created_at_us=now_us,
         )
         try:
-            await self._store.add_file(stored)
+            added = await self._store.add_file(stored, quota_bytes=quota)
         except BaseException:
             await self._blobs.delete(key)
             raise
+        if not added:
+            await self._blobs.delete(key)
+            raise _over_quota(quota)
         return stored
 
     async def set_avatar(
@@ -208,6 +221,14 @@ class Files:
         await self._store.grant_file(
             file_id, owner_id=sender_id, grantees=recipients, now_us=self._rt.clock_us()
         )
+
+
+def _over_quota(quota: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"file quota exceeded: your files may total at most {quota} bytes;"
+        " delete some (DELETE /v1/files/{file_id}) to make room",
+        ErrorCode.QUOTA_EXCEEDED,
+    )
 
 
 def _our_file_id(body_or_url: str) -> str | None:

@@ -280,8 +280,9 @@ class Messaging:
         return rows
 
     async def purge_expired(self) -> int:
-        """Delete what retention allows: items acked more than `retention_days` ago, and
-        webhook deliveries given up that long ago.
+        """Delete what retention allows: items acked more than `retention_days` ago,
+        notifications created that long ago (read or not), and webhook deliveries given up
+        that long ago.
 
         Works in chunks, each its own short transaction, so a large purge never holds the
         writer (or, with SQLite, the event loop) for long.

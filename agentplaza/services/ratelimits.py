@@ -22,6 +22,11 @@ class Limit:
         return f"{self.name} ({self.capacity:g} per {self.capacity / self.per_sec:g} s)"
 
 
+def _per_min(name: str, per_min: float) -> Limit:
+    """A budget of `per_min` requests that refills over one minute."""
+    return Limit(name, per_min, per_min / 60)
+
+
 class RateLimiter:
     def __init__(self, runtime: Runtime) -> None:
         s = runtime.settings
@@ -33,6 +38,12 @@ class RateLimiter:
         )
         self.search = Limit("search", s.rate_limit_search_per_min, s.rate_limit_search_per_min / 60)
         self.login = Limit("login", s.rate_limit_login_per_min, s.rate_limit_login_per_min / 60)
+        # Every other state-changing /v1 route spends one of these (api/budgets.py).
+        self.writes = _per_min("writes", s.rate_limit_writes_per_min)
+        self.group_notices = _per_min("group_notices", s.rate_limit_group_notices_per_min)
+        self.friend_requests = _per_min("friend_requests", s.rate_limit_friend_requests_per_min)
+        self.uploads = _per_min("uploads", s.rate_limit_uploads_per_min)
+        self.acks = Limit("acks", s.rate_limit_acks_per_sec, s.rate_limit_acks_per_sec)
 
     async def check(self, limit: Limit, key: str) -> Decision | None:
         """Take a token for `key`; raise RateLimited when none is left.

@@ -162,9 +162,10 @@ class Store(
 
     async def purge(self, *, acked_before_us: int, now_us: int, limit: int) -> int:
         """Delete up to `limit` inbox rows acked before the cutoff, and the messages no inbox
-        row references any more. Unacked rows are never deleted. Returns rows deleted; fewer
-        than `limit` means nothing is left to purge (expired sessions and idempotency keys
-        are swept then too)."""
+        row references any more, and up to `limit` notifications created before the cutoff,
+        read or not. Unacked rows are never deleted. Returns the larger of the two counts;
+        fewer than `limit` means nothing is left to purge (expired sessions and idempotency
+        keys are swept then too)."""
 
     # --- notifications --------------------------------------------------------------------
     async def add_notifications(self, notifications: Sequence[NewNotification]) -> None:

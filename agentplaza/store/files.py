@@ -16,8 +16,15 @@ from agentplaza.store.runner import TxnRunner
 
 
 class FileStore(Protocol):
-    async def add_file(self, file: StoredFile) -> None:
-        """Record an uploaded file whose bytes are already durable in the blob store."""
+    async def add_file(self, file: StoredFile, *, quota_bytes: int = 0) -> bool:
+        """Record an uploaded file whose bytes are already durable in the blob store.
+
+        False (nothing recorded) when the owner's live files would then total more than
+        `quota_bytes`; 0 means no quota.
+        """
+
+    async def file_bytes_used(self, owner_id: AccountId) -> int:
+        """The total size of the owner's live (not deleted) files."""
 
     async def readable_file(self, file_id: str, reader: AccountId | None) -> StoredFile | None:
         """The live file if `reader` may download it (owner, public file, or a grant), else
@@ -47,8 +54,11 @@ class FileStore(Protocol):
 
 
 class FileTxnStore(TxnRunner):
-    async def add_file(self, file: StoredFile) -> None:
-        await self._write(q_files.insert_file_txn, file)
+    async def add_file(self, file: StoredFile, *, quota_bytes: int = 0) -> bool:
+        return await self._write(q_files.insert_file_within_quota_txn, file, quota_bytes)
+
+    async def file_bytes_used(self, owner_id: AccountId) -> int:
+        return await self._read(q_files.file_bytes_used_txn, owner_id)
 
     async def readable_file(self, file_id: str, reader: AccountId | None) -> StoredFile | None:
         return await self._read(q_files.readable_file_txn, file_id, reader)

@@ -358,3 +358,38 @@ async def _chunked_multipart(data: bytes, *, boundary: bytes) -> AsyncIterator[b
     for start in range(0, len(data), 4096):
         yield data[start : start + 4096]
     yield b"\r\n--" + boundary + b"--\r\n"
+
+
+async def test_files_of_one_account_are_capped_by_the_quota(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """`file_quota_bytes` caps the total size of an account's live files (avatars count);
+    deleting one makes room again; another account has a quota of its own."""
+    srv = server_factory(
+        {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_FILE_QUOTA_BYTES": "5000"}
+    )
+    offset = len(srv.log())
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+        alice, bob = await register(client), await register(client)
+        first = await upload(client, alice, b"a" * 2000, "one.txt")
+        assert first.status_code == 201, first.text
+        avatar = await client.post(
+            "/v1/agents/avatar", headers=alice.headers, files={"file": ("a.png", PNG, "")}
+        )
+        assert avatar.status_code == 200, avatar.text
+        room = 5000 - 2000 - len(PNG)
+        over = await upload(client, alice, b"b" * 2000, "two.txt")
+        body = assert_error(over, 413, "quota_exceeded")
+        assert "5000" in body["detail"]
+        assert (await upload(client, alice, b"c" * room, "fits.txt")).status_code == 201
+        # Full to the byte: even one more byte is refused before the upload is read.
+        assert_error(await upload(client, alice, b"d", "one-more.txt"), 413, "quota_exceeded")
+
+        assert_error(await upload(client, bob, b"e" * 5001, "bob.txt"), 413, "quota_exceeded")
+        assert (await upload(client, bob, b"e" * 5000, "bob.txt")).status_code == 201
+
+        deleted = await client.delete(f"/v1/files/{first.json()['id']}", headers=alice.headers)
+        assert deleted.status_code == 204
+        again = await upload(client, alice, b"b" * 2000, "two.txt")
+        assert again.status_code == 201, again.text
+    assert_no_server_errors(srv, offset)

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from agentplaza.api.routes import health
 from agentplaza.bus.base import BusError
+from tests.server import ServerProcess
 
 
-async def test_health_reports_store_bus_and_node(client: httpx.AsyncClient) -> None:
+async def test_health_tells_anyone_only_ok_and_latencies(client: httpx.AsyncClient) -> None:
+    """By default (the session server): no version, node, bus scheme or counts."""
     response = await client.get("/health")
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert data == {
+        "status": "ok",
+        "store": {"ok": True, "latency_ms": data["store"]["latency_ms"]},
+        "bus": {"ok": True, "latency_ms": data["bus"]["latency_ms"]},
+    }
+    assert isinstance(data["store"]["latency_ms"], float)
+    assert isinstance(data["bus"]["latency_ms"], float)
+
+
+async def test_health_details_report_store_bus_and_node(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    srv = server_factory(env={"AGENTPLAZA_HEALTH_DETAILS": "1"})
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10) as client:
+        response = await client.get("/health")
     assert response.status_code == 200, response.text
     data = response.json()
     assert data["status"] == "ok"
@@ -20,6 +40,7 @@ async def test_health_reports_store_bus_and_node(client: httpx.AsyncClient) -> N
     assert isinstance(data["bus"]["latency_ms"], float)
     assert data["bus"]["url_scheme"] in {"memory", "redis", "nats"}
     assert isinstance(data["node"], str) and data["node"]
+    assert data["version"] and data["connections"] == 0
 
 
 class _Bus:

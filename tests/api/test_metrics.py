@@ -217,3 +217,33 @@ async def test_no_metrics_route_when_disabled(
         response = await c.get("/metrics")
         assert response.status_code == 404, response.text
         assert (await c.get("/health")).status_code == 200
+
+
+async def test_metrics_are_for_this_host_unless_a_token_is_set(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """Default: clients on the loopback only, and not through a proxy on this host (it adds
+    a forwarding header). With `metrics_token`: a bearer token, from anywhere."""
+    srv = server_factory(env={"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"})
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10) as c:
+        assert (await c.get("/metrics")).status_code == 200
+        for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+            relayed = await c.get("/metrics", headers={header: "203.0.113.9"})
+            assert relayed.status_code == 403, (header, relayed.text)
+            assert relayed.json()["code"] == "forbidden"
+            assert "metrics_token" in relayed.json()["detail"]
+    srv.stop()
+
+    token = "s3cret-" + uuid.uuid4().hex
+    srv = server_factory(env={"AGENTPLAZA_METRICS_TOKEN": token}, data_dir=srv.data_dir)
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10) as c:
+        assert (await c.get("/metrics")).status_code == 401
+        wrong = await c.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401 and wrong.json()["code"] == "unauthenticated"
+        right = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert right.status_code == 200 and "agentplaza_" in right.text
+        relayed = await c.get(
+            "/metrics",
+            headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": "203.0.113.9"},
+        )
+        assert relayed.status_code == 200

@@ -216,3 +216,30 @@ async def test_no_rate_limit_headers_when_limits_are_off(
     assert all("X-RateLimit-Limit" not in r.headers for r in responses)
     response = await client.get("/v1/agents/me", headers=agent.headers)
     assert "X-RateLimit-Limit" not in response.headers
+
+
+async def test_ai_budget_of_an_invented_token_is_the_address_budget(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """/ai's 100 requests/min are per account for a key that authenticates, else per
+    address: a fresh made-up token per request does not buy a fresh budget."""
+    srv = server_factory(env=LIMITS_ON)
+    async with _client(srv, "127.0.0.4") as c:
+        agent = await register(c)
+        statuses = []
+        started = time.monotonic()
+        for i in range(200):
+            response = await c.get("/ai/me", headers={"Authorization": f"Bearer am_made_up_{i}"})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                break
+        elapsed = time.monotonic() - started
+        assert statuses[-1] == 429, statuses
+        assert set(statuses[:-1]) == {401}, statuses
+        # 100 tokens, plus what refilled (100/min) while the requests ran.
+        assert 100 <= len(statuses) - 1 <= 100 + int(elapsed * 100 / 60) + 1, (statuses, elapsed)
+        # A real key has a budget of its own, and so has another address.
+        me = await c.get("/ai/me", headers=agent.headers)
+        assert me.status_code == 200, me.text
+    async with _client(srv, "127.0.0.5") as c:
+        assert (await c.get("/ai/health")).status_code == 200

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests import backends
-from tests.server import ServerProcess
+from tests.server import TEST_HOST, ServerProcess
 
 
 @dataclass
@@ -20,9 +20,14 @@ class Cluster:
     root: Path
     nodes: list[ServerProcess] = field(default_factory=list)
 
-    def start_node(self, **env: str) -> ServerProcess:
+    def start_node(
+        self, *, host: str = TEST_HOST, aim_port: int | None = None, **env: str
+    ) -> ServerProcess:
         node = ServerProcess(
-            data_dir=self.root / f"node{len(self.nodes)}", env={**self.env, **env}
+            data_dir=self.root / f"node{len(self.nodes)}",
+            env={**self.env, **env},
+            host=host,
+            aim_port=aim_port,
         ).start()
         self.nodes.append(node)
         return node

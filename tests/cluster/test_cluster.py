@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tests.conftest import TestAgent
 
 pytestmark = pytest.mark.slow
-NO_LIMITS = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"}
+NO_LIMITS = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_HEALTH_DETAILS": "1"}
 
 
 async def _post(http: httpx.AsyncClient, sender: TestAgent, to: str, body: str, **kw: Any) -> str:

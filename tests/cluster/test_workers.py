@@ -84,7 +84,11 @@ def _sample(text: str, name: str, **labels: str) -> float:
 async def test_two_workers_serve_one_port_as_two_nodes(
     cluster_factory: Callable[..., Cluster],
 ) -> None:
-    cluster = cluster_factory(AGENTPLAZA_WORKERS="2", AGENTPLAZA_RATE_LIMITS_ENABLED="0")
+    cluster = cluster_factory(
+        AGENTPLAZA_WORKERS="2",
+        AGENTPLAZA_RATE_LIMITS_ENABLED="0",
+        AGENTPLAZA_HEALTH_DETAILS="1",  # /health names the node
+    )
     srv = cluster.start_node()
     async with _fresh_client(srv.url) as http:
         nodes: set[str] = set()

@@ -31,7 +31,7 @@ def lp_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with backend_env(backend) as env:
         proc = ServerProcess(
             data_dir=tmp_path_factory.mktemp("longpoll"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_HEALTH_DETAILS": "1"},
         ).start()
         yield proc
         proc.stop()

@@ -68,6 +68,7 @@ async def test_sigterm_sends_live_connections_away_at_once_and_exits_0(
     srv = server_factory(
         env={
             "AGENTPLAZA_SHUTDOWN_DRAIN_SECS": str(DRAIN_SECS),
+            "AGENTPLAZA_HEALTH_DETAILS": "1",  # /health counts the connections
             "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
         }
     )

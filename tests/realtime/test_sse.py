@@ -404,8 +404,9 @@ def _kernel_max(path: str, default: int) -> int:
         return default
 
 
+@pytest.mark.parametrize("cap", ["messages", "bytes"])
 async def test_slow_consumer_stream_is_ended_and_resumes_without_loss(
-    server_factory: Callable[..., ServerProcess],
+    server_factory: Callable[..., ServerProcess], cap: str
 ) -> None:
     """A reader that stops reading fills its socket; the server's queue for it overflows and
     the stream ends (after what is already in the pipe); Last-Event-ID recovers the rest.
@@ -418,7 +419,11 @@ async def test_slow_consumer_stream_is_ended_and_resumes_without_loss(
     srv = server_factory(
         env={
             "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
-            "AGENTPLAZA_WS_SEND_QUEUE_MAX": str(queue_max),
+            # The same queue of `queue_max` deliveries, capped by their count or their size.
+            "AGENTPLAZA_WS_SEND_QUEUE_MAX": str(queue_max if cap == "messages" else 1000),
+            "AGENTPLAZA_WS_SEND_QUEUE_MAX_BYTES": str(
+                100 * 1024 * 1024 if cap == "messages" else queue_max * (body_bytes + 512)
+            ),
             "AGENTPLAZA_MAX_MESSAGE_BODY_BYTES": str(body_bytes + 1024),
             "AGENTPLAZA_MAX_BODY_BYTES": str(2 * body_bytes),
         }

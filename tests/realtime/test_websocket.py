@@ -20,6 +20,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.api.helpers import wait_until
 from tests.conftest import register
 from tests.server import ServerProcess
 
@@ -393,8 +394,9 @@ def _kernel_max(path: str, default: int) -> int:
         return default
 
 
+@pytest.mark.parametrize("cap", ["messages", "bytes"])
 async def test_slow_consumer_is_closed_with_1013_and_resumes_without_loss(
-    server_factory: Callable[..., ServerProcess],
+    server_factory: Callable[..., ServerProcess], cap: str
 ) -> None:
     """A reader that stops reading fills the socket; the server's per-connection queue
     then overflows and it closes with 1013; since_seq recovers everything.
@@ -413,7 +415,11 @@ async def test_slow_consumer_is_closed_with_1013_and_resumes_without_loss(
     srv = server_factory(
         env={
             "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
-            "AGENTPLAZA_WS_SEND_QUEUE_MAX": str(queue_max),
+            # The same queue of `queue_max` deliveries, capped by their count or their size.
+            "AGENTPLAZA_WS_SEND_QUEUE_MAX": str(queue_max if cap == "messages" else 1000),
+            "AGENTPLAZA_WS_SEND_QUEUE_MAX_BYTES": str(
+                100 * 1024 * 1024 if cap == "messages" else queue_max * (body_bytes + 512)
+            ),
             "AGENTPLAZA_MAX_MESSAGE_BODY_BYTES": str(body_bytes + 1024),
             "AGENTPLAZA_MAX_BODY_BYTES": str(2 * body_bytes),
         }
@@ -447,3 +453,58 @@ async def test_slow_consumer_is_closed_with_1013_and_resumes_without_loss(
             rest = [await next_message(ws) for _ in range(count - len(got))]
         assert_contiguous(got + rest, 1, count)
         assert [m["content"]["body"] for m in got + rest] == bodies
+
+
+async def test_websockets_per_address_are_capped_with_429(
+    server_factory: Callable[..., ServerProcess],
+) -> None:
+    """`ws_max_connections_per_ip` open sockets per client address (the forwarded one
+    behind a trusted proxy); the next handshake gets a 429; a closed socket frees its slot."""
+    srv = server_factory(
+        env={
+            "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
+            "AGENTPLAZA_WS_MAX_CONNECTIONS_PER_IP": "2",
+            "AGENTPLAZA_TRUST_FORWARDED_FOR": "1",
+        }
+    )
+
+    def from_address(agent: TestAgent, address: str) -> connect:
+        return connect(
+            srv.ws_url,
+            additional_headers={**agent_headers(agent), "X-Forwarded-For": address},
+            proxy=None,
+            open_timeout=FRAME_TIMEOUT_SECS,
+        )
+
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as http:
+        one, two = await register(http), await register(http)
+        async with AsyncExitStack() as stack:
+            first = await stack.enter_async_context(from_address(one, "203.0.113.1"))
+            await next_frame(first)
+            await next_frame(await stack.enter_async_context(from_address(two, "203.0.113.1")))
+            with pytest.raises(InvalidStatus) as refused:
+                async with from_address(one, "203.0.113.1"):
+                    pass
+            assert refused.value.response.status_code == 429
+            body = json.loads(refused.value.response.body or b"{}")
+            assert body["code"] == "rate_limited" and "at most 2" in body["detail"]
+            assert int(refused.value.response.headers["Retry-After"]) >= 1
+            # Another address has slots of its own.
+            async with from_address(one, "203.0.113.2") as other:
+                await next_frame(other)
+            await first.close()
+
+            async def slot_is_back() -> bool:
+                try:
+                    async with from_address(one, "203.0.113.1") as again:
+                        await next_frame(again)
+                except InvalidStatus as exc:
+                    assert exc.response.status_code == 429
+                    return False
+                return True
+
+            await wait_until(slot_is_back, within=FRAME_TIMEOUT_SECS, what="a freed slot")
+
+
+def agent_headers(agent: TestAgent) -> dict[str, str]:
+    return {"Authorization": f"Bearer {agent.api_key}"}

@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 from agentim import Agent, AgentIMClient, Message
+
+from tests.aimlock import SDK_AIM_HOST, sdk_aim_port
+from tests.conftest import backend_env
+from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
     from tests.conftest import TestAgent
@@ -24,6 +29,36 @@ if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `T
 EVENT_TIMEOUT = 10.0  # generous upper bound for any single expected event
 
 Replier = Callable[[Message], Awaitable[Any]]
+
+
+@pytest.fixture(scope="session", params=["ws", "aim"])
+def sdk_transport(request: pytest.FixtureRequest) -> str:
+    """How the SDK's Agent receives: `ws`, the server on 127.0.0.2 (not "local" to the SDK, so
+    it goes straight to /v1/ws); `aim`, the server on 127.0.0.1 with AIM TCP on the SDK's
+    hard-coded port 8082 (one such server on the machine at a time: tests/aimlock.py)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def server(
+    server: ServerProcess,
+    sdk_transport: str,
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ServerProcess]:
+    """The SDK tests' server: the session's (WebSocket) one, or one serving AIM on :8082."""
+    if sdk_transport == "ws":
+        yield server
+        return
+    with sdk_aim_port() as port, backend_env(backend) as env:
+        proc = ServerProcess(
+            data_dir=tmp_path_factory.mktemp("aim-server"),
+            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+            host=SDK_AIM_HOST,
+            aim_port=port,
+        ).start()
+        yield proc
+        proc.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -73,12 +108,31 @@ async def wait_connected(running: RunningAgent) -> None:
         raise AssertionError(f"agent did not connect within {EVENT_TIMEOUT} s")
 
 
+def push_transport(agent: Agent) -> str:
+    """Which transport the Agent's receive loop is on: "aim" (connected over AIM TCP) or "ws"."""
+    conn: Any = agent._conn  # read only: the SDK exposes no public accessor
+    if hasattr(conn, "_aim") and not conn._use_fallback and conn._aim._connected:
+        return "aim"
+    return "ws"
+
+
+def expected_transport(url: str) -> str:
+    """The SDK speaks AIM to local URLs only (agentim/connection.py::_is_local)."""
+    return "aim" if urlsplit(url).hostname in {"localhost", "127.0.0.1"} else "ws"
+
+
 async def stop_agent(running: RunningAgent) -> None:
     """Cancel the agent task; `Agent.start()` closes its HTTP session and cache on the way out."""
     running.task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(running.task, EVENT_TIMEOUT)
     assert running.task.done()
+    # agentim 0.1.6 never closes its AIM socket when the Agent stops, nor cancels that socket's
+    # heartbeat task: only the exit of the process does. Do what that exit would, or the server
+    # rightly keeps the agent online for as long as this test process lives.
+    aim = getattr(running.agent._conn, "_aim", None)
+    if aim is not None:
+        aim.close()
 
 
 @contextlib.asynccontextmanager
@@ -126,6 +180,7 @@ async def run_agent(
     try:
         if wait:
             await wait_connected(running)
+            assert push_transport(agent) == expected_transport(url)
         yield running
     finally:
         await stop_agent(running)

@@ -14,10 +14,10 @@ What differs from /v1 is handled here, for /ai paths only, by `AiRoute`:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import suppress
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -33,7 +33,7 @@ from agentplaza.api.schemas.messages import SIGNATURE_MAX_CHARS
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.credentials import pick_credential
-from agentplaza.domain.errors import ErrorCode, NotFound, RateLimited
+from agentplaza.domain.errors import ErrorCode, NotFound, RateLimited, Unauthenticated
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import Message, MessageType, ai_message_fields
 from agentplaza.domain.ratelimit import Decision
@@ -87,12 +87,12 @@ class AiRoute(APIRoute):
 async def _take_global(request: Request) -> Decision | None:
     services = services_of(request)
     token = pick_credential(request.headers.get("authorization"), request.headers.get("x-api-key"))
-    # Per key when one is sent (hashed: bucket names end up in Redis), else per address.
-    bucket = (
-        "k:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
-        if token
-        else "ip:" + client_ip(request)
-    )
+    # Per account for a credential that authenticates (cached: the route's own check then
+    # costs nothing), else per address: an invented token must not open a fresh budget.
+    bucket = "ip:" + client_ip(request)
+    if token:
+        with suppress(Unauthenticated):
+            bucket = "a:" + (await services.accounts.authenticate(token)).id
     return await services.limiter.check(AI_GLOBAL, bucket)
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, client_ip
+from agentplaza.api.budgets import WRITES
 from agentplaza.api.render import account_view, json_response, limit_headers
 from agentplaza.api.schemas.accounts import RecoverIn, RegisterAgentIn, UpdateProfileIn
 from agentplaza.domain.accounts import ProfileChanges
@@ -34,7 +35,9 @@ async def get_me(account: CurrentAccount, request: Request, services: ServicesDe
     return json_response(view)
 
 
-@router.patch("/me", summary="Update display_name, bio, avatar_url or capabilities")
+@router.patch(
+    "/me", dependencies=[WRITES], summary="Update display_name, bio, avatar_url or capabilities"
+)
 async def update_me(
     body: UpdateProfileIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
@@ -48,14 +51,21 @@ async def update_me(
 
 
 @router.delete(
-    "/me", status_code=204, summary="Deregister: the key stops working; the id is never reused"
+    "/me",
+    dependencies=[WRITES],
+    status_code=204,
+    summary="Deregister: the key stops working; the id is never reused",
 )
 async def delete_me(account: CurrentAccount, services: ServicesDep) -> Response:
     await services.accounts.delete(account)
     return Response(status_code=204)
 
 
-@router.post("/login", summary="Check an API key (X-API-Key or Bearer) and return the profile")
+@router.post(
+    "/login",
+    dependencies=[WRITES],
+    summary="Check an API key (X-API-Key or Bearer) and return the profile",
+)
 async def login(account: CurrentAccount, request: Request) -> Response:
     online = await request.app.state.hub.is_online(account.id)
     return json_response(account_view(account, online=online))
@@ -63,6 +73,7 @@ async def login(account: CurrentAccount, request: Request) -> Response:
 
 @router.post(
     "/me/rotate-key",
+    dependencies=[WRITES],
     summary="Issue a new API key; the old one and its live connections stop at once",
 )
 async def rotate_key(account: CurrentAccount, services: ServicesDep) -> Response:

@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, account_for, services_of
+from agentplaza.api.budgets import UPLOADS, WRITES
 from agentplaza.api.render import account_view, json_response
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import ErrorCode, Invalid
@@ -104,6 +105,7 @@ def _base_url(request: Request) -> str:
 
 @router.post(
     "/upload",
+    dependencies=[UPLOADS],
     status_code=201,
     summary="Upload a file (multipart field `file`); returns its id and absolute url",
     openapi_extra=_multipart_body(FILE_FIELDS),
@@ -124,6 +126,7 @@ async def upload(request: Request, account: CurrentAccount, services: ServicesDe
 
 @avatar_router.post(
     "/avatar",
+    dependencies=[UPLOADS],
     summary="Upload a JPEG or PNG avatar (multipart field `file`, at most 5 MB)",
     openapi_extra=_multipart_body(AVATAR_FIELDS),
 )
@@ -187,7 +190,9 @@ async def info(
     return json_response(file_view(found, _base_url(request)))
 
 
-@router.delete("/{file_id}", status_code=204, summary="Delete one of your files")
+@router.delete(
+    "/{file_id}", dependencies=[WRITES], status_code=204, summary="Delete one of your files"
+)
 async def delete(
     account: CurrentAccount,
     services: ServicesDep,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import FRIEND_REQUESTS, WRITES
 from agentplaza.api.render import account_view, json_response
 from agentplaza.api.schemas.social import FriendAnswerIn, FriendRequestIn
 from agentplaza.domain.accounts import Account
@@ -46,7 +47,11 @@ def _listed_request(request: FriendRequest, other: Account) -> dict[str, Any]:
     return view
 
 
-@router.post("/request", summary="Send a friend request (idempotent while pending)")
+@router.post(
+    "/request",
+    dependencies=[FRIEND_REQUESTS],
+    summary="Send a friend request (idempotent while pending)",
+)
 async def send_request(
     body: FriendRequestIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
@@ -58,13 +63,17 @@ async def send_request(
     return json_response(request_view(outcome.request), status)
 
 
-@router.post("/accept", summary="Accept a pending friend request")
+@router.post("/accept", dependencies=[WRITES], summary="Accept a pending friend request")
 async def accept(body: FriendAnswerIn, account: CurrentAccount, services: ServicesDep) -> Response:
     request = await services.social.accept(account, body.target())
     return json_response(request_view(request, "accepted"))
 
 
-@router.post("/reject", summary="Reject a pending friend request (the requester is not told)")
+@router.post(
+    "/reject",
+    dependencies=[WRITES],
+    summary="Reject a pending friend request (the requester is not told)",
+)
 async def reject(body: FriendAnswerIn, account: CurrentAccount, services: ServicesDep) -> Response:
     request = await services.social.reject(account, body.target())
     return json_response(request_view(request, "rejected"))
@@ -92,7 +101,7 @@ async def sent(account: CurrentAccount, services: ServicesDep, limit: int = List
     return json_response({"requests": [_listed_request(r, a) for r, a in rows], "count": len(rows)})
 
 
-@router.delete("/{agent_id}", summary="Remove a friend (both sides)")
+@router.delete("/{agent_id}", dependencies=[WRITES], summary="Remove a friend (both sides)")
 async def remove(account: CurrentAccount, services: ServicesDep, agent_id: str) -> Response:
     removed = await services.social.remove(account, agent_id)
     return json_response({"ok": True, "removed": removed})

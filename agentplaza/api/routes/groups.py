@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import GROUP_NOTICES, WRITES
 from agentplaza.api.render import json_response, limit_headers
 from agentplaza.api.schemas.groups import (
     AnnouncementIn,
@@ -131,8 +132,16 @@ async def get_group(
     return json_response(detail_view(detail, services.runtime.clock_us()))
 
 
-@router.patch("/{group_id}", summary="Update the group (admin; is_public: owner)")
-@router.put("/{group_id}", summary="Update the group (PUT, as the agentim SDK sends it)")
+@router.patch(
+    "/{group_id}",
+    dependencies=[GROUP_NOTICES],
+    summary="Update the group (admin; is_public: owner)",
+)
+@router.put(
+    "/{group_id}",
+    dependencies=[GROUP_NOTICES],
+    summary="Update the group (PUT, as the agentim SDK sends it)",
+)
 async def update_group(
     body: UpdateGroupIn, account: CurrentAccount, services: ServicesDep, group_id: str = GroupIdPath
 ) -> Response:
@@ -147,7 +156,7 @@ async def update_group(
     return json_response(detail_view(detail, services.runtime.clock_us()))
 
 
-@router.delete("/{group_id}", summary="Disband the group (owner)")
+@router.delete("/{group_id}", dependencies=[GROUP_NOTICES], summary="Disband the group (owner)")
 async def disband_group(
     account: CurrentAccount, services: ServicesDep, group_id: str = GroupIdPath
 ) -> Response:
@@ -155,7 +164,7 @@ async def disband_group(
     return json_response({"group_id": group_id, "disbanded": True})
 
 
-@router.post("/{group_id}/join", summary="Join a public group")
+@router.post("/{group_id}/join", dependencies=[WRITES], summary="Join a public group")
 async def join_group(
     account: CurrentAccount, services: ServicesDep, group_id: str = GroupIdPath
 ) -> Response:
@@ -163,7 +172,11 @@ async def join_group(
     return json_response(detail_view(detail, services.runtime.clock_us()))
 
 
-@router.post("/{group_id}/leave", summary="Leave the group (the owner transfers first)")
+@router.post(
+    "/{group_id}/leave",
+    dependencies=[WRITES],
+    summary="Leave the group (the owner transfers first)",
+)
 async def leave_group(
     account: CurrentAccount, services: ServicesDep, group_id: str = GroupIdPath
 ) -> Response:
@@ -171,7 +184,9 @@ async def leave_group(
     return json_response({"group_id": group_id, "left": True})
 
 
-@router.post("/{group_id}/transfer", summary="Hand ownership to a member (owner)")
+@router.post(
+    "/{group_id}/transfer", dependencies=[WRITES], summary="Hand ownership to a member (owner)"
+)
 async def transfer_group(
     body: TransferIn, account: CurrentAccount, services: ServicesDep, group_id: str = GroupIdPath
 ) -> Response:
@@ -179,7 +194,9 @@ async def transfer_group(
     return json_response(detail_view(detail, services.runtime.clock_us()))
 
 
-@router.post("/{group_id}/announcement", summary="Set the announcement (admin)")
+@router.post(
+    "/{group_id}/announcement", dependencies=[GROUP_NOTICES], summary="Set the announcement (admin)"
+)
 async def set_announcement(
     body: AnnouncementIn,
     account: CurrentAccount,
@@ -218,7 +235,11 @@ async def invite_members(
     return json_response(view)
 
 
-@router.delete("/{group_id}/members/{member_id}", summary="Remove a member (admin; admins: owner)")
+@router.delete(
+    "/{group_id}/members/{member_id}",
+    dependencies=[WRITES],
+    summary="Remove a member (admin; admins: owner)",
+)
 async def remove_member(
     account: CurrentAccount,
     services: ServicesDep,
@@ -231,7 +252,11 @@ async def remove_member(
     )
 
 
-@router.put("/{group_id}/members/{member_id}/role", summary="Make a member admin or member (owner)")
+@router.put(
+    "/{group_id}/members/{member_id}/role",
+    dependencies=[WRITES],
+    summary="Make a member admin or member (owner)",
+)
 async def set_role(
     body: RoleIn,
     account: CurrentAccount,
@@ -244,7 +269,11 @@ async def set_role(
     return json_response({"group_id": group_id, **view})
 
 
-@router.post("/{group_id}/mute/{member_id}", summary="Mute a member (admin; admins: owner)")
+@router.post(
+    "/{group_id}/mute/{member_id}",
+    dependencies=[WRITES],
+    summary="Mute a member (admin; admins: owner)",
+)
 async def mute_member(
     account: CurrentAccount,
     services: ServicesDep,
@@ -258,7 +287,7 @@ async def mute_member(
     return json_response({"group_id": group_id, "duration": duration or 0, **view})
 
 
-@router.delete("/{group_id}/mute/{member_id}", summary="Unmute a member")
+@router.delete("/{group_id}/mute/{member_id}", dependencies=[WRITES], summary="Unmute a member")
 async def unmute_member(
     account: CurrentAccount,
     services: ServicesDep,

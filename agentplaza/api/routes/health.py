@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -14,6 +15,7 @@ from agentplaza.bus.base import Bus, BusError
 from agentplaza.node import node_name
 from agentplaza.store.errors import StoreError
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 # A broker that hangs is as down as one that refuses: a health check must answer promptly.
 BUS_PING_TIMEOUT_SECS = 2.0
@@ -22,8 +24,12 @@ BUS_PING_TIMEOUT_SECS = 2.0
 @router.get("/health", summary="Liveness plus store and bus status")
 async def health(request: Request, services: ServicesDep) -> Response:
     """200 `ok` when the store and the bus answer; 503 `degraded` (same body) when either
-    does not, so a load balancer moves clients to another node."""
-    hub = request.app.state.hub
+    does not, so a load balancer moves clients to another node.
+
+    Anyone may ask, so by default the body holds only ok/fail and latencies: error texts
+    can name hosts, users and database details. `health_details` adds them, with the
+    version, node name, bus scheme and connection count (docs/settings.md).
+    """
     settings = services.runtime.settings
     try:
         latency = await services.runtime.store.ping()
@@ -31,17 +37,26 @@ async def health(request: Request, services: ServicesDep) -> Response:
     except StoreError as exc:
         store = {"ok": False, "error": str(exc)}
     bus = await _bus_status(services.runtime.bus)
-    bus["url_scheme"] = settings.bus_url.split("://")[0]
     healthy = bool(store["ok"] and bus["ok"])
-    data = {
-        "status": "ok" if healthy else "degraded",
-        "version": __version__,
-        "node": node_name(settings.node_id),
-        "store": store,
-        "bus": bus,
-        "connections": hub.connection_count(),
-    }
+    if not healthy:
+        log.warning("health check failing: store %s, bus %s", store, bus)
+    data: dict[str, object] = {"status": "ok" if healthy else "degraded"}
+    if settings.health_details:
+        bus["url_scheme"] = settings.bus_url.split("://")[0]
+        data.update(
+            version=__version__,
+            node=node_name(settings.node_id),
+            store=store,
+            bus=bus,
+            connections=request.app.state.hub.connection_count(),
+        )
+    else:
+        data.update(store=_public(store), bus=_public(bus))
     return json_response(data, 200 if healthy else 503)
+
+
+def _public(status: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in status.items() if k in {"ok", "latency_ms"}}
 
 
 async def _bus_status(bus: Bus) -> dict[str, object]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import WRITES
 from agentplaza.api.render import json_response
 from agentplaza.domain.signatures import MAX_PUBLIC_KEY_BYTES
 
@@ -28,13 +29,17 @@ def _view(account_id: str, pem: str) -> dict[str, str]:
     return {"agent_id": account_id, "public_key": pem, "algorithm": "ECDSA-P256-SHA256"}
 
 
-@router.put("/me/public-key", summary="Register or replace the caller's ECDSA P-256 public key")
+@router.put(
+    "/me/public-key",
+    dependencies=[WRITES],
+    summary="Register or replace the caller's ECDSA P-256 public key",
+)
 async def put_key(body: PublicKeyIn, account: CurrentAccount, services: ServicesDep) -> Response:
     pem = await services.signatures.set_key(account, body.public_key)
     return json_response(_view(account.id, pem))
 
 
-@router.post("/me/public-key", summary="Same as PUT")
+@router.post("/me/public-key", dependencies=[WRITES], summary="Same as PUT")
 async def post_key(body: PublicKeyIn, account: CurrentAccount, services: ServicesDep) -> Response:
     return await put_key(body, account, services)
 
@@ -44,7 +49,12 @@ async def get_key(account: CurrentAccount, services: ServicesDep) -> Response:
     return json_response(_view(account.id, await services.signatures.get_key(account.id)))
 
 
-@router.delete("/me/public-key", status_code=204, summary="Remove the caller's public key")
+@router.delete(
+    "/me/public-key",
+    dependencies=[WRITES],
+    status_code=204,
+    summary="Remove the caller's public key",
+)
 async def delete_key(account: CurrentAccount, services: ServicesDep) -> Response:
     await services.signatures.delete_key(account)
     return Response(status_code=204)

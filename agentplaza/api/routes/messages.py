@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, request_credential
+from agentplaza.api.budgets import ACKS
 from agentplaza.api.render import json_response, limit_headers
 from agentplaza.api.schemas.messages import AckUpToIn, SendMessageIn
 from agentplaza.domain.accounts import Account
@@ -68,6 +70,21 @@ async def send_from_body(
     return (200 if replayed else 201), view, headers
 
 
+async def send_from_payload(
+    services: Services, account: Account, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """A send from an already decoded body (an AIM TCP MESSAGE frame): the same validation and
+    send as POST /v1/messages; returns the send response, raises AgentplazaError."""
+    try:
+        body = SendMessageIn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        raise Invalid(f"{where}: {first.get('msg', 'invalid value')}") from None
+    _, view, _ = await send_from_body(services, account, body, None)
+    return view
+
+
 @router.get("/pending", summary="Unacknowledged messages; waits up to `timeout` s for one")
 async def pending(
     request: Request,
@@ -97,13 +114,18 @@ async def _until_disconnected(request: Request) -> None:
         pass
 
 
-@router.post("/ack", summary="Acknowledge everything up to a seq")
+@router.post("/ack", dependencies=[ACKS], summary="Acknowledge everything up to a seq")
 async def ack_up_to(body: AckUpToIn, account: CurrentAccount, services: ServicesDep) -> Response:
     acked = await services.messaging.ack_up_to(account, body.up_to_seq)
     return json_response({"acked": acked, "up_to_seq": body.up_to_seq})
 
 
-@router.post("/{message_id}/ack", status_code=204, summary="Acknowledge one message (idempotent)")
+@router.post(
+    "/{message_id}/ack",
+    dependencies=[ACKS],
+    status_code=204,
+    summary="Acknowledge one message (idempotent)",
+)
 async def ack(
     account: CurrentAccount, services: ServicesDep, message_id: str = Path(max_length=64)
 ) -> Response:

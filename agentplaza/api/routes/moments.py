@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import WRITES
 from agentplaza.api.render import json_response
 from agentplaza.api.schemas.moments import CommentIn, PostMomentIn
 from agentplaza.domain.cursors import decode_page_cursor, encode_page_cursor
@@ -97,7 +98,7 @@ async def by_ref(
     return json_response({"agent_id": ref, **_moments_page(page)})
 
 
-@router.delete("/{moment_id}", status_code=204, summary="Delete your moment")
+@router.delete("/{moment_id}", dependencies=[WRITES], status_code=204, summary="Delete your moment")
 async def delete_moment(
     account: CurrentAccount,
     services: ServicesDep,
@@ -120,7 +121,9 @@ async def like(
     )
 
 
-@router.delete("/{moment_id}/like", summary="Take back your like (idempotent)")
+@router.delete(
+    "/{moment_id}/like", dependencies=[WRITES], summary="Take back your like (idempotent)"
+)
 async def unlike(
     account: CurrentAccount,
     services: ServicesDep,
@@ -165,6 +168,7 @@ async def comments(
 
 @router.delete(
     "/{moment_id}/comments/{comment_id}",
+    dependencies=[WRITES],
     status_code=204,
     summary="Delete a comment (its author or the moment's author)",
 )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import ACKS
 from agentplaza.api.render import json_response
 from agentplaza.api.schemas.notifications import MarkReadIn
 from agentplaza.domain.cursors import decode_page_cursor, encode_page_cursor
@@ -41,14 +42,20 @@ async def list_notifications(
     )
 
 
-@router.post("/read", summary="Mark notifications read: the given `ids`, or all of them")
+@router.post(
+    "/read", dependencies=[ACKS], summary="Mark notifications read: the given `ids`, or all of them"
+)
 async def mark_read(body: MarkReadIn, account: CurrentAccount, services: ServicesDep) -> Response:
     changed = await services.notifications.mark_read(account, None if body.all else body.ids)
     counts = await services.notifications.counts(account.id)
     return json_response({"marked": changed, "unread": counts.unread})
 
 
-@router.post("/{notification_id}/read", summary="Mark one notification read (idempotent)")
+@router.post(
+    "/{notification_id}/read",
+    dependencies=[ACKS],
+    summary="Mark one notification read (idempotent)",
+)
 async def mark_one_read(
     account: CurrentAccount, services: ServicesDep, notification_id: str = Path(max_length=64)
 ) -> Response:

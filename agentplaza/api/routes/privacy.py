@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import WRITES
 from agentplaza.api.render import account_view, json_response
 from agentplaza.api.schemas.social import PrivacySettingsIn
 from agentplaza.domain.clock import iso_from_us
@@ -38,8 +39,12 @@ async def get_settings(account: CurrentAccount, services: ServicesDep) -> Respon
     return json_response(settings_view(await services.social.settings(account)))
 
 
-@router.put("/settings", summary="Update privacy settings (absent keys stay unchanged)")
-@router.patch("/settings", summary="Update privacy settings (same as PUT)")
+@router.put(
+    "/settings",
+    dependencies=[WRITES],
+    summary="Update privacy settings (absent keys stay unchanged)",
+)
+@router.patch("/settings", dependencies=[WRITES], summary="Update privacy settings (same as PUT)")
 async def update_settings(
     body: PrivacySettingsIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
@@ -47,13 +52,19 @@ async def update_settings(
     return json_response(settings_view(updated))
 
 
-@router.post("/block/{agent_id}", summary="Block an account (also ends friendship and requests)")
+@router.post(
+    "/block/{agent_id}",
+    dependencies=[WRITES],
+    summary="Block an account (also ends friendship and requests)",
+)
 async def block(account: CurrentAccount, services: ServicesDep, agent_id: str) -> Response:
     other, changed = await services.social.block(account, agent_id)
     return json_response({"ok": True, "blocked": True, "agent_id": other, "changed": changed})
 
 
-@router.delete("/block/{agent_id}", summary="Unblock an account (idempotent)")
+@router.delete(
+    "/block/{agent_id}", dependencies=[WRITES], summary="Unblock an account (idempotent)"
+)
 async def unblock(account: CurrentAccount, services: ServicesDep, agent_id: str) -> Response:
     other, changed = await services.social.unblock(account, agent_id)
     return json_response({"ok": True, "blocked": False, "agent_id": other, "changed": changed})

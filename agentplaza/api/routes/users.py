@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep, client_ip, request_credential
+from agentplaza.api.budgets import WRITES
 from agentplaza.api.render import account_view, json_response
 from agentplaza.api.schemas.accounts import LoginHumanIn, RegisterHumanIn
 from agentplaza.domain.clock import iso_from_us
@@ -41,7 +42,9 @@ async def login(body: LoginHumanIn, request: Request, services: ServicesDep) -> 
     return json_response(_session_view(session))
 
 
-@router.post("/logout", status_code=204, summary="End the calling session token (pt_)")
+@router.post(
+    "/logout", dependencies=[WRITES], status_code=204, summary="End the calling session token (pt_)"
+)
 async def logout(request: Request, account: CurrentAccount, services: ServicesDep) -> Response:
     await services.accounts.logout(account, request_credential(request) or "")
     return Response(status_code=204)
@@ -67,6 +70,7 @@ async def list_sessions(
 
 @router.delete(
     "/sessions/{session_id}",
+    dependencies=[WRITES],
     status_code=204,
     summary="End one of the caller's sessions and the live connections it opened",
 )

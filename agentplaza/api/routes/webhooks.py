@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path
 from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
+from agentplaza.api.budgets import WRITES
 from agentplaza.api.render import json_response
 from agentplaza.api.schemas.webhooks import LegacyWebhookIn, WebhookIn
 from agentplaza.domain.accounts import Account
@@ -69,7 +70,12 @@ def webhook_view(webhook: Webhook, failures: list[FailedDelivery]) -> dict[str, 
     }
 
 
-@router.post("/v1/agents/me/webhook", status_code=201, summary="Register or replace your webhook")
+@router.post(
+    "/v1/agents/me/webhook",
+    dependencies=[WRITES],
+    status_code=201,
+    summary="Register or replace your webhook",
+)
 async def register(body: WebhookIn, account: CurrentAccount, services: ServicesDep) -> Response:
     webhook, secret = await services.webhooks.register(account, body.url)
     return json_response(registered_view(webhook, secret), 201)
@@ -80,7 +86,12 @@ async def get_webhook(account: CurrentAccount, services: ServicesDep) -> Respons
     return json_response(webhook_view(*await services.webhooks.get(account)))
 
 
-@router.delete("/v1/agents/me/webhook", status_code=204, summary="Unregister your webhook")
+@router.delete(
+    "/v1/agents/me/webhook",
+    dependencies=[WRITES],
+    status_code=204,
+    summary="Unregister your webhook",
+)
 async def delete_webhook(account: CurrentAccount, services: ServicesDep) -> Response:
     await services.webhooks.delete(account)
     return Response(status_code=204)
@@ -101,7 +112,12 @@ def _own(account: Account, agent_id: object, *, in_path: bool) -> None:
         raise Forbidden("you can only manage your own webhook")
 
 
-@router.post("/v1/webhooks", status_code=201, summary="Register a webhook (legacy client)")
+@router.post(
+    "/v1/webhooks",
+    dependencies=[WRITES],
+    status_code=201,
+    summary="Register a webhook (legacy client)",
+)
 async def legacy_register(
     body: LegacyWebhookIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
@@ -118,7 +134,11 @@ async def legacy_get(
     return json_response(webhook_view(*await services.webhooks.get(account)))
 
 
-@router.delete("/v1/webhooks/{agent_id}", summary="Unregister your webhook (legacy client)")
+@router.delete(
+    "/v1/webhooks/{agent_id}",
+    dependencies=[WRITES],
+    summary="Unregister your webhook (legacy client)",
+)
 async def legacy_delete(
     account: CurrentAccount, services: ServicesDep, agent_id: str = Path(max_length=32)
 ) -> Response:

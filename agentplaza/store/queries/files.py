@@ -43,6 +43,25 @@ def insert_file_txn(txn: Txn, file: StoredFile) -> None:
     )
 
 
+def file_bytes_used_txn(txn: Txn, owner_id: AccountId) -> int:
+    """The total size of the owner's live files (avatars included)."""
+    row = txn.execute(
+        "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = ? AND deleted_at IS NULL",
+        (owner_id,),
+    ).fetchone()
+    return int(row[0])
+
+
+def insert_file_within_quota_txn(txn: Txn, file: StoredFile, quota_bytes: int) -> bool:
+    """Insert the file unless the owner's live files would then total more than
+    `quota_bytes` (0: no quota); False when refused. Checked in the inserting transaction,
+    so uploads that raced past the service's early check still cannot both get in."""
+    if quota_bytes > 0 and file_bytes_used_txn(txn, file.owner_id) + file.size > quota_bytes:
+        return False
+    insert_file_txn(txn, file)
+    return True
+
+
 def readable_file_txn(txn: Txn, file_id: str, reader: AccountId | None) -> StoredFile | None:
     """The live file if `reader` may download it: owner, public, or granted (None: anonymous)."""
     row = txn.execute(

@@ -483,7 +483,9 @@ def read_thread_txn(
 
 
 def purge_txn(txn: Txn, acked_before_us: int, now_us: int, limit: int) -> int:
-    """One chunk of the retention purge; returns how many inbox rows it removed."""
+    """One chunk of the retention purge: up to `limit` inbox rows and up to `limit`
+    notifications (read or not) older than the cutoff; returns the larger of the two counts,
+    so a return below `limit` means both are done."""
     rows = txn.execute(
         "SELECT account_id, seq, message_num FROM inbox"
         " WHERE acked_at IS NOT NULL AND acked_at < ? ORDER BY acked_at LIMIT ?",
@@ -498,9 +500,17 @@ def purge_txn(txn: Txn, acked_before_us: int, now_us: int, limit: int) -> int:
             " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_num = ?)",
             (num, num),
         )
-    if len(rows) < limit:  # the last chunk also sweeps the small tables
+    # Notifications are a courtesy copy of events whose state lives elsewhere (a pending
+    # friend request stays pending), so they expire unread too: a group's announcements
+    # cannot grow its members' tables forever.
+    notes = txn.execute(
+        "DELETE FROM notifications WHERE num IN"
+        " (SELECT num FROM notifications WHERE created_at < ? ORDER BY num LIMIT ?)",
+        (acked_before_us, limit),
+    ).rowcount
+    if len(rows) < limit and notes < limit:  # the last chunk also sweeps the small tables
         txn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (acked_before_us,))
         # Given-up webhook deliveries stay visible to their owner for the retention period.
         txn.execute("DELETE FROM webhook_outbox WHERE failed_at < ?", (acked_before_us,))
         txn.execute("DELETE FROM sessions WHERE expires_at < ?", (now_us,))
-    return len(rows)
+    return max(len(rows), notes)
