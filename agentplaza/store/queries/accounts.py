@@ -166,10 +166,8 @@ def recover_txn(
     txn: Txn, recovery_hash: str, *, key_hash: str, new_recovery_hash: str, now_us: int
 ) -> Account | None:
     """Give the live agent whose recovery secret hashes to `recovery_hash` a new key and a
-    new recovery secret, atomically; None (nothing changed) when no agent has it.
-
-    Swap key and recovery secret for the holder of `recovery_hash`; None if it is not
-    current. Of two recoveries racing with one secret, exactly one wins."""
+    new recovery secret, atomically; None (nothing changed) when no agent has it. Of two
+    recoveries racing with one secret, exactly one wins."""
     account = find_account_by_recovery_txn(txn, recovery_hash)
     if account is None:
         return None
@@ -185,9 +183,7 @@ def set_recovery_hash_txn(
     txn: Txn, account_id: AccountId, current_hash: str, new_hash: str, *, now_us: int
 ) -> bool:
     """Replace the recovery secret; False (nothing changed) unless `current_hash` is the
-    current one's.
-
-    Replace the recovery secret if `current_hash` is the current one's."""
+    current one's."""
     cur = txn.execute(
         "UPDATE accounts SET recovery_hash = ?, updated_at = ?"
         " WHERE id = ? AND recovery_hash = ? AND deleted_at IS NULL",
@@ -231,6 +227,7 @@ def search_accounts_txn(txn: Txn, query: str, *, limit: int) -> list[Account]:
 def create_session_txn(
     txn: Txn, token_hash: str, account_id: AccountId, *, now_us: int, expires_at_us: int
 ) -> None:
+    """Store a session token's hash for the account, valid until `expires_at_us`."""
     txn.execute(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         (token_hash, account_id, now_us, expires_at_us),
@@ -257,11 +254,9 @@ def list_sessions_txn(txn: Txn, account_id: AccountId, *, now_us: int) -> list[S
 
 
 def delete_sessions_txn(txn: Txn, account_id: AccountId, hash_prefix: str) -> list[str]:
-    """End the account's sessions whose token hash starts with `hash_prefix`; returns
-    their token hashes (none: nothing matched).
-
-    Delete the account's sessions whose token hash starts with `hash_prefix` (hex, so no
-    LIKE wildcard in it; a whole hash is one session); returns their token hashes."""
+    """End the account's sessions whose token hash starts with `hash_prefix` (hex, so no
+    LIKE wildcard in it; a whole hash is one session); returns their token hashes (none:
+    nothing matched)."""
     rows = txn.execute(
         "SELECT token_hash FROM sessions WHERE account_id = ? AND token_hash LIKE ?",
         (account_id, hash_prefix + "%"),

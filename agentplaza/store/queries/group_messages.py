@@ -32,9 +32,7 @@ GroupDecide = Callable[[GroupSendFacts], GroupDecision]
 def read_group_messages_txn(
     txn: Txn, group_id: str, viewer: AccountId, *, before_num: int | None, limit: int
 ) -> list[tuple[int, Message]]:
-    """The group's messages, newest first, with row numbers; members only.
-
-    A member's view of the group's messages, newest first, with their row numbers."""
+    """The group's messages, newest first, with row numbers; members only."""
     found = get_group_txn(txn, group_id, viewer)
     if found is None:
         raise not_found()
@@ -65,15 +63,11 @@ def append_group_message_txn(
 ) -> Appended:
     """Store a group message (thread_id = group id) and one inbox row per delivery.
 
-    In one transaction: lock the group, read its members with each one's relation to
-    the sender, call `decide` (pure; raises to refuse: not a member, muted), write the
-    message, the inbox rows (each member's next gapless seq) and the notifications it
-    returns. Returns after COMMIT; a replayed idempotency key returns the first message.
-
-
-    Check and write one group message: the members are read in the same transaction as
-    the inbox rows are written (after locking the group), so the fan-out reaches exactly
-    the members at commit time. A replayed idempotency key returns the first message."""
+    In one transaction: lock the group, read its members with each one's relation to the
+    sender, call `decide` (pure; raises to refuse: not a member, muted), write the message,
+    the inbox rows (each member's next gapless seq) and the notifications it returns. The
+    members are read after the lock, so the fan-out reaches exactly the members at commit
+    time. Returns after COMMIT; a replayed idempotency key returns the first message."""
     if idempotency_key is not None:
         replayed = replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:

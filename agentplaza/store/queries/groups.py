@@ -145,9 +145,7 @@ def _require_addable_txn(txn: Txn, actor: AccountId, accounts: Sequence[AccountI
 
 
 def get_group_txn(txn: Txn, group_id: str, viewer: AccountId) -> tuple[Group, Member | None] | None:
-    """The live group and `viewer`'s membership (None when not a member), or None.
-
-    The live group and the viewer's membership (None: not a member), or None if gone."""
+    """The live group and `viewer`'s membership (None when not a member), or None."""
     row = txn.execute(
         f"SELECT {GROUP_COLUMNS} FROM groups WHERE id = ? AND deleted_at IS NULL", (group_id,)
     ).fetchone()
@@ -209,6 +207,8 @@ def create_group_txn(txn: Txn, new: NewGroup) -> Group:
 def update_group_txn(
     txn: Txn, group_id: str, actor: AccountId, changes: GroupChanges, *, now_us: int
 ) -> Group:
+    """Apply the given fields (admin+; domain.groups.check_update); a new announcement gets
+    `now_us` as its time."""
     group = _lock_group_txn(txn, group_id, now_us)
     check_update(_actor_role_txn(txn, group, actor), changes)
     sets: list[str] = []
@@ -236,9 +236,7 @@ def update_group_txn(
 def add_members_txn(
     txn: Txn, group_id: str, actor: AccountId, accounts: Sequence[AccountId], *, now_us: int
 ) -> tuple[Group, list[AccountId]]:
-    """Invite; returns the group and the accounts that were not members before.
-
-    Invite (admin+): returns the group and who was not a member before."""
+    """Invite (admin+); returns the group and the accounts that were not members before."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.ADMIN, "invite members")
     present = {m.account_id for m in list_members_txn(txn, group_id)}
@@ -252,9 +250,7 @@ def add_members_txn(
 def join_group_txn(
     txn: Txn, group_id: str, account: AccountId, *, now_us: int
 ) -> tuple[Group, bool]:
-    """Join a public group; (group, False) if already a member. Private: NotFound.
-
-    Join a public group (a private one is not found). Returns (group, newly joined)."""
+    """Join a public group; (group, False) if already a member. Private: NotFound."""
     group = _lock_group_txn(txn, group_id, now_us)
     if _member_txn(txn, group_id, account) is not None:
         return group, False
@@ -268,9 +264,8 @@ def join_group_txn(
 def remove_member_txn(
     txn: Txn, group_id: str, actor: AccountId, target: AccountId, *, now_us: int
 ) -> Group:
-    """Leave (actor == target; the owner may not) or kick.
-
-    Leave (actor == target) or kick (admin+, outranking the target)."""
+    """Leave (actor == target; the owner may not) or kick (admin+, outranking the
+    target)."""
     group = _lock_group_txn(txn, group_id, now_us)
     role = _actor_role_txn(txn, group, actor)
     if actor == target:
@@ -286,6 +281,8 @@ def remove_member_txn(
 def set_role_txn(
     txn: Txn, group_id: str, actor: AccountId, target: AccountId, role: str, *, now_us: int
 ) -> Member:
+    """Change a member's role (domain.groups.check_set_role: who may grant what); returns
+    the member as it is now."""
     group = _lock_group_txn(txn, group_id, now_us)
     actor_role = _actor_role_txn(txn, group, actor)
     new_role = check_set_role(actor_role, _target_txn(txn, group_id, target).role, role)
@@ -299,9 +296,7 @@ def set_role_txn(
 def transfer_txn(
     txn: Txn, group_id: str, actor: AccountId, new_owner: AccountId, *, now_us: int
 ) -> Group:
-    """Make a member the owner; the previous owner becomes an admin.
-
-    The new owner must already be a member; the old owner stays on as an admin."""
+    """Make a member the owner; the previous owner stays on as an admin."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.OWNER, "transfer ownership")
     if new_owner == actor:
@@ -325,9 +320,8 @@ def transfer_txn(
 
 
 def disband_txn(txn: Txn, group_id: str, actor: AccountId, *, now_us: int) -> list[AccountId]:
-    """Soft-delete (every later call finds no group); returns the former members.
-
-    Soft-delete the group and drop its members; returns who the members were."""
+    """Soft-delete (every later call finds no group) and drop its members; returns the
+    former members."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.OWNER, "disband the group")
     members = [m.account_id for m in list_members_txn(txn, group_id)]
@@ -385,9 +379,7 @@ def set_mute_txn(
     *,
     now_us: int,
 ) -> Member:
-    """Mute `target` until a time, or unmute it (None).
-
-    Mute until a time (None: unmute); the same rank rules as removing."""
+    """Mute `target` until a time, or unmute it (None); the same rank rules as removing."""
     group = _lock_group_txn(txn, group_id, now_us)
     role = _actor_role_txn(txn, group, actor)
     action = "mute" if muted_until_us is not None else "unmute"

@@ -93,15 +93,11 @@ def _raise_ack_floor_txn(txn: Txn, account: AccountId) -> None:
 
 
 def purge_txn(txn: Txn, *, acked_before_us: int, now_us: int, limit: int) -> int:
-    """Delete up to `limit` inbox rows acked before the cutoff, and the messages no inbox
-    row references any more, and up to `limit` notifications created before the cutoff,
-    read or not. Unacked rows are never deleted. Returns the larger of the two counts;
-    fewer than `limit` means nothing is left to purge (expired sessions and idempotency
-    keys are swept then too).
-
-    One chunk of the retention purge: up to `limit` inbox rows and up to `limit`
-    notifications (read or not) older than the cutoff; returns the larger of the two counts,
-    so a return below `limit` means both are done."""
+    """One chunk of the retention purge. Delete up to `limit` inbox rows acked before the
+    cutoff, and the messages no inbox row references any more, and up to `limit`
+    notifications created before the cutoff, read or not. Unacked rows are never deleted.
+    Returns the larger of the two counts; fewer than `limit` means nothing is left to purge
+    (expired sessions and idempotency keys are swept then too)."""
     rows = txn.execute(
         "SELECT account_id, seq, message_num FROM inbox"
         " WHERE acked_at IS NOT NULL AND acked_at < ? ORDER BY acked_at LIMIT ?",

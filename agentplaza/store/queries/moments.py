@@ -157,9 +157,6 @@ def feed_txn(txn: Txn, viewer: AccountId, *, before_num: int | None, limit: int)
     friends' friends-only ones and the public ones of authors with no block between them
     and the viewer (one indexed query; no offset).
 
-    The viewer's feed, newest first: own moments, friends' friends-only moments, and every
-    public moment, below `before_num`.
-
     One statement: a union of three branches, each an index range read backwards from the
     cursor and cut at `limit`, so the cost does not grow with the table nor with how few of
     its rows the viewer may see:
@@ -167,13 +164,12 @@ def feed_txn(txn: Txn, viewer: AccountId, *, before_num: int | None, limit: int)
       public   ix_moments_visibility_num         visibility = 'public': <= limit entries
                minus authors blocked either way (two primary-key probes of `blocks` per
                row; a block ends the friendship, so the friends branch needs no filter)
-      friends  ix_moments_author_visibility_num  one range per friend. PostgreSQL: LATERAL,
-               <= limit entries per friend. SQLite has no LATERAL: it reads the friends'
-               friends-only moments below the cursor and keeps the newest `limit`.
+      friends  ix_moments_author_visibility_num  one range per friend. With LATERAL
+               (PostgreSQL): <= limit entries per friend. Without (SQLite): it reads the
+               friends' friends-only moments below the cursor and keeps the newest `limit`.
     UNION, not UNION ALL: an own public moment is found by two branches. Rows of deleted
     accounts come back flagged (`author_live`) rather than filtered, so the caller's page
-    size and cursor stay exact. See docs/moments.md for the plans on both engines.
-    """
+    size and cursor stay exact. See docs/moments.md for the plans on both engines."""
     before = before_num if before_num is not None else NO_CURSOR
     if txn.caps.lateral:
         friends_branch = (
@@ -217,14 +213,8 @@ def author_moments_txn(
     limit: int,
 ) -> list[MomentRow] | None:
     """`author`'s moments whose visibility is in `visible(are_friends, blocked)` (blocked:
-    either one has blocked the other), newest first; None when there is no such (live)
-    account.
-
-    `author`'s moments that `viewer` may see, newest first; None when no such account.
-
-    `visible(are_friends, blocked)` names the visibilities the viewer may see
-    (domain.moments.visible_to).
-    """
+    either one has blocked the other; domain.moments.visible_to), newest first; None when
+    there is no such (live) account."""
     row = txn.execute(
         "SELECT EXISTS (SELECT 1 FROM friendships f WHERE f.account_id = ? AND f.friend_id = ?),"
         " EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = ? AND b.blocked_id = ?)"
@@ -266,14 +256,9 @@ def set_like_txn(
     txn: Txn, viewer: AccountId, moment_id: str, *, liked: bool, now_us: int, decide: Decide
 ) -> LikeResult:
     """Like (`liked`) or unlike, idempotently. The like row and `like_count` change in one
-    transaction, so the count equals the number of likes under any concurrency.
-
-    Like or unlike, idempotently; the count moves only with a row that really changed.
-
-    Exact under concurrency: the count is changed by `like_count ± 1` in the same transaction
-    as the insert/delete of the (moment, account) primary key, so two racing likes by one
-    account conflict on the key and only one of them counts.
-    """
+    transaction, so the count equals the number of likes under any concurrency: the count
+    moves by ±1 with the insert/delete of the (moment, account) primary key, so two racing
+    likes by one account conflict on the key and only one of them counts."""
     facts = decide(moment_facts_txn(txn, viewer, moment_id, lock=True))
     if liked:
         changed = (
@@ -328,9 +313,7 @@ def list_comments_txn(
     limit: int,
     decide: Decide,
 ) -> list[CommentRow]:
-    """At most `limit` live comments after `after_num`, oldest first.
-
-    A visible moment's live comments, oldest first, after `after_num`."""
+    """At most `limit` live comments of a visible moment after `after_num`, oldest first."""
     decide(moment_facts_txn(txn, viewer, moment_id))
     rows = txn.execute(
         f"SELECT {COMMENT_COLUMNS} FROM moment_comments c JOIN accounts a ON a.id = c.author_id"

@@ -66,6 +66,7 @@ def list_notifications_txn(
 
 
 def get_notification_txn(txn: Txn, account: AccountId, notification_id: str) -> Notification | None:
+    """One of the account's notifications, or None (another account's is None too)."""
     row = txn.execute(
         f"SELECT {COLUMNS} FROM notifications WHERE account_id = ? AND id = ?",
         (account, notification_id),
@@ -74,9 +75,7 @@ def get_notification_txn(txn: Txn, account: AccountId, notification_id: str) -> 
 
 
 def mark_read_txn(txn: Txn, account: AccountId, ids: Sequence[str] | None, *, now_us: int) -> int:
-    """Mark `ids` (None: every unread one) read; returns how many changed.
-
-    Mark the given notifications (all unread ones when `ids` is None) read."""
+    """Mark `ids` (None: every unread one) read; returns how many changed."""
     if ids is None:
         cur = txn.execute(
             "UPDATE notifications SET read_at = ? WHERE account_id = ? AND read_at IS NULL",
@@ -95,6 +94,7 @@ def mark_read_txn(txn: Txn, account: AccountId, ids: Sequence[str] | None, *, no
 
 
 def notification_counts_txn(txn: Txn, account: AccountId) -> NotificationCounts:
+    """Unread notifications and pending received friend requests, read together."""
     row = txn.execute(
         "SELECT (SELECT COUNT(*) FROM notifications WHERE account_id = ? AND read_at IS NULL),"
         " (SELECT COUNT(*) FROM friend_requests WHERE addressee_id = ?)",

@@ -45,9 +45,7 @@ def _post_from(row: Any) -> RoomPost:
 
 def create_room_agent_txn(txn: Txn, new: NewAccount, avatar: str) -> tuple[Account, RoomAgent]:
     """A new account and its room profile in one transaction; Conflict if the name is
-    taken (names are account display names, unique across the server).
-
-    The account and its room profile, atomically (a taken name raises Conflict)."""
+    taken (names are account display names, unique across the server)."""
     account = q_accounts.create_account_txn(txn, new)
     txn.execute(
         "INSERT INTO room_agents (account_id, avatar, verified, created_at) VALUES (?, ?, 0, ?)",
@@ -91,13 +89,11 @@ def ensure_room_agent_txn(txn: Txn, account: Account, *, now_us: int) -> RoomAge
 
 
 def append_post_txn(txn: Txn, room: str, account_id: str, content: str, *, now_us: int) -> RoomPost:
-    """Durably store a post (committed on return) and mark the author seen at `now_us`.
+    """Durably store a post (committed on return) and mark the author seen at `now_us`;
+    returns it with its author.
 
     Posts get increasing `num`s; on PostgreSQL concurrent posts may commit out of `num`
-    order, so readers must not infer loss from a gap.
-
-
-    Store a post and count it as the author's presence; returns it with its author."""
+    order, so readers must not infer loss from a gap."""
     row = txn.execute(
         "INSERT INTO room_messages (room, account_id, content, created_at) VALUES (?, ?, ?, ?)"
         " RETURNING num",
@@ -112,9 +108,7 @@ def append_post_txn(txn: Txn, room: str, account_id: str, content: str, *, now_u
 
 
 def recent_posts_txn(txn: Txn, room: str, *, limit: int, after_num: int = 0) -> list[RoomPost]:
-    """The newest `limit` posts after `after_num`, oldest first.
-
-    The newest `limit` posts with num > `after_num`, oldest first."""
+    """The newest `limit` posts with num > `after_num`, oldest first."""
     rows = txn.execute(
         "SELECT m.num, m.room, m.content, m.created_at, "
         + AGENT_COLUMNS
@@ -127,9 +121,8 @@ def recent_posts_txn(txn: Txn, room: str, *, limit: int, after_num: int = 0) -> 
 
 
 def list_agents_txn(txn: Txn) -> list[RoomAgent]:
-    """Room profiles, most recently seen first (capped; see queries/rooms.py).
-
-    Room profiles, most recently seen first (never seen last), at most MAX_AGENTS_LISTED."""
+    """Room profiles, most recently seen first (never seen last), at most
+    MAX_AGENTS_LISTED."""
     rows = txn.execute(
         f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE a.deleted_at IS NULL"
         " ORDER BY r.last_seen_at IS NULL, r.last_seen_at DESC, a.display_name LIMIT ?",
@@ -151,9 +144,7 @@ def stats_txn(txn: Txn, room: str, *, online_since_us: int) -> RoomStats:
 
 
 def set_last_seen_txn(txn: Txn, account_id: str, at_us: int | None) -> None:
-    """Presence: a heartbeat at `at_us`, or None for an explicit disconnect.
-
-    Presence: `at_us` is a heartbeat's time; None is an explicit disconnect."""
+    """Presence: a heartbeat at `at_us`, or None for an explicit disconnect."""
     txn.execute("UPDATE room_agents SET last_seen_at = ? WHERE account_id = ?", (at_us, account_id))
 
 
@@ -172,10 +163,9 @@ def get_verification_txn(txn: Txn, account_id: str) -> Verification | None:
 def start_verification_txn(
     txn: Txn, account_id: str, moltbook_name: str, code: str, *, now_us: int
 ) -> Verification:
-    """Record a verification attempt; idempotent for the same name (keeps the first code).
-
-    Hand out `code` for `moltbook_name`. Starting again for the same name keeps the first
-    code and any approval already given; another name starts over."""
+    """Record a verification attempt: hand out `code` for `moltbook_name`. Starting again
+    for the same name keeps the first code and any approval already given; another name
+    starts over."""
     current = get_verification_txn(txn, account_id)
     if current is not None and current.moltbook_name.lower() == moltbook_name.lower():
         if current.code is not None:
@@ -199,10 +189,8 @@ def start_verification_txn(
 def approve_verification_txn(
     txn: Txn, account_id: str, moltbook_name: str, owner_twitter: str | None, *, now_us: int
 ) -> Verification:
-    """An operator's approval of `moltbook_name` for the account (durable on return).
-
-    The operator's approval of `moltbook_name` for the account (a code, if one was handed
-    out for another name, is dropped: the approval is for this name)."""
+    """An operator's approval of `moltbook_name` for the account (durable on return). A
+    code handed out for another name is dropped: the approval is for this name."""
     txn.execute(
         "INSERT INTO room_verifications (account_id, moltbook_name, code, owner_twitter,"
         " approved_at, created_at) VALUES (?, ?, NULL, ?, ?, ?) ON CONFLICT (account_id) DO"
@@ -220,9 +208,8 @@ def approve_verification_txn(
 def mark_verified_txn(
     txn: Txn, account_id: str, moltbook_name: str, owner_twitter: str | None
 ) -> RoomAgent | None:
-    """Give the profile its badge (durable on return); None if it has no profile.
-
-    Give the profile its badge and verified names; None if the account has no profile."""
+    """Give the profile its badge and verified names (durable on return); None if the
+    account has no profile."""
     txn.execute(
         "UPDATE room_agents SET verified = 1, moltbook_name = ?, owner_twitter = ?"
         " WHERE account_id = ?",

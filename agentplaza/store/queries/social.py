@@ -143,11 +143,8 @@ def request_friend_txn(
     asked first, make both friends and drop the requests. Raises what the rule raises
     (NotFound, Forbidden blocked, Conflict already friends, Invalid self).
 
-    Decide (domain/social.py::decide_friend_request) and apply, in one transaction.
-
     Returns the action taken and the request it concerns: the new one, the one already
-    pending, or the addressee's earlier request that this one accepted.
-    """
+    pending, or the addressee's earlier request that this one accepted."""
     _lock_pair_txn(txn, requester, addressee)
     settings = txn.execute(
         "SELECT s.who_can_friend_request, s.who_can_message, t.relation"
@@ -190,10 +187,8 @@ def request_friend_txn(
 def accept_friend_txn(
     txn: Txn, addressee: AccountId, requester: AccountId, *, now_us: int
 ) -> FriendRequest:
-    """Atomically turn the pending request into a friendship (both directions).
-    Raises NotFound (friend_request_not_found) when there is no such request.
-
-    Accept `requester`'s pending request to `addressee`; NotFound if there is none."""
+    """Atomically turn `requester`'s pending request to `addressee` into a friendship (both
+    directions). Raises NotFound (friend_request_not_found) when there is no such request."""
     _lock_pair_txn(txn, addressee, requester)
     request = _find_request_txn(txn, requester, addressee)
     if request is None or not _account_exists_txn(txn, requester):
@@ -219,9 +214,7 @@ def reject_friend_txn(txn: Txn, addressee: AccountId, requester: AccountId) -> F
 
 
 def remove_friend_txn(txn: Txn, account: AccountId, other: AccountId) -> bool:
-    """End the friendship in both directions; False if they were not friends.
-
-    Both rows go; returns False if they were not friends."""
+    """End the friendship in both directions; False if they were not friends."""
     cur = txn.execute(
         "DELETE FROM friendships WHERE (account_id = ? AND friend_id = ?)"
         " OR (account_id = ? AND friend_id = ?)",
@@ -243,11 +236,8 @@ def list_friends_txn(txn: Txn, account: AccountId, *, limit: int) -> list[Accoun
 def list_friend_requests_txn(
     txn: Txn, account: AccountId, *, received: bool, limit: int
 ) -> list[tuple[FriendRequest, Account]]:
-    """Pending requests to (received) or from `account`, oldest first, with the other
-    party's live account.
-
-    Pending requests to `account` (received) or from it (sent), oldest first, each with
-    the other party's account. Requests involving a deleted account are left out."""
+    """Pending requests to (received) or from `account`, oldest first, each with the other
+    party's live account. Requests involving a deleted account are left out."""
     mine, other = ("addressee_id", "requester_id") if received else ("requester_id", "addressee_id")
     rows = txn.execute(
         f"SELECT r.requester_id, r.addressee_id, r.message, r.created_at, {_A_COLUMNS}"
@@ -263,10 +253,7 @@ def list_friend_requests_txn(
 
 def block_txn(txn: Txn, account: AccountId, other: AccountId, *, now_us: int) -> bool:
     """Block `other` and, in the same transaction, end any friendship and drop requests
-    both ways. Idempotent (False if already blocked); NotFound for an unknown account.
-
-    Block `other`: also ends the friendship and drops requests both ways. Idempotent;
-    returns False if it was already blocked."""
+    both ways. Idempotent (False if already blocked); NotFound for an unknown account."""
     _lock_pair_txn(txn, account, other)
     if not _account_exists_txn(txn, other):
         raise NotFound(f"no account with id {other!r}", ErrorCode.AGENT_NOT_FOUND)
@@ -324,9 +311,7 @@ def update_settings_txn(
     txn: Txn, account: AccountId, changes: SettingsChanges, *, now_us: int
 ) -> PrivacySettings:
     """Apply a partial change atomically; returns the settings now in force. A given
-    `trust_overrides` map replaces the stored one.
-
-    Apply a partial change; a given `trust_overrides` map replaces the stored one."""
+    `trust_overrides` map replaces the stored one."""
     # Write the row first: on PostgreSQL that locks it, so a concurrent change waits and then
     # reads this one's result instead of overwriting it with what it read before.
     txn.execute(
@@ -382,9 +367,7 @@ def profile_with_counts_txn(
     txn: Txn, account_id: AccountId
 ) -> tuple[Account, ProfileCounts] | None:
     """The live account and its card counts (friends, public moments, groups), read
-    together; None if there is no such live account.
-
-    The live account and its card counts, in one SELECT."""
+    together in one SELECT; None if there is no such live account."""
     row = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS}, {PROFILE_COUNTS_SQL} FROM accounts"
         " WHERE id = ? AND deleted_at IS NULL",

@@ -55,10 +55,7 @@ def upsert_webhook_txn(
     now_us: int,
 ) -> Webhook:
     """Register, or replace url/secret/events (counters and failure history reset;
-    pending deliveries stay and go to the new URL).
-
-    Register or replace: a new URL and secret, counters and history start over; pending
-    deliveries stay and go to the new URL (they were meant for this account)."""
+    pending deliveries stay and go to the new URL: they were meant for this account)."""
     txn.execute(
         "DELETE FROM webhook_outbox WHERE account_id = ? AND failed_at IS NOT NULL", (account,)
     )
@@ -112,9 +109,8 @@ def recent_failures_txn(txn: Txn, account: AccountId) -> list[FailedDelivery]:
 
 
 def delete_webhook_txn(txn: Txn, account: AccountId) -> bool:
-    """Unregister and drop its outbox rows. False if there was none.
-
-    Unregister; pending deliveries are dropped with it (nobody would receive them)."""
+    """Unregister and drop its outbox rows (nobody would receive them). False if there was
+    none."""
     cur = txn.execute("DELETE FROM webhooks WHERE account_id = ?", (account,))
     txn.execute("DELETE FROM webhook_outbox WHERE account_id = ?", (account,))
     return int(cur.rowcount) > 0
@@ -139,20 +135,14 @@ def claim_due_txn(
     retry_after_us: Callable[[int], int],
     horizon_us: int,
 ) -> list[Delivery]:
-    """Lease due rows until `lease_until_us`, at most one per account (the oldest pending
-    row of that account, so deliveries go out in seq order), the accounts served least
-    recently first. On PostgreSQL rows locked by another node's claim are skipped.
+    """Lease due rows until `lease_until_us`, at most `limit`, at most one per account (the
+    oldest pending row of that account, so one webhook's deliveries go out one at a time,
+    in seq order), the accounts served least recently first, and read what to send. Where
+    the engine can skip locked rows (PostgreSQL), rows another node is claiming are skipped.
 
-    The claim counts the attempt and schedules the row `retry_after_us(attempts)` after
-    its lease, so an attempt cut by a crash is a failed attempt: the row is due again
-    then, and is given up instead once `horizon_us` past its creation.
-
-    Lease up to `limit` due rows, each the oldest pending row of its account (so one
-    webhook's deliveries go out one at a time, in seq order), and read what to send.
-
-    The attempt is counted here, before the POST, and the row is already rescheduled as if it
-    failed (`retry_after_us(attempts)` after its lease): a server killed mid-attempt leaves a
-    counted attempt with its backoff. A row whose lease ran out that way is given up instead
+    The attempt is counted here, before the POST, and the row is already rescheduled as if
+    it failed (`retry_after_us(attempts)` after its lease): an attempt cut by a crash is a
+    failed attempt with its backoff. A row whose lease ran out that way is given up instead
     once it is past the retry horizon (`horizon_us` after its message was stored)."""
     lock = " FOR UPDATE OF o SKIP LOCKED" if txn.caps.skip_locked else ""
     rows = txn.execute(
@@ -268,10 +258,8 @@ def reschedule_txn(
 
 
 def release_leases_txn(txn: Txn, delivery_ids: list[int], *, now_us: int) -> None:
-    """Make leased rows due again now, their attempts uncounted (cut short by a clean
-    stop).
-
-    Attempts this node cut short itself (a clean stop): due again now, and not counted."""
+    """Make leased rows due again now, their attempts uncounted (cut short by this node's
+    clean stop)."""
     for outbox_id in delivery_ids:
         txn.execute(
             "UPDATE webhook_outbox SET lease_until = NULL, next_attempt_at = ?,"
