@@ -109,6 +109,7 @@ class SqliteStore(Store):
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
 
     async def close(self) -> None:
+        self._stop_checkpoints.set()
         if self._in_thread is not None:
             await asyncio.wait([self._in_thread])
         while self._queued:  # callers waiting for these hear the outcome before we close
@@ -146,7 +147,8 @@ class SqliteStore(Store):
         if self._in_thread is not None:
             return  # one batch at a time; the thread's completion starts the next
         loop = asyncio.get_running_loop()
-        if self._wal_restart_owed:
+        # Once closing, the writer thread may be gone: close() truncates the WAL itself.
+        if self._wal_restart_owed and not self._stop_checkpoints.is_set():
             self._wal_restart_owed = False
             self._in_thread = loop.run_in_executor(self._writer_thread, self._restart_wal)
             self._in_thread.add_done_callback(self._wal_restarted)
