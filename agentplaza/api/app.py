@@ -33,6 +33,7 @@ from agentplaza.api.routes import (
     metrics,
     moments,
     notifications,
+    owned_agents,
     privacy,
     profile,
     stream,
@@ -194,6 +195,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         privacy.router,  # before agents: `/v1/agents/settings` is not an account id
         agents.router,
         files.avatar_router,
+        owned_agents.router,  # before users: a path of its own under /v1/users/me
         users.router,
         profile.router,
         profile.card_router,

@@ -21,6 +21,7 @@ from agentplaza.store.files import FileStore
 from agentplaza.store.groups import GroupStore
 from agentplaza.store.keys import KeyStore
 from agentplaza.store.moments import MomentStore
+from agentplaza.store.owners import OwnerStore
 from agentplaza.store.records import Appended, InboxPage, ThreadSummary
 from agentplaza.store.rooms import RoomStore
 from agentplaza.store.social import SocialStore
@@ -28,7 +29,15 @@ from agentplaza.store.webhooks import WebhookStore
 
 
 class Store(
-    SocialStore, GroupStore, MomentStore, FileStore, WebhookStore, RoomStore, KeyStore, Protocol
+    SocialStore,
+    GroupStore,
+    MomentStore,
+    FileStore,
+    WebhookStore,
+    RoomStore,
+    KeyStore,
+    OwnerStore,
+    Protocol,
 ):
     async def start(self) -> None:
         """Open connections and run pending migrations. Must be called once before use."""

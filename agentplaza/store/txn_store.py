@@ -20,6 +20,7 @@ from agentplaza.store.files import FileTxnStore
 from agentplaza.store.groups import GroupTxnStore
 from agentplaza.store.keys import KeyTxnStore
 from agentplaza.store.moments import MomentTxnStore
+from agentplaza.store.owners import OwnerTxnStore
 from agentplaza.store.queries import accounts as q_accounts
 from agentplaza.store.queries import groups as q_groups
 from agentplaza.store.queries import messages as q_messages
@@ -38,6 +39,7 @@ class TxnStore(
     WebhookTxnStore,
     RoomTxnStore,
     KeyTxnStore,
+    OwnerTxnStore,
 ):
     """The whole Store; each area's methods live in its own mixin (store/social.py…)."""
 
