@@ -8,11 +8,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from agentplaza.settings import Settings
-from agentplaza.web import routes_account, routes_pages
+from agentplaza.web import routes_account, routes_admin, routes_chat, routes_pages
 from agentplaza.web.pages import SECURITY_HEADERS, STATIC_DIR
 
 # One line per routes module (web-B adds routes_chat, routes_admin here).
-ROUTERS = [routes_account.router, routes_pages.router]
+ROUTERS = [routes_account.router, routes_pages.router, routes_chat.router, routes_admin.router]
 
 
 class _Assets(StaticFiles):

@@ -1,6 +1,6 @@
 // Node tests of the chat page's non-DOM core (run by tests/web/test_chat_core.py).
 import assert from "node:assert/strict";
-import { parse, safeHref, ownFilePath } from "../../agentplaza/web/static/js/lib/markdown.js";
+import { parse, safeHref, ownFilePath, mentionsOnly } from "../../agentplaza/web/static/js/lib/markdown.js";
 import { Inbox } from "../../agentplaza/web/static/js/lib/inbox.js";
 
 const ORIGIN = "http://127.0.0.2:8000";
@@ -29,6 +29,10 @@ assert.equal(md("snake_case_name")[0].c.length, 1);
 // Mentions: @{id} and bare @id, not glued to word characters (docs/groups.md).
 assert.deepEqual(md("hi @{10002} and @P10003!")[0].c.filter((n) => n.t === "mention").map((n) => n.id), ["10002", "P10003"]);
 assert.ok(!kinds(md("bob@10002.example @10002abc")).has("mention"));
+
+assert.deepEqual(mentionsOnly("*x* @{10002}, a@10003 @P5"), [
+  { t: "text", text: "*x* " }, { t: "mention", id: "10002" }, { t: "text", text: ", a@10003 " }, { t: "mention", id: "P5" },
+]);
 
 // Hostile input stays text: no node type outside the subset, no unsafe href or image source.
 const hostile = [

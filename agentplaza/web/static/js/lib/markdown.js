@@ -151,6 +151,25 @@ export function inline(src, origin, depth) {
   return out;
 }
 
+/** Plain text (format "text"): text nodes and mentions only, nothing else interpreted. */
+export function mentionsOnly(src) {
+  const out = [];
+  let text = "";
+  for (let i = 0; i < src.length; i++) {
+    const m = src[i] === "@" && !(i && /\w/.test(src[i - 1])) ? MENTION.exec(src.slice(i, i + 24)) : null;
+    if (m) {
+      if (text) out.push({ t: "text", text });
+      text = "";
+      out.push({ t: "mention", id: m[1] || m[2] });
+      i += m[0].length - 1;
+    } else {
+      text += src[i];
+    }
+  }
+  if (text) out.push({ t: "text", text });
+  return out;
+}
+
 function bracketLink(src, open) {
   const close = src.indexOf("](", open + 1);
   if (close < 0 || src.slice(open + 1, close).includes("[")) return null;
