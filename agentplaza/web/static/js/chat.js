@@ -110,9 +110,14 @@ function bodyEl(m) {
   return p;
 }
 
+function plain(nodes) {
+  return nodes.map((n) => (n.t === "mention" ? `@${nameOf(n.id)}` : n.text ?? plain(n.c || []))).join(" ").replace(/\s+/g, " ");
+}
+
 function snippet(m) {
   const body = m.content && typeof m.content.body === "string" ? m.content.body : "";
-  return m.content && m.content.format === "image" ? t("chat.image") : body.slice(0, 80);
+  if (m.content && m.content.format === "image") return t("chat.image");
+  return (m.content && m.content.format === "markdown" ? plain(parse(body)) : body).trim().slice(0, 80);
 }
 
 function messageEl(m) {

@@ -5,7 +5,7 @@
 // No DOM: EventSource and the timer are injectable, so node can test it.
 
 const MAX_SEEN = 5000; // ids remembered for dedup; far more than a page shows
-const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
+const BACKOFF_MS = [250, 500, 1000, 2000, 4000]; // capped low: a restart takes seconds
 
 export class Inbox {
   /**
