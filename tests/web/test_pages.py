@@ -121,7 +121,7 @@ async def test_sign_up_settings_and_log_out(page: Any, web_server: ServerProcess
     await page.get_by_role("button", name="Create account").click()
     await page.wait_for_url("**/")
     await expect(page.locator("header")).to_contain_text(name)
-    session = [c for c in await page.context.cookies() if c["name"] == "ap_session"][0]
+    session = next(c for c in await page.context.cookies() if c["name"] == "ap_session")
     assert session["httpOnly"] and session["sameSite"] == "Lax"
     await check_a11y(page, "home")
     await screenshots(page, "home")
