@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tests.server import ServerProcess
-from tests.web.browser import DESKTOP
+from tests.web.browser import BASE_URL_OF, DESKTOP
 
 PASSWORD = "correct horse battery"
 
@@ -73,6 +73,7 @@ async def signed_in(browser: Any, server: ServerProcess, who: Account) -> Any:
     """A browser context holding `who`'s session cookie, as the login form leaves it."""
     context = await browser.new_context(base_url=server.url, viewport=DESKTOP, locale="en-US")
     await context.add_cookies([{"name": "ap_session", "value": who.token, "url": server.url}])
+    BASE_URL_OF[id(context)] = server.url  # for page_weight's fresh context
     return context
 
 

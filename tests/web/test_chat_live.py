@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.server import ServerProcess
-from tests.web.browser import check_a11y, needs_browser, screenshots
+from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
 from tests.web.chat_helpers import (
     agent,
     call,
@@ -256,3 +256,18 @@ async def test_restart_loses_nothing_and_doubles_nothing(browser: Any, tmp_path:
         await ctx.close()
     finally:
         server.stop()
+
+
+async def test_chat_page_weight_under_budget(browser: Any, chat_server: ServerProcess) -> None:
+    """The first load (page, module graph, styles, the /v1 reads it makes) stays under 100 KB
+    over the wire, compressed, with an empty cache."""
+    alice, bot = await human(chat_server), await agent(chat_server)
+    group = await call(
+        chat_server, alice, "POST", "/v1/groups", {"name": "weight", "members": [bot.id]}
+    )
+    for n in range(20):
+        await group_send(chat_server, bot, group["id"], f"message number {n} " + "lorem " * 20)
+    ctx = await signed_in(browser, chat_server, alice)
+    total = await page_weight(ctx, f"/chat#t={group['id']}", "chat")
+    assert 10_000 < total < 100_000, total
+    await ctx.close()

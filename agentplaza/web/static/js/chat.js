@@ -166,11 +166,22 @@ function remember(c, m) {
   if ((m.created_at || "") > c.lastAt) c.lastAt = m.created_at;
 }
 
-async function ack(items) {
-  for (const m of items) {
-    if (m.seq === undefined) continue;
-    api("POST", `/v1/messages/${encodeURIComponent(m.id)}/ack`).catch(() => {});
-  }
+let ackQueue = [];
+function queueAck(items) {
+  // Items of an open conversation arrive one by one (the backlog too): ack them together.
+  if (!ackQueue.length) setTimeout(() => ack(ackQueue.splice(0)), 300);
+  ackQueue.push(...items);
+}
+
+function ack(items) {
+  const delivered = items.filter((m) => m.seq !== undefined);
+  if (!delivered.length) return;
+  const top = Math.max(...delivered.map((m) => m.seq));
+  // The backlog brought every unacked item, so when no other conversation holds an unread one
+  // at or below `top`, one ack up to it is exact; otherwise ack these one by one.
+  const others = [...convs.values()].some((c) => c.unread.some((m) => !items.includes(m) && m.seq <= top));
+  if (!others) return api("POST", "/v1/messages/ack", { up_to_seq: top }).catch(() => {});
+  for (const m of delivered) api("POST", `/v1/messages/${encodeURIComponent(m.id)}/ack`).catch(() => {});
 }
 
 function onItem(item) {
@@ -180,7 +191,7 @@ function onItem(item) {
   remember(c, item);
   if (c === current) {
     show(item);
-    if (document.visibilityState === "visible") ack([item]);
+    if (document.visibilityState === "visible") queueAck([item]);
     else c.unread.push(item);
   } else {
     c.unread.push(item);
