@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from tests.conftest import backend_env
 from tests.server import ServerProcess
 from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
 from tests.web.chat_helpers import (
@@ -223,8 +224,14 @@ async def test_hostile_bodies_render_inert(browser: Any, chat_server: ServerProc
     await ctx.close()
 
 
-async def test_restart_loses_nothing_and_doubles_nothing(browser: Any, tmp_path: Path) -> None:
-    env = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"}
+async def test_restart_loses_nothing_and_doubles_nothing(
+    browser: Any, backend: str, tmp_path: Path
+) -> None:
+    with backend_env(backend) as env:
+        await restart_scenario(browser, tmp_path, {**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"})
+
+
+async def restart_scenario(browser: Any, tmp_path: Path, env: dict[str, str]) -> None:
     server = ServerProcess(data_dir=tmp_path / "data", env=env).start()
     try:
         alice, bot = await human(server), await agent(server)
