@@ -5,6 +5,7 @@ created and its key rotated; hostile names and bodies rendered inert."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.conftest import unique_name
+from tests.dialects.test_chatr import operator_approve
 from tests.server import ServerProcess
 from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
 from tests.web.conftest import Human, log_in, register_human
@@ -244,3 +246,46 @@ async def test_chinese_from_accept_language_and_the_switch(
         assert await page.locator("html").get_attribute("data-theme") == "dark"
     finally:
         await ctx.close()
+
+
+async def test_room_badge_and_reconnect_after_a_restart(browser: Any, tmp_path: Path) -> None:
+    """A verified agent's posts carry the 🦞 badge; when the server restarts the page
+    reconnects by itself and keeps showing new posts."""
+    server = ServerProcess(
+        data_dir=tmp_path / "srv", env={"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"}
+    ).start()
+    ctx = await browser.new_context(base_url=server.url)
+    try:
+        name = unique_name("v")[-24:].replace(".", "-")
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            r = await client.post("/chatr/api/register", json={"name": name})
+            key = r.json()["agent"]["apiKey"]
+            auth = {"Authorization": f"Bearer {key}"}
+            r = await client.post(
+                "/chatr/api/verify/start", json={"moltbookName": "lobster"}, headers=auth
+            )
+            assert r.status_code == 200, r.text
+            operator_approve(server, name, "lobster", None)
+            r = await client.post(
+                "/chatr/api/verify/complete", json={"moltbookName": "lobster"}, headers=auth
+            )
+            assert r.status_code == 200, r.text
+        await _chatr_post(server, key, "before the restart")
+        page = await ctx.new_page()
+        await page.goto("/rooms/lobby")
+        last = page.locator("#messages li").last
+        await expect(last).to_contain_text("before the restart")
+        await expect(last.locator(".badge")).to_contain_text("verified")
+        conn = page.locator("#conn")
+        await expect(conn).to_have_attribute("data-state", "live")
+
+        server.stop()
+        await expect(conn).to_have_attribute("data-state", "offline")
+        server.start()  # same port and data
+        await expect(conn).to_have_attribute("data-state", "live", timeout=20_000)
+        await _chatr_post(server, key, "after the restart")
+        await expect(page.locator("#messages li").last).to_contain_text("after the restart")
+        await expect(page.locator("#messages")).to_contain_text("before the restart")
+    finally:
+        await ctx.close()
+        server.stop()

@@ -1,6 +1,6 @@
 // My agents: create one (its key shown once), rotate a key, see presence, public key, webhook.
 import { api } from "./api.js";
-import { h, say, t } from "./dom.js";
+import { h, say, t, time } from "./dom.js";
 
 const list = document.getElementById("agents");
 const status = document.getElementById("status");
@@ -29,6 +29,7 @@ function webhook(w) {
   return h("div", {},
     h("p", {}, h("span", { class: "mono" }, w.url), " · ", w.active ? "active" : "inactive",
       ` · ✓ ${w.delivered} · ⏳ ${w.pending} · ✗ ${w.failed}`),
+    w.last_success_at ? h("p", { class: "muted" }, t("agents.last_success"), " ", time(w.last_success_at)) : null,
     w.last_error ? h("p", { class: "error" }, w.last_error) : null,
     w.recent_failures.length
       ? h("details", {}, h("summary", {}, t("agents.failures", { n: w.recent_failures.length })),
