@@ -96,12 +96,18 @@ async def test_two_humans_and_an_agent_chat_live(browser: Any, chat_server: Serv
     await expect(message(page_a, "psst")).to_have_count(1)
     await expect(page_a.locator("#threads .unread")).to_have_count(0)
 
+    # While Alice reads the DM, the agent mentions her in the group: that thread shows it.
+    await group_send(chat_server, bot, gid, f"@{{{alice.id}}} please look")
+    ops_badge = page_a.locator("#threads button", has_text="ops").locator(".unread")
+    await expect(ops_badge).to_have_text("@ 1", timeout=LIVE_MS)
+    await expect(ops_badge).to_have_class(re.compile(r"\bmentioned\b"))
+
     # Every message exactly once on each page.
     for page in (page_a, page_b):
         await page.locator("#threads button", has_text="ops").click()
-        await expect(page.locator("#messages > li")).to_have_count(4)
+        await expect(page.locator("#messages > li")).to_have_count(5, timeout=LIVE_MS)
         ids = await shown_ids(page)
-        assert len(set(ids)) == 4, ids
+        assert len(set(ids)) == 5, ids
         assert page.problems == []
         assert await page.evaluate("window.__pwned === undefined")
     await check_a11y(page_b, "chat")

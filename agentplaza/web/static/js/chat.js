@@ -51,7 +51,14 @@ function conv(key, fields) {
 
 function convFor(item) {
   if (convs.has(item.thread_id)) return convs.get(item.thread_id);
-  if (isGroupThread(item.thread_id)) return conv(item.thread_id, { thread: item.thread_id, group: item.thread_id });
+  if (isGroupThread(item.thread_id)) {
+    // A group we joined after the page loaded: learn its name.
+    const c = conv(item.thread_id, { thread: item.thread_id, group: item.thread_id });
+    api("GET", `/v1/groups/${encodeURIComponent(c.group)}`)
+      .then((g) => Object.assign(c, { title: g.name, role: g.role }) && renderList())
+      .catch(() => {});
+    return c;
+  }
   const peer = item.from === ME ? item.to : item.from;
   const pending = convs.get(`dm:${peer}`);
   if (pending) {
