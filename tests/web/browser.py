@@ -53,7 +53,8 @@ async def check_a11y(page: Any, name: str) -> None:
 
 async def screenshots(page: Any, name: str) -> None:
     """The page at desktop and phone sizes, light and dark (the switch's cookie, as a user
-    would set it), then back to the desktop light view."""
+    would set it), then back to the desktop light view. On the way: axe-core in the dark
+    theme too (its contrast differs), and no sideways scrolling on the phone."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = page.context
     url = page.url
@@ -63,6 +64,13 @@ async def screenshots(page: Any, name: str) -> None:
             await page.set_viewport_size(size)
             await page.reload(wait_until="networkidle")
             await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}-{theme}.png"))
+            if label == "phone":
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= size["width"], (
+                    f"{name}: {width}px wide on a {size['width']}px phone"
+                )
+            elif theme == "dark":
+                await check_a11y(page, f"{name} (dark)")
     await context.add_cookies([{"name": "theme", "value": "light", "url": url}])
     await page.set_viewport_size(DESKTOP)
     await page.reload(wait_until="networkidle")
