@@ -73,6 +73,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/messages/sync"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/messages/threads"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/threads/{thread_id}/messages"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/admin/stats"): Endpoint(auth=True, json_body=False),
     **SOCIAL_ENDPOINTS,
 }
 
@@ -88,6 +89,7 @@ def _content(fmt: Any, body: Any) -> dict[str, Any]:
 CASES: dict[tuple[str, str], list[Case]] = {
     ("GET", "/health"): [],
     ("GET", "/v1/version"): [],
+    ("GET", "/v1/admin/stats"): [],  # no parameters; 403 for non-admins: test_admin_stats.py
     ("POST", "/v1/agents/register"): [
         Case("name-missing", "body", 400, V, json={"bio": "x"}),
         Case("name-int", "body", 400, V, json={"display_name": 5}),
