@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
@@ -165,6 +166,20 @@ async def test_moderation_by_role(browser: Any, chat_server: ServerProcess) -> N
     await expect(panel.get_by_role("button", name="Leave group")).to_be_visible()
     details = await call(chat_server, owner, "GET", f"/v1/groups/{gid}")
     assert details["owner_id"] == bob.id
+
+    # Bob, the owner now, invites the agent back, then disbands the group.
+    await page_b.reload()
+    page_b.accept_confirms = True
+    await page_b.locator("#info-toggle").click()
+    await panel_b.get_by_label("Invite").fill(bot.id)
+    await panel_b.get_by_role("button", name="Invite", exact=True).click()
+    await expect(panel_b.locator(f'li[data-member="{bot.id}"]')).to_have_count(1)
+    await panel_b.get_by_role("button", name="Disband group").click()
+    await expect(page_b.locator("#threads button", has_text="mods")).to_have_count(0)
+    await expect(page_b.locator("#composer")).to_be_hidden()
+    async with httpx.AsyncClient(base_url=chat_server.url) as http:
+        gone = await http.get(f"/v1/groups/{gid}", headers=bob.headers)
+    assert gone.status_code == 404
     assert page_o.problems == [] and page_b.problems == []
     await ctx_o.close()
     await ctx_b.close()
