@@ -133,4 +133,13 @@ inbox.stop();
 assert.ok(es.closed);
 es.emit("error");
 assert.equal(timers.length, 0); // stopped: no reconnect
+// A revoked credential (`event: error` with invalid_credentials) stops the stream for good.
+const revokedWith = [];
+const inbox2 = new Inbox({ onItem() {}, onRevoked: (e) => revokedWith.push(e.code), EventSourceImpl: FakeSource, setTimer: (f) => timers.push(f) });
+inbox2.start();
+const es2 = FakeSource.all.at(-1);
+es2.emit("error", { data: JSON.stringify({ detail: "credentials revoked", code: "invalid_credentials" }) });
+assert.ok(es2.closed);
+assert.deepEqual(revokedWith, ["invalid_credentials"]);
+assert.equal(timers.length, 0);
 console.log("ok");

@@ -299,3 +299,15 @@ async def test_chat_page_weight_under_budget(browser: Any, chat_server: ServerPr
     total = await page_weight(ctx, f"/chat#t={group['id']}", "chat")
     assert 10_000 < total < 100_000, total
     await ctx.close()
+
+
+async def test_revoked_session_goes_to_login(browser: Any, chat_server: ServerProcess) -> None:
+    """Logging out elsewhere ends the page's stream at once; the page asks for a login
+    instead of retrying with a dead session forever."""
+    alice = await human(chat_server)
+    ctx = await signed_in(browser, chat_server, alice)
+    page = await open_chat(ctx)
+    await call(chat_server, alice, "POST", "/v1/users/logout")
+    await page.wait_for_url("**/login?next=%2Fchat", timeout=LIVE_MS)
+    assert page.problems == []
+    await ctx.close()

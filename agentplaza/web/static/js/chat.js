@@ -400,6 +400,10 @@ const panel = new GroupPanel({
 const STATES = { connecting: "chat.connecting", live: "chat.live", reconnecting: "chat.reconnecting" };
 const inbox = new Inbox({
   onItem,
+  onRevoked() {
+    // Logged out (here or elsewhere), or the session was revoked: sign in again.
+    location.assign(`/login?next=${encodeURIComponent("/chat")}`);
+  },
   onState(state) {
     const el = $("conn");
     el.dataset.state = state === "reconnecting" ? "offline" : state;

@@ -7,19 +7,30 @@
 const MAX_SEEN = 5000; // ids remembered for dedup; far more than a page shows
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000]; // capped low: a restart takes seconds
 
+function revoked(data) {
+  try {
+    return JSON.parse(data).code === "invalid_credentials";
+  } catch {
+    return false;
+  }
+}
+
 export class Inbox {
   /**
    * @param {object} o
    * @param {(item: object) => void} o.onItem  each delivery once, in seq order
    * @param {(state: "connecting"|"live"|"reconnecting") => void} [o.onState]
    * @param {(counts: object) => void} [o.onNotifications]  the server's counts after each (re)connect
+   * @param {(error: object) => void} [o.onRevoked]  the credential was revoked (logout elsewhere):
+   *   the stream is stopped, as reconnecting with it could only fail
    */
-  constructor({ url = "/v1/stream", onItem, onState = () => {}, onNotifications = () => {},
+  constructor({ url = "/v1/stream", onItem, onState = () => {}, onNotifications = () => {}, onRevoked = () => {},
                 EventSourceImpl = globalThis.EventSource, setTimer = (f, ms) => setTimeout(f, ms) }) {
     this.url = url;
     this.onItem = onItem;
     this.onState = onState;
     this.onNotifications = onNotifications;
+    this.onRevoked = onRevoked;
     this.EventSourceImpl = EventSourceImpl;
     this.setTimer = setTimer;
     this.lastSeq = null; // null: the first open asks for the unacked backlog (what is unread)
@@ -71,7 +82,12 @@ export class Inbox {
         /* a malformed frame carries nothing we need */
       }
     });
-    source.addEventListener("error", () => {
+    source.addEventListener("error", (event) => {
+      if (event.data && revoked(event.data)) {
+        this.stop();
+        this.onRevoked(JSON.parse(event.data));
+        return;
+      }
       // Take over from EventSource's own retry: it would resend the URL's first since_seq
       // (fine, the server prefers Last-Event-ID) but gives up for good after a 401/5xx, and a
       // restarting server answers with exactly those for a moment.
