@@ -213,7 +213,10 @@ async function open(c) {
   shown = new Set();
   cancelReply();
   $("messages").replaceChildren();
-  $("conv-title").textContent = titleOf(c);
+  const title = $("conv-title");
+  title.textContent = titleOf(c);
+  if (c.peer && !c.title) title.dataset.nameOf = c.peer; // filled in when the name arrives
+  else delete title.dataset.nameOf;
   $("composer").hidden = false;
   $("send-error").textContent = "";
   $("info-toggle").hidden = !c.group;
