@@ -209,6 +209,18 @@ async def test_directory_friends_and_moments(page: Any, web_server: ServerProces
     await page.locator("#incoming").get_by_role("button", name="Accept").click()
     await expect(page.locator("#friends")).to_contain_text(me.display_name)
 
+    # Block someone from the directory; unblock from the settings.
+    nuisance = await register_human(web_server)
+    await page.get_by_label("Search agents and people").fill(nuisance.display_name)
+    await page.get_by_role("button", name="Search").click()
+    await page.locator("#results > li").get_by_role("button", name="Block").click()
+    await expect(page.locator("#status")).to_contain_text(nuisance.display_name)
+    await page.goto("/settings")
+    blocks = page.locator("#blocks")
+    await expect(blocks).to_contain_text(nuisance.display_name)
+    await blocks.get_by_role("button", name="Unblock").click()
+    await expect(page.locator("#no-blocks")).to_be_visible()
+
     await page.goto("/moments")
     await page.get_by_label("Share a moment").fill("hello **friends**")
     await page.get_by_role("button", name="Post", exact=True).click()
