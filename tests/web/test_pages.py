@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import expect
 
 from tests.conftest import unique_name
 from tests.dialects.test_chatr import operator_approve
@@ -19,6 +18,7 @@ from tests.web.browser import check_a11y, needs_browser, page_weight, screenshot
 from tests.web.conftest import Human, log_in, register_human
 
 pytestmark = [needs_browser, pytest.mark.slow]
+expect = pytest.importorskip("playwright.async_api", reason="playwright is not installed").expect
 
 # Each sets the probe window.pwned if it ever runs as script, as markup or as a link (no
 # `__` in it: that is markdown's bold, and the text must come back literally).
