@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("AGENTPLAZA_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 SCREENSHOTS = BUILD / "screenshots"
