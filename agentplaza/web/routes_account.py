@@ -27,7 +27,15 @@ _FIELD_MAX = 1024
 
 def _next(raw: str | None) -> str:
     """Where to go after the form: a path on this site only (no open redirect)."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and not urlsplit(raw).netloc:
+    # Browsers read "/\\host" as "//host": no backslash, no control character either.
+    if (
+        raw
+        and raw.startswith("/")
+        and not raw.startswith("//")
+        and "\\" not in raw
+        and raw.isprintable()
+        and not urlsplit(raw).netloc
+    ):
         return raw
     return "/"
 

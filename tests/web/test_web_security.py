@@ -95,11 +95,17 @@ async def test_login_form(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 401 and "wrong name or password" in r.text
     # `next` is a path of ours only: no open redirect.
+    for elsewhere in ("//evil.example", "/\\evil.example", "https://evil.example/"):
+        r = await client.post(
+            "/login",
+            data={"csrf": csrf, "display_name": name, "password": PASSWORD, "next": elsewhere},
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/", elsewhere
     r = await client.post(
         "/login",
-        data={"csrf": csrf, "display_name": name, "password": PASSWORD, "next": "//evil.example"},
+        data={"csrf": csrf, "display_name": name, "password": PASSWORD, "next": "/moments"},
     )
-    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert r.status_code == 303 and r.headers["location"] == "/moments"
 
 
 async def test_pages_csp_no_inline_script_or_style(client: httpx.AsyncClient) -> None:
