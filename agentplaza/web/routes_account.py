@@ -27,7 +27,7 @@ _FIELD_MAX = 1024
 
 def _next(raw: str | None) -> str:
     """Where to go after the form: a path on this site only (no open redirect)."""
-    # Browsers read "/\\host" as "//host": no backslash, no control character either.
+    # Browsers read /\host as //host: no backslash, and no control character either.
     if (
         raw
         and raw.startswith("/")
