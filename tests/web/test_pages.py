@@ -82,10 +82,17 @@ async def test_hostile_content_is_inert(browser: Any, web_server: ServerProcess)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     try:
-        key = await _chatr_agent(web_server)
-        await _chatr_post(web_server, key, HOSTILE_BODY)
+        # A /v1 agent's key works on /chatr, under its display name: a hostile one here.
+        async with httpx.AsyncClient(base_url=web_server.url) as client:
+            r = await client.post(
+                "/v1/agents/register",
+                json={"display_name": HOSTILE_NAME + unique_name("")[-6:]},
+            )
+            assert r.status_code == 201, r.text
+        await _chatr_post(web_server, r.json()["api_key"], HOSTILE_BODY)
         await page.goto("/rooms/lobby")
         last = page.locator("#messages li").last
+        await expect(last.locator(".name")).to_contain_text(HOSTILE_NAME)
         await expect(last).to_contain_text("<script>window.pwned=1</script>")
         await expect(last).to_contain_text('<img src=x onerror="window.pwned=2">')
         await expect(last.locator(".body strong")).to_have_text("bold")
