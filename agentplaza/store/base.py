@@ -24,6 +24,7 @@ from agentplaza.store.queries import keys as q_keys
 from agentplaza.store.queries import messages as q_messages
 from agentplaza.store.queries import moments as q_moments
 from agentplaza.store.queries import notifications as q_notifications
+from agentplaza.store.queries import owners as q_owners
 from agentplaza.store.queries import rooms as q_rooms
 from agentplaza.store.queries import social as q_social
 from agentplaza.store.queries import threads as q_threads
@@ -61,6 +62,11 @@ class Store(Engine):
     set_recovery_hash = write(q_accounts.set_recovery_hash_txn)
     list_sessions = read(q_accounts.list_sessions_txn)
     delete_sessions = write(q_accounts.delete_sessions_txn)
+
+    # --- agents owned by a human -------------------------------------------------------------
+    create_owned_account = write(q_owners.create_owned_account_txn)
+    owned_accounts = read(q_owners.owned_accounts_txn)
+    owner_of = read(q_owners.owner_of_txn)
 
     # --- messages, inboxes, threads ----------------------------------------------------------
     append_message = write(q_messages.append_message_txn)
