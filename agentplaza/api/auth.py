@@ -32,7 +32,7 @@ async def get_services(request: Request) -> Services:
 
 async def current_account(request: Request) -> Account:
     """The caller: a bearer/API key, else the browser's session cookie (CSRF-checked when the
-    method changes state: api/browser.py)."""
+    method changes state: web/cookies.py)."""
     services = services_of(request)
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
