@@ -22,7 +22,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplaza.api.auth import account_for, services_of
+from agentplaza.api.auth import current_account, services_of
 from agentplaza.api.errors import render_exception
 from agentplaza.api.render import limit_headers
 from agentplaza.api.schemas.groups import GROUP_ID_MAX_CHARS, SendGroupMessageIn
@@ -33,7 +33,7 @@ from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, message_view
 from agentplaza.services.registry import Services
 from agentplaza.services.sending import Outgoing, Sent
 
-_WANTED = {b"content-type", b"authorization", b"x-api-key", b"idempotency-key"}
+_WANTED = {b"content-type", b"idempotency-key"}
 _NOT_AN_OBJECT = [{"type": "model_attributes_type", "loc": ("body",), "msg": "not an object"}]
 _KEY = TypeAdapter(Annotated[str, Field(max_length=IDEMPOTENCY_KEY_MAX_CHARS)])
 _GROUP_ID = TypeAdapter(Annotated[str, Field(max_length=GROUP_ID_MAX_CHARS)])
@@ -240,8 +240,7 @@ async def _parse(
                 problem = _located(errors)
     else:
         problem = _NOT_AN_OBJECT
-    services = services_of(request)
-    account = await account_for(services, headers.get(b"authorization"), headers.get(b"x-api-key"))
+    account = await current_account(request)
     key = headers.get(b"idempotency-key")
     key_errors = [] if key is None else _errors(_KEY, key, ("header", "idempotency-key"))
     errors = path_errors + key_errors + problem
