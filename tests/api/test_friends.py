@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.api.helpers import assert_error, pending, send
+from tests.api.helpers import assert_error, befriend, pending, send
 from tests.conftest import register, unique_name
 
 if TYPE_CHECKING:
@@ -34,11 +34,6 @@ async def accept(client: httpx.AsyncClient, who: TestAgent, requester: str) -> d
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
-
-
-async def befriend(client: httpx.AsyncClient, a: TestAgent, b: TestAgent) -> None:
-    await request(client, a, b.id)
-    await accept(client, b, a.id)
 
 
 async def friend_ids(client: httpx.AsyncClient, who: TestAgent) -> list[str]:

@@ -21,6 +21,7 @@ import pytest
 
 from agentplaza.realtime.aim import bind_host
 from agentplaza.settings import Settings
+from tests.api.helpers import send
 from tests.conftest import backend_env, register
 from tests.realtime.aimclient import (
     ACK,
@@ -57,16 +58,6 @@ def aim_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 async def http(aim_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=aim_server.url, timeout=30) as c:
         yield c
-
-
-async def send(http: httpx.AsyncClient, sender: TestAgent, to: TestAgent, body: str) -> Any:
-    response = await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": body}},
-        headers=sender.headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def pending(http: httpx.AsyncClient, who: TestAgent) -> list[dict[str, Any]]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from tests.api.helpers import send
 from tests.conftest import backend_env, register
 from tests.server import ServerProcess
 
@@ -56,17 +56,6 @@ async def wait_parked(http: httpx.AsyncClient, count: int) -> None:
             if await connections(http) >= count:
                 return
             await asyncio.sleep(0.01)
-
-
-async def send(http: httpx.AsyncClient, sender: TestAgent, to: TestAgent) -> dict[str, Any]:
-    response = await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": f"lp-{uuid.uuid4().hex}"}},
-        headers=sender.headers,
-    )
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
 
 
 async def timed_pending(

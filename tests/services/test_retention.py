@@ -3,11 +3,18 @@ notifications read or not); what is unacked, or younger, stays."""
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
+from dataclasses import replace
+
+from agentplaza.api.app import _purge_loop
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.notifications import Notification
 from agentplaza.services.messaging import Outgoing
 from agentplaza.services.registry import Services
-from tests.services.conftest import Clock, agent
+from agentplaza.settings import Settings
+from tests.api.helpers import wait_until
+from tests.services.conftest import Clock, agent, running_services
 
 DAY = 86400.0
 
@@ -64,3 +71,23 @@ async def test_acked_messages_expire_unacked_ones_never(services: Services, cloc
     await services.messaging.purge_expired()
     unacked = await services.messaging.unacked(bob, limit=50)
     assert [i.message.id for i in unacked.items] == [kept.id]
+
+
+async def test_the_servers_purge_loop_runs_the_purge(settings: Settings, clock: Clock) -> None:
+    """api/app.py runs purge_expired every `purge_interval_secs` (real seconds)."""
+    async with running_services(replace(settings, purge_interval_secs=0.01), clock) as services:
+        alice, bob = await agent(services, "alice"), await agent(services, "bob")
+        await services.social.request(alice, bob.id, "hi")
+        assert len(await _notes(services, bob)) == 1
+        clock.advance(8 * DAY)
+        loop = asyncio.get_running_loop().create_task(_purge_loop(services))
+        try:
+
+            async def purged() -> bool:
+                return not await _notes(services, bob)
+
+            await wait_until(purged, what="the purge loop to purge")
+        finally:
+            loop.cancel()
+            with suppress(asyncio.CancelledError):
+                await loop
