@@ -341,7 +341,7 @@ async def test_delete_path_errors(client: httpx.AsyncClient, alice: TestAgent) -
 
 @pytest.mark.parametrize("limit", [0, 1001, "x"])
 async def test_list_limits_are_validated(
-    client: httpx.AsyncClient, alice: TestAgent, limit: object
+    client: httpx.AsyncClient, alice: TestAgent, limit: int | str
 ) -> None:
     for path in ("/v1/friends", "/v1/friends/pending", "/v1/friends/requests"):
         response = await client.get(path, headers=alice.headers, params={"limit": limit})

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.api.helpers import post_message
-from tests.conftest import backend_env, register
+from tests.conftest import NO_RATE_LIMITS, own_server, register
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
@@ -33,13 +33,8 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 def metrics_server(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("metrics"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-        ).start()
+    with own_server(backend, tmp_path_factory, "metrics", NO_RATE_LIMITS) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.api.helpers import WAIT_TIMEOUT, assert_error, pending, send
-from tests.api.test_friends import befriend, friend_ids, request, request_list
+from tests.api.helpers import WAIT_TIMEOUT, assert_error, befriend, pending, send
+from tests.api.test_friends import friend_ids, request, request_list
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess
 

@@ -131,7 +131,7 @@ async def test_bad_keys_are_refused(
     client: httpx.AsyncClient, alice: TestAgent, public_key: Any, code: str
 ) -> None:
     if public_key == "P384":
-        public_key = pem_of(ec.generate_private_key(ec.SECP384R1()))  # type: ignore[arg-type]
+        public_key = pem_of(ec.generate_private_key(ec.SECP384R1()))
     elif public_key == "RSA":
         public_key = _rsa_pem()
     response = await client.put(KEY_PATH, headers=alice.headers, json={"public_key": public_key})

@@ -22,7 +22,7 @@ import pytest
 from agentplaza.realtime.aim import bind_host
 from agentplaza.settings import Settings
 from tests.api.helpers import send
-from tests.conftest import backend_env, register
+from tests.conftest import NO_RATE_LIMITS, own_server, register
 from tests.realtime.aimclient import (
     ACK,
     ERROR,
@@ -43,15 +43,15 @@ if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test 
 
 @pytest.fixture(scope="module")
 def aim_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("aim"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-            host=AIM_HOST,
-            aim_port=free_port(AIM_HOST),
-        ).start()
+    with own_server(
+        backend,
+        tmp_path_factory,
+        "aim",
+        NO_RATE_LIMITS,
+        host=AIM_HOST,
+        aim_port=free_port(AIM_HOST),
+    ) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import send
-from tests.conftest import backend_env, register
+from tests.conftest import NO_RATE_LIMITS, own_server, register
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
@@ -28,13 +28,9 @@ PARK_TIMEOUT_SECS = 10.0
 
 @pytest.fixture(scope="module")
 def lp_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("longpoll"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_HEALTH_DETAILS": "1"},
-        ).start()
+    env = {**NO_RATE_LIMITS, "AGENTPLAZA_HEALTH_DETAILS": "1"}
+    with own_server(backend, tmp_path_factory, "longpoll", env) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture

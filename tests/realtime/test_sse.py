@@ -1,7 +1,7 @@
 """Server-Sent Events GET /v1/stream against a real server: frame format, backlog, live order,
 resume with Last-Event-ID and since_seq (during a burst: test_resume.py), heartbeats, auth
-(headers and ?token=), the per-address cap, slow consumers, group and friend_request events, shutdown.
-See docs/realtime.md.
+(headers and ?token=), the per-address cap, slow consumers, group and friend_request events,
+shutdown. See docs/realtime.md.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ async def next_message(ws: ClientConnection) -> Frame:
         if frame["type"] == "msg":
             assert set(frame) == {"type", "data"}, frame
             assert set(frame["data"]) == {"message"}, frame
-            message = frame["data"]["message"]
+            message: Frame = frame["data"]["message"]
             assert isinstance(message["seq"], int)
             return message
         assert frame["type"] == "notifications", frame

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from agentim import MomentEvent
 
-from tests.api.test_moments import befriend
+from tests.api.helpers import befriend
 from tests.conftest import register, unique_name
 from tests.sdk.conftest import EVENT_TIMEOUT, run_agent, sdk_client
 from tests.server import ServerProcess

@@ -79,7 +79,7 @@ async def first_pending(c: AgentIMClient) -> list[dict[str, Any]]:
 
     async def poll() -> list[dict[str, Any]]:
         while True:
-            items = await c.pending(timeout=5)
+            items: list[dict[str, Any]] = await c.pending(timeout=5)
             if items:
                 return items
 
