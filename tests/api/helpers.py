@@ -40,14 +40,18 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 
 
 def assert_no_server_errors(server: ServerProcess, log_offset: int) -> None:
-    """Nothing was logged as an unhandled/store error since `log_offset` (see errors.py)."""
-    new = server.log()[log_offset:]
-    bad = [
-        line
-        for line in new.splitlines()
-        if "unhandled error" in line or "store failure" in line or "Traceback" in line
-    ]
-    assert not bad, "server logged errors:\n" + "\n".join(bad)
+    """Nothing was logged as an unhandled/store error since `log_offset` (see errors.py); on
+    failure the message holds the server's log from the first such line, traceback included."""
+    lines = server.log()[log_offset:].splitlines()
+    first = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if "unhandled error" in line or "store failure" in line or "Traceback" in line
+        ),
+        None,
+    )
+    assert first is None, "server logged errors:\n" + "\n".join(lines[first : first + 80])
 
 
 def _recipient(to: TestAgent | str | int) -> str | int:

@@ -20,7 +20,7 @@ import pytest
 from agentim import Agent, AgentIMClient, Message
 
 from tests.aimlock import SDK_AIM_HOST, sdk_aim_port
-from tests.conftest import backend_env
+from tests.conftest import NO_RATE_LIMITS, own_server
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
@@ -50,15 +50,18 @@ def server(
     if sdk_transport == "ws":
         yield server
         return
-    with sdk_aim_port() as port, backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("aim-server"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+    with (
+        sdk_aim_port() as port,
+        own_server(
+            backend,
+            tmp_path_factory,
+            "aim-server",
+            NO_RATE_LIMITS,
             host=SDK_AIM_HOST,
             aim_port=port,
-        ).start()
+        ) as proc,
+    ):
         yield proc
-        proc.stop()
 
 
 @pytest.fixture(autouse=True)
