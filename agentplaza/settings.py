@@ -82,6 +82,7 @@ class Settings:
     aim_host: str = ""
     aim_idle_timeout_secs: float = 90.0
     aim_max_frame_bytes: int = 1_048_576
+    admin_users: str = ""
 
     @property
     def effective_database_url(self) -> str:

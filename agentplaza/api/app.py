@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from agentplaza import __version__
-from agentplaza.api.auth import peer_address
 from agentplaza.api.dialects import ai, chatr
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.fastpath import FastPaths
@@ -22,6 +22,7 @@ from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
 from agentplaza.api.requestid import RequestId, request_id_of
 from agentplaza.api.routes import (
+    admin,
     agents,
     files,
     friends,
@@ -32,6 +33,7 @@ from agentplaza.api.routes import (
     metrics,
     moments,
     notifications,
+    owned_agents,
     privacy,
     profile,
     stream,
@@ -56,8 +58,11 @@ from agentplaza.services.registry import Services
 from agentplaza.services.rooms import ROOM_TOPIC_PREFIX
 from agentplaza.settings import Settings
 from agentplaza.store import open_store
+from agentplaza.web.cookies import peer_address
+from agentplaza.web.site import install_web
 
 log = logging.getLogger(__name__)
+_API_PREFIXES = ("/v1/", "/chatr/", "/ai/", "/metrics", "/health")
 
 
 class AgentplazaApp:
@@ -86,6 +91,9 @@ class AgentplazaApp:
         if metrics_enabled:
             http = HttpMetrics(http)
         self._http = RequestId(http)
+        # The web app's pages and assets go compressed (the page-weight budget); the API's hot
+        # paths are spared the CPU, and event streams are never buffered (GZip skips them).
+        self._web_http = RequestId(GZipMiddleware(http, minimum_size=500))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/v1/ws":
@@ -93,6 +101,9 @@ class AgentplazaApp:
             # The connection's task ends with the socket, so the id is not reset.
             request_id_var.set(request_id_of(scope))
             await self._websocket(WebSocket(scope, receive, send))
+            return
+        if scope["type"] == "http" and not scope["path"].startswith(_API_PREFIXES):
+            await self._web_http(scope, receive, send)
             return
         await self._http(scope, receive, send)
 
@@ -178,11 +189,13 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.aim = aim
     app.state.sse_streams = StreamCounter(settings.sse_max_streams_per_ip)
     install_error_handlers(app)
+    install_web(app, settings)
     for router in (
         health.router,
         privacy.router,  # before agents: `/v1/agents/settings` is not an account id
         agents.router,
         files.avatar_router,
+        owned_agents.router,  # before users: a path of its own under /v1/users/me
         users.router,
         profile.router,
         profile.card_router,
@@ -198,6 +211,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         keys.router,
         ai.router,
         chatr.router,
+        admin.router,
     ):
         app.include_router(router)
     if settings.metrics_enabled:

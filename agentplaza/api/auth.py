@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.requests import HTTPConnection
 
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.credentials import pick_credential
 from agentplaza.domain.errors import ErrorCode, Unauthenticated
 from agentplaza.services.registry import Services
+from agentplaza.web.cookies import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    check_csrf,
+    peer_address,
+    session_cookie,
+)
 
 
 def services_of(request: Request) -> Services:
@@ -25,14 +31,28 @@ async def get_services(request: Request) -> Services:
 
 
 async def current_account(request: Request) -> Account:
-    return await account_for(
-        services_of(request), request.headers.get("authorization"), request.headers.get("x-api-key")
-    )
+    """The caller: a bearer/API key, else the browser's session cookie (CSRF-checked when the
+    method changes state: web/cookies.py)."""
+    services = services_of(request)
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if pick_credential(authorization, api_key) is None:
+        cookie = session_cookie(request)
+        if cookie is not None:
+            if request.method not in SAFE_METHODS:
+                check_csrf(
+                    request,
+                    request.headers.get(CSRF_HEADER),
+                    public_url=services.runtime.settings.public_url,
+                )
+            return await services.accounts.authenticate(cookie)
+    return await account_for(services, authorization, api_key)
 
 
 def request_credential(request: Request) -> str | None:
     """The credential the request authenticated with (current_account's choice)."""
-    return pick_credential(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    picked = pick_credential(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    return picked if picked is not None else session_cookie(request)
 
 
 async def account_for(
@@ -52,16 +72,6 @@ def client_ip(request: Request) -> str:
     return peer_address(
         request, trust_forwarded_for=services_of(request).runtime.settings.trust_forwarded_for
     )
-
-
-def peer_address(conn: HTTPConnection, *, trust_forwarded_for: bool) -> str:
-    """client_ip for any connection (a WebSocket too, which has no app in its scope here)."""
-    if trust_forwarded_for:
-        forwarded = conn.headers.get("x-forwarded-for")
-        if forwarded:
-            # The last entry is the one our proxy added; earlier ones are whatever the client sent.
-            return forwarded.split(",")[-1].strip()
-    return conn.client.host if conn.client else "unknown"
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

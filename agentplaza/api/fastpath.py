@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplaza.api.auth import account_for, services_of
+from agentplaza.api.auth import current_account, services_of
 from agentplaza.api.errors import render_exception
 from agentplaza.api.routes.groups import send_group_from_body
 from agentplaza.api.routes.messages import send_from_body
@@ -142,8 +142,7 @@ async def _parse(request: Request, model: type[M]) -> tuple[M, Account, str | No
                 problem = _located(errors)
     else:
         problem = _NOT_AN_OBJECT
-    services = services_of(request)
-    account = await account_for(services, headers.get(b"authorization"), headers.get(b"x-api-key"))
+    account = await current_account(request)
     if problem is not None or body is None:
         raise RequestValidationError(problem or _NOT_AN_OBJECT)
     key = headers.get(b"idempotency-key")

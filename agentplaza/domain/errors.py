@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
     FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
+    CSRF_FAILED = "csrf_failed"
 
 
 class AgentplazaError(Exception):

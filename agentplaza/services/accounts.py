@@ -25,7 +25,7 @@ from agentplaza.domain.credentials import (
     encode_revocation,
     session_hash_prefix,
 )
-from agentplaza.domain.errors import ErrorCode, Invalid, NotFound, Unauthenticated
+from agentplaza.domain.errors import ErrorCode, Forbidden, Invalid, NotFound, Unauthenticated
 from agentplaza.domain.ids import (
     API_KEY_PREFIX,
     RECOVERY_SECRET_PREFIX,
@@ -39,6 +39,7 @@ from agentplaza.services.container import Runtime
 log = logging.getLogger(__name__)
 SEARCH_QUERY_MAX_CHARS = 64
 SEARCH_MAX_RESULTS = 50
+MAX_OWNED_AGENTS = 200
 _password_hasher = PasswordHasher()
 # Verifying against this when the name is unknown keeps login timing the same either way.
 _DUMMY_PASSWORD_HASH = _password_hasher.hash("not a real password")
@@ -73,21 +74,43 @@ class Accounts:
         return prefix + base64.urlsafe_b64encode(self._rt.random_bytes(32)).decode().rstrip("=")
 
     # --- agents ---------------------------------------------------------------------------
-    async def register_agent(self, *, display_name: str, bio: str) -> NewCredentials:
+    async def register_agent(
+        self, *, display_name: str, bio: str, owner: Account | None = None
+    ) -> NewCredentials:
+        """A new agent account; `owner`, a human, when created from the web app's "my agents"."""
+        if owner is not None:
+            if owner.kind is not AccountKind.HUMAN:
+                raise Forbidden("only human accounts own agents")
+            if len(await self.owned_agents(owner)) >= MAX_OWNED_AGENTS:
+                raise Forbidden(f"an account owns at most {MAX_OWNED_AGENTS} agents")
         api_key = self._secret(API_KEY_PREFIX)
         recovery = self._secret(RECOVERY_SECRET_PREFIX)
-        account = await self._store.create_account(
-            NewAccount(
-                kind=AccountKind.AGENT,
-                display_name=rules.validate_display_name(display_name),
-                bio=rules.validate_bio(bio),
-                key_hash=hash_secret(api_key),
-                recovery_hash=hash_secret(recovery),
-                password_hash=None,
-                now_us=self._rt.clock_us(),
-            )
+        new = NewAccount(
+            kind=AccountKind.AGENT,
+            display_name=rules.validate_display_name(display_name),
+            bio=rules.validate_bio(bio),
+            key_hash=hash_secret(api_key),
+            recovery_hash=hash_secret(recovery),
+            password_hash=None,
+            now_us=self._rt.clock_us(),
         )
+        if owner is None:
+            account = await self._store.create_account(new)
+        else:
+            account = await self._store.create_owned_account(new, owner.id)
         return NewCredentials(account, api_key, recovery)
+
+    async def owned_agents(self, owner: Account) -> list[Account]:
+        return await self._store.owned_accounts(owner.id, limit=MAX_OWNED_AGENTS)
+
+    async def owned_agent(self, owner: Account, raw_id: str) -> Account:
+        """One of `owner`'s agents; 404 for any other account (whose existence is not told)."""
+        agent_id = parse_account_id(raw_id)
+        if agent_id is not None and await self._store.owner_of(agent_id) == owner.id:
+            found = await self._store.get_account(agent_id)
+            if found is not None:
+                return found
+        raise NotFound(f"you own no agent {raw_id[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
 
     async def authenticate(self, token: str) -> Account:
         """The account a bearer credential (am_ key or pt_ session token) belongs to."""

@@ -12,11 +12,11 @@ from agentplaza.domain.errors import ErrorCode, NotFound, SignatureRejected
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.signatures import parse_public_key, verify_signature
 from agentplaza.services.container import Runtime
-from agentplaza.store.keys import KeyStore
+from agentplaza.store.base import Store
 
 
 async def check_signature(
-    store: KeyStore, sender: AccountId, body: str, signature: object | None
+    store: Store, sender: AccountId, body: str, signature: object | None
 ) -> tuple[str | None, str | None]:
     """(signature, public key) to store with a message whose validated body is `body`.
 

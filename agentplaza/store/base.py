@@ -1,188 +1,183 @@
-"""The Store interface: the only durable state of agentplaza.
+"""The Store: the only durable state of agentplaza, declared once.
 
-Every method is a coroutine that returns only after its effect is durable (writes) or reads
-committed data (reads). Implementations: `store/sqlite.py` (group commit on the loop thread)
-and later `store/postgres.py`, both running the synchronous `*_txn` functions of `store/queries/`.
-See docs/streams.md for the inbox/seq contract.
+Each method is one `store/queries/*_txn` function made a coroutine method by `write(...)` (runs
+in a write transaction, committed before it returns) or `read(...)` (sees committed data):
+the function's signature, minus its `txn`, is the method's, and its docstring states the
+guarantee. The engines (sqlite.py: group commit on the loop thread; postgres.py: asyncpg,
+plus its fast-path overrides) only say how a function runs. See docs/streams.md for the
+inbox/seq contract, and CONTRIBUTING.md for adding a method.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+import time
 
-from agentplaza.domain.accounts import Account, NewAccount, ProfileChanges
-from agentplaza.domain.credentials import SessionInfo
-from agentplaza.domain.ids import AccountId, ThreadId
-from agentplaza.domain.messages import DeliveryContext, Message
-from agentplaza.domain.notifications import NewNotification, Notification, NotificationCounts
-from agentplaza.domain.permissions import DirectFacts
-from agentplaza.store.files import FileStore
-from agentplaza.store.groups import GroupStore
-from agentplaza.store.keys import KeyStore
-from agentplaza.store.moments import MomentStore
-from agentplaza.store.records import Appended, InboxPage, ThreadSummary
-from agentplaza.store.rooms import RoomStore
-from agentplaza.store.social import SocialStore
-from agentplaza.store.webhooks import WebhookStore
+from agentplaza.domain.accounts import Account
+from agentplaza.domain.rooms import RoomAgent
+from agentplaza.store.engine import Engine, Txn, read, write
+from agentplaza.store.queries import accounts as q_accounts
+from agentplaza.store.queries import files as q_files
+from agentplaza.store.queries import group_messages as q_group_messages
+from agentplaza.store.queries import groups as q_groups
+from agentplaza.store.queries import inbox as q_inbox
+from agentplaza.store.queries import keys as q_keys
+from agentplaza.store.queries import messages as q_messages
+from agentplaza.store.queries import moments as q_moments
+from agentplaza.store.queries import notifications as q_notifications
+from agentplaza.store.queries import owners as q_owners
+from agentplaza.store.queries import rooms as q_rooms
+from agentplaza.store.queries import social as q_social
+from agentplaza.store.queries import threads as q_threads
+from agentplaza.store.queries import webhooks as q_webhooks
 
 
-class Store(
-    SocialStore, GroupStore, MomentStore, FileStore, WebhookStore, RoomStore, KeyStore, Protocol
-):
+class Store(Engine):
     async def start(self) -> None:
         """Open connections and run pending migrations. Must be called once before use."""
+        raise NotImplementedError
 
     async def close(self) -> None:
         """Finish queued writes, then release connections."""
+        raise NotImplementedError
 
     async def ping(self) -> float:
         """Round-trip one trivial query; returns seconds taken. Raises StoreError if down."""
+        started = time.perf_counter()
+        await self._read(_select_one_txn)
+        return time.perf_counter() - started
 
-    # --- accounts -------------------------------------------------------------------------
-    async def create_account(self, new: NewAccount) -> Account:
-        """Insert an account with the next id. Raises Conflict if the display name is taken."""
+    # --- accounts and sessions ---------------------------------------------------------------
+    create_account = write(q_accounts.create_account_txn)
+    get_account = read(q_accounts.get_account_txn)
+    find_account_by_key = read(q_accounts.find_account_by_key_txn)
+    find_account_by_recovery = read(q_accounts.find_account_by_recovery_txn)
+    find_human_by_name = read(q_accounts.find_human_by_name_txn)
+    update_profile = write(q_accounts.update_profile_txn)
+    set_api_key = write(q_accounts.set_api_key_txn)
+    delete_account = write(q_accounts.delete_account_txn)
+    search_accounts = read(q_accounts.search_accounts_txn)
+    create_session = write(q_accounts.create_session_txn)
+    find_session = read(q_accounts.find_session_txn)
+    recover = write(q_accounts.recover_txn)
+    set_recovery_hash = write(q_accounts.set_recovery_hash_txn)
+    list_sessions = read(q_accounts.list_sessions_txn)
+    delete_sessions = write(q_accounts.delete_sessions_txn)
 
-    async def get_account(self, account_id: AccountId) -> Account | None:
-        """The live (not deleted) account, or None."""
+    # --- agents owned by a human -------------------------------------------------------------
+    create_owned_account = write(q_owners.create_owned_account_txn)
+    owned_accounts = read(q_owners.owned_accounts_txn)
+    owner_of = read(q_owners.owner_of_txn)
 
-    async def find_account_by_key(self, key_hash: str) -> Account | None:
-        """The live account whose current API key hashes to `key_hash`."""
+    # --- messages, inboxes, threads ----------------------------------------------------------
+    append_message = write(q_messages.append_message_txn)
+    append_direct_message = write(q_messages.append_direct_message_txn)
+    read_inbox = read(q_inbox.read_inbox_txn)
+    read_inbox_since_time = read(q_inbox.read_inbox_since_time_txn)
+    ack = write(q_inbox.ack_txn)
+    ack_up_to = write(q_inbox.ack_up_to_txn)
+    purge = write(q_inbox.purge_txn)
+    find_thread_peer = read(q_threads.find_thread_peer_txn)
+    list_threads = read(q_threads.list_threads_txn)
+    read_thread = read(q_threads.read_thread_txn)
 
-    async def find_account_by_recovery(self, recovery_hash: str) -> Account | None: ...
+    # --- notifications -----------------------------------------------------------------------
+    add_notifications = write(q_notifications.insert_notifications_txn)
+    list_notifications = read(q_notifications.list_notifications_txn)
+    get_notification = read(q_notifications.get_notification_txn)
+    mark_notifications_read = write(q_notifications.mark_read_txn)
+    notification_counts = read(q_notifications.notification_counts_txn)
 
-    async def find_human_by_name(self, display_name: str) -> tuple[Account, str] | None:
-        """A live human account by display name, with its password hash."""
+    # --- groups ------------------------------------------------------------------------------
+    create_group = write(q_groups.create_group_txn)
+    get_group = read(q_groups.get_group_txn)
+    list_group_members = read(q_groups.list_members_txn)
+    list_account_groups = read(q_groups.list_account_groups_txn)
+    update_group = write(q_groups.update_group_txn)
+    add_group_members = write(q_groups.add_members_txn)
+    join_group = write(q_groups.join_group_txn)
+    remove_group_member = write(q_groups.remove_member_txn)
+    set_group_role = write(q_groups.set_role_txn)
+    transfer_group = write(q_groups.transfer_txn)
+    disband_group = write(q_groups.disband_txn)
+    set_group_mute = write(q_groups.set_mute_txn)
+    read_group_messages = read(q_group_messages.read_group_messages_txn)
+    append_group_message = write(q_group_messages.append_group_message_txn)
 
-    async def update_profile(
-        self, account_id: AccountId, changes: ProfileChanges, *, now_us: int
-    ) -> Account:
-        """Apply `changes` atomically. Raises Conflict on a taken name, NotFound if gone."""
+    # --- friends, blocks, privacy ------------------------------------------------------------
+    request_friend = write(q_social.request_friend_txn)
+    accept_friend = write(q_social.accept_friend_txn)
+    reject_friend = write(q_social.reject_friend_txn)
+    remove_friend = write(q_social.remove_friend_txn)
+    list_friends = read(q_social.list_friends_txn)
+    list_friend_requests = read(q_social.list_friend_requests_txn)
+    block = write(q_social.block_txn)
+    unblock = write(q_social.unblock_txn)
+    list_blocks = read(q_social.list_blocks_txn)
+    blocking = read(q_social.blocking_txn)
+    undiscoverable = read(q_social.undiscoverable_txn)
+    get_privacy_settings = read(q_social.get_settings_txn)
+    update_privacy_settings = write(q_social.update_settings_txn)
+    profile_with_counts = read(q_social.profile_with_counts_txn)
 
-    async def set_api_key(self, account_id: AccountId, key_hash: str, *, now_us: int) -> None:
-        """Replace the account's API key; the old key stops working at commit."""
+    # --- moments -----------------------------------------------------------------------------
+    create_moment = write(q_moments.insert_moment_txn)
+    read_moment = read(q_moments.read_moment_txn)
+    feed = read(q_moments.feed_txn)
+    author_moments = read(q_moments.author_moments_txn)
+    delete_moment = write(q_moments.delete_moment_txn)
+    set_like = write(q_moments.set_like_txn)
+    add_comment = write(q_moments.add_comment_txn)
+    list_comments = read(q_moments.list_comments_txn)
+    delete_comment = write(q_moments.delete_comment_txn)
 
-    async def delete_account(self, account_id: AccountId, *, now_us: int) -> None:
-        """Deregister: credentials revoked, name released; the id is never reused."""
+    # --- files (metadata; the bytes are in a BlobStore, store/blobs.py) ----------------------
+    add_file = write(q_files.insert_file_within_quota_txn)
+    file_bytes_used = read(q_files.file_bytes_used_txn)
+    readable_file = read(q_files.readable_file_txn)
+    file_exists = read(q_files.file_exists_txn)
+    grant_file = write(q_files.grant_file_txn)
+    delete_file = write(q_files.delete_file_txn)
 
-    async def search_accounts(self, query: str, *, limit: int) -> list[Account]:
-        """Live accounts whose display name or bio contains `query` (case-insensitive)."""
+    # --- webhooks and their outbox -----------------------------------------------------------
+    upsert_webhook = write(q_webhooks.upsert_webhook_txn)
+    get_webhook = read(q_webhooks.get_webhook_txn)
+    recent_webhook_failures = read(q_webhooks.recent_failures_txn)
+    delete_webhook = write(q_webhooks.delete_webhook_txn)
+    claim_webhook_deliveries = write(q_webhooks.claim_due_txn)
+    mark_webhook_delivered = write(q_webhooks.mark_delivered_txn)
+    reschedule_webhook_delivery = write(q_webhooks.reschedule_txn)
+    release_webhook_leases = write(q_webhooks.release_leases_txn)
+    webhook_accounts = read(q_webhooks.webhook_accounts_txn)
+    webhook_queue_depth = read(q_webhooks.queue_depth_txn)
 
-    async def create_session(
-        self, token_hash: str, account_id: AccountId, *, now_us: int, expires_at_us: int
-    ) -> None: ...
+    # --- public rooms (chatr) ----------------------------------------------------------------
+    create_room_agent = write(q_rooms.create_room_agent_txn)
+    get_room_agent = read(q_rooms.get_room_agent_txn)
+    find_room_agent_by_name = read(q_rooms.find_room_agent_by_name_txn)
+    append_room_post = write(q_rooms.append_post_txn)
+    recent_room_posts = read(q_rooms.recent_posts_txn)
+    list_room_agents = read(q_rooms.list_agents_txn)
+    room_stats = read(q_rooms.stats_txn)
+    set_room_last_seen = write(q_rooms.set_last_seen_txn)
+    start_verification = write(q_rooms.start_verification_txn)
+    approve_verification = write(q_rooms.approve_verification_txn)
+    get_verification = read(q_rooms.get_verification_txn)
+    mark_room_agent_verified = write(q_rooms.mark_verified_txn)
 
-    async def find_session(self, token_hash: str, *, now_us: int) -> Account | None:
-        """The account of an unexpired session token."""
+    async def ensure_room_agent(self, account: Account, *, now_us: int) -> RoomAgent:
+        """The account's room profile, created from its display name if it has none."""
+        # Read first: every room request asks, and only the first one needs the writer.
+        found = await self.get_room_agent(account.id)
+        if found is not None:
+            return found
+        return await self._write(q_rooms.ensure_room_agent_txn, account, now_us=now_us)
 
-    async def recover(
-        self, recovery_hash: str, *, key_hash: str, new_recovery_hash: str, now_us: int
-    ) -> Account | None:
-        """Give the live agent whose recovery secret hashes to `recovery_hash` a new key and a
-        new recovery secret, atomically; None (nothing changed) when no agent has it."""
+    # --- agents' public keys -----------------------------------------------------------------
+    set_public_key = write(q_keys.set_public_key_txn)
+    get_public_key = read(q_keys.get_public_key_txn)
+    get_public_keys = read(q_keys.get_public_keys_txn)
+    delete_public_key = write(q_keys.delete_public_key_txn)
 
-    async def set_recovery_hash(
-        self, account_id: AccountId, current_hash: str, new_hash: str, *, now_us: int
-    ) -> bool:
-        """Replace the recovery secret; False (nothing changed) unless `current_hash` is the
-        current one's."""
 
-    async def list_sessions(self, account_id: AccountId, *, now_us: int) -> list[SessionInfo]:
-        """The account's unexpired sessions, oldest first."""
-
-    async def delete_sessions(self, account_id: AccountId, hash_prefix: str) -> list[str]:
-        """End the account's sessions whose token hash starts with `hash_prefix`; returns
-        their token hashes (none: nothing matched)."""
-
-    # --- messaging ------------------------------------------------------------------------
-    async def append_message(
-        self,
-        message: Message,
-        deliveries: Sequence[DeliveryContext],
-        *,
-        idempotency_key: str | None,
-        notifications: Sequence[NewNotification] = (),
-    ) -> Appended:
-        """Durably store `message`, one inbox row per delivery and `notifications`, in one
-        transaction.
-
-        Each inbox row gets its recipient's next seq (per recipient, gapless, from 1, never
-        reused). The DM threads of sender and recipient are touched (not for events or group
-        messages). Returns after COMMIT. With an idempotency key the sender used before,
-        returns the first message and writes nothing (`replayed=True`).
-        """
-
-    async def append_direct_message(
-        self,
-        message: Message,
-        *,
-        decide: Callable[[DirectFacts], DeliveryContext],
-        idempotency_key: str | None,
-    ) -> Appended:
-        """append_message for one DM, with its permission check in the same transaction.
-
-        Reads the pair's DirectFacts, calls `decide` (pure; raises a domain error to refuse)
-        and appends with the context it returns, so no block or privacy change can slip in
-        between check and write. Raises NotFound if the recipient does not exist. A replayed
-        idempotency key returns the first message before any check.
-        """
-
-    async def find_thread_peer(self, account: AccountId, thread_id: ThreadId) -> AccountId | None:
-        """The other participant of `account`'s DM thread `thread_id`, or None."""
-
-    async def read_inbox(
-        self, account: AccountId, *, after_seq: int, limit: int, unacked_only: bool
-    ) -> InboxPage:
-        """Inbox items with seq > after_seq, ascending, at most `limit`."""
-
-    async def read_inbox_since_time(
-        self, account: AccountId, *, since_us: int, limit: int
-    ) -> InboxPage:
-        """Inbox items created after `since_us`, ascending by seq, at most `limit`."""
-
-    async def ack(self, account: AccountId, message_id: str, *, now_us: int) -> bool:
-        """Mark `account`'s inbox row for `message_id` acknowledged. Idempotent.
-
-        Returns False if `account` never received that message.
-        """
-
-    async def ack_up_to(self, account: AccountId, seq: int, *, now_us: int) -> int:
-        """Acknowledge every item with seq <= `seq`; returns how many changed."""
-
-    async def list_threads(self, account: AccountId, *, limit: int) -> list[ThreadSummary]:
-        """The account's threads, most recent message first."""
-
-    async def read_thread(
-        self, account: AccountId, thread_id: ThreadId, *, before_num: int | None, limit: int
-    ) -> list[tuple[int, Message]] | None:
-        """Messages of a thread `account` takes part in, newest first, with their row numbers.
-
-        None if `account` is not a participant (indistinguishable from "no such thread").
-        """
-
-    async def purge(self, *, acked_before_us: int, now_us: int, limit: int) -> int:
-        """Delete up to `limit` inbox rows acked before the cutoff, and the messages no inbox
-        row references any more, and up to `limit` notifications created before the cutoff,
-        read or not. Unacked rows are never deleted. Returns the larger of the two counts;
-        fewer than `limit` means nothing is left to purge (expired sessions and idempotency
-        keys are swept then too)."""
-
-    # --- notifications --------------------------------------------------------------------
-    async def add_notifications(self, notifications: Sequence[NewNotification]) -> None:
-        """Store notifications that are not delivered through the inbox."""
-
-    async def list_notifications(
-        self, account: AccountId, *, unread_only: bool, before_num: int | None, limit: int
-    ) -> list[Notification]:
-        """The account's notifications, newest first, with num < before_num."""
-
-    async def get_notification(
-        self, account: AccountId, notification_id: str
-    ) -> Notification | None: ...
-
-    async def mark_notifications_read(
-        self, account: AccountId, ids: Sequence[str] | None, *, now_us: int
-    ) -> int:
-        """Mark `ids` (None: every unread one) read; returns how many changed."""
-
-    async def notification_counts(self, account: AccountId) -> NotificationCounts: ...
+def _select_one_txn(txn: Txn) -> None:
+    txn.execute("SELECT 1").fetchone()

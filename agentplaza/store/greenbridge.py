@@ -29,10 +29,11 @@ def wait_for(awaitable: Coroutine[Any, Any, T] | Awaitable[T]) -> T:
     return cast(T, current.parent.switch(awaitable))
 
 
-async def run_sync(fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(*args)` to completion, awaiting on its behalf whatever it passes to wait_for."""
+async def run_sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run `fn(*args, **kwargs)` to completion, awaiting on its behalf whatever it passes to
+    wait_for."""
     child = _Bridged(fn)
-    request = child.switch(*args)
+    request = child.switch(*args, **kwargs)
     while not child.dead:
         try:
             value = await request

@@ -1,7 +1,7 @@
-"""What Store methods return besides domain objects (store/base.py holds the interface).
+"""What Store methods return besides domain objects (store/base.py holds the Store).
 
-Kept apart from the interface so the per-area stores and query modules can use them without
-importing the Store, which imports them.
+Kept apart from the Store so the query modules can use them without importing the Store,
+which imports them.
 """
 
 from __future__ import annotations

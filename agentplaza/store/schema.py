@@ -35,6 +35,9 @@ accounts = Table(
     # and for the younger of two names that already looked alike when it came in (0008).
     Column("name_skeleton", Text),
     Index("ux_accounts_name_skeleton", "name_skeleton", unique=True),
+    # The human who created this agent account on the web app (0009); NULL for the rest.
+    Column("owner_id", Text),
+    Index("ix_accounts_owner_id", "owner_id"),
 )
 
 sessions = Table(

@@ -26,7 +26,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,8 +33,9 @@ from typing import Any, TypeVar
 
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.store import migrate
+from agentplaza.store.base import Store
+from agentplaza.store.engine import SQLITE, Capabilities
 from agentplaza.store.errors import StoreError, Unavailable
-from agentplaza.store.txn_store import TxnStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,16 +44,16 @@ CHECKPOINT_INTERVAL_SECS = 1.0
 # Past this many WAL frames (4 KiB pages: 32 MiB) writes pause for one checkpoint on the
 # writer thread, after which the WAL starts over (see SqliteStore._restart_wal).
 WAL_RESTART_FRAMES = 8192
-Job = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
 
 class SqliteTxn(sqlite3.Connection):
     """A connection is the transaction the query functions see (store/engine.py::Txn)."""
 
-    dialect = "sqlite"
+    caps: Capabilities = SQLITE
 
 
-class SqliteStore(TxnStore):
+class SqliteStore(Store):
     def __init__(
         self, path: str, *, synchronous: str = "NORMAL", group_commit_max: int = 512
     ) -> None:
@@ -109,6 +109,7 @@ class SqliteStore(TxnStore):
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
 
     async def close(self) -> None:
+        self._stop_checkpoints.set()
         if self._in_thread is not None:
             await asyncio.wait([self._in_thread])
         while self._queued:  # callers waiting for these hear the outcome before we close
@@ -132,21 +133,22 @@ class SqliteStore(TxnStore):
             self._reader_conns.clear()
 
     # --- plumbing -------------------------------------------------------------------------
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._writer is None:
             raise RuntimeError("SqliteStore not started. Did build_app() run its lifespan?")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         if not self._queued and self._in_thread is None:
             loop.call_soon(self._commit_queued)
-        self._queued.append((fn, args, fut))
+        self._queued.append((fn, args, kwargs, fut))
         return await fut
 
     def _commit_queued(self) -> None:
         if self._in_thread is not None:
             return  # one batch at a time; the thread's completion starts the next
         loop = asyncio.get_running_loop()
-        if self._wal_restart_owed:
+        # Once closing, the writer thread may be gone: close() truncates the WAL itself.
+        if self._wal_restart_owed and not self._stop_checkpoints.is_set():
             self._wal_restart_owed = False
             self._in_thread = loop.run_in_executor(self._writer_thread, self._restart_wal)
             self._in_thread.add_done_callback(self._wal_restarted)
@@ -185,7 +187,7 @@ class SqliteStore(TxnStore):
 
     @staticmethod
     def _resolve(batch: list[Job], outcomes: list[tuple[bool, Any]]) -> None:
-        for (_fn, _args, fut), (ok, value) in zip(batch, outcomes, strict=True):
+        for (_fn, _args, _kwargs, fut), (ok, value) in zip(batch, outcomes, strict=True):
             if fut.done():  # the caller was cancelled; the write stands
                 continue
             if ok:
@@ -200,17 +202,17 @@ class SqliteStore(TxnStore):
         """Run and commit the batch; None (rolled back) if a job fails and not `isolated`."""
         outcomes: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
-        for fn, args, _fut in batch:
+        for fn, args, kwargs, _fut in batch:
             if not isolated:
                 try:
-                    outcomes.append((True, fn(conn, *args)))
+                    outcomes.append((True, fn(conn, *args, **kwargs)))
                 except Exception:
                     conn.rollback()
                     return None
                 continue
             conn.execute("SAVEPOINT job")
             try:
-                outcomes.append((True, fn(conn, *args)))
+                outcomes.append((True, fn(conn, *args, **kwargs)))
                 conn.execute("RELEASE job")
             except Exception as exc:  # one bad job must not sink the batch
                 conn.execute("ROLLBACK TO job")
@@ -257,12 +259,12 @@ class SqliteStore(TxnStore):
                 self._reader_conns.append(conn)
         return conn
 
-    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         conn = self._reader_conn()
         try:
             conn.execute("BEGIN")
             try:
-                return fn(conn, *args)
+                return fn(conn, *args, **kwargs)
             finally:
                 conn.execute("COMMIT")
         except AgentplazaError:
@@ -270,16 +272,11 @@ class SqliteStore(TxnStore):
         except Exception as exc:
             raise _translate(exc) from exc
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._readers is None:
             raise RuntimeError("SqliteStore not started. Did build_app() run its lifespan?")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, self._run_read, fn, args)
-
-    async def ping(self) -> float:
-        started = time.perf_counter()
-        await self._read(lambda conn: conn.execute("SELECT 1").fetchone())
-        return time.perf_counter() - started
+        return await loop.run_in_executor(self._readers, self._run_read, fn, args, kwargs)
 
 
 def _translate(exc: BaseException) -> BaseException:

@@ -491,6 +491,8 @@ async def test_human_register_and_login(client: httpx.AsyncClient) -> None:
         {"display_name": name, "password": PASSWORD},
         {"display_name": name.upper(), "password": PASSWORD},
         {"id": data["id"], "password": PASSWORD},
+        # Seed 001: humans "log in with username and password".
+        {"username": name, "password": PASSWORD},
     ):
         response = await client.post("/v1/users/login", json=payload)
         assert response.status_code == 200, (payload, response.text)
@@ -499,7 +501,7 @@ async def test_human_register_and_login(client: httpx.AsyncClient) -> None:
         assert login["token"].startswith("pt_")
         assert PASSWORD not in response.text
         logins.append(login["token"])
-    assert len({data["token"], *logins}) == 4  # a fresh session each time
+    assert len({data["token"], *logins}) == 5  # a fresh session each time
 
     me = await client.get("/v1/agents/me", headers={"Authorization": f"Bearer {logins[0]}"})
     assert me.status_code == 200
@@ -519,6 +521,7 @@ async def test_human_wrong_password_is_401_without_telling_which_part(
         {"display_name": name, "password": PASSWORD + "!"},
         {"display_name": name, "password": PASSWORD.upper()},
         {"id": human_id, "password": "not the password"},
+        {"username": name, "password": PASSWORD + "!"},
     ]
     unknown = {"display_name": unique_name("nobody"), "password": PASSWORD}
     details = set()

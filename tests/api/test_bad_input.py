@@ -61,6 +61,10 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/users/logout"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/users/sessions"): Endpoint(auth=True, json_body=False),
     ("DELETE", "/v1/users/sessions/{session_id}"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/users/me/agents"): Endpoint(auth=True, json_body=True),
+    ("GET", "/v1/users/me/agents"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/users/me/agents/{agent_id}"): Endpoint(auth=True, json_body=False),
+    ("POST", "/v1/users/me/agents/{agent_id}/rotate-key"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/profile/{account_id}"): Endpoint(auth=False, json_body=False),
     ("POST", "/v1/messages"): Endpoint(auth=True, json_body=True),
     ("GET", "/v1/messages/pending"): Endpoint(auth=True, json_body=False),
@@ -69,6 +73,7 @@ ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/messages/sync"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/messages/threads"): Endpoint(auth=True, json_body=False),
     ("GET", "/v1/threads/{thread_id}/messages"): Endpoint(auth=True, json_body=False),
+    ("GET", "/v1/admin/stats"): Endpoint(auth=True, json_body=False),
     **SOCIAL_ENDPOINTS,
 }
 
@@ -84,6 +89,7 @@ def _content(fmt: Any, body: Any) -> dict[str, Any]:
 CASES: dict[tuple[str, str], list[Case]] = {
     ("GET", "/health"): [],
     ("GET", "/v1/version"): [],
+    ("GET", "/v1/admin/stats"): [],  # no parameters; 403 for non-admins: test_admin_stats.py
     ("POST", "/v1/agents/register"): [
         Case("name-missing", "body", 400, V, json={"bio": "x"}),
         Case("name-int", "body", 400, V, json={"display_name": 5}),
@@ -199,6 +205,32 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("api-key", "auth", 400, V),  # an API key is rotated, not logged out
     ],
     ("GET", "/v1/users/sessions"): [],
+    # Owned agents: the body cases come from a human (an agent owns none: 403 first).
+    ("POST", "/v1/users/me/agents"): [
+        Case("name-missing", "body", 400, V, json={}, credentials="human"),
+        Case("name-int", "body", 400, V, json={"display_name": 5}, credentials="human"),
+        Case("name-blank", "body", 400, V, json={"display_name": "  "}, credentials="human"),
+        Case("name-65", "body", 400, V, json={"display_name": "n" * 65}, credentials="human"),
+        Case("bio-int", "body", 400, V, json={"display_name": "x", "bio": 1}, credentials="human"),
+        Case("agent-caller", "auth", 403, "forbidden", json={"display_name": "owned-by-agent"}),
+    ],
+    ("GET", "/v1/users/me/agents"): [],
+    ("GET", "/v1/users/me/agents/{agent_id}"): [
+        *path_cases("/v1/users/me/agents/{agent_id}", "agent_id", "agent_not_found"),
+        Case(
+            "not-mine", "path:agent_id", 404, "agent_not_found", path="/v1/users/me/agents/{peer}"
+        ),
+    ],
+    ("POST", "/v1/users/me/agents/{agent_id}/rotate-key"): [
+        *path_cases("/v1/users/me/agents/{agent_id}/rotate-key", "agent_id", "agent_not_found"),
+        Case(
+            "not-mine",
+            "path:agent_id",
+            404,
+            "agent_not_found",
+            path="/v1/users/me/agents/{peer}/rotate-key",
+        ),
+    ],
     ("DELETE", "/v1/users/sessions/{session_id}"): [
         *path_cases("/v1/users/sessions/{session_id}", "session_id", "session_not_found"),
         Case(
@@ -253,6 +285,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
         Case("password-missing", "body", 400, V, json={"display_name": "{my_name}"}),
         Case("password-empty", "body", 400, V, json={"display_name": "x", "password": ""}),
         Case("name-int", "body", 400, V, json={"display_name": 1, "password": "whatever1"}),
+        Case("username-int", "body", 400, V, json={"username": 1, "password": "whatever1"}),
+        Case("username-65", "body", 400, V, json={"username": "u" * 65, "password": "whatever1"}),
         Case("id-33", "body", 400, V, json={"id": "P" + "1" * 32, "password": "whatever1"}),
         Case(
             "unknown-name",

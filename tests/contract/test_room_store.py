@@ -1,4 +1,4 @@
-"""RoomStore guarantees (store/rooms.py), on every engine."""
+"""Public-room store guarantees (store/queries/rooms.py), on every engine."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from agentplaza.domain.errors import ErrorCode, Invalid
 from agentplaza.domain.files import MULTIPART_OVERHEAD_BYTES, content_disposition, file_view
 from agentplaza.services.registry import Services
 from agentplaza.settings import Settings
+from agentplaza.web.cookies import session_cookie
 
 UPLOAD_PATH = "/v1/files/upload"
 AVATAR_PATH = "/v1/agents/avatar"
@@ -149,7 +150,9 @@ async def _optional_account(request: Request, services: Services) -> Account | N
     authorization = request.headers.get("authorization")
     api_key = request.headers.get("x-api-key")
     if authorization is None and api_key is None:
-        return None
+        # A browser's <img> of a private file sends the session cookie (GET: no CSRF check).
+        cookie = session_cookie(request)
+        return None if cookie is None else await services.accounts.authenticate(cookie)
     return await account_for(services, authorization, api_key)
 
 

@@ -14,6 +14,7 @@ from agentplaza.api.render import json_response
 from agentplaza.bus.base import Bus, BusError
 from agentplaza.node import node_name
 from agentplaza.store.errors import StoreError
+from agentplaza.web.routes_pages import home
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -75,7 +76,10 @@ async def version() -> Response:
 
 
 @router.get("/", include_in_schema=False)
-async def root() -> Response:
+async def root(request: Request) -> Response:
+    """A browser gets the web app's home page; API clients the server's name and version."""
+    if "text/html" in request.headers.get("accept", ""):
+        return await home(request)
     return json_response(
         {"name": "agentplaza", "version": __version__, "docs": "/docs", "openapi": "/openapi.json"}
     )

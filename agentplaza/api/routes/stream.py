@@ -14,6 +14,7 @@ from agentplaza.domain.credentials import MAX_CREDENTIAL_CHARS, pick_credential
 from agentplaza.domain.cursors import MAX_POSITION
 from agentplaza.domain.errors import ErrorCode, RateLimited, Unauthenticated
 from agentplaza.realtime.sse import EventStreamResponse, StreamCounter
+from agentplaza.web.cookies import session_cookie
 
 router = APIRouter(prefix="/v1", tags=["realtime"])
 # A browser's EventSource retries after a 429 only if the page reopens it; a hint is all we give.
@@ -45,7 +46,7 @@ async def stream(
     services = services_of(request)
     credential = pick_credential(
         request.headers.get("authorization"), request.headers.get("x-api-key"), token
-    )
+    ) or session_cookie(request)
     if credential is None:
         raise Unauthenticated(
             "missing credentials: send Authorization: Bearer <api key> (or ?token=)",

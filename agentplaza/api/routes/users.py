@@ -32,12 +32,12 @@ async def register(body: RegisterHumanIn, request: Request, services: ServicesDe
     return json_response(_session_view(session), 201)
 
 
-@router.post("/login", summary="Log in with display name (or id) and password")
+@router.post("/login", summary="Log in with username (display name) or id, and password")
 async def login(body: LoginHumanIn, request: Request, services: ServicesDep) -> Response:
     await services.limiter.check(services.limiter.login, client_ip(request))
-    name = body.display_name or body.id
+    name = body.username or body.display_name or body.id
     if not name:
-        raise Invalid("send display_name (or id) and password")
+        raise Invalid("send username (or display_name, or id) and password")
     session = await services.accounts.login_human(name_or_id=name, password=body.password)
     return json_response(_session_view(session))
 

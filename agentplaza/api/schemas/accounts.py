@@ -42,6 +42,8 @@ class RegisterHumanIn(BaseModel):
 
 class LoginHumanIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    # Seed 001: humans "log in with username and password"; the username is the display name.
+    username: str | None = Field(default=None, max_length=DISPLAY_NAME_MAX_CHARS)
     display_name: str | None = Field(default=None, max_length=DISPLAY_NAME_MAX_CHARS)
     id: str | None = Field(default=None, max_length=32)
     password: str = Field(min_length=1, max_length=PASSWORD_MAX_CHARS)

@@ -11,6 +11,7 @@ from agentplaza.domain.errors import Conflict, ErrorCode, NotFound
 from agentplaza.domain.ids import FIRST_ACCOUNT_NUMBER, AccountId, account_id_for
 from agentplaza.domain.names import name_skeleton
 from agentplaza.store.engine import Txn
+from agentplaza.store.queries.groups import leave_all_groups_txn
 
 ACCOUNT_COLUMNS = "id, kind, display_name, bio, avatar_url, capabilities, created_at, updated_at"
 
@@ -45,6 +46,7 @@ def _check_name_free_txn(txn: Txn, name: str, *, except_id: str | None = None) -
 
 
 def create_account_txn(txn: Txn, new: NewAccount) -> Account:
+    """Insert an account with the next id. Raises Conflict if the display name is taken."""
     _check_name_free_txn(txn, new.display_name)
     row = txn.execute(
         "INSERT INTO accounts (kind, display_name, name_key, name_skeleton, bio, key_hash,"
@@ -79,6 +81,7 @@ def create_account_txn(txn: Txn, new: NewAccount) -> Account:
 
 
 def get_account_txn(txn: Txn, account_id: AccountId) -> Account | None:
+    """The live (not deleted) account, or None."""
     row = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ? AND deleted_at IS NULL",
         (account_id,),
@@ -86,9 +89,17 @@ def get_account_txn(txn: Txn, account_id: AccountId) -> Account | None:
     return account_from_row(row) if row else None
 
 
-def find_account_by_txn(txn: Txn, column: str, value: str) -> Account | None:
-    if column not in {"key_hash", "recovery_hash"}:
-        raise ValueError(column)
+def find_account_by_key_txn(txn: Txn, key_hash: str) -> Account | None:
+    """The live account whose current API key hashes to `key_hash`."""
+    return _find_account_by_txn(txn, "key_hash", key_hash)
+
+
+def find_account_by_recovery_txn(txn: Txn, recovery_hash: str) -> Account | None:
+    """The live account whose recovery secret hashes to `recovery_hash`."""
+    return _find_account_by_txn(txn, "recovery_hash", recovery_hash)
+
+
+def _find_account_by_txn(txn: Txn, column: str, value: str) -> Account | None:
     row = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ? AND deleted_at IS NULL",
         (value,),
@@ -97,6 +108,7 @@ def find_account_by_txn(txn: Txn, column: str, value: str) -> Account | None:
 
 
 def find_human_by_name_txn(txn: Txn, display_name: str) -> tuple[Account, str] | None:
+    """A live human account by display name, with its password hash."""
     row = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS}, password_hash FROM accounts"
         " WHERE name_key = ? AND kind = 'human' AND deleted_at IS NULL",
@@ -106,8 +118,9 @@ def find_human_by_name_txn(txn: Txn, display_name: str) -> tuple[Account, str] |
 
 
 def update_profile_txn(
-    txn: Txn, account_id: AccountId, changes: ProfileChanges, now_us: int
+    txn: Txn, account_id: AccountId, changes: ProfileChanges, *, now_us: int
 ) -> Account:
+    """Apply `changes` atomically. Raises Conflict on a taken name, NotFound if gone."""
     current = get_account_txn(txn, account_id)
     if current is None:
         raise NotFound("account not found", ErrorCode.AGENT_NOT_FOUND)
@@ -139,7 +152,8 @@ def update_profile_txn(
     )
 
 
-def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, now_us: int) -> None:
+def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, *, now_us: int) -> None:
+    """Replace the account's API key; the old key stops working at commit."""
     cur = txn.execute(
         "UPDATE accounts SET key_hash = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
         (key_hash, now_us, account_id),
@@ -149,11 +163,12 @@ def set_api_key_txn(txn: Txn, account_id: AccountId, key_hash: str, now_us: int)
 
 
 def recover_txn(
-    txn: Txn, recovery_hash: str, key_hash: str, new_recovery_hash: str, now_us: int
+    txn: Txn, recovery_hash: str, *, key_hash: str, new_recovery_hash: str, now_us: int
 ) -> Account | None:
-    """Swap key and recovery secret for the holder of `recovery_hash`; None if it is not
-    current. Of two recoveries racing with one secret, exactly one wins."""
-    account = find_account_by_txn(txn, "recovery_hash", recovery_hash)
+    """Give the live agent whose recovery secret hashes to `recovery_hash` a new key and a
+    new recovery secret, atomically; None (nothing changed) when no agent has it. Of two
+    recoveries racing with one secret, exactly one wins."""
+    account = find_account_by_recovery_txn(txn, recovery_hash)
     if account is None:
         return None
     cur = txn.execute(
@@ -165,9 +180,10 @@ def recover_txn(
 
 
 def set_recovery_hash_txn(
-    txn: Txn, account_id: AccountId, current_hash: str, new_hash: str, now_us: int
+    txn: Txn, account_id: AccountId, current_hash: str, new_hash: str, *, now_us: int
 ) -> bool:
-    """Replace the recovery secret if `current_hash` is the current one's."""
+    """Replace the recovery secret; False (nothing changed) unless `current_hash` is the
+    current one's."""
     cur = txn.execute(
         "UPDATE accounts SET recovery_hash = ?, updated_at = ?"
         " WHERE id = ? AND recovery_hash = ? AND deleted_at IS NULL",
@@ -176,7 +192,12 @@ def set_recovery_hash_txn(
     return bool(cur.rowcount == 1)
 
 
-def delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
+def delete_account_txn(txn: Txn, account_id: AccountId, *, now_us: int) -> None:
+    """Deregister: credentials revoked, name released, groups left (owned ones handed on or
+    disbanded); the id is never reused."""
+    # Groups first: a group send locks its group, then its members' accounts rows; taking
+    # them in that order here too means the two cannot deadlock.
+    leave_all_groups_txn(txn, account_id, now_us)
     txn.execute(
         "UPDATE accounts SET deleted_at = ?, updated_at = ?, key_hash = NULL, recovery_hash = NULL,"
         " password_hash = NULL, name_key = NULL, name_skeleton = NULL"
@@ -186,7 +207,8 @@ def delete_account_txn(txn: Txn, account_id: AccountId, now_us: int) -> None:
     txn.execute("DELETE FROM sessions WHERE account_id = ?", (account_id,))
 
 
-def search_accounts_txn(txn: Txn, query: str, limit: int) -> list[Account]:
+def search_accounts_txn(txn: Txn, query: str, *, limit: int) -> list[Account]:
+    """Live accounts whose display name or bio contains `query` (case-insensitive)."""
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE deleted_at IS NULL"
@@ -203,15 +225,17 @@ def search_accounts_txn(txn: Txn, query: str, limit: int) -> list[Account]:
 
 
 def create_session_txn(
-    txn: Txn, token_hash: str, account_id: AccountId, now_us: int, expires_at_us: int
+    txn: Txn, token_hash: str, account_id: AccountId, *, now_us: int, expires_at_us: int
 ) -> None:
+    """Store a session token's hash for the account, valid until `expires_at_us`."""
     txn.execute(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
         (token_hash, account_id, now_us, expires_at_us),
     )
 
 
-def find_session_txn(txn: Txn, token_hash: str, now_us: int) -> Account | None:
+def find_session_txn(txn: Txn, token_hash: str, *, now_us: int) -> Account | None:
+    """The account of an unexpired session token."""
     row = txn.execute(
         "SELECT account_id FROM sessions WHERE token_hash = ? AND expires_at > ?",
         (token_hash, now_us),
@@ -219,7 +243,8 @@ def find_session_txn(txn: Txn, token_hash: str, now_us: int) -> Account | None:
     return get_account_txn(txn, AccountId(row[0])) if row else None
 
 
-def list_sessions_txn(txn: Txn, account_id: AccountId, now_us: int) -> list[SessionInfo]:
+def list_sessions_txn(txn: Txn, account_id: AccountId, *, now_us: int) -> list[SessionInfo]:
+    """The account's unexpired sessions, oldest first."""
     rows = txn.execute(
         "SELECT token_hash, created_at, expires_at FROM sessions"
         " WHERE account_id = ? AND expires_at > ? ORDER BY created_at, token_hash",
@@ -229,8 +254,9 @@ def list_sessions_txn(txn: Txn, account_id: AccountId, now_us: int) -> list[Sess
 
 
 def delete_sessions_txn(txn: Txn, account_id: AccountId, hash_prefix: str) -> list[str]:
-    """Delete the account's sessions whose token hash starts with `hash_prefix` (hex, so no
-    LIKE wildcard in it; a whole hash is one session); returns their token hashes."""
+    """End the account's sessions whose token hash starts with `hash_prefix` (hex, so no
+    LIKE wildcard in it; a whole hash is one session); returns their token hashes (none:
+    nothing matched)."""
     rows = txn.execute(
         "SELECT token_hash FROM sessions WHERE account_id = ? AND token_hash LIKE ?",
         (account_id, hash_prefix + "%"),

@@ -44,7 +44,7 @@ def insert_file_txn(txn: Txn, file: StoredFile) -> None:
 
 
 def file_bytes_used_txn(txn: Txn, owner_id: AccountId) -> int:
-    """The total size of the owner's live files (avatars included)."""
+    """The total size of the owner's live (not deleted) files, avatars included."""
     row = txn.execute(
         "SELECT COALESCE(SUM(size), 0) FROM files WHERE owner_id = ? AND deleted_at IS NULL",
         (owner_id,),
@@ -52,10 +52,12 @@ def file_bytes_used_txn(txn: Txn, owner_id: AccountId) -> int:
     return int(row[0])
 
 
-def insert_file_within_quota_txn(txn: Txn, file: StoredFile, quota_bytes: int) -> bool:
-    """Insert the file unless the owner's live files would then total more than
-    `quota_bytes` (0: no quota); False when refused. Checked in the inserting transaction,
-    so uploads that raced past the service's early check still cannot both get in."""
+def insert_file_within_quota_txn(txn: Txn, file: StoredFile, *, quota_bytes: int = 0) -> bool:
+    """Record an uploaded file whose bytes are already durable in the blob store.
+
+    False (nothing recorded) when the owner's live files would then total more than
+    `quota_bytes`; 0 means no quota. Checked in the inserting transaction, so uploads that
+    raced past the service's early check still cannot both get in."""
     if quota_bytes > 0 and file_bytes_used_txn(txn, file.owner_id) + file.size > quota_bytes:
         return False
     insert_file_txn(txn, file)
@@ -63,7 +65,8 @@ def insert_file_within_quota_txn(txn: Txn, file: StoredFile, quota_bytes: int) -
 
 
 def readable_file_txn(txn: Txn, file_id: str, reader: AccountId | None) -> StoredFile | None:
-    """The live file if `reader` may download it: owner, public, or granted (None: anonymous)."""
+    """The live file if `reader` may download it (owner, public file, or a grant), else
+    None, whether it does not exist or is not theirs. `reader=None`: public files only."""
     row = txn.execute(
         f"SELECT {FILE_COLUMNS} FROM files f WHERE f.id = ? AND f.deleted_at IS NULL"
         " AND (f.public = 1 OR f.owner_id = ? OR EXISTS"
@@ -74,6 +77,7 @@ def readable_file_txn(txn: Txn, file_id: str, reader: AccountId | None) -> Store
 
 
 def file_exists_txn(txn: Txn, file_id: str) -> bool:
+    """True while the file exists and is not deleted."""
     row = txn.execute(
         "SELECT 1 FROM files WHERE id = ? AND deleted_at IS NULL", (file_id,)
     ).fetchone()
@@ -81,9 +85,10 @@ def file_exists_txn(txn: Txn, file_id: str) -> bool:
 
 
 def grant_file_txn(
-    txn: Txn, file_id: str, owner_id: AccountId, grantees: Sequence[AccountId], now_us: int
+    txn: Txn, file_id: str, *, owner_id: AccountId, grantees: Sequence[AccountId], now_us: int
 ) -> int:
-    """Let `grantees` download `owner_id`'s live file; returns how many grants are new."""
+    """Let `grantees` download the file if `owner_id` owns it and it is live (else nothing
+    changes). Idempotent; returns how many grants are new."""
     if not file_exists_owned_txn(txn, file_id, owner_id):
         return 0
     added = 0
@@ -107,8 +112,11 @@ def file_exists_owned_txn(txn: Txn, file_id: str, owner_id: AccountId) -> bool:
     return row is not None
 
 
-def delete_file_txn(txn: Txn, file_id: str, owner_id: AccountId, now_us: int) -> StoredFile | None:
-    """Mark the owner's file deleted and drop its grants; None if it is not theirs or gone."""
+def delete_file_txn(
+    txn: Txn, file_id: str, *, owner_id: AccountId, now_us: int
+) -> StoredFile | None:
+    """Mark the owner's file deleted and revoke its grants in one transaction; returns the
+    file (so its blob can be removed after the commit), or None if it is not theirs or gone."""
     row = txn.execute(
         f"SELECT {FILE_COLUMNS} FROM files WHERE id = ? AND owner_id = ? AND deleted_at IS NULL",
         (file_id, owner_id),

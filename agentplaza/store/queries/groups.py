@@ -1,25 +1,24 @@
-"""Groups, members, roles, mutes, and the group message with its fan-out.
+"""Groups and their membership: members, roles, mutes (the messages: group_messages.py).
 
 Every write first locks the group's row (an UPDATE of it), then reads the facts its rule
 needs and applies the rule from domain/groups.py. On PostgreSQL that serializes the writes
 of one group, so a member removed concurrently is either gone before a message's fan-out
 reads the members or removed after it; SQLite has one writer anyway.
+Unknown, disbanded and (for non-members) private groups raise NotFound `group_not_found`
+alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from agentplaza.domain.errors import ErrorCode, NotFound
 from agentplaza.domain.groups import (
     Group,
     GroupChanges,
-    GroupDecision,
     GroupRole,
-    GroupSendFacts,
     Member,
-    MemberFacts,
     NewGroup,
     check_added_to_group,
     check_capacity,
@@ -30,18 +29,11 @@ from agentplaza.domain.groups import (
     require_member,
     require_role,
 )
-from agentplaza.domain.ids import AccountId, MessageId
-from agentplaza.domain.messages import Message
+from agentplaza.domain.ids import AccountId
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
-    MESSAGE_COLUMNS,
     direct_facts_many_txn,
-    insert_message_txn,
-    message_from_row,
-    replay_txn,
 )
-from agentplaza.store.queries.notifications import insert_notifications_txn
-from agentplaza.store.records import Appended
 
 GROUP_COLUMNS = (
     "id, name, description, avatar_url, announcement, announcement_at, is_public, owner_id,"
@@ -80,7 +72,7 @@ def _member_from_row(row: Any) -> Member:
     )
 
 
-def _not_found() -> NotFound:
+def not_found() -> NotFound:
     return NotFound("no such group", ErrorCode.GROUP_NOT_FOUND)
 
 
@@ -91,7 +83,7 @@ def _lock_group_txn(txn: Txn, group_id: str, now_us: int) -> Group:
         (now_us, group_id),
     ).fetchone()
     if row is None:
-        raise _not_found()
+        raise not_found()
     return _group_from_row(row)
 
 
@@ -153,7 +145,7 @@ def _require_addable_txn(txn: Txn, actor: AccountId, accounts: Sequence[AccountI
 
 
 def get_group_txn(txn: Txn, group_id: str, viewer: AccountId) -> tuple[Group, Member | None] | None:
-    """The live group and the viewer's membership (None: not a member), or None if gone."""
+    """The live group and `viewer`'s membership (None when not a member), or None."""
     row = txn.execute(
         f"SELECT {GROUP_COLUMNS} FROM groups WHERE id = ? AND deleted_at IS NULL", (group_id,)
     ).fetchone()
@@ -163,6 +155,7 @@ def get_group_txn(txn: Txn, group_id: str, viewer: AccountId) -> tuple[Group, Me
 
 
 def list_members_txn(txn: Txn, group_id: str) -> list[Member]:
+    """Members in joining order."""
     rows = txn.execute(
         f"SELECT {MEMBER_COLUMNS} FROM group_members gm LEFT JOIN accounts a ON a.id ="
         " gm.account_id WHERE gm.group_id = ? ORDER BY gm.joined_at, gm.account_id",
@@ -172,6 +165,7 @@ def list_members_txn(txn: Txn, group_id: str) -> list[Member]:
 
 
 def list_account_groups_txn(txn: Txn, account: AccountId) -> list[tuple[Group, GroupRole]]:
+    """The account's live groups with its role, most recently active first."""
     cols = ", ".join(f"g.{c.strip()}" for c in GROUP_COLUMNS.split(","))
     rows = txn.execute(
         f"SELECT {cols}, gm.role FROM group_members gm JOIN groups g ON g.id = gm.group_id"
@@ -182,27 +176,12 @@ def list_account_groups_txn(txn: Txn, account: AccountId) -> list[tuple[Group, G
     return [(_group_from_row(r), GroupRole(r[12])) for r in rows]
 
 
-def read_group_messages_txn(
-    txn: Txn, group_id: str, viewer: AccountId, before_num: int | None, limit: int
-) -> list[tuple[int, Message]]:
-    """A member's view of the group's messages, newest first, with their row numbers."""
-    found = get_group_txn(txn, group_id, viewer)
-    if found is None:
-        raise _not_found()
-    group, member = found
-    require_member(member.role if member else None, is_public=group.is_public)
-    rows = txn.execute(
-        f"SELECT m.num, {MESSAGE_COLUMNS} FROM messages m WHERE m.thread_id = ? AND m.num < ?"
-        " AND m.recipient_id IS NULL ORDER BY m.num DESC LIMIT ?",
-        (group_id, before_num if before_num is not None else 2**62, limit),
-    ).fetchall()
-    return [(r[0], message_from_row(r[1:])) for r in rows]
-
-
 # --- writes ---------------------------------------------------------------------------------------
 
 
 def create_group_txn(txn: Txn, new: NewGroup) -> Group:
+    """Insert the group, its owner and members. NotFound (`agent_not_found`) if a member
+    does not exist; Invalid beyond MAX_GROUP_MEMBERS."""
     check_capacity(1, len(new.member_ids))
     _require_addable_txn(txn, new.owner_id, new.member_ids)
     txn.execute(
@@ -226,8 +205,10 @@ def create_group_txn(txn: Txn, new: NewGroup) -> Group:
 
 
 def update_group_txn(
-    txn: Txn, group_id: str, actor: AccountId, changes: GroupChanges, now_us: int
+    txn: Txn, group_id: str, actor: AccountId, changes: GroupChanges, *, now_us: int
 ) -> Group:
+    """Apply the given fields (admin+; domain.groups.check_update); a new announcement gets
+    `now_us` as its time."""
     group = _lock_group_txn(txn, group_id, now_us)
     check_update(_actor_role_txn(txn, group, actor), changes)
     sets: list[str] = []
@@ -253,9 +234,9 @@ def update_group_txn(
 
 
 def add_members_txn(
-    txn: Txn, group_id: str, actor: AccountId, accounts: Sequence[AccountId], now_us: int
+    txn: Txn, group_id: str, actor: AccountId, accounts: Sequence[AccountId], *, now_us: int
 ) -> tuple[Group, list[AccountId]]:
-    """Invite (admin+): returns the group and who was not a member before."""
+    """Invite (admin+); returns the group and the accounts that were not members before."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.ADMIN, "invite members")
     present = {m.account_id for m in list_members_txn(txn, group_id)}
@@ -266,22 +247,25 @@ def add_members_txn(
     return _recount_txn(txn, group_id), added
 
 
-def join_group_txn(txn: Txn, group_id: str, account: AccountId, now_us: int) -> tuple[Group, bool]:
-    """Join a public group (a private one is not found). Returns (group, newly joined)."""
+def join_group_txn(
+    txn: Txn, group_id: str, account: AccountId, *, now_us: int
+) -> tuple[Group, bool]:
+    """Join a public group; (group, False) if already a member. Private: NotFound."""
     group = _lock_group_txn(txn, group_id, now_us)
     if _member_txn(txn, group_id, account) is not None:
         return group, False
     if not group.is_public:
-        raise _not_found()
+        raise not_found()
     check_capacity(group.member_count, 1)
     _insert_members_txn(txn, group_id, [(account, GroupRole.MEMBER)], now_us)
     return _recount_txn(txn, group_id), True
 
 
 def remove_member_txn(
-    txn: Txn, group_id: str, actor: AccountId, target: AccountId, now_us: int
+    txn: Txn, group_id: str, actor: AccountId, target: AccountId, *, now_us: int
 ) -> Group:
-    """Leave (actor == target) or kick (admin+, outranking the target)."""
+    """Leave (actor == target; the owner may not) or kick (admin+, outranking the
+    target)."""
     group = _lock_group_txn(txn, group_id, now_us)
     role = _actor_role_txn(txn, group, actor)
     if actor == target:
@@ -295,8 +279,10 @@ def remove_member_txn(
 
 
 def set_role_txn(
-    txn: Txn, group_id: str, actor: AccountId, target: AccountId, role: str, now_us: int
+    txn: Txn, group_id: str, actor: AccountId, target: AccountId, role: str, *, now_us: int
 ) -> Member:
+    """Change a member's role (domain.groups.check_set_role: who may grant what); returns
+    the member as it is now."""
     group = _lock_group_txn(txn, group_id, now_us)
     actor_role = _actor_role_txn(txn, group, actor)
     new_role = check_set_role(actor_role, _target_txn(txn, group_id, target).role, role)
@@ -308,9 +294,9 @@ def set_role_txn(
 
 
 def transfer_txn(
-    txn: Txn, group_id: str, actor: AccountId, new_owner: AccountId, now_us: int
+    txn: Txn, group_id: str, actor: AccountId, new_owner: AccountId, *, now_us: int
 ) -> Group:
-    """The new owner must already be a member; the old owner stays on as an admin."""
+    """Make a member the owner; the previous owner stays on as an admin."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.OWNER, "transfer ownership")
     if new_owner == actor:
@@ -333,8 +319,9 @@ def transfer_txn(
     return _group_from_row(row)
 
 
-def disband_txn(txn: Txn, group_id: str, actor: AccountId, now_us: int) -> list[AccountId]:
-    """Soft-delete the group and drop its members; returns who the members were."""
+def disband_txn(txn: Txn, group_id: str, actor: AccountId, *, now_us: int) -> list[AccountId]:
+    """Soft-delete (every later call finds no group) and drop its members; returns the
+    former members."""
     group = _lock_group_txn(txn, group_id, now_us)
     require_role(_actor_role_txn(txn, group, actor), GroupRole.OWNER, "disband the group")
     members = [m.account_id for m in list_members_txn(txn, group_id)]
@@ -389,9 +376,10 @@ def set_mute_txn(
     actor: AccountId,
     target: AccountId,
     muted_until_us: int | None,
+    *,
     now_us: int,
 ) -> Member:
-    """Mute until a time (None: unmute); the same rank rules as removing."""
+    """Mute `target` until a time, or unmute it (None); the same rank rules as removing."""
     group = _lock_group_txn(txn, group_id, now_us)
     role = _actor_role_txn(txn, group, actor)
     action = "mute" if muted_until_us is not None else "unmute"
@@ -404,69 +392,3 @@ def set_mute_txn(
 
 
 # --- the group message --------------------------------------------------------------------------
-
-SEND_FACTS_SQL = (
-    "SELECT gm.account_id, gm.role, gm.muted_until, f.friend_id IS NOT NULL, t.relation,"
-    " b.blocked_id IS NOT NULL"
-    " FROM group_members gm"
-    " JOIN accounts a ON a.id = gm.account_id AND a.deleted_at IS NULL"
-    " LEFT JOIN friendships f ON f.account_id = gm.account_id AND f.friend_id = ?"
-    " LEFT JOIN trust_overrides t ON t.account_id = gm.account_id AND t.other_id = ?"
-    " LEFT JOIN blocks b ON b.account_id = gm.account_id AND b.blocked_id = ?"
-    " WHERE gm.group_id = ?"
-)
-
-
-def append_group_message_txn(
-    txn: Txn,
-    message: Message,
-    decide: Callable[[GroupSendFacts], GroupDecision],
-    idempotency_key: str | None,
-) -> Appended:
-    """Check and write one group message: the members are read in the same transaction as
-    the inbox rows are written (after locking the group), so the fan-out reaches exactly
-    the members at commit time. A replayed idempotency key returns the first message."""
-    if idempotency_key is not None:
-        replayed = replay_txn(txn, message.sender_id, idempotency_key)
-        if replayed is not None:
-            return replayed
-    deliveries, notifications = decide(lock_group_for_send_txn(txn, message))
-    appended = insert_message_txn(txn, message, deliveries, idempotency_key)
-    insert_notifications_txn(txn, notifications)
-    txn.execute(
-        "UPDATE groups SET last_message_num = (SELECT num FROM messages WHERE id = ?) WHERE id = ?",
-        (MessageId(message.id), message.thread_id),
-    )
-    return appended
-
-
-def lock_group_for_send_txn(txn: Txn, message: Message) -> GroupSendFacts:
-    """Lock the live group (404 if gone), then read what the send is decided on. Two
-    statements: the facts' snapshot is taken once the lock is held, so it sees every
-    membership change committed before this send."""
-    group_id = message.thread_id
-    locked = txn.execute(
-        "UPDATE groups SET last_message_at = ? WHERE id = ? AND deleted_at IS NULL"
-        " RETURNING is_public",
-        (message.created_at_us, group_id),
-    ).fetchone()
-    if locked is None:
-        raise _not_found()
-    sender = message.sender_id
-    rows = txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall()
-    return GroupSendFacts(
-        group_id=group_id,
-        is_public=bool(locked[0]),
-        sender_id=sender,
-        members=tuple(
-            MemberFacts(
-                account_id=AccountId(r[0]),
-                role=GroupRole(r[1]),
-                muted_until_us=r[2],
-                is_friend=bool(r[3]),
-                override=r[4],
-                blocks_sender=bool(r[5]),
-            )
-            for r in rows
-        ),
-    )

@@ -7,8 +7,13 @@ from collections.abc import Sequence
 from agentplaza.domain.ids import AccountId
 from agentplaza.store.engine import Txn
 
+# An IN list this long stays far below SQLite's parameter limit; callers ask for a page of
+# senders at a time.
+MAX_KEYS_PER_LOOKUP = 500
 
-def set_public_key_txn(txn: Txn, account: AccountId, public_key: str, now_us: int) -> None:
+
+def set_public_key_txn(txn: Txn, account: AccountId, public_key: str, *, now_us: int) -> None:
+    """Store (or replace) the agent's PEM key; durable when it returns."""
     txn.execute(
         "INSERT INTO agent_public_keys (account_id, public_key, updated_at) VALUES (?, ?, ?)"
         " ON CONFLICT (account_id) DO UPDATE SET public_key = excluded.public_key,"
@@ -18,6 +23,7 @@ def set_public_key_txn(txn: Txn, account: AccountId, public_key: str, now_us: in
 
 
 def get_public_key_txn(txn: Txn, account: AccountId) -> str | None:
+    """The agent's PEM key, or None when it has none."""
     row = txn.execute(
         "SELECT public_key FROM agent_public_keys WHERE account_id = ?", (account,)
     ).fetchone()
@@ -25,6 +31,8 @@ def get_public_key_txn(txn: Txn, account: AccountId) -> str | None:
 
 
 def get_public_keys_txn(txn: Txn, accounts: Sequence[AccountId]) -> dict[AccountId, str]:
+    """The PEM keys of those of `accounts` that have one (at most MAX_KEYS_PER_LOOKUP)."""
+    accounts = list(dict.fromkeys(accounts))[:MAX_KEYS_PER_LOOKUP]
     if not accounts:
         return {}
     marks = ", ".join("?" * len(accounts))
@@ -36,5 +44,7 @@ def get_public_keys_txn(txn: Txn, accounts: Sequence[AccountId]) -> dict[Account
 
 
 def delete_public_key_txn(txn: Txn, account: AccountId) -> bool:
+    """Remove the agent's key; False when it had none. Messages signed earlier keep the
+    key they were verified with."""
     cur = txn.execute("DELETE FROM agent_public_keys WHERE account_id = ?", (account,))
     return int(cur.rowcount) > 0

@@ -20,7 +20,7 @@ from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.notifications import insert_notifications_txn
 from agentplaza.store.queries.outbox import insert_outbox_for_message_txn
-from agentplaza.store.records import Appended, InboxPage, ThreadSummary
+from agentplaza.store.records import Appended
 
 MESSAGE_COLUMNS = (
     "m.id, m.sender_id, m.recipient_id, m.thread_id, m.reply_to, m.type, m.format, m.body,"
@@ -167,37 +167,47 @@ def replay_txn(txn: Txn, sender: AccountId, idempotency_key: str) -> Appended | 
     return None
 
 
-InsertMessage = Callable[[Txn, Message, Sequence[DeliveryContext], str | None], Appended]
-"""Writes a checked message and its inbox rows: `insert_message_txn`, or an engine's faster
-equivalent with the same effect (store/queries/postgres_fast.py)."""
-
-
 def append_direct_message_txn(
     txn: Txn,
     message: Message,
+    *,
     decide: Callable[[DirectFacts], DeliveryContext],
     idempotency_key: str | None,
-    insert: InsertMessage | None = None,
 ) -> Appended:
-    def deliveries() -> list[DeliveryContext]:
-        assert message.recipient_id is not None, "a direct message has a recipient"
-        facts = direct_facts_txn(txn, message.sender_id, message.recipient_id)
-        if facts is None:
-            raise NotFound(
-                f"no account with id {message.recipient_id!r}", ErrorCode.AGENT_NOT_FOUND
-            )
-        return [decide(facts)]
+    """append_message for one DM, with its permission check in the same transaction.
 
-    return _append_txn(txn, message, deliveries, idempotency_key, insert or insert_message_txn)
+    Reads the pair's DirectFacts, calls `decide` (pure; raises a domain error to refuse)
+    and appends with the context it returns, so no block or privacy change can slip in
+    between check and write. Raises NotFound if the recipient does not exist. A replayed
+    idempotency key returns the first message before any check.
+    """
+    if idempotency_key is not None:
+        replayed = replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    assert message.recipient_id is not None, "a direct message has a recipient"
+    facts = direct_facts_txn(txn, message.sender_id, message.recipient_id)
+    if facts is None:
+        raise NotFound(f"no account with id {message.recipient_id!r}", ErrorCode.AGENT_NOT_FOUND)
+    return insert_message_txn(txn, message, [decide(facts)], idempotency_key)
 
 
 def append_message_txn(
     txn: Txn,
     message: Message,
     deliveries: Sequence[DeliveryContext],
+    *,
     idempotency_key: str | None,
     notifications: Sequence[NewNotification] = (),
 ) -> Appended:
+    """Durably store `message`, one inbox row per delivery and `notifications`, in one
+    transaction.
+
+    Each inbox row gets its recipient's next seq (per recipient, gapless, from 1, never
+    reused). The DM threads of sender and recipient are touched (not for events or group
+    messages). Returns after COMMIT. With an idempotency key the sender used before,
+    returns the first message and writes nothing (`replayed=True`).
+    """
     if idempotency_key is not None:
         replayed = replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:
@@ -205,21 +215,6 @@ def append_message_txn(
     appended = insert_message_txn(txn, message, deliveries, idempotency_key)
     insert_notifications_txn(txn, notifications)
     return appended
-
-
-def _append_txn(
-    txn: Txn,
-    message: Message,
-    deliveries: Callable[[], Sequence[DeliveryContext]],
-    idempotency_key: str | None,
-    insert: InsertMessage,
-) -> Appended:
-    """A replayed idempotency key wins before any check; otherwise check, then insert."""
-    if idempotency_key is not None:
-        replayed = replay_txn(txn, message.sender_id, idempotency_key)
-        if replayed is not None:
-            return replayed
-    return insert(txn, message, deliveries(), idempotency_key)
 
 
 def message_values(message: Message) -> tuple[Any, ...]:
@@ -274,7 +269,7 @@ def insert_message_txn(
         for ctx in ordered
     ]
     if message.type is not MessageType.EVENT:  # events are not conversations
-        _touch_threads_txn(txn, message, num)
+        touch_threads_txn(txn, message, num)
     if idempotency_key is not None:
         remember_idempotency_key_txn(txn, message, idempotency_key)
     return Appended(message=message, items=tuple(items))
@@ -298,7 +293,7 @@ def _allocate_seqs_txn(txn: Txn, recipients: list[AccountId]) -> dict[AccountId,
             (recipients[0],),
         ).fetchone()
         return {recipients[0]: row[0]}
-    if txn.dialect == "postgresql":
+    if txn.caps.array_params:
         # Rows locked in id order (the subquery's ORDER BY … FOR UPDATE), so concurrent
         # fan-outs to overlapping members cannot deadlock. One prepared statement for any size.
         rows = txn.execute(
@@ -307,7 +302,7 @@ def _allocate_seqs_txn(txn: Txn, recipients: list[AccountId]) -> dict[AccountId,
             " RETURNING a.id, a.last_seq",
             (recipients,),
         ).fetchall()
-    else:  # SQLite: one writer at a time, no lock order to keep
+    else:  # no array parameter: IN lists of at most INBOX_CHUNK (SQLite: one writer, no lock order)
         seqs: dict[AccountId, int] = {}
         for start in range(0, len(recipients), INBOX_CHUNK):
             chunk = recipients[start : start + INBOX_CHUNK]
@@ -323,7 +318,7 @@ def _allocate_seqs_txn(txn: Txn, recipients: list[AccountId]) -> dict[AccountId,
 
 
 def _insert_inbox_rows_txn(txn: Txn, rows: list[tuple[Any, ...]]) -> None:
-    if txn.dialect == "postgresql" and len(rows) > 1:
+    if txn.caps.array_params and len(rows) > 1:
         # Column arrays: one prepared statement whatever the group size.
         txn.execute(
             f"INSERT INTO inbox ({INBOX_COLUMNS}) SELECT * FROM unnest(?::text[], ?::bigint[],"
@@ -346,7 +341,7 @@ def remember_idempotency_key_txn(txn: Txn, message: Message, idempotency_key: st
     )
 
 
-def _touch_threads_txn(txn: Txn, message: Message, num: int) -> None:
+def touch_threads_txn(txn: Txn, message: Message, num: int) -> None:
     """Move the thread to the top of the sender's (and the DM recipient's) thread list."""
     members: list[tuple[str, str | None]] = [(message.sender_id, message.recipient_id)]
     if message.recipient_id is not None:
@@ -364,153 +359,3 @@ def _touch_threads_txn(txn: Txn, message: Message, num: int) -> None:
         " last_message_at = excluded.last_message_at",
         params,
     )
-
-
-def find_thread_peer_txn(txn: Txn, account: AccountId, thread_id: ThreadId) -> AccountId | None:
-    row = txn.execute(
-        "SELECT peer_id FROM thread_members WHERE account_id = ? AND thread_id = ?",
-        (account, thread_id),
-    ).fetchone()
-    return AccountId(row[0]) if row and row[0] is not None else None
-
-
-def read_inbox_txn(
-    txn: Txn, account: AccountId, after_seq: int, limit: int, unacked_only: bool
-) -> InboxPage:
-    row = txn.execute(
-        "SELECT last_seq, ack_floor FROM accounts WHERE id = ?", (account,)
-    ).fetchone()
-    head, floor = (int(row[0]), int(row[1])) if row else (0, 0)
-    unacked = ""
-    if unacked_only:
-        unacked = " AND i.acked_at IS NULL"
-        after_seq = max(after_seq, floor)  # nothing unacked at or below the floor
-    rows = txn.execute(
-        f"SELECT {ITEM_COLUMNS} FROM inbox i JOIN messages m ON m.num = i.message_num"
-        f" WHERE i.account_id = ? AND i.seq > ?{unacked} ORDER BY i.seq LIMIT ?",
-        (account, after_seq, limit),
-    ).fetchall()
-    return InboxPage(items=[item_from_row(r) for r in rows], head_seq=head)
-
-
-def read_inbox_since_time_txn(txn: Txn, account: AccountId, since_us: int, limit: int) -> InboxPage:
-    row = txn.execute("SELECT last_seq FROM accounts WHERE id = ?", (account,)).fetchone()
-    head = int(row[0]) if row else 0
-    rows = txn.execute(
-        f"SELECT {ITEM_COLUMNS} FROM inbox i JOIN messages m ON m.num = i.message_num"
-        " WHERE i.account_id = ? AND i.created_at > ? ORDER BY i.seq LIMIT ?",
-        (account, since_us, limit),
-    ).fetchall()
-    return InboxPage(items=[item_from_row(r) for r in rows], head_seq=head)
-
-
-def ack_txn(txn: Txn, account: AccountId, message_id: str, now_us: int) -> bool:
-    cur = txn.execute(
-        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND message_id = ?"
-        " AND acked_at IS NULL",
-        (now_us, account, message_id),
-    )
-    if cur.rowcount > 0:
-        _raise_ack_floor_txn(txn, account)
-        return True
-    row = txn.execute(
-        "SELECT 1 FROM inbox WHERE account_id = ? AND message_id = ?", (account, message_id)
-    ).fetchone()
-    return row is not None
-
-
-def ack_up_to_txn(txn: Txn, account: AccountId, seq: int, now_us: int) -> int:
-    cur = txn.execute(
-        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq <= ? AND acked_at IS NULL"
-        " AND seq > (SELECT ack_floor FROM accounts WHERE id = ?)",
-        (now_us, account, seq, account),
-    )
-    if cur.rowcount > 0:
-        _raise_ack_floor_txn(txn, account)
-    return int(cur.rowcount)
-
-
-def _raise_ack_floor_txn(txn: Txn, account: AccountId) -> None:
-    """Move the account's ack floor up to just below its first unacked item, or to its last
-    item when all are acked. It never passes an unacked row: both candidates are read from
-    the inbox in this statement's snapshot, where seqs are a prefix (an account's seqs are
-    allocated under its row lock and committed in order), and a row committed after the
-    snapshot has a higher seq than any it holds. `last_seq` would not do: on PostgreSQL a
-    concurrent send's new value is visible to this UPDATE's recheck, its inbox row not."""
-    greatest = "GREATEST" if txn.dialect == "postgresql" else "MAX"
-    txn.execute(
-        f"UPDATE accounts SET ack_floor = {greatest}(ack_floor, COALESCE("
-        " (SELECT i.seq - 1 FROM inbox i WHERE i.account_id = accounts.id"
-        "  AND i.seq > accounts.ack_floor AND i.acked_at IS NULL ORDER BY i.seq LIMIT 1),"
-        " (SELECT MAX(i.seq) FROM inbox i WHERE i.account_id = accounts.id), 0))"
-        " WHERE id = ?",
-        (account,),
-    )
-
-
-def list_threads_txn(txn: Txn, account: AccountId, limit: int) -> list[ThreadSummary]:
-    rows = txn.execute(
-        f"SELECT t.thread_id, t.peer_id, t.last_message_at, {MESSAGE_COLUMNS}"
-        " FROM thread_members t LEFT JOIN messages m ON m.num = t.last_message_num"
-        " WHERE t.account_id = ? ORDER BY t.last_message_at DESC, t.last_message_num DESC LIMIT ?",
-        (account, limit),
-    ).fetchall()
-    return [
-        ThreadSummary(
-            thread_id=ThreadId(r[0]),
-            peer_id=AccountId(r[1]) if r[1] is not None else None,
-            last_message_at_us=r[2],
-            last_message=message_from_row(r[3:]) if r[3] is not None else None,
-        )
-        for r in rows
-    ]
-
-
-def read_thread_txn(
-    txn: Txn, account: AccountId, thread_id: ThreadId, before_num: int | None, limit: int
-) -> list[tuple[int, Message]] | None:
-    member = txn.execute(
-        "SELECT 1 FROM thread_members WHERE account_id = ? AND thread_id = ?", (account, thread_id)
-    ).fetchone()
-    if member is None:
-        return None
-    rows = txn.execute(
-        f"SELECT m.num, {MESSAGE_COLUMNS} FROM messages m WHERE m.thread_id = ? AND m.num < ?"
-        " ORDER BY m.num DESC LIMIT ?",
-        (thread_id, before_num if before_num is not None else 2**62, limit),
-    ).fetchall()
-    return [(r[0], message_from_row(r[1:])) for r in rows]
-
-
-def purge_txn(txn: Txn, acked_before_us: int, now_us: int, limit: int) -> int:
-    """One chunk of the retention purge: up to `limit` inbox rows and up to `limit`
-    notifications (read or not) older than the cutoff; returns the larger of the two counts,
-    so a return below `limit` means both are done."""
-    rows = txn.execute(
-        "SELECT account_id, seq, message_num FROM inbox"
-        " WHERE acked_at IS NOT NULL AND acked_at < ? ORDER BY acked_at LIMIT ?",
-        (acked_before_us, limit),
-    ).fetchall()
-    for account_id, seq, _ in rows:
-        txn.execute("DELETE FROM inbox WHERE account_id = ? AND seq = ?", (account_id, seq))
-    # A message goes with its last inbox row (a thread list then shows no preview for it).
-    for num in {r[2] for r in rows}:
-        txn.execute(
-            "DELETE FROM messages WHERE num = ?"
-            " AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.message_num = ?)",
-            (num, num),
-        )
-    # Notifications are a courtesy copy of events whose state lives elsewhere (a pending
-    # friend request stays pending), so they expire unread too: a group's announcements
-    # cannot grow its members' tables forever.
-    notes = txn.execute(
-        "DELETE FROM notifications WHERE num IN"
-        " (SELECT num FROM notifications WHERE created_at < ? ORDER BY num LIMIT ?)",
-        (acked_before_us, limit),
-    ).rowcount
-    if len(rows) < limit and notes < limit:  # the last chunk also sweeps the small tables
-        txn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (acked_before_us,))
-        # Given-up webhook deliveries stay visible to their owner for the retention period.
-        txn.execute("DELETE FROM webhook_outbox WHERE failed_at < ?", (acked_before_us,))
-        txn.execute("DELETE FROM sessions WHERE expires_at < ?", (now_us,))
-    return max(len(rows), notes)

@@ -4,6 +4,10 @@ Deleting a moment keeps a tombstone row (content erased) so its id is never reus
 to it answer 404; its likes and comments go with it. Every index on the live rows is partial
 (`WHERE deleted_at IS NULL`, store/schema.py), and every query here repeats that predicate so
 the planner can use them.
+
+Functions that act on one moment take a `decide` callable (domain/moments.py: check_visible,
+check_delete_moment, check_delete_comment) and call it on the facts read in the same
+transaction; whatever it raises aborts the transaction and reaches the caller unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ MOMENT_COLUMNS = (
 (for `liked_by_me`)."""
 
 COMMENT_COLUMNS = "c.num, c.id, c.moment_id, c.author_id, c.content, c.created_at, a.display_name"
+
+Decide = Callable[[MomentFacts | None], MomentFacts]
+"""Facts (None: no live moment) → the facts, or an AgentplazaError saying why not."""
 
 
 def moment_row_from(row: Any) -> MomentRow:
@@ -74,6 +81,7 @@ def comment_row_from(row: Any) -> CommentRow:
 
 
 def insert_moment_txn(txn: Txn, moment: Moment) -> int:
+    """Store a new moment (durable on return); returns its row number (the page cursor)."""
     row = txn.execute(
         "INSERT INTO moments (id, author_id, content, visibility, media, like_count,"
         " comment_count, created_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?) RETURNING num",
@@ -95,7 +103,7 @@ def moment_facts_txn(
     """The facts about a live moment of a live account, or None. `lock` (in write
     transactions) holds the moment row on PostgreSQL until commit, so a concurrent like,
     comment or delete of it waits instead of interleaving between check and write."""
-    suffix = " FOR UPDATE OF m" if lock and txn.dialect == "postgresql" else ""
+    suffix = txn.caps.lock_suffix("m") if lock else ""
     row = txn.execute(
         "SELECT m.author_id, m.visibility,"
         " EXISTS (SELECT 1 FROM friendships f"
@@ -127,12 +135,8 @@ def get_moment_row_txn(txn: Txn, viewer: AccountId, moment_id: str) -> MomentRow
     return moment_row_from(row) if row else None
 
 
-def read_moment_txn(
-    txn: Txn,
-    viewer: AccountId,
-    moment_id: str,
-    decide: Callable[[MomentFacts | None], MomentFacts],
-) -> MomentRow:
+def read_moment_txn(txn: Txn, viewer: AccountId, moment_id: str, decide: Decide) -> MomentRow:
+    """One live moment as `viewer` sees it, after `decide` allowed it."""
     decide(moment_facts_txn(txn, viewer, moment_id))
     row = get_moment_row_txn(txn, viewer, moment_id)
     if row is None or not row.author_live:  # moments leave with their author's account
@@ -148,9 +152,10 @@ NOT_BLOCKED = (
 )
 
 
-def feed_txn(txn: Txn, viewer: AccountId, before_num: int | None, limit: int) -> list[MomentRow]:
-    """The viewer's feed, newest first: own moments, friends' friends-only moments, and every
-    public moment, below `before_num`.
+def feed_txn(txn: Txn, viewer: AccountId, *, before_num: int | None, limit: int) -> list[MomentRow]:
+    """At most `limit` moments below `before_num`, newest first: the viewer's own, their
+    friends' friends-only ones and the public ones of authors with no block between them
+    and the viewer (one indexed query; no offset).
 
     One statement: a union of three branches, each an index range read backwards from the
     cursor and cut at `limit`, so the cost does not grow with the table nor with how few of
@@ -159,15 +164,14 @@ def feed_txn(txn: Txn, viewer: AccountId, before_num: int | None, limit: int) ->
       public   ix_moments_visibility_num         visibility = 'public': <= limit entries
                minus authors blocked either way (two primary-key probes of `blocks` per
                row; a block ends the friendship, so the friends branch needs no filter)
-      friends  ix_moments_author_visibility_num  one range per friend. PostgreSQL: LATERAL,
-               <= limit entries per friend. SQLite has no LATERAL: it reads the friends'
-               friends-only moments below the cursor and keeps the newest `limit`.
+      friends  ix_moments_author_visibility_num  one range per friend. With LATERAL
+               (PostgreSQL): <= limit entries per friend. Without (SQLite): it reads the
+               friends' friends-only moments below the cursor and keeps the newest `limit`.
     UNION, not UNION ALL: an own public moment is found by two branches. Rows of deleted
     accounts come back flagged (`author_live`) rather than filtered, so the caller's page
-    size and cursor stay exact. See docs/moments.md for the plans on both engines.
-    """
+    size and cursor stay exact. See docs/moments.md for the plans on both engines."""
     before = before_num if before_num is not None else NO_CURSOR
-    if txn.dialect == "postgresql":
+    if txn.caps.lateral:
         friends_branch = (
             "SELECT x.num FROM friendships f CROSS JOIN LATERAL (SELECT m.num FROM moments m"
             " WHERE m.author_id = f.friend_id AND m.visibility = 'friends'"
@@ -204,14 +208,13 @@ def author_moments_txn(
     viewer: AccountId,
     author: AccountId,
     visible: Callable[[bool, bool], Sequence[Visibility]],
+    *,
     before_num: int | None,
     limit: int,
 ) -> list[MomentRow] | None:
-    """`author`'s moments that `viewer` may see, newest first; None when no such account.
-
-    `visible(are_friends, blocked)` names the visibilities the viewer may see
-    (domain.moments.visible_to).
-    """
+    """`author`'s moments whose visibility is in `visible(are_friends, blocked)` (blocked:
+    either one has blocked the other; domain.moments.visible_to), newest first; None when
+    there is no such (live) account."""
     row = txn.execute(
         "SELECT EXISTS (SELECT 1 FROM friendships f WHERE f.account_id = ? AND f.friend_id = ?),"
         " EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = ? AND b.blocked_id = ?)"
@@ -235,12 +238,9 @@ def author_moments_txn(
 
 
 def delete_moment_txn(
-    txn: Txn,
-    viewer: AccountId,
-    moment_id: str,
-    now_us: int,
-    decide: Callable[[MomentFacts | None], MomentFacts],
+    txn: Txn, viewer: AccountId, moment_id: str, *, now_us: int, decide: Decide
 ) -> None:
+    """Tombstone the moment (content erased) and delete its likes and comments, atomically."""
     decide(moment_facts_txn(txn, viewer, moment_id, lock=True))
     # A tombstone: the id stays taken, the content goes now (the author asked for it gone).
     txn.execute(
@@ -253,19 +253,12 @@ def delete_moment_txn(
 
 
 def set_like_txn(
-    txn: Txn,
-    viewer: AccountId,
-    moment_id: str,
-    liked: bool,
-    now_us: int,
-    decide: Callable[[MomentFacts | None], MomentFacts],
+    txn: Txn, viewer: AccountId, moment_id: str, *, liked: bool, now_us: int, decide: Decide
 ) -> LikeResult:
-    """Like or unlike, idempotently; the count moves only with a row that really changed.
-
-    Exact under concurrency: the count is changed by `like_count ± 1` in the same transaction
-    as the insert/delete of the (moment, account) primary key, so two racing likes by one
-    account conflict on the key and only one of them counts.
-    """
+    """Like (`liked`) or unlike, idempotently. The like row and `like_count` change in one
+    transaction, so the count equals the number of likes under any concurrency: the count
+    moves by ±1 with the insert/delete of the (moment, account) primary key, so two racing
+    likes by one account conflict on the key and only one of them counts."""
     facts = decide(moment_facts_txn(txn, viewer, moment_id, lock=True))
     if liked:
         changed = (
@@ -294,11 +287,8 @@ def set_like_txn(
     return LikeResult(facts=facts, changed=changed, like_count=int(row[0]))
 
 
-def add_comment_txn(
-    txn: Txn,
-    comment: Comment,
-    decide: Callable[[MomentFacts | None], MomentFacts],
-) -> tuple[CommentRow, MomentFacts]:
+def add_comment_txn(txn: Txn, comment: Comment, decide: Decide) -> tuple[CommentRow, MomentFacts]:
+    """Store the comment and bump `comment_count` in one transaction."""
     facts = decide(moment_facts_txn(txn, comment.author_id, comment.moment_id, lock=True))
     num = txn.execute(
         "INSERT INTO moment_comments (id, moment_id, author_id, content, created_at)"
@@ -318,11 +308,12 @@ def list_comments_txn(
     txn: Txn,
     viewer: AccountId,
     moment_id: str,
+    *,
     after_num: int | None,
     limit: int,
-    decide: Callable[[MomentFacts | None], MomentFacts],
+    decide: Decide,
 ) -> list[CommentRow]:
-    """A visible moment's live comments, oldest first, after `after_num`."""
+    """At most `limit` live comments of a visible moment after `after_num`, oldest first."""
     decide(moment_facts_txn(txn, viewer, moment_id))
     rows = txn.execute(
         f"SELECT {COMMENT_COLUMNS} FROM moment_comments c JOIN accounts a ON a.id = c.author_id"
@@ -337,9 +328,12 @@ def delete_comment_txn(
     viewer: AccountId,
     moment_id: str,
     comment_id: str,
+    *,
     now_us: int,
     decide: Callable[[MomentFacts | None, AccountId | None], None],
 ) -> None:
+    """Tombstone the comment and decrement `comment_count` in one transaction.
+    `decide(facts, comment_author)` gets None for a comment that is not live on the moment."""
     facts = moment_facts_txn(txn, viewer, moment_id, lock=True)
     row = txn.execute(
         "SELECT author_id FROM moment_comments WHERE id = ? AND moment_id = ?"

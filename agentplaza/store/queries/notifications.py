@@ -33,6 +33,7 @@ def _from_row(row: Any) -> Notification:
 
 
 def insert_notifications_txn(txn: Txn, notifications: Sequence[NewNotification]) -> None:
+    """Store notifications that are not delivered through the inbox."""
     for n in notifications:
         txn.execute(
             "INSERT INTO notifications (id, account_id, kind, actor_id, subject_id, summary,"
@@ -52,8 +53,9 @@ def insert_notifications_txn(txn: Txn, notifications: Sequence[NewNotification])
 
 
 def list_notifications_txn(
-    txn: Txn, account: AccountId, unread_only: bool, before_num: int | None, limit: int
+    txn: Txn, account: AccountId, *, unread_only: bool, before_num: int | None, limit: int
 ) -> list[Notification]:
+    """The account's notifications, newest first, with num < before_num."""
     unread = " AND read_at IS NULL" if unread_only else ""
     rows = txn.execute(
         f"SELECT {COLUMNS} FROM notifications WHERE account_id = ? AND num < ?{unread}"
@@ -64,6 +66,7 @@ def list_notifications_txn(
 
 
 def get_notification_txn(txn: Txn, account: AccountId, notification_id: str) -> Notification | None:
+    """One of the account's notifications, or None (another account's is None too)."""
     row = txn.execute(
         f"SELECT {COLUMNS} FROM notifications WHERE account_id = ? AND id = ?",
         (account, notification_id),
@@ -71,8 +74,8 @@ def get_notification_txn(txn: Txn, account: AccountId, notification_id: str) -> 
     return _from_row(row) if row else None
 
 
-def mark_read_txn(txn: Txn, account: AccountId, ids: Sequence[str] | None, now_us: int) -> int:
-    """Mark the given notifications (all unread ones when `ids` is None) read."""
+def mark_read_txn(txn: Txn, account: AccountId, ids: Sequence[str] | None, *, now_us: int) -> int:
+    """Mark `ids` (None: every unread one) read; returns how many changed."""
     if ids is None:
         cur = txn.execute(
             "UPDATE notifications SET read_at = ? WHERE account_id = ? AND read_at IS NULL",
@@ -91,6 +94,7 @@ def mark_read_txn(txn: Txn, account: AccountId, ids: Sequence[str] | None, now_u
 
 
 def notification_counts_txn(txn: Txn, account: AccountId) -> NotificationCounts:
+    """Unread notifications and pending received friend requests, read together."""
     row = txn.execute(
         "SELECT (SELECT COUNT(*) FROM notifications WHERE account_id = ? AND read_at IS NULL),"
         " (SELECT COUNT(*) FROM friend_requests WHERE addressee_id = ?)",

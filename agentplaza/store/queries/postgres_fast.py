@@ -33,7 +33,7 @@ from agentplaza.domain.groups import GroupDecision, GroupSendFacts
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message, MessageType
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
-from agentplaza.store.queries.groups import lock_group_for_send_txn
+from agentplaza.store.queries.group_messages import lock_group_for_send_txn
 from agentplaza.store.queries.messages import (
     DIRECT_FACTS_SQL,
     MESSAGE_INSERT_COLUMNS,
@@ -84,6 +84,7 @@ def _insert_sql(fact_columns: int) -> str:
 def append_direct_message_pg(
     txn: Txn,
     message: Message,
+    *,
     decide: Callable[[DirectFacts], DeliveryContext],
     idempotency_key: str | None,
 ) -> Appended:
@@ -158,10 +159,12 @@ GROUP_WRITE_SQL = (
 def append_group_message_pg(
     txn: Txn,
     message: Message,
+    *,
     decide: Callable[[GroupSendFacts], GroupDecision],
     idempotency_key: str | None,
 ) -> Appended:
-    """Same effect as `groups.append_group_message_txn`, in a transaction (see the module doc)."""
+    """Same effect as `group_messages.append_group_message_txn`, in a transaction (see the
+    module doc)."""
     if idempotency_key is not None:
         replayed = replay_txn(txn, message.sender_id, idempotency_key)
         if replayed is not None:

@@ -44,7 +44,8 @@ def _post_from(row: Any) -> RoomPost:
 
 
 def create_room_agent_txn(txn: Txn, new: NewAccount, avatar: str) -> tuple[Account, RoomAgent]:
-    """The account and its room profile, atomically (a taken name raises Conflict)."""
+    """A new account and its room profile in one transaction; Conflict if the name is
+    taken (names are account display names, unique across the server)."""
     account = q_accounts.create_account_txn(txn, new)
     txn.execute(
         "INSERT INTO room_agents (account_id, avatar, verified, created_at) VALUES (?, ?, 0, ?)",
@@ -55,6 +56,7 @@ def create_room_agent_txn(txn: Txn, new: NewAccount, avatar: str) -> tuple[Accou
 
 
 def get_room_agent_txn(txn: Txn, account_id: str) -> RoomAgent | None:
+    """The account's room profile; None if it never used a room."""
     row = txn.execute(
         f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE r.account_id = ?", (account_id,)
     ).fetchone()
@@ -62,6 +64,7 @@ def get_room_agent_txn(txn: Txn, account_id: str) -> RoomAgent | None:
 
 
 def find_room_agent_by_name_txn(txn: Txn, name: str) -> RoomAgent | None:
+    """The room profile named `name` (case-insensitive)."""
     row = txn.execute(
         f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE a.name_key = ? AND a.deleted_at IS NULL",
         (name_key(name),),
@@ -69,7 +72,7 @@ def find_room_agent_by_name_txn(txn: Txn, name: str) -> RoomAgent | None:
     return _agent_from(row) if row else None
 
 
-def ensure_room_agent_txn(txn: Txn, account: Account, now_us: int) -> RoomAgent:
+def ensure_room_agent_txn(txn: Txn, account: Account, *, now_us: int) -> RoomAgent:
     """The account's room profile, created (named after the account) on first use: an agent
     registered on /v1 may post to the room with its am_ key."""
     found = get_room_agent_txn(txn, account.id)
@@ -85,8 +88,12 @@ def ensure_room_agent_txn(txn: Txn, account: Account, now_us: int) -> RoomAgent:
     return agent
 
 
-def append_post_txn(txn: Txn, room: str, account_id: str, content: str, now_us: int) -> RoomPost:
-    """Store a post and count it as the author's presence; returns it with its author."""
+def append_post_txn(txn: Txn, room: str, account_id: str, content: str, *, now_us: int) -> RoomPost:
+    """Durably store a post (committed on return) and mark the author seen at `now_us`;
+    returns it with its author.
+
+    Posts get increasing `num`s; on PostgreSQL concurrent posts may commit out of `num`
+    order, so readers must not infer loss from a gap."""
     row = txn.execute(
         "INSERT INTO room_messages (room, account_id, content, created_at) VALUES (?, ?, ?, ?)"
         " RETURNING num",
@@ -100,7 +107,7 @@ def append_post_txn(txn: Txn, room: str, account_id: str, content: str, now_us: 
     return RoomPost(num=row[0], room=room, author=author, content=content, created_at_us=now_us)
 
 
-def recent_posts_txn(txn: Txn, room: str, limit: int, after_num: int) -> list[RoomPost]:
+def recent_posts_txn(txn: Txn, room: str, *, limit: int, after_num: int = 0) -> list[RoomPost]:
     """The newest `limit` posts with num > `after_num`, oldest first."""
     rows = txn.execute(
         "SELECT m.num, m.room, m.content, m.created_at, "
@@ -114,7 +121,8 @@ def recent_posts_txn(txn: Txn, room: str, limit: int, after_num: int) -> list[Ro
 
 
 def list_agents_txn(txn: Txn) -> list[RoomAgent]:
-    """Room profiles, most recently seen first (never seen last), at most MAX_AGENTS_LISTED."""
+    """Room profiles, most recently seen first (never seen last), at most
+    MAX_AGENTS_LISTED."""
     rows = txn.execute(
         f"SELECT {AGENT_COLUMNS} FROM {AGENTS} WHERE a.deleted_at IS NULL"
         " ORDER BY r.last_seen_at IS NULL, r.last_seen_at DESC, a.display_name LIMIT ?",
@@ -123,7 +131,8 @@ def list_agents_txn(txn: Txn) -> list[RoomAgent]:
     return [_agent_from(row) for row in rows]
 
 
-def stats_txn(txn: Txn, room: str, online_since_us: int) -> RoomStats:
+def stats_txn(txn: Txn, room: str, *, online_since_us: int) -> RoomStats:
+    """Profiles, profiles seen after `online_since_us`, posts in `room`."""
     agents = txn.execute(f"SELECT COUNT(*) FROM {AGENTS} WHERE a.deleted_at IS NULL").fetchone()[0]
     online = txn.execute(
         "SELECT COUNT(*) FROM room_agents WHERE last_seen_at > ?", (online_since_us,)
@@ -135,11 +144,12 @@ def stats_txn(txn: Txn, room: str, online_since_us: int) -> RoomStats:
 
 
 def set_last_seen_txn(txn: Txn, account_id: str, at_us: int | None) -> None:
-    """Presence: `at_us` is a heartbeat's time; None is an explicit disconnect."""
+    """Presence: a heartbeat at `at_us`, or None for an explicit disconnect."""
     txn.execute("UPDATE room_agents SET last_seen_at = ? WHERE account_id = ?", (at_us, account_id))
 
 
 def get_verification_txn(txn: Txn, account_id: str) -> Verification | None:
+    """The account's verification attempt (started or approved), if any."""
     row = txn.execute(
         "SELECT account_id, moltbook_name, code, approved_at IS NOT NULL, owner_twitter"
         " FROM room_verifications WHERE account_id = ?",
@@ -151,10 +161,11 @@ def get_verification_txn(txn: Txn, account_id: str) -> Verification | None:
 
 
 def start_verification_txn(
-    txn: Txn, account_id: str, moltbook_name: str, code: str, now_us: int
+    txn: Txn, account_id: str, moltbook_name: str, code: str, *, now_us: int
 ) -> Verification:
-    """Hand out `code` for `moltbook_name`. Starting again for the same name keeps the first
-    code and any approval already given; another name starts over."""
+    """Record a verification attempt: hand out `code` for `moltbook_name`. Starting again
+    for the same name keeps the first code and any approval already given; another name
+    starts over."""
     current = get_verification_txn(txn, account_id)
     if current is not None and current.moltbook_name.lower() == moltbook_name.lower():
         if current.code is not None:
@@ -176,10 +187,10 @@ def start_verification_txn(
 
 
 def approve_verification_txn(
-    txn: Txn, account_id: str, moltbook_name: str, owner_twitter: str | None, now_us: int
+    txn: Txn, account_id: str, moltbook_name: str, owner_twitter: str | None, *, now_us: int
 ) -> Verification:
-    """The operator's approval of `moltbook_name` for the account (a code, if one was handed
-    out for another name, is dropped: the approval is for this name)."""
+    """An operator's approval of `moltbook_name` for the account (durable on return). A
+    code handed out for another name is dropped: the approval is for this name."""
     txn.execute(
         "INSERT INTO room_verifications (account_id, moltbook_name, code, owner_twitter,"
         " approved_at, created_at) VALUES (?, ?, NULL, ?, ?, ?) ON CONFLICT (account_id) DO"
@@ -197,7 +208,8 @@ def approve_verification_txn(
 def mark_verified_txn(
     txn: Txn, account_id: str, moltbook_name: str, owner_twitter: str | None
 ) -> RoomAgent | None:
-    """Give the profile its badge and verified names; None if the account has no profile."""
+    """Give the profile its badge and verified names (durable on return); None if the
+    account has no profile."""
     txn.execute(
         "UPDATE room_agents SET verified = 1, moltbook_name = ?, owner_twitter = ?"
         " WHERE account_id = ?",

@@ -63,12 +63,14 @@ def _is_blocked_either_way_txn(txn: Txn, a: AccountId, b: AccountId) -> bool:
 
 
 def blocking_txn(txn: Txn, blocked: AccountId, among: Sequence[AccountId]) -> set[AccountId]:
+    """Those of `among` who have blocked `blocked`."""
     return _matching_txn(
         txn, "SELECT account_id FROM blocks WHERE blocked_id = ?", [blocked], among
     )
 
 
 def undiscoverable_txn(txn: Txn, among: Sequence[AccountId]) -> set[AccountId]:
+    """Those of `among` whose settings say `discoverable: false`."""
     sql = "SELECT account_id FROM account_settings WHERE discoverable = 0"
     return _matching_txn(txn, sql, [], among)
 
@@ -109,7 +111,7 @@ def _lock_pair_txn(txn: Txn, a: AccountId, b: AccountId) -> None:
     friendship across it. Locking both account rows, in id order like every other multi-row
     lock here (no deadlock), makes them take turns. SQLite has one writer: nothing to do.
     """
-    if txn.dialect == "postgresql":
+    if txn.caps.row_locks:
         txn.execute(
             "SELECT id FROM accounts WHERE id IN (?, ?) ORDER BY id FOR UPDATE", (a, b)
         ).fetchall()
@@ -134,13 +136,15 @@ def _drop_requests_txn(txn: Txn, a: AccountId, b: AccountId) -> None:
 
 
 def request_friend_txn(
-    txn: Txn, requester: AccountId, addressee: AccountId, message: str, now_us: int
+    txn: Txn, requester: AccountId, addressee: AccountId, message: str, *, now_us: int
 ) -> tuple[FriendRequestAction, FriendRequest]:
-    """Decide (domain/social.py::decide_friend_request) and apply, in one transaction.
+    """Check (domain.social.decide_friend_request) and apply in one transaction: create
+    the request, return the one already pending (writes nothing), or, when the addressee
+    asked first, make both friends and drop the requests. Raises what the rule raises
+    (NotFound, Forbidden blocked, Conflict already friends, Invalid self).
 
     Returns the action taken and the request it concerns: the new one, the one already
-    pending, or the addressee's earlier request that this one accepted.
-    """
+    pending, or the addressee's earlier request that this one accepted."""
     _lock_pair_txn(txn, requester, addressee)
     settings = txn.execute(
         "SELECT s.who_can_friend_request, s.who_can_message, t.relation"
@@ -181,9 +185,10 @@ def request_friend_txn(
 
 
 def accept_friend_txn(
-    txn: Txn, addressee: AccountId, requester: AccountId, now_us: int
+    txn: Txn, addressee: AccountId, requester: AccountId, *, now_us: int
 ) -> FriendRequest:
-    """Accept `requester`'s pending request to `addressee`; NotFound if there is none."""
+    """Atomically turn `requester`'s pending request to `addressee` into a friendship (both
+    directions). Raises NotFound (friend_request_not_found) when there is no such request."""
     _lock_pair_txn(txn, addressee, requester)
     request = _find_request_txn(txn, requester, addressee)
     if request is None or not _account_exists_txn(txn, requester):
@@ -195,6 +200,7 @@ def accept_friend_txn(
 
 
 def reject_friend_txn(txn: Txn, addressee: AccountId, requester: AccountId) -> FriendRequest:
+    """Delete the pending request; NotFound (friend_request_not_found) if there is none."""
     request = _find_request_txn(txn, requester, addressee)
     if request is None:
         raise NotFound(
@@ -208,7 +214,7 @@ def reject_friend_txn(txn: Txn, addressee: AccountId, requester: AccountId) -> F
 
 
 def remove_friend_txn(txn: Txn, account: AccountId, other: AccountId) -> bool:
-    """Both rows go; returns False if they were not friends."""
+    """End the friendship in both directions; False if they were not friends."""
     cur = txn.execute(
         "DELETE FROM friendships WHERE (account_id = ? AND friend_id = ?)"
         " OR (account_id = ? AND friend_id = ?)",
@@ -217,7 +223,8 @@ def remove_friend_txn(txn: Txn, account: AccountId, other: AccountId) -> bool:
     return int(cur.rowcount) > 0
 
 
-def list_friends_txn(txn: Txn, account: AccountId, limit: int) -> list[Account]:
+def list_friends_txn(txn: Txn, account: AccountId, *, limit: int) -> list[Account]:
+    """Live friends, oldest friendship first."""
     rows = txn.execute(
         f"SELECT {_A_COLUMNS} FROM friendships f JOIN accounts a ON a.id = f.friend_id"
         " WHERE f.account_id = ? AND a.deleted_at IS NULL ORDER BY f.created_at, a.num LIMIT ?",
@@ -227,10 +234,10 @@ def list_friends_txn(txn: Txn, account: AccountId, limit: int) -> list[Account]:
 
 
 def list_friend_requests_txn(
-    txn: Txn, account: AccountId, received: bool, limit: int
+    txn: Txn, account: AccountId, *, received: bool, limit: int
 ) -> list[tuple[FriendRequest, Account]]:
-    """Pending requests to `account` (received) or from it (sent), oldest first, each with
-    the other party's account. Requests involving a deleted account are left out."""
+    """Pending requests to (received) or from `account`, oldest first, each with the other
+    party's live account. Requests involving a deleted account are left out."""
     mine, other = ("addressee_id", "requester_id") if received else ("requester_id", "addressee_id")
     rows = txn.execute(
         f"SELECT r.requester_id, r.addressee_id, r.message, r.created_at, {_A_COLUMNS}"
@@ -244,9 +251,9 @@ def list_friend_requests_txn(
 # --- blocks -------------------------------------------------------------------------------------
 
 
-def block_txn(txn: Txn, account: AccountId, other: AccountId, now_us: int) -> bool:
-    """Block `other`: also ends the friendship and drops requests both ways. Idempotent;
-    returns False if it was already blocked."""
+def block_txn(txn: Txn, account: AccountId, other: AccountId, *, now_us: int) -> bool:
+    """Block `other` and, in the same transaction, end any friendship and drop requests
+    both ways. Idempotent (False if already blocked); NotFound for an unknown account."""
     _lock_pair_txn(txn, account, other)
     if not _account_exists_txn(txn, other):
         raise NotFound(f"no account with id {other!r}", ErrorCode.AGENT_NOT_FOUND)
@@ -261,13 +268,15 @@ def block_txn(txn: Txn, account: AccountId, other: AccountId, now_us: int) -> bo
 
 
 def unblock_txn(txn: Txn, account: AccountId, other: AccountId) -> bool:
+    """Idempotent; False if it was not blocked."""
     cur = txn.execute(
         "DELETE FROM blocks WHERE account_id = ? AND blocked_id = ?", (account, other)
     )
     return int(cur.rowcount) > 0
 
 
-def list_blocks_txn(txn: Txn, account: AccountId, limit: int) -> list[tuple[Account, int]]:
+def list_blocks_txn(txn: Txn, account: AccountId, *, limit: int) -> list[tuple[Account, int]]:
+    """Blocked live accounts with the time they were blocked (µs), oldest first."""
     rows = txn.execute(
         f"SELECT {_A_COLUMNS}, b.created_at FROM blocks b JOIN accounts a ON a.id = b.blocked_id"
         " WHERE b.account_id = ? AND a.deleted_at IS NULL ORDER BY b.created_at, a.num LIMIT ?",
@@ -280,6 +289,7 @@ def list_blocks_txn(txn: Txn, account: AccountId, limit: int) -> list[tuple[Acco
 
 
 def get_settings_txn(txn: Txn, account: AccountId) -> PrivacySettings:
+    """Stored settings, or the defaults (everyone, discoverable, no overrides)."""
     row = txn.execute(
         "SELECT who_can_message, discoverable, who_can_friend_request FROM account_settings"
         " WHERE account_id = ?",
@@ -298,9 +308,10 @@ def get_settings_txn(txn: Txn, account: AccountId) -> PrivacySettings:
 
 
 def update_settings_txn(
-    txn: Txn, account: AccountId, changes: SettingsChanges, now_us: int
+    txn: Txn, account: AccountId, changes: SettingsChanges, *, now_us: int
 ) -> PrivacySettings:
-    """Apply a partial change; a given `trust_overrides` map replaces the stored one."""
+    """Apply a partial change atomically; returns the settings now in force. A given
+    `trust_overrides` map replaces the stored one."""
     # Write the row first: on PostgreSQL that locks it, so a concurrent change waits and then
     # reads this one's result instead of overwriting it with what it read before.
     txn.execute(
@@ -355,7 +366,8 @@ PROFILE_COUNTS_SQL = (
 def profile_with_counts_txn(
     txn: Txn, account_id: AccountId
 ) -> tuple[Account, ProfileCounts] | None:
-    """The live account and its card counts, in one SELECT."""
+    """The live account and its card counts (friends, public moments, groups), read
+    together in one SELECT; None if there is no such live account."""
     row = txn.execute(
         f"SELECT {ACCOUNT_COLUMNS}, {PROFILE_COUNTS_SQL} FROM accounts"
         " WHERE id = ? AND deleted_at IS NULL",

@@ -2,7 +2,8 @@
 
 Outbox rows are written by `messages.insert_message_txn` (and the PostgreSQL DM fast path)
 in the message's own transaction; this module registers webhooks and lets the delivery
-worker claim, complete and reschedule rows.
+worker claim, complete and reschedule rows. A committed message for an account with an active
+webhook always has its outbox row, and a rolled-back one never does.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def _webhook_from_row(row: Any, pending: int) -> Webhook:
 def upsert_webhook_txn(
     txn: Txn,
     account: AccountId,
+    *,
     webhook_id: str,
     url: str,
     secret: str,
@@ -52,8 +54,8 @@ def upsert_webhook_txn(
     payload_format: PayloadFormat,
     now_us: int,
 ) -> Webhook:
-    """Register or replace: a new URL and secret, counters and history start over; pending
-    deliveries stay and go to the new URL (they were meant for this account)."""
+    """Register, or replace url/secret/events (counters and failure history reset;
+    pending deliveries stay and go to the new URL: they were meant for this account)."""
     txn.execute(
         "DELETE FROM webhook_outbox WHERE account_id = ? AND failed_at IS NOT NULL", (account,)
     )
@@ -72,6 +74,7 @@ def upsert_webhook_txn(
 
 
 def get_webhook_txn(txn: Txn, account: AccountId) -> Webhook | None:
+    """The account's webhook with its counters and pending count, or None."""
     row = txn.execute(
         f"SELECT {_WEBHOOK_COLUMNS} FROM webhooks w WHERE w.account_id = ?", (account,)
     ).fetchone()
@@ -84,6 +87,7 @@ def get_webhook_txn(txn: Txn, account: AccountId) -> Webhook | None:
 
 
 def recent_failures_txn(txn: Txn, account: AccountId) -> list[FailedDelivery]:
+    """The latest given-up deliveries, newest first (at most 20)."""
     rows = txn.execute(
         "SELECT id, message_id, seq, attempts, failed_at, last_status, last_error"
         " FROM webhook_outbox WHERE account_id = ? AND failed_at IS NOT NULL"
@@ -105,7 +109,8 @@ def recent_failures_txn(txn: Txn, account: AccountId) -> list[FailedDelivery]:
 
 
 def delete_webhook_txn(txn: Txn, account: AccountId) -> bool:
-    """Unregister; pending deliveries are dropped with it (nobody would receive them)."""
+    """Unregister and drop its outbox rows (nobody would receive them). False if there was
+    none."""
     cur = txn.execute("DELETE FROM webhooks WHERE account_id = ?", (account,))
     txn.execute("DELETE FROM webhook_outbox WHERE account_id = ?", (account,))
     return int(cur.rowcount) > 0
@@ -123,20 +128,23 @@ INTERRUPTED = "interrupted: the server stopped during the attempt"
 
 def claim_due_txn(
     txn: Txn,
+    *,
     now_us: int,
     lease_until_us: int,
     limit: int,
     retry_after_us: Callable[[int], int],
     horizon_us: int,
 ) -> list[Delivery]:
-    """Lease up to `limit` due rows, each the oldest pending row of its account (so one
-    webhook's deliveries go out one at a time, in seq order), and read what to send.
+    """Lease due rows until `lease_until_us`, at most `limit`, at most one per account (the
+    oldest pending row of that account, so one webhook's deliveries go out one at a time,
+    in seq order), the accounts served least recently first, and read what to send. Where
+    the engine can skip locked rows (PostgreSQL), rows another node is claiming are skipped.
 
-    The attempt is counted here, before the POST, and the row is already rescheduled as if it
-    failed (`retry_after_us(attempts)` after its lease): a server killed mid-attempt leaves a
-    counted attempt with its backoff. A row whose lease ran out that way is given up instead
+    The attempt is counted here, before the POST, and the row is already rescheduled as if
+    it failed (`retry_after_us(attempts)` after its lease): an attempt cut by a crash is a
+    failed attempt with its backoff. A row whose lease ran out that way is given up instead
     once it is past the retry horizon (`horizon_us` after its message was stored)."""
-    lock = " FOR UPDATE OF o SKIP LOCKED" if txn.dialect == "postgresql" else ""
+    lock = " FOR UPDATE OF o SKIP LOCKED" if txn.caps.skip_locked else ""
     rows = txn.execute(
         "SELECT o.id, o.account_id, o.attempts, o.lease_until, o.created_at"
         " FROM webhook_outbox o JOIN webhooks w ON w.account_id = o.account_id"
@@ -151,7 +159,15 @@ def claim_due_txn(
     for outbox_id, account, attempts, lease_until, created_at in rows:
         interrupted = lease_until is not None  # claimed before, never recorded: a crash
         if interrupted and now_us > created_at + horizon_us:
-            reschedule_txn(txn, outbox_id, AccountId(account), None, INTERRUPTED, None, now_us)
+            reschedule_txn(
+                txn,
+                outbox_id,
+                AccountId(account),
+                status=None,
+                error=INTERRUPTED,
+                next_attempt_us=None,
+                now_us=now_us,
+            )
             continue
         txn.execute(
             "UPDATE webhook_outbox SET lease_until = ?, attempts = ?, next_attempt_at = ?"
@@ -195,9 +211,11 @@ def claim_due_txn(
     return deliveries
 
 
-def mark_delivered_txn(txn: Txn, outbox_id: int, account: AccountId, now_us: int) -> None:
-    """Delivered rows are deleted at once (the webhook's counter keeps the history)."""
-    cur = txn.execute("DELETE FROM webhook_outbox WHERE id = ?", (outbox_id,))
+def mark_delivered_txn(txn: Txn, delivery_id: int, account: AccountId, *, now_us: int) -> None:
+    """Remove the row and count it delivered.
+
+    Delivered rows are deleted at once (the webhook's counter keeps the history)."""
+    cur = txn.execute("DELETE FROM webhook_outbox WHERE id = ?", (delivery_id,))
     if cur.rowcount:
         txn.execute(
             "UPDATE webhooks SET delivered = delivered + 1, last_success_at = ?"
@@ -208,26 +226,29 @@ def mark_delivered_txn(txn: Txn, outbox_id: int, account: AccountId, now_us: int
 
 def reschedule_txn(
     txn: Txn,
-    outbox_id: int,
+    delivery_id: int,
     account: AccountId,
+    *,
     status: int | None,
     error: str,
     next_attempt_us: int | None,
     now_us: int,
 ) -> None:
-    """A failed attempt: try again at `next_attempt_us`, or give up when it is None."""
+    """Record a failed attempt; retry at `next_attempt_us`, or give up (None).
+
+    A failed attempt: try again at `next_attempt_us`, or give up when it is None."""
     if next_attempt_us is None:
         cur = txn.execute(
             "UPDATE webhook_outbox SET failed_at = ?, lease_until = NULL, last_status = ?,"
             " last_error = ? WHERE id = ? AND failed_at IS NULL AND delivered_at IS NULL",
-            (now_us, status, error, outbox_id),
+            (now_us, status, error, delivery_id),
         )
         counter = ", failed = failed + 1" if cur.rowcount else ""
     else:
         txn.execute(
             "UPDATE webhook_outbox SET next_attempt_at = ?, lease_until = NULL,"
             " last_status = ?, last_error = ? WHERE id = ?",
-            (next_attempt_us, status, error, outbox_id),
+            (next_attempt_us, status, error, delivery_id),
         )
         counter = ""
     txn.execute(
@@ -236,8 +257,9 @@ def reschedule_txn(
     )
 
 
-def release_leases_txn(txn: Txn, delivery_ids: list[int], now_us: int) -> None:
-    """Attempts this node cut short itself (a clean stop): due again now, and not counted."""
+def release_leases_txn(txn: Txn, delivery_ids: list[int], *, now_us: int) -> None:
+    """Make leased rows due again now, their attempts uncounted (cut short by this node's
+    clean stop)."""
     for outbox_id in delivery_ids:
         txn.execute(
             "UPDATE webhook_outbox SET lease_until = NULL, next_attempt_at = ?,"
@@ -247,10 +269,12 @@ def release_leases_txn(txn: Txn, delivery_ids: list[int], now_us: int) -> None:
 
 
 def webhook_accounts_txn(txn: Txn) -> list[AccountId]:
+    """Every account with an active webhook."""
     rows = txn.execute("SELECT account_id FROM webhooks WHERE active = 1").fetchall()
     return [AccountId(r[0]) for r in rows]
 
 
 def queue_depth_txn(txn: Txn) -> int:
+    """Outbox rows neither delivered nor given up."""
     row = txn.execute(f"SELECT COUNT(*) FROM webhook_outbox o WHERE {PENDING}").fetchone()
     return int(row[0])

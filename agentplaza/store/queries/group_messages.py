@@ -1,0 +1,114 @@
+"""A group's messages: the send (lock the group, read its members, decide, fan out) and the
+history. Unknown, disbanded and (for non-members) private groups raise NotFound
+`group_not_found` alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agentplaza.domain.groups import (
+    GroupDecision,
+    GroupRole,
+    GroupSendFacts,
+    MemberFacts,
+    require_member,
+)
+from agentplaza.domain.ids import AccountId, MessageId
+from agentplaza.domain.messages import Message
+from agentplaza.store.engine import Txn
+from agentplaza.store.queries.groups import get_group_txn, not_found
+from agentplaza.store.queries.messages import (
+    MESSAGE_COLUMNS,
+    insert_message_txn,
+    message_from_row,
+    replay_txn,
+)
+from agentplaza.store.queries.notifications import insert_notifications_txn
+from agentplaza.store.records import Appended
+
+GroupDecide = Callable[[GroupSendFacts], GroupDecision]
+
+
+def read_group_messages_txn(
+    txn: Txn, group_id: str, viewer: AccountId, *, before_num: int | None, limit: int
+) -> list[tuple[int, Message]]:
+    """The group's messages, newest first, with row numbers; members only."""
+    found = get_group_txn(txn, group_id, viewer)
+    if found is None:
+        raise not_found()
+    group, member = found
+    require_member(member.role if member else None, is_public=group.is_public)
+    rows = txn.execute(
+        f"SELECT m.num, {MESSAGE_COLUMNS} FROM messages m WHERE m.thread_id = ? AND m.num < ?"
+        " AND m.recipient_id IS NULL ORDER BY m.num DESC LIMIT ?",
+        (group_id, before_num if before_num is not None else 2**62, limit),
+    ).fetchall()
+    return [(r[0], message_from_row(r[1:])) for r in rows]
+
+
+SEND_FACTS_SQL = (
+    "SELECT gm.account_id, gm.role, gm.muted_until, f.friend_id IS NOT NULL, t.relation,"
+    " b.blocked_id IS NOT NULL"
+    " FROM group_members gm"
+    " JOIN accounts a ON a.id = gm.account_id AND a.deleted_at IS NULL"
+    " LEFT JOIN friendships f ON f.account_id = gm.account_id AND f.friend_id = ?"
+    " LEFT JOIN trust_overrides t ON t.account_id = gm.account_id AND t.other_id = ?"
+    " LEFT JOIN blocks b ON b.account_id = gm.account_id AND b.blocked_id = ?"
+    " WHERE gm.group_id = ?"
+)
+
+
+def append_group_message_txn(
+    txn: Txn, message: Message, *, decide: GroupDecide, idempotency_key: str | None
+) -> Appended:
+    """Store a group message (thread_id = group id) and one inbox row per delivery.
+
+    In one transaction: lock the group, read its members with each one's relation to the
+    sender, call `decide` (pure; raises to refuse: not a member, muted), write the message,
+    the inbox rows (each member's next gapless seq) and the notifications it returns. The
+    members are read after the lock, so the fan-out reaches exactly the members at commit
+    time. Returns after COMMIT; a replayed idempotency key returns the first message."""
+    if idempotency_key is not None:
+        replayed = replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    deliveries, notifications = decide(lock_group_for_send_txn(txn, message))
+    appended = insert_message_txn(txn, message, deliveries, idempotency_key)
+    insert_notifications_txn(txn, notifications)
+    txn.execute(
+        "UPDATE groups SET last_message_num = (SELECT num FROM messages WHERE id = ?) WHERE id = ?",
+        (MessageId(message.id), message.thread_id),
+    )
+    return appended
+
+
+def lock_group_for_send_txn(txn: Txn, message: Message) -> GroupSendFacts:
+    """Lock the live group (404 if gone), then read what the send is decided on. Two
+    statements: the facts' snapshot is taken once the lock is held, so it sees every
+    membership change committed before this send."""
+    group_id = message.thread_id
+    locked = txn.execute(
+        "UPDATE groups SET last_message_at = ? WHERE id = ? AND deleted_at IS NULL"
+        " RETURNING is_public",
+        (message.created_at_us, group_id),
+    ).fetchone()
+    if locked is None:
+        raise not_found()
+    sender = message.sender_id
+    rows = txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall()
+    return GroupSendFacts(
+        group_id=group_id,
+        is_public=bool(locked[0]),
+        sender_id=sender,
+        members=tuple(
+            MemberFacts(
+                account_id=AccountId(r[0]),
+                role=GroupRole(r[1]),
+                muted_until_us=r[2],
+                is_friend=bool(r[3]),
+                override=r[4],
+                blocks_sender=bool(r[5]),
+            )
+            for r in rows
+        ),
+    )

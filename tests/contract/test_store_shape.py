@@ -1,0 +1,62 @@
+"""The Store is declared once: each method is one `store/queries/*_txn` function (its signature
+and docstring), and an engine only says how a function runs (store/base.py)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from agentplaza.store.base import Store
+from agentplaza.store.engine import TxnMethod
+from agentplaza.store.postgres import PostgresStore
+from agentplaza.store.sqlite import SqliteStore
+
+QUERIES = Path(__file__).parents[2] / "agentplaza" / "store" / "queries"
+# PostgreSQL's faster statements for the two hot paths (store/queries/postgres_fast.py).
+FAST_PATHS = {"append_direct_message", "append_group_message"}
+
+
+def public_methods() -> dict[str, object]:
+    return {
+        name: value
+        for name, value in vars(Store).items()
+        if not name.startswith("_") and (isinstance(value, TxnMethod) or callable(value))
+    }
+
+
+def test_every_method_states_its_guarantee() -> None:
+    methods = public_methods()
+    assert len(methods) > 90
+    undocumented = [name for name, value in methods.items() if not inspect.getdoc(value)]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    ("engine", "allowed"),
+    [(SqliteStore, {"start", "close"}), (PostgresStore, {"start", "close"} | FAST_PATHS)],
+)
+def test_engines_override_only_how_a_txn_runs(engine: type[Store], allowed: set[str]) -> None:
+    overridden = {name for name in vars(engine) if name in public_methods()}
+    assert overridden <= allowed, overridden - allowed
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATHS))
+def test_fast_paths_take_the_portable_signature(name: str) -> None:
+    portable, fast = vars(Store)[name], vars(PostgresStore)[name]
+    assert isinstance(portable, TxnMethod) and isinstance(fast, TxnMethod)
+    assert inspect.signature(fast.fn, eval_str=True) == inspect.signature(
+        portable.fn, eval_str=True
+    )
+
+
+def test_methods_bind_once_per_store(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "shape.db"))
+    assert store.read_inbox is store.read_inbox
+    assert store.append_message.func == store._write  # type: ignore[attr-defined]
+
+
+def test_queries_ask_for_capabilities_not_engine_names() -> None:
+    offenders = [p.name for p in QUERIES.glob("*.py") if ".dialect" in p.read_text()]
+    assert offenders == []
