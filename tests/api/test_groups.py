@@ -722,7 +722,7 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
         )
     )
     # After the group exists: a block refuses being added, not a membership that was there.
-    await store._write(write_rows)  # type: ignore[attr-defined]
+    await store._write(write_rows)
     message = Message(
         id=new_message_id(T0 // 1000, os.urandom(10)),
         sender_id=sender,
