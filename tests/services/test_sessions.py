@@ -31,11 +31,6 @@ async def test_session_token_expires_after_its_ttl(services: Services, clock: Cl
     assert (await services.accounts.authenticate(key)).display_name == "robo2"
 
 
-@pytest.mark.xfail(
-    reason="the credential cache keeps an expired session token working for up to"
-    " auth_cache_ttl_secs after its expires_at (Accounts.authenticate caches by TTL only)",
-    strict=True,
-)
 async def test_cached_session_token_stops_at_its_expiry(services: Services, clock: Clock) -> None:
     ttl = services.runtime.settings.session_ttl_hours * HOUR
     session = await services.accounts.register_human(
