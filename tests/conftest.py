@@ -62,17 +62,44 @@ def backend_env(backend: str) -> Iterator[dict[str, str]]:
         backends.drop_postgres_database(database_url)
 
 
+@contextmanager
+def own_server(
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    env: dict[str, str] | None = None,
+    **server: Any,
+) -> Iterator[ServerProcess]:
+    """A server of its own on `backend`, for a session- or module-scoped fixture (the pattern
+    for a module whose settings differ from the shared `server`'s):
+
+        @pytest.fixture(scope="module")
+        def my_server(backend, tmp_path_factory):
+            with own_server(backend, tmp_path_factory, "mine", {"AGENTPLAZA_X": "1"}) as s:
+                yield s
+
+    `server`: more ServerProcess fields (`host`, `aim_port`)."""
+    with backend_env(backend) as backend_settings:
+        proc = ServerProcess(
+            data_dir=tmp_path_factory.mktemp(name),
+            env={**backend_settings, **(env or {})},
+            **server,
+        ).start()
+        try:
+            yield proc
+        finally:
+            proc.stop()
+
+
+NO_RATE_LIMITS = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"}
+
+
 @pytest.fixture(scope="session")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server per backend for the session, rate limits off (tests that need limits start
     their own)."""
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("server"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-        ).start()
+    with own_server(backend, tmp_path_factory, "server", NO_RATE_LIMITS) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture

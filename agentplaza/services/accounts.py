@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,24 +121,34 @@ class Accounts:
         if cached is not None and cached[1] > now:
             return cached[0]
         epoch = self._epoch
-        account = await self._lookup(credential_for(token))
-        if account is None:
+        found = await self._lookup(credential_for(token))
+        if found is None:
             raise Unauthenticated("invalid or expired credentials", ErrorCode.INVALID_CREDENTIALS)
+        account, valid_for_secs = found
         if epoch == self._epoch:
-            self._auth_cache[token_hash] = (account, now + self._rt.settings.auth_cache_ttl_secs)
+            ttl = min(self._rt.settings.auth_cache_ttl_secs, valid_for_secs)
+            self._auth_cache[token_hash] = (account, now + ttl)
             self._cache_keys.setdefault(account.id, set()).add(token_hash)
         return account
 
-    async def _lookup(self, credential: Credential) -> Account | None:
+    async def _lookup(self, credential: Credential) -> tuple[Account, float] | None:
+        """The credential's account and how many more seconds it is valid (a session's
+        expiry bounds how long it may be cached; a key is valid until revoked)."""
         if credential.is_session:
-            return await self._store.find_session(credential.token_hash, now_us=self._rt.clock_us())
-        return await self._store.find_account_by_key(credential.token_hash)
+            now_us = self._rt.clock_us()
+            session = await self._store.find_session(credential.token_hash, now_us=now_us)
+            if session is None:
+                return None
+            account, expires_at_us = session
+            return account, (expires_at_us - now_us) / 1_000_000
+        keyed = await self._store.find_account_by_key(credential.token_hash)
+        return None if keyed is None else (keyed, math.inf)
 
     async def is_current(self, account_id: AccountId, credential: Credential) -> bool:
         """Whether `credential` still authenticates `account_id`, asking the store (not the
         cache): for live connections after the bus may have lost a revocation."""
-        account = await self._lookup(credential)
-        return account is not None and account.id == account_id
+        found = await self._lookup(credential)
+        return found is not None and found[0].id == account_id
 
     def _forget(self, account_id: AccountId) -> None:
         for token_hash in self._cache_keys.pop(account_id, set()):

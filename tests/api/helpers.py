@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -39,34 +40,68 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 
 
 def assert_no_server_errors(server: ServerProcess, log_offset: int) -> None:
-    """Nothing was logged as an unhandled/store error since `log_offset` (see errors.py)."""
-    new = server.log()[log_offset:]
-    bad = [
-        line
-        for line in new.splitlines()
-        if "unhandled error" in line or "store failure" in line or "Traceback" in line
-    ]
-    assert not bad, "server logged errors:\n" + "\n".join(bad)
+    """Nothing was logged as an unhandled/store error since `log_offset` (see errors.py); on
+    failure the message holds the server's log from the first such line, traceback included."""
+    lines = server.log()[log_offset:].splitlines()
+    first = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if "unhandled error" in line or "store failure" in line or "Traceback" in line
+        ),
+        None,
+    )
+    assert first is None, "server logged errors:\n" + "\n".join(lines[first : first + 80])
+
+
+def _recipient(to: TestAgent | str | int) -> str | int:
+    return to.id if isinstance(to, TestAgent) else to
+
+
+async def post_message(
+    client: httpx.AsyncClient,
+    sender: TestAgent,
+    to: TestAgent | str | int,
+    body: str | None = None,
+    fmt: str | None = None,
+    *,
+    idempotency_key: str | None = None,
+    **extra: Any,
+) -> httpx.Response:
+    """POST /v1/messages in the documented nested shape, whatever the answer; `body` defaults
+    to a unique text, `extra` goes into the JSON (e.g. `signature`, `reply_to`)."""
+    content: dict[str, Any] = {"body": f"m-{uuid.uuid4().hex}" if body is None else body}
+    if fmt is not None:
+        content["format"] = fmt
+    headers = dict(sender.headers)
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return await client.post(
+        "/v1/messages", headers=headers, json={"to": _recipient(to), "content": content, **extra}
+    )
 
 
 async def send(
     client: httpx.AsyncClient,
     sender: TestAgent,
-    to: str | int,
-    body: str = "hi",
+    to: TestAgent | str | int,
+    body: str | None = None,
     fmt: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """POST /v1/messages in the documented nested shape; asserts 201 and returns the message."""
-    content: dict[str, Any] = {"body": body}
-    if fmt is not None:
-        content["format"] = fmt
-    response = await client.post(
-        "/v1/messages", headers=sender.headers, json={"to": to, "content": content, **extra}
-    )
+    """post_message, asserting 201; returns the message."""
+    response = await post_message(client, sender, to, body, fmt, **extra)
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+async def befriend(client: httpx.AsyncClient, a: TestAgent, b: TestAgent) -> None:
+    """Make `a` and `b` friends through the documented endpoints (agentim-wire §4)."""
+    response = await client.post("/v1/friends/request", headers=a.headers, json={"addressee": b.id})
+    assert response.status_code in (200, 201), response.text
+    response = await client.post("/v1/friends/accept", headers=b.headers, json={"requester": a.id})
+    assert response.status_code in (200, 201), response.text
 
 
 async def pending(client: httpx.AsyncClient, agent: TestAgent, **params: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.api.helpers import assert_error, pending, send
+from tests.api.helpers import assert_error, befriend, pending, send
 from tests.conftest import register, unique_name
 
 if TYPE_CHECKING:
@@ -34,11 +34,6 @@ async def accept(client: httpx.AsyncClient, who: TestAgent, requester: str) -> d
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
-
-
-async def befriend(client: httpx.AsyncClient, a: TestAgent, b: TestAgent) -> None:
-    await request(client, a, b.id)
-    await accept(client, b, a.id)
 
 
 async def friend_ids(client: httpx.AsyncClient, who: TestAgent) -> list[str]:
@@ -346,7 +341,7 @@ async def test_delete_path_errors(client: httpx.AsyncClient, alice: TestAgent) -
 
 @pytest.mark.parametrize("limit", [0, 1001, "x"])
 async def test_list_limits_are_validated(
-    client: httpx.AsyncClient, alice: TestAgent, limit: object
+    client: httpx.AsyncClient, alice: TestAgent, limit: int | str
 ) -> None:
     for path in ("/v1/friends", "/v1/friends/pending", "/v1/friends/requests"):
         response = await client.get(path, headers=alice.headers, params={"limit": limit})

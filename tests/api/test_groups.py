@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -361,18 +362,19 @@ async def test_join_public_group_only(
 # --- mute --------------------------------------------------------------------------------------
 
 
-async def test_mute_blocks_sending_until_it_expires_or_is_lifted(
+async def test_mute_blocks_sending_until_it_is_lifted(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:
+    """Over HTTP; a timed mute's expiry: tests/services/test_group_mutes.py."""
     gid = (await create_group(client, alice, [bob]))["id"]
     muted = await client.post(
-        f"/v1/groups/{gid}/mute/{bob.id}", headers=alice.headers, json={"duration": 1}
+        f"/v1/groups/{gid}/mute/{bob.id}", headers=alice.headers, json={"duration": 60}
     )
     assert muted.status_code == 200, muted.text
     assert muted.json()["muted"] is True and muted.json()["muted_until"].endswith("Z")
+    until = datetime.fromisoformat(muted.json()["muted_until"].replace("Z", "+00:00"))
+    assert 50 < (until - datetime.now(UTC)).total_seconds() <= 60
     assert_error(await group_send(client, bob, gid), 403, "muted")
-    await asyncio.sleep(1.2)
-    await sent(client, bob, gid, "the mute expired")
     # permanent (no body, or duration 0) until unmuted
     forever = await client.post(f"/v1/groups/{gid}/mute/{bob.id}", headers=alice.headers)
     assert forever.status_code == 200, forever.text
@@ -611,8 +613,8 @@ async def test_garbage_paths_and_bodies_get_4xx_with_the_error_shape(
         "/role": {"role": "admin"},
     }
     for method, template in GROUP_PATHS:
-        body = next((b for k, b in bodies.items() if template.endswith(k)), {"name": "x"})
-        body = body if method in ("POST", "PUT", "PATCH") else None
+        found = next((b for k, b in bodies.items() if template.endswith(k)), {"name": "x"})
+        body = found if method in ("POST", "PUT", "PATCH") else None
         for segment, status in GARBAGE_SEGMENTS:
             paths = [template.replace("{g}", segment).replace("{m}", bob.id)]
             if "{m}" in template:
@@ -659,14 +661,14 @@ async def test_a_member_removed_during_sends_gets_exactly_the_messages_before_it
     gid = (await create_group(client, alice, [bob, carol]))["id"]
 
     async def kick() -> None:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # lands among the sends
         response = await client.delete(f"/v1/groups/{gid}/members/{bob.id}", headers=alice.headers)
         assert response.status_code == 200, response.text
 
     results = await asyncio.gather(
         *(group_send(client, alice, gid, f"m{i}") for i in range(30)), kick()
     )
-    assert all(r.status_code == 201 for r in results[:-1])
+    assert all(r is not None and r.status_code == 201 for r in results[:-1])
     history = (
         await client.get(f"/v1/groups/{gid}/messages", headers=carol.headers, params={"limit": 50})
     ).json()["messages"]
@@ -720,7 +722,7 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
         )
     )
     # After the group exists: a block refuses being added, not a membership that was there.
-    await store._write(write_rows)  # type: ignore[attr-defined]
+    await store._write(write_rows)
     message = Message(
         id=new_message_id(T0 // 1000, os.urandom(10)),
         sender_id=sender,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 import httpx
 import pytest
 
 from agentplaza.api.routes import health
-from agentplaza.bus.base import BusError
+from agentplaza.bus.base import Bus, BusError
 from tests.server import ServerProcess
 
 
@@ -56,10 +57,14 @@ class _Bus:
         return self._ping
 
 
+def _bus(ping: float | Exception | None) -> Bus:
+    return cast("Bus", _Bus(ping))  # only ping() is called
+
+
 async def test_bus_that_refuses_or_hangs_is_down(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(health, "BUS_PING_TIMEOUT_SECS", 0.05)
-    assert await health._bus_status(_Bus(0.0015)) == {"ok": True, "latency_ms": 1.5}
-    down = await health._bus_status(_Bus(BusError("connection refused")))
+    assert await health._bus_status(_bus(0.0015)) == {"ok": True, "latency_ms": 1.5}
+    down = await health._bus_status(_bus(BusError("connection refused")))
     assert down == {"ok": False, "error": "connection refused"}
-    hung = await health._bus_status(_Bus(None))
+    hung = await health._bus_status(_bus(None))
     assert hung["ok"] is False and "0.05 s" in str(hung["error"])

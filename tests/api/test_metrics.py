@@ -18,7 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.conftest import backend_env, register
+from tests.api.helpers import post_message
+from tests.conftest import NO_RATE_LIMITS, own_server, register
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
@@ -32,13 +33,8 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 def metrics_server(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("metrics"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-        ).start()
+    with own_server(backend, tmp_path_factory, "metrics", NO_RATE_LIMITS) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture
@@ -61,19 +57,6 @@ async def scrape(http: httpx.AsyncClient) -> Samples:
 def value(samples: Samples, name: str, **labels: str) -> float:
     """The sample's value; a series not exported yet counts as 0."""
     return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-async def send(
-    http: httpx.AsyncClient, sender: TestAgent, to: TestAgent, *, key: str | None = None
-) -> httpx.Response:
-    headers = dict(sender.headers)
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": uuid.uuid4().hex}},
-        headers=headers,
-    )
 
 
 def open_ws(server: ServerProcess, agent: TestAgent) -> connect:
@@ -129,13 +112,15 @@ async def test_sent_and_delivered_move_by_exactly_the_traffic(
     async with open_ws(metrics_server, alice) as ws:
         assert (await next_frame(ws))["type"] == "notifications"
         for _ in range(3):
-            assert (await send(http, bob, alice)).status_code == 201
+            assert (await post_message(http, bob, alice)).status_code == 201
         for _ in range(3):
             assert (await next_frame(ws))["type"] == "msg"
         key = uuid.uuid4().hex
-        assert (await send(http, bob, carol, key=key)).status_code == 201
-        assert (await send(http, bob, carol, key=key)).status_code == 200  # a replay
-        assert (await send(http, bob, carol)).status_code == 201
+        first = await post_message(http, bob, carol, idempotency_key=key)
+        assert first.status_code == 201
+        replay = await post_message(http, bob, carol, idempotency_key=key)
+        assert replay.status_code == 200
+        assert (await post_message(http, bob, carol)).status_code == 201
         polled = await http.get(
             "/v1/messages/pending", params={"timeout": 5}, headers=carol.headers
         )
@@ -203,7 +188,7 @@ async def test_connection_gauge_follows_live_connections_by_transport(
             http.get("/v1/messages/pending", params={"timeout": 30}, headers=bob.headers)
         )
         await until(http, lambda s: gauge(s, "longpoll") == poll_before + 1, "poll counted")
-        assert (await send(http, alice, bob)).status_code == 201  # answers the poll
+        assert (await post_message(http, alice, bob)).status_code == 201  # answers the poll
         assert len((await poll).json()) == 1
         await until(http, lambda s: gauge(s, "longpoll") == poll_before, "poll gone")
     await until(http, lambda s: gauge(s, "websocket") == ws_before, "WS gone")

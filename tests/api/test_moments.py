@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.api.helpers import assert_error, assert_no_server_errors, pending
+from tests.api.helpers import assert_error, assert_no_server_errors, befriend, pending
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess
 
@@ -65,19 +65,6 @@ async def get_json(
 async def feed_ids(client: httpx.AsyncClient, who: TestAgent, limit: int = 100) -> list[str]:
     data = await get_json(client, who, "/v1/moments/feed", limit=limit)
     return [m["id"] for m in data["moments"]]
-
-
-async def befriend(client: httpx.AsyncClient, a: TestAgent, b: TestAgent) -> None:
-    """Make `a` and `b` friends through the documented endpoints (agentim-wire §4)."""
-    response = await client.post("/v1/friends/request", headers=a.headers, json={"addressee": b.id})
-    if response.status_code in (404, 405) and response.json().get("detail") in (
-        "Not Found",
-        "Method Not Allowed",
-    ):
-        pytest.skip("POST /v1/friends/request is not implemented yet")
-    assert response.status_code in (200, 201), response.text
-    response = await client.post("/v1/friends/accept", headers=b.headers, json={"requester": a.id})
-    assert response.status_code in (200, 201), response.text
 
 
 async def moment_events(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from websockets.asyncio.client import connect
 
-from tests.api.helpers import assert_error, pending, wait_until
+from tests.api.helpers import assert_error, pending
 from tests.conftest import register
 from tests.server import ServerProcess
 
@@ -171,35 +170,3 @@ async def test_the_websocket_tells_the_counts_on_connect(
         "type": "notifications",
         "data": {"unread": 1, "unread_notifications": 1, "pending_friend_requests": 1},
     }
-
-
-async def test_notifications_expire_after_the_retention_period_read_or_not(
-    server_factory: Callable[..., ServerProcess],
-) -> None:
-    """The retention purge removes notifications older than `retention_days`, read or not;
-    what they told of (a pending friend request) stays."""
-    retention_secs = 2.0
-    srv = server_factory(
-        env={
-            "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
-            "AGENTPLAZA_RETENTION_DAYS": str(retention_secs / 86400),
-            "AGENTPLAZA_PURGE_INTERVAL_SECS": "0.2",
-        }
-    )
-    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
-        alice, bob, carol = [await register(client) for _ in range(3)]
-        await befriend_request(client, alice, bob)
-        await befriend_request(client, carol, bob)
-        listed = await notifications(client, bob)
-        assert len(listed["notifications"]) == 2
-        read = listed["notifications"][0]["id"]
-        marked = await client.post(f"/v1/notifications/{read}/read", headers=bob.headers)
-        assert marked.status_code == 200, marked.text
-
-        async def purged() -> bool:
-            return not (await notifications(client, bob))["notifications"]
-
-        await wait_until(purged, within=retention_secs + 10, what="the notifications to expire")
-        assert (await notifications(client, bob))["unread"] == 0
-        still = await client.get("/v1/friends/pending", headers=bob.headers)
-        assert {r["requester"] for r in still.json()["requests"]} == {alice.id, carol.id}

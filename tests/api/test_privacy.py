@@ -10,8 +10,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.api.helpers import WAIT_TIMEOUT, assert_error, pending, send
-from tests.api.test_friends import befriend, friend_ids, request, request_list
+from tests.api.helpers import WAIT_TIMEOUT, assert_error, befriend, pending, post_message, send
+from tests.api.test_friends import friend_ids, request, request_list
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess
 
@@ -33,12 +33,6 @@ async def put_settings(
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
-
-
-async def dm(client: httpx.AsyncClient, frm: TestAgent, to: TestAgent) -> httpx.Response:
-    return await client.post(
-        "/v1/messages", headers=frm.headers, json={"to": to.id, "content": {"body": "hi"}}
-    )
 
 
 async def block(client: httpx.AsyncClient, who: TestAgent, other: str) -> dict[str, Any]:
@@ -148,12 +142,12 @@ async def test_friends_only_refuses_strangers_and_admits_friends(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:
     await put_settings(client, bob, {"who_can_message": "friends_only"})
-    body = assert_error(await dm(client, alice, bob), 403, "messaging_restricted")
+    body = assert_error(await post_message(client, alice, bob), 403, "messaging_restricted")
     assert "only accepts messages from friends" in body["detail"]
     assert await pending(client, bob) == []  # nothing was delivered
 
     await befriend(client, alice, bob)
-    assert (await dm(client, alice, bob)).status_code == 201
+    assert (await post_message(client, alice, bob)).status_code == 201
     [item] = [i for i in await pending(client, bob) if i.get("type") != "friend_request"]
     assert (item["scene"], item["sender_relation"], item["trust_level"]) == (
         "dm",
@@ -161,7 +155,7 @@ async def test_friends_only_refuses_strangers_and_admits_friends(
         "trusted",
     )
     # Bob's setting only restricts what Bob receives.
-    assert (await dm(client, bob, alice)).status_code == 201
+    assert (await post_message(client, bob, alice)).status_code == 201
 
 
 async def test_nobody_refuses_even_friends(
@@ -169,12 +163,12 @@ async def test_nobody_refuses_even_friends(
 ) -> None:
     await befriend(client, alice, bob)
     await put_settings(client, bob, {"who_can_message": "nobody"})
-    assert_error(await dm(client, alice, bob), 403, "messaging_restricted")
+    assert_error(await post_message(client, alice, bob), 403, "messaging_restricted")
     stranger = await register(client, unique_name("stranger"))
-    assert_error(await dm(client, stranger, bob), 403, "messaging_restricted")
+    assert_error(await post_message(client, stranger, bob), 403, "messaging_restricted")
     assert [i for i in await pending(client, bob) if i.get("type") != "friend_request"] == []
     await put_settings(client, bob, {"who_can_message": "everyone"})
-    assert (await dm(client, stranger, bob)).status_code == 201
+    assert (await post_message(client, stranger, bob)).status_code == 201
 
 
 async def test_friend_override_trusts_a_stranger_and_passes_friends_only(
@@ -186,7 +180,7 @@ async def test_friend_override_trusts_a_stranger_and_passes_friends_only(
     assert (item["sender_relation"], item["trust_level"]) == ("stranger", "trusted")
     # The override is an allow-list entry under friends_only.
     await put_settings(client, bob, {"who_can_message": "friends_only"})
-    assert (await dm(client, alice, bob)).status_code == 201
+    assert (await post_message(client, alice, bob)).status_code == 201
 
 
 async def test_stranger_override_lowers_a_friends_trust(
@@ -209,8 +203,8 @@ async def test_block_refuses_dms_both_ways_and_nothing_is_delivered(
     assert (data["blocked"], data["agent_id"], data["changed"]) == (True, alice.id, True)
     assert (await block(client, bob, alice.id))["changed"] is False  # idempotent
 
-    assert_error(await dm(client, alice, bob), 403, "blocked")
-    assert_error(await dm(client, bob, alice), 403, "blocked")
+    assert_error(await post_message(client, alice, bob), 403, "blocked")
+    assert_error(await post_message(client, bob, alice), 403, "blocked")
     assert await pending(client, bob) == []
     assert await pending(client, alice) == []
 
@@ -225,7 +219,7 @@ async def test_block_refuses_dms_both_ways_and_nothing_is_delivered(
     assert response.json()["changed"] is True
     again = await client.delete(f"/v1/agents/block/{alice.id}", headers=bob.headers)
     assert (again.status_code, again.json()["changed"]) == (200, False)
-    assert (await dm(client, alice, bob)).status_code == 201
+    assert (await post_message(client, alice, bob)).status_code == 201
 
 
 async def test_block_ends_friendship_and_requests(
@@ -293,7 +287,7 @@ async def test_undiscoverable_accounts_leave_search_but_keep_their_profile(
     assert profile.status_code == 200, profile.text
     assert profile.json()["id"] == hidden.id
     # Still reachable by id for a DM too.
-    assert (await dm(client, shown, hidden)).status_code == 201
+    assert (await post_message(client, shown, hidden)).status_code == 201
     await put_settings(client, hidden, {"discoverable": True})
     assert await _search_ids(client, tag) == [hidden.id, shown.id]
 

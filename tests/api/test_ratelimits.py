@@ -88,13 +88,7 @@ async def test_send_limit_is_10_per_second_per_agent(
         )
         assert other.status_code == 201, other.text
         assert _limit_headers(other) == (10, 9, 1)
-
-        # Retry-After is honest: after waiting it, alice may send again.
-        await asyncio.sleep(1.0)
-        again = await c.post(
-            "/v1/messages", headers=alice.headers, json={"to": bob.id, "body": "!"}
-        )
-        assert again.status_code == 201, again.text
+        # That Retry-After is honest (the budget refills): tests/services/test_rate_limits.py.
 
 
 async def test_registration_limit_is_5_per_minute_per_ip(

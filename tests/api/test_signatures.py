@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.api.helpers import assert_error, pending, sync
+from tests.api.helpers import assert_error, pending, post_message, sync
 from tests.conftest import register, unique_name
 from tests.realtime.test_websocket import messages_until, open_ws, wait_live
 from tests.server import ServerProcess
@@ -45,16 +45,6 @@ async def register_key(
     response = await client.put(KEY_PATH, headers=agent.headers, json={"public_key": pem_of(key)})
     assert response.status_code == 200, response.text
     assert response.json()["public_key"] == pem_of(key)
-
-
-async def post_message(
-    client: httpx.AsyncClient, sender: TestAgent, to: str, body: str, **extra: Any
-) -> httpx.Response:
-    return await client.post(
-        "/v1/messages",
-        headers=sender.headers,
-        json={"to": to, "content": {"format": "text", "body": body}, **extra},
-    )
 
 
 def assert_verified(message: dict[str, Any], signature: str, pem: str) -> None:
@@ -141,7 +131,7 @@ async def test_bad_keys_are_refused(
     client: httpx.AsyncClient, alice: TestAgent, public_key: Any, code: str
 ) -> None:
     if public_key == "P384":
-        public_key = pem_of(ec.generate_private_key(ec.SECP384R1()))  # type: ignore[arg-type]
+        public_key = pem_of(ec.generate_private_key(ec.SECP384R1()))
     elif public_key == "RSA":
         public_key = _rsa_pem()
     response = await client.put(KEY_PATH, headers=alice.headers, json={"public_key": public_key})

@@ -16,7 +16,7 @@ from agentim.webhook import WebhookVerifier
 from aiohttp import web
 
 from tests.api.helpers import assert_error, send, wait_until
-from tests.conftest import backend_env, register, unique_name
+from tests.conftest import own_server, register, unique_name
 from tests.server import TEST_HOST, ServerProcess, free_port
 
 if TYPE_CHECKING:
@@ -97,11 +97,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture(scope="module")
 def hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server that may call 127.0.0.1, with tiny retry delays."""
-    with backend_env(backend) as env:
-        proc = ServerProcess(data_dir=tmp_path_factory.mktemp("hooks"), env={**env, **FAST})
-        proc.start()
+    with own_server(backend, tmp_path_factory, "hooks", FAST) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture
@@ -444,7 +441,7 @@ async def test_a_delivery_past_the_horizon_is_given_up_and_reported(
         sent = await send(client, alice, bob.id, "never")
 
         async def given_up() -> bool:
-            return (await state(client, bob))["failed"] == 1
+            return bool((await state(client, bob))["failed"] == 1)
 
         await wait_until(given_up, WAIT, "the delivery to be given up")
         got = await state(client, bob)

@@ -27,7 +27,7 @@ class HttpProxy:
         self.seen: list[tuple[str, str]] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._transports: set[asyncio.WriteTransport] = set()
 
     @property
     def url(self) -> str:

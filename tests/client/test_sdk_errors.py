@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -87,12 +88,26 @@ async def test_rate_limited_with_retry_after(
     assert bodies[-3:] == ["r0", "r1", "r2"] and len(set(bodies)) == len(bodies)
 
 
+async def _close(listener: asyncio.Server, accepted: list[asyncio.StreamWriter]) -> None:
+    """Close a test listener and the connections it accepted, on this loop: a socket left to
+    the garbage collector is a leak (ResourceWarning)."""
+    listener.close()
+    for writer in accepted:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    await listener.wait_closed()
+
+
 async def test_connection_refused_and_timeout() -> None:
     async with AsyncClient("am_x", server=f"http://{TEST_HOST}:{free_port()}", max_retries=1) as c:
         with pytest.raises(PlazaConnectionError):
             await c.me()
 
+    accepted: list[asyncio.StreamWriter] = []
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
         await asyncio.sleep(30)
 
     listener = await asyncio.start_server(silent, TEST_HOST, 0)
@@ -102,7 +117,7 @@ async def test_connection_refused_and_timeout() -> None:
             with pytest.raises(PlazaTimeoutError):
                 await c.send("10001", "never answered")
     finally:
-        listener.close()
+        await _close(listener, accepted)
 
 
 async def test_server_error_retried_only_when_safe() -> None:
@@ -131,6 +146,7 @@ async def test_server_error_retried_only_when_safe() -> None:
         )
         await writer.drain()
         writer.close()
+        await writer.wait_closed()
 
     listener = await asyncio.start_server(unavailable, TEST_HOST, 0)
     url = f"http://{TEST_HOST}:{listener.sockets[0].getsockname()[1]}"
@@ -149,7 +165,7 @@ async def test_server_error_retried_only_when_safe() -> None:
                 await c.send("10001", "keyed, so retried")
             assert hits == ["POST"] * 3
     finally:
-        listener.close()
+        await _close(listener, [])
 
 
 async def test_retried_send_is_delivered_once(

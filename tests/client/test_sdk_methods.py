@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -224,7 +225,7 @@ async def test_moments_and_notifications(
 
 
 async def test_files_avatar_and_signed_sends(
-    make_api: MakeApi, client: httpx.AsyncClient, alice: Registered, bob: Registered, tmp_path
+    make_api: MakeApi, client: httpx.AsyncClient, alice: Registered, bob: Registered, tmp_path: Path
 ) -> None:
     from agentplaza.sdk.signing import Signer, generate_private_key_pem
 

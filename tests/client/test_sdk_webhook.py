@@ -8,6 +8,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ SECRET = "whsec_test"
 
 
 @contextlib.asynccontextmanager
-async def serving(app: object) -> AsyncIterator[str]:
+async def serving(app: Callable[..., Any]) -> AsyncIterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=TEST_HOST, port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -46,7 +47,7 @@ async def test_server_delivers_to_the_receiver(
         received.append(msg)
         arrived.set()
 
-    def app_factory() -> object:
+    def app_factory() -> Callable[..., Any]:
         async def app(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
             inner = webhook_app(secret_box[0], handler) if secret_box else None
             if inner is None:

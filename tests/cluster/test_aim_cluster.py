@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.api.helpers import send
 from tests.cluster.conftest import Cluster, clients
 from tests.conftest import register
 from tests.realtime.aimclient import ACK, ERROR, MESSAGE, sdk_connection, sdk_frame
-from tests.realtime.test_aim import metric, pending, send
+from tests.realtime.test_aim import metric, pending
 from tests.server import AIM_HOST, free_port
 
 pytestmark = pytest.mark.slow

@@ -145,7 +145,7 @@ async def test_sigkill_of_a_node_mid_load_loses_no_acknowledged_message(
             a.kill()
             await asyncio.gather(*workers)
             last = await _post(via_b, senders[0], receiver.id, "after the kill")
-            got = []
+            got: list[dict[str, Any]] = []
             while not got or got[-1]["id"] != last:
                 got.append(await next_message(ws))
     assert [m["seq"] for m in got] == list(range(1, len(got) + 1))

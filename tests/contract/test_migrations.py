@@ -73,7 +73,8 @@ def test_name_skeleton_backfill_survives_existing_look_alikes(database_url: str)
     upgrade_to_head(database_url)
     engine = create_engine(sqlalchemy_url(database_url))
     with engine.begin() as conn:
-        rows = dict(conn.execute(text("SELECT id, name_skeleton FROM accounts")).fetchall())
+        found = conn.execute(text("SELECT id, name_skeleton FROM accounts")).fetchall()
+        rows: dict[str, str | None] = {r[0]: r[1] for r in found}
         assert rows == {
             "10001": "alice",
             "10002": None,

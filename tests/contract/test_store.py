@@ -152,6 +152,7 @@ async def test_threads_are_listed_latest_first_and_readable_only_by_participants
     await store.append_message(dm(c, a, "ca", at=T0 + 10), to(a), idempotency_key=None)
     threads = await store.list_threads(a, limit=10)
     assert [t.peer_id for t in threads] == [c, b]
+    assert threads[1].last_message is not None
     assert threads[1].last_message.body == "ab4"
     ab = dm_thread_id(a, b)
     assert await store.read_thread(c, ab, before_num=None, limit=10) is None

@@ -21,7 +21,8 @@ import pytest
 
 from agentplaza.realtime.aim import bind_host
 from agentplaza.settings import Settings
-from tests.conftest import backend_env, register
+from tests.api.helpers import send
+from tests.conftest import NO_RATE_LIMITS, own_server, register
 from tests.realtime.aimclient import (
     ACK,
     ERROR,
@@ -42,31 +43,21 @@ if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test 
 
 @pytest.fixture(scope="module")
 def aim_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("aim"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
-            host=AIM_HOST,
-            aim_port=free_port(AIM_HOST),
-        ).start()
+    with own_server(
+        backend,
+        tmp_path_factory,
+        "aim",
+        NO_RATE_LIMITS,
+        host=AIM_HOST,
+        aim_port=free_port(AIM_HOST),
+    ) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture
 async def http(aim_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=aim_server.url, timeout=30) as c:
         yield c
-
-
-async def send(http: httpx.AsyncClient, sender: TestAgent, to: TestAgent, body: str) -> Any:
-    response = await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": body}},
-        headers=sender.headers,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def pending(http: httpx.AsyncClient, who: TestAgent) -> list[dict[str, Any]]:

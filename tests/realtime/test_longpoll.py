@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
-from tests.conftest import backend_env, register
+from tests.api.helpers import send
+from tests.conftest import NO_RATE_LIMITS, own_server, register
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
@@ -28,13 +28,9 @@ PARK_TIMEOUT_SECS = 10.0
 
 @pytest.fixture(scope="module")
 def lp_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("longpoll"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_HEALTH_DETAILS": "1"},
-        ).start()
+    env = {**NO_RATE_LIMITS, "AGENTPLAZA_HEALTH_DETAILS": "1"}
+    with own_server(backend, tmp_path_factory, "longpoll", env) as proc:
         yield proc
-        proc.stop()
 
 
 @pytest.fixture
@@ -56,17 +52,6 @@ async def wait_parked(http: httpx.AsyncClient, count: int) -> None:
             if await connections(http) >= count:
                 return
             await asyncio.sleep(0.01)
-
-
-async def send(http: httpx.AsyncClient, sender: TestAgent, to: TestAgent) -> dict[str, Any]:
-    response = await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": f"lp-{uuid.uuid4().hex}"}},
-        headers=sender.headers,
-    )
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
 
 
 async def timed_pending(

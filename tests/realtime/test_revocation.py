@@ -19,10 +19,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests import conftest
-from tests.api.helpers import assert_error
+from tests.api.helpers import assert_error, send
 from tests.conftest import register, unique_name
 from tests.realtime.test_sse import Stream, open_stream
-from tests.realtime.test_websocket import next_message, open_ws, send, wait_live
+from tests.realtime.test_websocket import next_message, open_ws, wait_live
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class

@@ -10,7 +10,6 @@ import json
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -19,11 +18,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.api.helpers import post_message
 from tests.conftest import register
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
-    from tests.conftest import TestAgent
+    pass
 
 # Far above what "at once" may take, so a shutdown that waits for the drain cannot pass.
 DRAIN_SECS = 10
@@ -52,14 +52,6 @@ async def wait_connections(http: httpx.AsyncClient, count: int) -> None:
             if (await http.get("/health")).json()["connections"] >= count:
                 return
             await asyncio.sleep(0.02)
-
-
-async def send(http: httpx.AsyncClient, sender: TestAgent, to: TestAgent) -> httpx.Response:
-    return await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": uuid.uuid4().hex}},
-        headers=sender.headers,
-    )
 
 
 async def test_sigterm_sends_live_connections_away_at_once_and_exits_0(
@@ -104,7 +96,7 @@ async def test_sends_acknowledged_around_sigterm_survive_a_restart(
         alice, bob = await register(http), await register(http)
         # A burst in flight when the signal lands: whatever the server acknowledged must be
         # stored (in-flight requests drain, queued writes flush); the rest may be refused.
-        sends = [asyncio.ensure_future(send(http, bob, alice)) for _ in range(50)]
+        sends = [asyncio.ensure_future(post_message(http, bob, alice)) for _ in range(50)]
         first = await asyncio.wait(sends, return_when=asyncio.FIRST_COMPLETED)
         assert first
         sigterm(srv)

@@ -1,7 +1,7 @@
 """Server-Sent Events GET /v1/stream against a real server: frame format, backlog, live order,
-resume with Last-Event-ID and since_seq (also during a burst), heartbeats, auth (headers and
-?token=), the per-address cap, slow consumers, group and friend_request events, shutdown.
-See docs/realtime.md.
+resume with Last-Event-ID and since_seq (during a burst: test_resume.py), heartbeats, auth
+(headers and ?token=), the per-address cap, slow consumers, group and friend_request events,
+shutdown. See docs/realtime.md.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from tests.api.helpers import send
 from tests.conftest import register
 from tests.server import ServerProcess
 
@@ -140,19 +141,6 @@ async def open_stream(
         yield Stream(response)
 
 
-async def send(
-    http: httpx.AsyncClient, sender: TestAgent, to: TestAgent, text: str
-) -> dict[str, Any]:
-    response = await http.post(
-        "/v1/messages",
-        json={"to": to.id, "content": {"format": "text", "body": text}},
-        headers=sender.headers,
-    )
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
-
-
 def assert_contiguous(messages: list[Frame], first: int, last: int) -> None:
     seqs = [m["seq"] for m in messages]
     assert seqs == list(range(first, last + 1)), seqs
@@ -270,49 +258,7 @@ async def test_group_messages_and_friend_requests_arrive(
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-# --- resume ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("how", ["last-event-id", "since-seq"])
-async def test_resume_gets_exactly_what_was_missed_even_during_a_burst(
-    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent, how: str
-) -> None:
-    carol = await register(client)
-    async with open_stream(client, bob) as stream:
-        await stream.wait_live()
-        for i in range(3):
-            await send(client, alice, bob, body(f"before{i}"))
-        seen = [await stream.next_message() for _ in range(3)]
-    assert_contiguous(seen, 1, 3)
-    # Acked or not, a resume continues after the position: ack one of the missed ones.
-    offline = [await send(client, carol, bob, body(f"offline{i}")) for i in range(3)]
-    acked = await client.post(f"/v1/messages/{offline[0]['id']}/ack", headers=bob.headers)
-    assert acked.status_code == 204
-
-    burst_size, workers = 40, 8
-    started = asyncio.Event()
-    burst_bodies: list[str] = []
-
-    async def burst(worker: int) -> None:
-        for i in range(worker, burst_size, workers):
-            text = body(f"burst{i}")
-            burst_bodies.append(text)
-            await send(client, alice if i % 2 else carol, bob, text)
-            started.set()
-
-    tasks = [asyncio.create_task(burst(w)) for w in range(workers)]
-    await asyncio.wait_for(started.wait(), EVENT_TIMEOUT_SECS)
-    by_header = how == "last-event-id"
-    async with open_stream(  # connects while the burst runs
-        client, bob, last_event_id=3 if by_header else None, since_seq=None if by_header else 3
-    ) as stream:
-        await asyncio.wait_for(asyncio.gather(*tasks), 30)
-        sentinel = await send(client, alice, bob, body("sentinel"))
-        got = await stream.messages_until(sentinel["content"]["body"])
-    assert_contiguous(got, 4, 3 + len(offline) + burst_size + 1)
-    got_bodies = [m["content"]["body"] for m in got]
-    assert got_bodies[:3] == [m["content"]["body"] for m in offline]
-    assert set(got_bodies[3:-1]) == set(burst_bodies)
-
-
+# --- resume (the burst scenario, over every transport: test_resume.py) -----------------------
 async def test_last_event_id_wins_over_since_seq(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:

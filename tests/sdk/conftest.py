@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import pytest
 from agentim import Agent, AgentIMClient, Message
 
 from tests.aimlock import SDK_AIM_HOST, sdk_aim_port
-from tests.conftest import backend_env
+from tests.conftest import NO_RATE_LIMITS, own_server
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
@@ -50,15 +51,31 @@ def server(
     if sdk_transport == "ws":
         yield server
         return
-    with sdk_aim_port() as port, backend_env(backend) as env:
-        proc = ServerProcess(
-            data_dir=tmp_path_factory.mktemp("aim-server"),
-            env={**env, "AGENTPLAZA_RATE_LIMITS_ENABLED": "0"},
+    with (
+        sdk_aim_port() as port,
+        own_server(
+            backend,
+            tmp_path_factory,
+            "aim-server",
+            NO_RATE_LIMITS,
             host=SDK_AIM_HOST,
             aim_port=port,
-        ).start()
+        ) as proc,
+    ):
         yield proc
-        proc.stop()
+
+
+# The SDK leaves sockets for the garbage collector (aiohttp sessions of some helpers, an AIM
+# socket it reconnected): their ResourceWarnings are ignored in these modules only (each sets
+# `pytestmark = SDK_LEAKS`), and `collect_sdk_garbage` makes them surface here, not in
+# whichever test happens to run when the collector gets to them. Leaks anywhere else still fail.
+SDK_LEAKS = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+@pytest.fixture(autouse=True)
+def collect_sdk_garbage() -> Iterator[None]:
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +150,9 @@ async def stop_agent(running: RunningAgent) -> None:
     aim = getattr(running.agent._conn, "_aim", None)
     if aim is not None:
         aim.close()
+        if aim._writer is not None:  # close() only schedules it: let it finish on this loop
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(aim._writer.wait_closed(), EVENT_TIMEOUT)
 
 
 @contextlib.asynccontextmanager

@@ -12,10 +12,14 @@ import httpx
 import pytest
 from agentim import Agent, Message
 
+from tests.api.helpers import send
 from tests.conftest import register
-from tests.realtime.test_aim import metric, send
-from tests.sdk.conftest import EVENT_TIMEOUT, expected_transport, push_transport
+from tests.realtime.test_aim import metric
+from tests.sdk.conftest import EVENT_TIMEOUT, SDK_LEAKS, expected_transport, push_transport
 from tests.server import ServerProcess
+
+pytestmark = SDK_LEAKS
+
 
 METRIC_TRANSPORT = {"aim": "aim", "ws": "websocket"}
 

@@ -19,11 +19,21 @@ import pytest
 from agentim import Agent, AgentIMError, AuthError, Message, NotFoundError
 
 from tests.conftest import register
-from tests.sdk.conftest import EVENT_TIMEOUT, RunningAgent, sdk_client, stop_agent, wait_connected
+from tests.sdk.conftest import (
+    EVENT_TIMEOUT,
+    SDK_LEAKS,
+    RunningAgent,
+    sdk_client,
+    stop_agent,
+    wait_connected,
+)
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
     from tests.conftest import TestAgent
+
+
+pytestmark = SDK_LEAKS
 
 
 @dataclass

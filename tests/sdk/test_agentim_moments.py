@@ -11,13 +11,16 @@ import httpx
 import pytest
 from agentim import MomentEvent
 
-from tests.api.test_moments import befriend
+from tests.api.helpers import befriend
 from tests.conftest import register, unique_name
-from tests.sdk.conftest import EVENT_TIMEOUT, run_agent, sdk_client
+from tests.sdk.conftest import EVENT_TIMEOUT, SDK_LEAKS, run_agent, sdk_client
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
     from tests.conftest import TestAgent
+
+
+pytestmark = SDK_LEAKS
 
 
 def _ids(moments: list[dict[str, Any]]) -> list[str]:

@@ -27,6 +27,7 @@ from tests.conftest import register
 from tests.netproxy import DroppableProxy
 from tests.sdk.conftest import (
     EVENT_TIMEOUT,
+    SDK_LEAKS,
     RunningAgent,
     run_agent,
     sdk_client,
@@ -36,6 +37,9 @@ from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # not imported at runtime: pytest would try to collect the `Test*` class
     from tests.conftest import TestAgent
+
+pytestmark = SDK_LEAKS
+
 
 AGENTIM_CLI = Path(sys.executable).with_name("agentim")
 
@@ -79,7 +83,7 @@ async def first_pending(c: AgentIMClient) -> list[dict[str, Any]]:
 
     async def poll() -> list[dict[str, Any]]:
         while True:
-            items = await c.pending(timeout=5)
+            items: list[dict[str, Any]] = await c.pending(timeout=5)
             if items:
                 return items
 

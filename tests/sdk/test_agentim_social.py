@@ -15,11 +15,21 @@ import pytest
 from agentim import Agent, AgentIMError, FriendRequest, NotFoundError
 
 from tests.conftest import register, unique_name
-from tests.sdk.conftest import EVENT_TIMEOUT, RunningAgent, sdk_client, stop_agent, wait_connected
+from tests.sdk.conftest import (
+    EVENT_TIMEOUT,
+    SDK_LEAKS,
+    RunningAgent,
+    sdk_client,
+    stop_agent,
+    wait_connected,
+)
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:
     from tests.conftest import TestAgent
+
+
+pytestmark = SDK_LEAKS
 
 
 async def http_pending(client: httpx.AsyncClient, who: TestAgent) -> list[dict[str, object]]:

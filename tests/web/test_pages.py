@@ -80,7 +80,12 @@ async def test_hostile_content_is_inert(browser: Any, web_server: ServerProcess)
     ctx = await browser.new_context(base_url=web_server.url, bypass_csp=True)
     page = await ctx.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    async def on_dialog(dialog: Any) -> None:  # Playwright awaits a coroutine handler
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     try:
         # A /v1 agent's key works on /chatr, under its display name: a hostile one here.
         async with httpx.AsyncClient(base_url=web_server.url) as client:

@@ -234,13 +234,16 @@ def create_session_txn(
     )
 
 
-def find_session_txn(txn: Txn, token_hash: str, *, now_us: int) -> Account | None:
-    """The account of an unexpired session token."""
+def find_session_txn(txn: Txn, token_hash: str, *, now_us: int) -> tuple[Account, int] | None:
+    """The account of an unexpired session token, and when the session expires (µs)."""
     row = txn.execute(
-        "SELECT account_id FROM sessions WHERE token_hash = ? AND expires_at > ?",
+        "SELECT account_id, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
         (token_hash, now_us),
     ).fetchone()
-    return get_account_txn(txn, AccountId(row[0])) if row else None
+    if row is None:
+        return None
+    account = get_account_txn(txn, AccountId(row[0]))
+    return None if account is None else (account, int(row[1]))
 
 
 def list_sessions_txn(txn: Txn, account_id: AccountId, *, now_us: int) -> list[SessionInfo]:
