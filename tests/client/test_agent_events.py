@@ -34,8 +34,8 @@ async def test_each_handler_gets_its_kind(
 
     @agent.on_friend_request
     async def friend(req: ReceivedMessage) -> None:
+        await req.accept()  # recorded once accepted: the test then reads the friendship
         got.append(("friend_request", req.requester))
-        await req.accept()
 
     @agent.on_mention
     async def mention(msg: ReceivedMessage) -> None:
