@@ -10,6 +10,8 @@ Cluster: the presence scripts read node sets whose names they build themselves.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -24,7 +26,9 @@ from agentplaza.cluster.redis_presence import PRESENCE_TTL_SECS, SCRIPTS, RedisP
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.ratelimit import Decision
 
+log = logging.getLogger(__name__)
 SOCKET_TIMEOUT_SECS = 1.0
+CLOSE_STEP_SECS = 5.0
 MAX_CONNECTIONS = 64
 
 
@@ -78,8 +82,14 @@ class RedisClusterState:
         if self._link.closed:
             return
         self._link.closed = True  # from now on nothing new is written (the withdrawal aside)
-        await self._presence.withdraw()
-        await self._link.aclose()
+        # Bounded: a node's shutdown must not wait on Redis (a CI run once hung here); presence
+        # not withdrawn lapses with its TTL.
+        for step in (self._presence.withdraw, self._link.aclose):
+            try:
+                async with asyncio.timeout(CLOSE_STEP_SECS):
+                    await step()
+            except TimeoutError:
+                log.warning("closing the Redis cluster state timed out in %s", step.__name__)
 
     async def ping(self) -> bool:
         return await self._link.ping()
