@@ -158,12 +158,15 @@ class AimSink(OrderedSink):
 
     async def close(self, reason: str) -> None:
         self.closed = True
-        if self.on_drop is not None:
-            await self.on_drop()
+        # The peer is told before anything awaits: detaching may wait on the bus (a Redis
+        # unsubscribe), and the connection's own handler would meanwhile close the socket
+        # without the ERROR frame.
         if reason == "slow consumer":
             self._conn.writer.transport.abort()  # its buffer is full: an ERROR frame would wait
         else:
             self._conn.refuse(reason, _CLOSE_CODES.get(reason, "going_away"))
+        if self.on_drop is not None:
+            await self.on_drop()
 
 
 class AimServer:
