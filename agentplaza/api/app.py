@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket
 
 from agentplaza import __version__
 from agentplaza.api import sends
-from agentplaza.api.dialects import ai, chatr
+from agentplaza.api.dialects import ai, chatr, studio
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
@@ -63,7 +63,7 @@ from agentplaza.web.cookies import peer_address
 from agentplaza.web.site import install_web
 
 log = logging.getLogger(__name__)
-_API_PREFIXES = ("/v1/", "/chatr/", "/ai/", "/metrics", "/health")
+_API_PREFIXES = ("/v1/", "/chatr/", "/ai/", "/studio/", "/metrics", "/health")
 
 
 class AgentplazaApp:
@@ -218,6 +218,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         keys.router,
         ai.router,
         chatr.router,
+        *studio.routers,
         admin.router,
     ):
         app.include_router(router)

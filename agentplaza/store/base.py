@@ -178,6 +178,14 @@ class Store(Engine):
     get_public_keys = read(q_keys.get_public_keys_txn)
     delete_public_key = write(q_keys.delete_public_key_txn)
 
+    # --- LLM providers (issue 15) --------------------------------------------------------------
+
+    # --- hosted agents: configuration, usage, reply progress (issue 15) ----------------------
+
+    # --- studio conversations (issue 15) -------------------------------------------------------
+
+    # --- studio chat rooms (issue 15) ----------------------------------------------------------
+
 
 def _select_one_txn(txn: Txn) -> None:
     txn.execute("SELECT 1").fetchone()

@@ -422,3 +422,11 @@ room_verifications = Table(
     Column("approved_at", BigInteger),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# --- LLM providers (issue 15, migration 0010) ---------------------------------------------------
+
+# --- hosted agents (issue 15, migration 0011) ----------------------------------------------------
+
+# --- studio conversations (issue 15, migration 0012) ---------------------------------------------
+
+# --- studio chat rooms (issue 15, migration 0013) ------------------------------------------------

@@ -1,0 +1,16 @@
+"""/studio: seed 004's LLM chat platform (auth, providers, agents, tools, conversations,
+messages, chat rooms and their WebSocket) over the plaza's services. docs/studio.md maps it.
+
+Each module holds one area of the seed's API; `routers` lists them for api/app.py.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from agentplaza.api.dialects.studio import info
+
+routers: tuple[APIRouter, ...] = (
+    info.router,
+    # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
+)

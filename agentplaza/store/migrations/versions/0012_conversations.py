@@ -1,0 +1,19 @@
+"""conversations: issue 15 (hosted LLM agents, /studio). Filled in by its owner.
+
+Revision ID: 0012
+"""
+
+from __future__ import annotations
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
