@@ -22,7 +22,9 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
-def studio_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def studio_server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """One studio server per backend for the session (like `server`, plus loopback providers)."""
     with own_server(backend, tmp_path_factory, "studio", STUDIO_ENV) as proc:
         yield proc
