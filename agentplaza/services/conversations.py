@@ -20,7 +20,7 @@ from agentplaza.domain.conversations import (
     ConversationChanges,
     StudioMessage,
 )
-from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
+from agentplaza.domain.errors import ErrorCode, Invalid, NotFound, PayloadTooLarge
 from agentplaza.domain.ids import is_sortable_id, new_sortable_id
 from agentplaza.services.conversation_turns import ModelAccess, Turn, TurnRunner
 from agentplaza.services.runtime import Runtime
@@ -163,6 +163,9 @@ class Conversations:
         turn, not yet started: iterate `Turn.events()` to run it, and always `release()`."""
         if not content.strip():
             raise Invalid("content is empty", ErrorCode.INVALID_CONTENT)
+        limit = self._runtime.settings.studio_max_content_chars
+        if len(content) > limit:
+            raise PayloadTooLarge(f"content is longer than {limit} characters")
         conversation = await self.get(owner, conversation_id)
         return await self._turns.begin(owner.id, conversation, content, tools_enabled=tools_enabled)
 

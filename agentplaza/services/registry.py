@@ -11,6 +11,8 @@ import asyncio
 from dataclasses import dataclass
 
 from agentplaza.services.accounts import Accounts
+from agentplaza.services.conversation_models import StudioModels
+from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
@@ -44,6 +46,7 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    conversations: Conversations
 
 
 def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
@@ -71,4 +74,5 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=RateLimiter(runtime),
+        conversations=Conversations(runtime, models=StudioModels()),
     )

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import info
+from agentplaza.api.dialects.studio import conversations, info, messages
 
 routers: tuple[APIRouter, ...] = (
     info.router,
+    conversations.router,
+    messages.router,
     # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
 )
