@@ -83,11 +83,14 @@ class Settings:
     aim_idle_timeout_secs: float = 90.0
     aim_max_frame_bytes: int = 1_048_576
     admin_users: str = ""
+    # Issue 15, tools and the turn runner (services/tools/, services/turns.py).
+    llm_max_tool_rounds: int = 5
+    llm_tool_timeout_secs: float = 20.0
+    llm_http_fetch_allowed_hosts: str = ""
     # --- studio conversations (issue 15) ---
     studio_history_tokens: int = 8000
     studio_max_content_chars: int = 32_000
     studio_max_tokens_cap: int = 16_384
-    studio_max_tool_rounds: int = 5
     studio_max_streams_per_account: int = 4
 
     @property

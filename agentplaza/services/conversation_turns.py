@@ -16,6 +16,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from agentplaza.domain.accounts import Account
 from agentplaza.domain.conversations import (
     MESSAGE_PREFIX,
     Conversation,
@@ -75,7 +76,7 @@ class ModelAccess(Protocol):
         ...
 
     async def resolve(
-        self, owner: AccountId, conversation: Conversation, *, tools_enabled: bool
+        self, owner: Account, conversation: Conversation, *, tools_enabled: bool
     ) -> Resolved:
         """Who answers (agent, else provider + model, else the owner's provider serving the
         model); Invalid when none can, RateLimited/Forbidden when an agent is over budget."""
@@ -218,11 +219,12 @@ class TurnRunner:
         return new_sortable_id(MESSAGE_PREFIX, now_us // 1000, self.runtime.random_bytes(10))
 
     async def begin(
-        self, owner: AccountId, conversation: Conversation, content: str, *, tools_enabled: bool
+        self, account: Account, conversation: Conversation, content: str, *, tools_enabled: bool
     ) -> Turn:
+        owner = account.id
         self.slots.acquire(owner)
         try:
-            resolved = await self.models.resolve(owner, conversation, tools_enabled=tools_enabled)
+            resolved = await self.models.resolve(account, conversation, tools_enabled=tools_enabled)
             store = self.runtime.store
             now = self.runtime.clock_us()
             user = NewMessage(id=self.new_message_id(now), role=MessageRole.USER, content=content)

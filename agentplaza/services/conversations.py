@@ -167,7 +167,7 @@ class Conversations:
         if len(content) > limit:
             raise PayloadTooLarge(f"content is longer than {limit} characters")
         conversation = await self.get(owner, conversation_id)
-        return await self._turns.begin(owner.id, conversation, content, tools_enabled=tools_enabled)
+        return await self._turns.begin(owner, conversation, content, tools_enabled=tools_enabled)
 
     async def send(
         self, owner: Account, conversation_id: str, content: str, *, tools_enabled: bool
