@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from agentplaza.llm.clients import open_client
+from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.conversation_models import StudioModels
 from agentplaza.services.conversations import Conversations
@@ -18,6 +20,7 @@ from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -48,6 +51,7 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
     tools: ToolRegistry
     turns: Turns
     conversations: Conversations
@@ -70,6 +74,7 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     return Services(
         runtime=runtime,
         accounts=accounts,
@@ -86,5 +91,18 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         limiter=limiter,
         tools=tools,
         turns=turns,
-        conversations=Conversations(runtime, models=StudioModels(tools=tools, turns=turns)),
+        providers=providers,
+        conversations=Conversations(
+            runtime, models=StudioModels(providers=providers, tools=tools, turns=turns)
+        ),
+    )
+
+
+def _sealer(runtime: Runtime) -> Sealer:
+    settings = runtime.settings
+    return load_sealer(
+        secret_key=settings.llm_secret_key,
+        previous_keys=settings.llm_previous_secret_keys,
+        data_dir=settings.data_dir,
+        shared_database=not settings.effective_database_url.startswith("sqlite"),
     )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import conversations, info, messages
+from agentplaza.api.dialects.studio import auth, conversations, info, messages, providers
 
 routers: tuple[APIRouter, ...] = (
     info.router,
+    auth.router,
+    providers.router,
     conversations.router,
     messages.router,
-    # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
+    # issue 15: tools, agents, chat_rooms
 )
