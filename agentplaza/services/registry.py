@@ -10,12 +10,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from agentplaza.llm.clients import open_client
+from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
+from agentplaza.services.conversation_models import StudioModels
+from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -23,6 +28,8 @@ from agentplaza.services.runtime import Runtime
 from agentplaza.services.sending import Sending
 from agentplaza.services.signatures import Signatures
 from agentplaza.services.social import Social
+from agentplaza.services.tools import ToolRegistry, build_tools
+from agentplaza.services.turns import Turns
 from agentplaza.services.webhooks import Webhooks
 from agentplaza.store.blobs import BlobStore
 
@@ -44,6 +51,10 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
+    tools: ToolRegistry
+    turns: Turns
+    conversations: Conversations
 
 
 def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
@@ -54,21 +65,44 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
     notifications = Notifications(runtime, publisher)
     accounts = Accounts(runtime)
     files = Files(runtime, accounts=accounts, blobs=blobs)
+    # Image messages may share (and grant) our files.
+    sending = Sending(runtime, publisher=publisher, notifications=notifications, attachments=files)
+    groups = Groups(runtime, notifications)
+    moments = Moments(runtime, notifications)
+    limiter = RateLimiter(runtime)
+    tools = build_tools(
+        runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
+    )
+    turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     return Services(
         runtime=runtime,
         accounts=accounts,
-        # Image messages may share (and grant) our files.
-        sending=Sending(
-            runtime, publisher=publisher, notifications=notifications, attachments=files
-        ),
+        sending=sending,
         messaging=Messaging(runtime),
         notifications=notifications,
         social=Social(runtime, notifications),
-        groups=Groups(runtime, notifications),
-        moments=Moments(runtime, notifications),
+        groups=groups,
+        moments=moments,
         files=files,
         webhooks=webhooks,
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
-        limiter=RateLimiter(runtime),
+        limiter=limiter,
+        tools=tools,
+        turns=turns,
+        providers=providers,
+        conversations=Conversations(
+            runtime, models=StudioModels(providers=providers, tools=tools, turns=turns)
+        ),
+    )
+
+
+def _sealer(runtime: Runtime) -> Sealer:
+    settings = runtime.settings
+    return load_sealer(
+        secret_key=settings.llm_secret_key,
+        previous_keys=settings.llm_previous_secret_keys,
+        data_dir=settings.data_dir,
+        shared_database=not settings.effective_database_url.startswith("sqlite"),
     )

@@ -16,6 +16,7 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.rooms import RoomAgent
 from agentplaza.store.engine import Engine, Txn, read, write
 from agentplaza.store.queries import accounts as q_accounts
+from agentplaza.store.queries import conversations as q_conversations
 from agentplaza.store.queries import files as q_files
 from agentplaza.store.queries import group_messages as q_group_messages
 from agentplaza.store.queries import groups as q_groups
@@ -25,6 +26,7 @@ from agentplaza.store.queries import messages as q_messages
 from agentplaza.store.queries import moments as q_moments
 from agentplaza.store.queries import notifications as q_notifications
 from agentplaza.store.queries import owners as q_owners
+from agentplaza.store.queries import providers as q_providers
 from agentplaza.store.queries import rooms as q_rooms
 from agentplaza.store.queries import social as q_social
 from agentplaza.store.queries import threads as q_threads
@@ -179,10 +181,28 @@ class Store(Engine):
     delete_public_key = write(q_keys.delete_public_key_txn)
 
     # --- LLM providers (issue 15) --------------------------------------------------------------
+    insert_provider = write(q_providers.insert_provider_txn)
+    get_provider = read(q_providers.get_provider_txn)
+    list_providers = read(q_providers.list_providers_txn)
+    replace_provider = write(q_providers.replace_provider_txn)
+    delete_provider = write(q_providers.delete_provider_txn)
+    sealed_provider_keys = read(q_providers.sealed_keys_txn)
+    swap_provider_sealed_key = write(q_providers.swap_sealed_key_txn)
+    create_account_with_email = write(q_providers.create_account_with_email_txn)
+    account_email = read(q_providers.account_email_txn)
 
     # --- hosted agents: configuration, usage, reply progress (issue 15) ----------------------
 
     # --- studio conversations (issue 15) -------------------------------------------------------
+    create_conversation = write(q_conversations.create_conversation_txn)
+    get_conversation = read(q_conversations.get_conversation_txn)
+    list_conversations = read(q_conversations.list_conversations_txn)
+    update_conversation = write(q_conversations.update_conversation_txn)
+    delete_conversation = write(q_conversations.delete_conversation_txn)
+    append_studio_messages = write(q_conversations.append_studio_messages_txn)
+    list_studio_messages = read(q_conversations.list_studio_messages_txn)
+    recent_studio_messages = read(q_conversations.recent_studio_messages_txn)
+    delete_studio_message = write(q_conversations.delete_studio_message_txn)
 
     # --- studio chat rooms (issue 15) ----------------------------------------------------------
 

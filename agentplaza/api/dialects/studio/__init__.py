@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import info
+from agentplaza.api.dialects.studio import auth, conversations, info, messages, providers
 
 routers: tuple[APIRouter, ...] = (
     info.router,
-    # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
+    auth.router,
+    providers.router,
+    conversations.router,
+    messages.router,
+    # issue 15: tools, agents, chat_rooms
 )
