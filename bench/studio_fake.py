@@ -103,7 +103,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=500, help="tokens per answer")
     parser.add_argument("--tokens-per-sec", type=float, default=50.0, help="0: unpaced")
     args = parser.parse_args()
-    fake = TimedFake(args.tokens, args.tokens_per_sec or None).start()
+    fake = TimedFake(args.tokens, args.tokens_per_sec or None)
+    fake.start()
     try:
         print(json.dumps({"url": fake.url, "pid": os.getpid()}), flush=True)
         for line in sys.stdin:

@@ -31,170 +31,33 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from typing import Any
 
 import httpx
-from studio_client import StreamResult, analyse, from_json, r2, run_streams
+from studio_client import analyse, r2, run_streams
+from studio_procs import (
+    Fake,
+    Sampler,
+    Workers,
+    box_cpu,
+    cpu_s,
+    postgres_database,
+    rss_bytes,
+    runq_wait_s,
+    start_server,
+    stop,
+)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROVIDER_CONCURRENCY_MAX = 256  # domain/providers.py CONCURRENCY_MAX
 PASSWORD = "bench password 123"
 CLIENT_BOUND_PCT = 85.0
-
-
-# ---------------------------------------------------------------------------------- /proc
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE_SIZE
-
-
-def box_cpu() -> tuple[float, float, float]:
-    """(busy, steal, total) jiffies of the whole machine."""
-    with open("/proc/stat") as fh:
-        v = [int(x) for x in fh.readline().split()[1:]]
-    idle = v[3] + v[4]
-    steal = v[7] if len(v) > 7 else 0
-    return sum(v) - idle, steal, sum(v)
-
-
-class Sampler(threading.Thread):
-    """Server RSS every 50 ms, with the time (to find the moment all streams were open)."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.samples: list[tuple[int, int]] = []
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopping.wait(0.05):
-            with contextlib.suppress(OSError):
-                self.samples.append((time.time_ns(), rss_bytes(self.pid)))
-
-
-# ------------------------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # runs in the child before exec
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def stop(proc: subprocess.Popen[Any] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-class Fake:
-    """bench/studio_fake.py in a subprocess."""
-
-    def __init__(self, python: str, tokens: int, rate: float) -> None:
-        cmd = [python, os.path.join(HERE, "studio_fake.py"), "--tokens", str(tokens)]
-        self.proc = subprocess.Popen(
-            [*cmd, "--tokens-per-sec", str(rate)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=_die_with_parent,
-        )
-        assert self.proc.stdout is not None
-        self.url = str(json.loads(self.proc.stdout.readline())["url"])
-
-    def record(self, path: str) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"dump {path}\n")
-        self.proc.stdin.flush()
-        if self.proc.stdout.readline().strip() != "ok":
-            raise RuntimeError("the fake did not dump its record")
-        with open(path) as fh:
-            data: dict[str, Any] = json.load(fh)
-        return data
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.close()
-        stop(self.proc)
-
-
-def start_server(python: str, data_dir: str, database_url: str | None, streams: int) -> Any:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPLAZA_")}
-    env.update(
-        AGENTPLAZA_HOST="127.0.0.1",
-        AGENTPLAZA_PORT=str(port),
-        AGENTPLAZA_DATA_DIR=data_dir,
-        AGENTPLAZA_RATE_LIMITS_ENABLED="0",
-        AGENTPLAZA_LLM_ALLOW_PRIVATE_BASE_URLS="1",
-        AGENTPLAZA_STUDIO_MAX_STREAMS_PER_ACCOUNT=str(max(streams, 1)),
-        AGENTPLAZA_LOG_LEVEL="warning",
-    )
-    if database_url:
-        env["AGENTPLAZA_DATABASE_URL"] = database_url
-    log = open(os.path.join(data_dir, "server.log"), "ab")  # noqa: SIM115 (the child's)
-    proc = subprocess.Popen(
-        [python, "-m", "agentplaza", "serve"],
-        env=env,
-        stdout=log,
-        stderr=log,
-        preexec_fn=_die_with_parent,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/studio/api/health", timeout=2).status_code == 200:
-                return proc, url
-        time.sleep(0.1)
-    stop(proc)
-    with open(os.path.join(data_dir, "server.log"), errors="replace") as fh:
-        tail = fh.read()[-3000:]
-    raise RuntimeError(f"the server did not start:\n{tail}")
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Any:
-    import psycopg
-
-    name = f"agentplaza_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -------------------------------------------------------------------------------- /studio
@@ -246,50 +109,8 @@ def set_up(url: str, fake_url: str, kind: str, streams: int) -> tuple[str, list[
 
 
 # ------------------------------------------------------------------------------------ run
-class Workers:
-    """The streams split over worker processes (bench/studio_client.py), started together."""
-
-    def __init__(
-        self, python: str, procs: int, url: str, token: str, jobs: list[tuple[int, str]],
-        timeout_s: float,
-    ) -> None:  # fmt: skip
-        self.procs: list[subprocess.Popen[str]] = []
-        for w in range(procs):
-            proc = subprocess.Popen(
-                [python, os.path.join(HERE, "studio_client.py")],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                preexec_fn=_die_with_parent,
-            )
-            self.procs.append(proc)
-            job = {"url": url, "token": token, "streams": jobs[w::procs], "timeout_s": timeout_s}
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(job) + "\n")
-            proc.stdin.flush()
-        for proc in self.procs:
-            assert proc.stdout is not None
-            if proc.stdout.readline().strip() != "ready":
-                raise RuntimeError("a client worker did not start")
-
-    def run(self) -> tuple[list[StreamResult], float]:
-        """Go; (all the streams' results, the workers' CPU seconds)."""
-        for proc in self.procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results: list[StreamResult] = []
-        cpu = 0.0
-        for proc in self.procs:
-            out, _ = proc.communicate()
-            data = json.loads(out.strip().splitlines()[-1])
-            results.extend(from_json(data))
-            cpu += float(data["cpu_s"])
-        return results, cpu
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            stop(proc)
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def measure(args: argparse.Namespace, workdir: str, database_url: str | None) -> dict[str, Any]:
@@ -297,16 +118,25 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
     server = workers = None
     try:
         server, url = start_server(args.server_python, workdir, database_url, args.streams)
-        token, conversations = set_up(url, fake.url, args.kind, args.streams)
-        jobs = list(enumerate(conversations))
+        progress(f"server up at {url} (pid {server.pid}); fake model at {fake.url}")
+        token, conversations = set_up(url, fake.url, args.kind, args.streams + 1)
+        warm_up, jobs = conversations[-1], list(enumerate(conversations[:-1]))
         timeout_s = 3 * args.tokens / (args.tokens_per_sec or 1e6) + 60
+        progress(f"{len(conversations)} conversations created")
         if args.client_procs > 1:
             workers = Workers(args.server_python, args.client_procs, url, token, jobs, timeout_s)
+        # One short answer first (the fake echoes an unknown prompt), so that what the first
+        # stream loads once (the provider's client, lazy imports) is not counted per stream.
+        warm = asyncio.run(run_streams(url, token, [(-1, warm_up)], timeout_s))[0]
+        if warm.done is None:
+            raise RuntimeError(f"the warm-up stream failed: {warm.error}")
         time.sleep(1.0)  # let the server settle after the set-up's requests
         rss_before = rss_bytes(server.pid)
         sampler = Sampler(server.pid)
         pids = (server.pid, fake.proc.pid)
         cpu0, box0, own0 = [cpu_s(p) for p in pids], box_cpu(), time.process_time()
+        wait0 = runq_wait_s(server.pid)
+        progress(f"opening {len(jobs)} streams")
         started = time.time_ns()
         sampler.start()
         if workers is not None:
@@ -315,7 +145,9 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
             results = asyncio.run(run_streams(url, token, jobs, timeout_s))
             client_cpu = time.process_time() - own0
         ended = time.time_ns()
+        progress(f"streams ended in {(ended - started) / 1e9:.1f} s")
         cpu1, box1 = [cpu_s(p) for p in pids], box_cpu()
+        server_wait_s = runq_wait_s(server.pid) - wait0
         sampler.stopping.set()
         sampler.join()
         time.sleep(1.0)  # what the server keeps once the streams are gone
@@ -350,11 +182,15 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
             "after": r2(rss_after / 2**20),
         },
         "server_kb_per_open_stream": r2((mid - rss_before) / 1024 / args.streams) if mid else None,
+        # CPU per relayed token: what the server's relay costs, whatever else runs on the box.
+        "server_cpu_us_per_token": r2(1e6 * (cpu1[0] - cpu0[0]) / max(out["tokens_received"], 1)),
+        "client_cpu_us_per_token": r2(1e6 * client_cpu / max(out["tokens_received"], 1)),
         "cpu_pct_one_core": {
             "server": r2(100 * (cpu1[0] - cpu0[0]) / wall_s),
             "client": r2(100 * client_cpu / wall_s),
             "fake_llm": r2(100 * (cpu1[1] - cpu0[1]) / wall_s),
         },
+        "server_runq_wait_pct": r2(100 * server_wait_s / wall_s),
         "box_cpu_pct": r2(100 * ncpu * (box1[0] - box0[0]) / box_total),
         "box_steal_pct": r2(100 * ncpu * (box1[1] - box0[1]) / box_total),
         "ncpu": ncpu,
@@ -398,6 +234,10 @@ def table(result: dict[str, Any]) -> list[tuple[str, Any]]:
             f"{cpu['server']} / {cpu['client']} / {cpu['fake_llm']}",
         ),
         (
+            "CPU µs per relayed token: server / client",
+            f"{result['server_cpu_us_per_token']} / {result['client_cpu_us_per_token']}",
+        ),
+        (
             "client processes",
             f"{result['client_procs']}"
             + (" (client-bound: use --client-procs)" if client_bound else ""),
@@ -406,6 +246,7 @@ def table(result: dict[str, Any]) -> list[tuple[str, Any]]:
             f"machine CPU % of {100 * result['ncpu']} (steal)",
             f"{result['box_cpu_pct']} ({result['box_steal_pct']})",
         ),
+        ("server waiting for a CPU (% of the time)", result["server_runq_wait_pct"]),
     ]
 
 
