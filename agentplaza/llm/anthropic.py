@@ -34,8 +34,8 @@ from agentplaza.llm.base import (
     ToolCallRequested,
     Usage,
 )
-from agentplaza.llm.openai_compat import timeout_of
 from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+from agentplaza.llm.transport import timeout_of, tls_context
 
 DEFAULT_MAX_TOKENS = 4096
 _STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls"}
@@ -52,6 +52,7 @@ class AnthropicClient:
             # invisibly to the concurrency cap, and also after a stream has started.
             max_retries=0,
             default_headers=config.extra_headers or None,
+            http_client=anthropic.DefaultAsyncHttpxClient(verify=tls_context()),
         )
         self._policy = policy or RetryPolicy(max_retries=config.max_retries)
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
