@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from agentplaza.llm.clients import open_client
+from agentplaza.llm.base import ModelClient, ProviderConfig
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.conversation_models import StudioModels
@@ -74,7 +74,7 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
     return Services(
         runtime=runtime,
         accounts=accounts,
@@ -96,6 +96,14 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
             runtime, models=StudioModels(providers=providers, tools=tools, turns=turns)
         ),
     )
+
+
+def _open_client(config: ProviderConfig) -> ModelClient:
+    # Imported at the first provider use: the openai and anthropic packages take seconds to
+    # import, which every server start (and test server) would otherwise pay.
+    from agentplaza.llm.clients import open_client
+
+    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:
