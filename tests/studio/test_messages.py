@@ -88,7 +88,9 @@ async def test_non_streamed_send(
     assert set(listed) == {"items", "total", "page", "page_size"}
     assert listed["total"] == 2 and listed["page"] == 1 and listed["page_size"] == 20
     assert [m["id"] for m in listed["items"]] == [user["id"], data["id"]]
-    got = ok_data(await studio.get("/studio/api/conversations/" + conv["id"], headers=owner.headers))
+    got = ok_data(
+        await studio.get("/studio/api/conversations/" + conv["id"], headers=owner.headers)
+    )
     assert got["message_count"] == 2 and got["last_message_at"] is not None
 
 
@@ -113,7 +115,9 @@ async def test_stream_with_a_tool_round(
     await add_provider(studio, owner, fake_llm)
     conv = await create(studio, owner, model="fake-small")
     fake_llm.script(
-        Reply(text="Let me compute. ", tool_calls=[Call("calculator", {"expression": "6*7"}, "c1")]),
+        Reply(
+            text="Let me compute. ", tool_calls=[Call("calculator", {"expression": "6*7"}, "c1")]
+        ),
         Reply(text="It is 42.", input_tokens=30, output_tokens=4),
     )
     events = await stream(studio, owner, conv["id"], "what is 6*7?")
@@ -125,7 +129,12 @@ async def test_stream_with_a_tool_round(
     call, result = events[first_call][1], events[first_call + 1][1]
     assert call["id"] == "c1" and call["name"] == "calculator"
     assert json.loads(call["arguments"]) == {"expression": "6*7"}
-    assert result == {"id": "c1", "name": "calculator", "result": result["result"], "is_error": False}
+    assert result == {
+        "id": "c1",
+        "name": "calculator",
+        "result": result["result"],
+        "is_error": False,
+    }
     assert "42" in result["result"]
     text = "".join(d["content"] for n, d in events if n == "text")
     assert text == "Let me compute. It is 42."
@@ -147,7 +156,8 @@ async def test_stream_with_a_tool_round(
     assert stored[3]["id"] == done["message_id"] and stored[3]["content"] == "It is 42."
     # The next turn's history carries the round in the providers' shape.
     await stream(studio, owner, conv["id"], "thanks", tools=False)
-    history = fake_llm.chat_requests[-1].body["messages"]
+    system, *history = fake_llm.chat_requests[-1].body["messages"]
+    assert system == {"role": "system", "content": "You are terse."}
     assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant", "user"]
     assert history[1]["tool_calls"][0]["id"] == "c1" and history[2]["tool_call_id"] == "c1"
 
@@ -198,7 +208,10 @@ async def test_provider_failure_is_an_error_event_and_stored(
     failure = events[0][1]
     assert failure["content"] == failure["error"] and failure["content"]
     stored = await messages_of(studio, owner, conv["id"])
-    assert [(m["role"], m["status"]) for m in stored] == [("user", "complete"), ("assistant", "error")]
+    assert [(m["role"], m["status"]) for m in stored] == [
+        ("user", "complete"),
+        ("assistant", "error"),
+    ]
     assert stored[1]["id"] == failure["message_id"]
     assert len(fake_llm.chat_requests) == 3  # two retries, then the error
     # Not streamed: 502 in the error shape, stored likewise.
@@ -243,7 +256,9 @@ async def test_delete_message(
     error_of(await studio.delete(url, headers=owner.headers), 404)
     stored = await messages_of(studio, owner, conv["id"])
     assert [m["id"] for m in stored] == [answer["user_message"]["id"]]
-    got = ok_data(await studio.get("/studio/api/conversations/" + conv["id"], headers=owner.headers))
+    got = ok_data(
+        await studio.get("/studio/api/conversations/" + conv["id"], headers=owner.headers)
+    )
     assert got["message_count"] == 1
 
 
@@ -265,16 +280,16 @@ async def test_nobody_uses_anothers_provider(
     assert fake_llm.chat_requests == []
 
 
-async def test_too_many_answers_at_once_429(
-    studio: httpx.AsyncClient, fake_llm: FakeLLM
-) -> None:
+async def test_too_many_answers_at_once_429(studio: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     me = await register_human(studio)
     await add_provider(studio, me, fake_llm, max_concurrency=8)
     conv = await create(studio, me, model="fake-small")
     body = {"conversation_id": conv["id"], "content": "wait", "tools_enabled": False}
     fake_llm.hold()
     async with httpx.AsyncClient(base_url=str(studio.base_url), timeout=30) as side:
-        held = [asyncio.create_task(side.post(STREAM, json=body, headers=me.headers)) for _ in range(4)]
+        held = [
+            asyncio.create_task(side.post(STREAM, json=body, headers=me.headers)) for _ in range(4)
+        ]
         await fake_llm.until(lambda: fake_llm.in_flight == 4)
         error_of(await studio.post(STREAM, json=body, headers=me.headers), 429)
         error_of(await studio.post(MESSAGES, json=body, headers=me.headers), 429)
