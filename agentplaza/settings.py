@@ -83,6 +83,10 @@ class Settings:
     aim_idle_timeout_secs: float = 90.0
     aim_max_frame_bytes: int = 1_048_576
     admin_users: str = ""
+    # Issue 15, tools and the turn runner (services/tools/, services/turns.py).
+    llm_max_tool_rounds: int = 5
+    llm_tool_timeout_secs: float = 20.0
+    llm_http_fetch_allowed_hosts: str = ""
     # --- hosted agents (issue 15; docs/studio.md, Agents) ---
     hosted_sweep_interval_secs: float = 15.0
     hosted_max_concurrent_replies: int = 16
@@ -90,7 +94,6 @@ class Settings:
     hosted_max_attempts: int = 4
     hosted_retry_base_secs: float = 2.0
     hosted_retry_max_secs: float = 300.0
-    hosted_max_tool_rounds: int = 4
     hosted_failure_notice_interval_secs: float = 3600.0
 
     @property
