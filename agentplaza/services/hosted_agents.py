@@ -26,6 +26,7 @@ from agentplaza.llm.base import ModelClient
 from agentplaza.services.accounts import MAX_OWNED_AGENTS, Accounts
 from agentplaza.services.notifications import Notice, Notifications
 from agentplaza.services.runtime import Runtime
+from agentplaza.services.tools import ToolContext
 
 log = logging.getLogger(__name__)
 MAX_USAGE_DAYS = 366
@@ -49,6 +50,24 @@ class ProviderAccess(Protocol):
     ) -> float:
         """What the tokens cost at the provider's prices (0 when it has none)."""
         ...
+
+
+class NoProviders:
+    """Until services/providers.py is wired in: every provider id is unknown."""
+
+    async def client_for(self, owner_id: AccountId, provider_id: str) -> ModelClient:
+        raise NotFound(f"no provider {provider_id[:32]!r}", ErrorCode.NOT_FOUND)
+
+    async def cost_usd(
+        self,
+        owner_id: AccountId,
+        provider_id: str,
+        *,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> float:
+        return 0.0
 
 
 class HostedIndex:
@@ -169,7 +188,7 @@ class HostedAgents:
             raise NotFound(f"you own no agent {agent_id[:32]!r}", ErrorCode.AGENT_NOT_FOUND)
         return agent
 
-    async def list(self, owner: Account) -> list[HostedAgent]:
+    async def list_owned(self, owner: Account) -> list[HostedAgent]:
         return await self._store.list_hosted_agents(owner.id, limit=MAX_OWNED_AGENTS)
 
     async def account_of(self, agent: HostedAgent) -> Account:
@@ -211,6 +230,16 @@ class HostedAgents:
         await self._store.delete_hosted_agent(agent.account_id)
         self.index.discard(agent.account_id)
         await self._accounts.delete(account)
+
+    def tool_context(self, agent: HostedAgent, account: Account) -> ToolContext:
+        """What the agent's turns may use: its allowed tools, acting as `account` (the
+        agent's own account), within its mode (proxy agents do not act on the plaza)."""
+        return ToolContext(
+            account=account,
+            owner_id=agent.owner_id,
+            mode=agent.mode,
+            allowed=frozenset(agent.tools),
+        )
 
     # --- budget and usage ---------------------------------------------------------------------
     async def tokens_today(self, agent: HostedAgent) -> int:

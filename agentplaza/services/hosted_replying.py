@@ -31,18 +31,13 @@ from agentplaza.domain.hosted import (
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import InboxItem, Message, MessageFormat, MessageType, Scene
 from agentplaza.domain.permissions import RELATION_FRIEND
-from agentplaza.llm.base import (
-    ChatMessage,
-    ModelClient,
-    ModelRequest,
-    ProviderError,
-    Role,
-    TextDelta,
-    Usage,
-)
+from agentplaza.domain.turns import TurnDone, TurnError
+from agentplaza.llm.base import ChatMessage, ModelClient, ModelRequest, ProviderError, Role
 from agentplaza.services.hosted_agents import HostedAgents
 from agentplaza.services.runtime import Runtime
 from agentplaza.services.sending import Outgoing, Sending
+from agentplaza.services.tools import ToolContext
+from agentplaza.services.turns import Turns
 
 log = logging.getLogger(__name__)
 INBOX_PAGE = 20
@@ -59,8 +54,11 @@ class Answer:
 
 
 class HostedReplying:
-    def __init__(self, runtime: Runtime, *, hosted: HostedAgents, sending: Sending) -> None:
+    def __init__(
+        self, runtime: Runtime, *, hosted: HostedAgents, sending: Sending, turns: Turns
+    ) -> None:
         self._rt = runtime
+        self._turns = turns
         self._store = runtime.store
         self._hosted = hosted
         self._sending = sending
@@ -125,7 +123,8 @@ class HostedReplying:
         try:
             client = await self._hosted.providers.client_for(agent.owner_id, agent.provider_id)
             request = await self._request(agent, account, msg, upto, in_group)
-            answer = await self.generate(client, request)
+            tools = self._hosted.tool_context(agent, account) if agent.tools else None
+            answer = await self.generate(client, request, tools)
         except Exception as exc:  # a failed call is retried, never a crash of the worker
             return await self._failed(agent, account, item, exc)
         await self._hosted.record_usage(
@@ -139,21 +138,24 @@ class HostedReplying:
         await self._finish(agent, item, stranger=decision.counts_as_stranger)
         return None
 
-    async def generate(self, client: ModelClient, request: ModelRequest) -> Answer:
-        """Stream the model's answer and collect it (with its token counts; estimated as
-        ceil(chars / 4) when the provider reports none)."""
-        parts: list[str] = []
-        usage: Usage | None = None
-        async for event in client.stream(request):
-            if isinstance(event, TextDelta):
-                parts.append(event.text)
-            elif isinstance(event, Usage):
-                usage = event
-        content = "".join(parts)
-        if usage is None:
-            chars = sum(len(m.content) for m in request.messages) + len(request.system or "")
-            return Answer(content, -(-chars // 4), -(-len(content) // 4))
-        return Answer(content, usage.input_tokens, usage.output_tokens)
+    async def generate(
+        self, client: ModelClient, request: ModelRequest, tools: ToolContext | None
+    ) -> Answer:
+        """Run the turn (tool rounds included, services/turns.py) and collect its answer;
+        a TurnError is raised as a ProviderError."""
+        events = self._turns.run(client, request, tools=tools)
+        try:
+            async for event in events:
+                if isinstance(event, TurnDone):
+                    return Answer(event.content, event.input_tokens, event.output_tokens)
+                if isinstance(event, TurnError):
+                    raise ProviderError(event.message)
+        finally:
+            # Cancelled (the worker stopping) or failed: close the model stream now.
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+        raise ProviderError("the model turn ended without an answer")
 
     # --- the pieces ---------------------------------------------------------------------------
     async def _thread(self, agent: HostedAgent, msg: Message, in_group: bool) -> list[Message]:
@@ -214,9 +216,7 @@ class HostedReplying:
                 role=Role.USER,
                 # In a group the model must know who speaks: the name leads the text (the
                 # `name` field alone is dropped by some providers).
-                content=f"{names[AccountId(line.speaker)]}: {line.text}"
-                if in_group
-                else line.text,
+                content=f"{names[AccountId(line.speaker)]}: {line.text}" if in_group else line.text,
                 name=line.speaker,
             )
             for line in select_memory(lines, agent.memory_tokens)
@@ -269,12 +269,16 @@ class HostedReplying:
         now_us = self._rt.clock_us()
         attempts = await self._store.hosted_attempts(agent.account_id) + 1
         retry_at = now_us + retry_delay_us(
-            attempts, base_secs=settings.hosted_retry_base_secs, cap_secs=settings.hosted_retry_max_secs
+            attempts,
+            base_secs=settings.hosted_retry_base_secs,
+            cap_secs=settings.hosted_retry_max_secs,
         )
         await self._store.record_hosted_failure(
             agent.account_id, error=detail, retry_at_us=retry_at
         )
-        log.warning("hosted %s: model call failed (attempt %d): %s", agent.account_id, attempts, detail)
+        log.warning(
+            "hosted %s: model call failed (attempt %d): %s", agent.account_id, attempts, detail
+        )
         await self._hosted.notify_owner(
             agent,
             reason="provider_error",

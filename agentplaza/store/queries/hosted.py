@@ -79,8 +79,14 @@ def create_hosted_txn(txn: Txn, new: NewAccount, config: HostedAgent) -> HostedA
     txn.execute(
         "INSERT INTO hosted_agents (account_id, owner_id, provider_id, config, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (agent.account_id, agent.owner_id, agent.provider_id, config_json(agent), new.now_us,
-         new.now_us),
+        (
+            agent.account_id,
+            agent.owner_id,
+            agent.provider_id,
+            config_json(agent),
+            new.now_us,
+            new.now_us,
+        ),
     )
     return agent
 
@@ -125,8 +131,7 @@ def update_hosted_txn(txn: Txn, agent: HostedAgent, *, now_us: int) -> HostedAge
     """Replace the configuration (owner and account stay)."""
     updated = dataclasses.replace(agent, updated_at_us=now_us)
     txn.execute(
-        "UPDATE hosted_agents SET provider_id = ?, config = ?, updated_at = ?"
-        " WHERE account_id = ?",
+        "UPDATE hosted_agents SET provider_id = ?, config = ?, updated_at = ? WHERE account_id = ?",
         (updated.provider_id, config_json(updated), now_us, agent.account_id),
     )
     return updated

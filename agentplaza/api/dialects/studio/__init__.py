@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import info
+from agentplaza.api.dialects.studio import agents, info
 
 routers: tuple[APIRouter, ...] = (
     info.router,
+    agents.router,
     # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
 )
