@@ -184,6 +184,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
                         await task
             await hosted_worker.stop()  # before the store and bus close: it sends through them
             await webhook_worker.stop()  # before the store closes: it records outcomes there
+            await services.providers.close()
             await aim.stop()
             await room_hub.stop()
             await revocations.stop()

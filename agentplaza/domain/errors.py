@@ -63,6 +63,8 @@ class ErrorCode(StrEnum):
     FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
     CSRF_FAILED = "csrf_failed"
     BUDGET_EXHAUSTED = "budget_exhausted"
+    EMAIL_TAKEN = "email_taken"
+    PROVIDER_NOT_FOUND = "provider_not_found"
 
 
 class AgentplazaError(Exception):

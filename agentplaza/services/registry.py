@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
+from agentplaza.llm.clients import open_client
+from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
-from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, NoProviders
+from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
 from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -52,6 +55,7 @@ class Services:
     limiter: RateLimiter
     tools: ToolRegistry
     turns: Turns
+    providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
 
@@ -82,12 +86,13 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
         accounts=accounts,
         notifications=notifications,
-        providers=NoProviders(),
+        providers=HostedProviders(providers),
     )
     return Services(
         runtime=runtime,
@@ -105,6 +110,17 @@ def build_services(
         limiter=limiter,
         tools=tools,
         turns=turns,
+        providers=providers,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
+    )
+
+
+def _sealer(runtime: Runtime) -> Sealer:
+    settings = runtime.settings
+    return load_sealer(
+        secret_key=settings.llm_secret_key,
+        previous_keys=settings.llm_previous_secret_keys,
+        data_dir=settings.data_dir,
+        shared_database=not settings.effective_database_url.startswith("sqlite"),
     )
