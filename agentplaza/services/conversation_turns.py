@@ -67,7 +67,7 @@ class Resolved:
 class ModelAccess(Protocol):
     """The providers, tools and hosted agents a conversation answers with."""
 
-    async def agent(self, owner: AccountId, agent_id: str) -> HostedAgent:
+    async def agent(self, owner: Account, agent_id: str) -> HostedAgent:
         """The owner's hosted agent; NotFound if it is not theirs."""
         ...
 

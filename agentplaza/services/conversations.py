@@ -69,7 +69,7 @@ class Conversations:
             raise Invalid("give provider_id or agent_id, not both", ErrorCode.VALIDATION_ERROR)
         model = new.model
         if new.agent_id is not None:
-            agent = await self._models.agent(owner.id, new.agent_id)
+            agent = await self._models.agent(owner, new.agent_id)
             model = model or agent.model
         elif new.provider_id is not None:
             await self._models.check_provider(owner.id, new.provider_id)
@@ -115,7 +115,7 @@ class Conversations:
         if changes.provider_id is not None and changes.agent_id is not None:
             raise Invalid("give provider_id or agent_id, not both", ErrorCode.VALIDATION_ERROR)
         if changes.agent_id is not None:
-            await self._models.agent(owner.id, changes.agent_id)
+            await self._models.agent(owner, changes.agent_id)
             changes = replace(changes, clear_provider=True)
         if changes.provider_id is not None:
             await self._models.check_provider(owner.id, changes.provider_id)

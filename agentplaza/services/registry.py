@@ -8,15 +8,19 @@ nothing is attached after construction.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentplaza.llm.clients import open_client
+from agentplaza.domain.messages import InboxItem
+from agentplaza.llm.base import ModelClient, ProviderConfig
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.conversation_models import StudioModels
 from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
+from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
+from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
@@ -51,17 +55,28 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
-    providers: Providers
     tools: ToolRegistry
     turns: Turns
+    providers: Providers
+    hosted: HostedAgents
+    hosted_replying: HostedReplying
     conversations: Conversations
 
 
-def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
+def build_services(
+    runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event, hosted_due: asyncio.Event
+) -> Services:
     """`webhook_due` is set when a committed delivery is for an account with a webhook; the
-    delivery worker (delivery/webhooks.py) waits on it."""
+    delivery worker (delivery/webhooks.py) waits on it. `hosted_due` likewise when one is for
+    a hosted agent (delivery/hosted_replies.py)."""
     webhooks = Webhooks(runtime, wake=webhook_due.set)
-    publisher = Publisher(runtime, committed=webhooks.committed)
+    hosted_index = HostedIndex(wake=hosted_due.set)
+
+    def committed(items: Sequence[InboxItem]) -> None:
+        webhooks.committed(items)
+        hosted_index.committed(items)
+
+    publisher = Publisher(runtime, committed=committed)
     notifications = Notifications(runtime, publisher)
     accounts = Accounts(runtime)
     files = Files(runtime, accounts=accounts, blobs=blobs)
@@ -74,7 +89,14 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
+    hosted = HostedAgents(
+        runtime,
+        index=hosted_index,
+        accounts=accounts,
+        notifications=notifications,
+        providers=HostedProviders(providers),
+    )
     return Services(
         runtime=runtime,
         accounts=accounts,
@@ -92,10 +114,21 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         tools=tools,
         turns=turns,
         providers=providers,
+        hosted=hosted,
+        hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
         conversations=Conversations(
-            runtime, models=StudioModels(providers=providers, tools=tools, turns=turns)
+            runtime,
+            models=StudioModels(providers=providers, hosted=hosted, tools=tools, turns=turns),
         ),
     )
+
+
+def _open_client(config: ProviderConfig) -> ModelClient:
+    # Imported at the first provider use: the openai and anthropic packages take seconds to
+    # import, which every server start (and test server) would otherwise pay.
+    from agentplaza.llm.clients import open_client
+
+    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import auth, conversations, info, messages, providers
+from agentplaza.api.dialects.studio import agents, auth, conversations, info, messages, providers
 
 routers: tuple[APIRouter, ...] = (
     info.router,
     auth.router,
     providers.router,
+    agents.router,
     conversations.router,
     messages.router,
-    # issue 15: tools, agents, chat_rooms
+    # issue 15: tools, chat_rooms
 )
