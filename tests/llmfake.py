@@ -153,7 +153,9 @@ class FakeLLM:
     def start(self) -> FakeLLM:
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-llm", daemon=True)
         self._thread.start()
-        self._server = self._call(asyncio.start_server(self._serve, "127.0.0.1", 0, limit=2**22))
+        self._server = self._call(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, limit=2**22, backlog=1024)
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -46,7 +46,7 @@ class AnthropicClient:
     def __init__(self, config: ProviderConfig, *, policy: RetryPolicy | None = None) -> None:
         self._client = anthropic.AsyncAnthropic(
             api_key=config.api_key,
-            base_url=config.base_url,
+            base_url=_root(config.base_url),
             timeout=timeout_of(config),
             # Ours are the only retries: the package's would retry inside one `create()` call,
             # invisibly to the concurrency cap, and also after a stream has started.
@@ -127,6 +127,15 @@ class AnthropicClient:
             raise ProviderError("the provider closed the stream before the answer was complete")
         yield Usage(input_tokens, output_tokens)
         yield Finished(_STOP.get(stop or "end_turn", "stop"))
+
+
+def _root(base_url: str | None) -> str | None:
+    """The package appends `/v1/messages` itself: a base URL given with `/v1` (as OpenAI-style
+    URLs are) would otherwise reach `/v1/v1/messages`."""
+    if base_url is None:
+        return None
+    base = base_url.rstrip("/")
+    return base.removesuffix("/v1") if base.endswith("/v1") else base
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:

@@ -11,7 +11,6 @@ portable switch on this wire (reasoning models reason anyway; others would rejec
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -37,8 +36,6 @@ from agentplaza.llm.transport import timeout_of, tls_context
 
 _STOP = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls"}
 _STOP |= {"length": "length"}
-# OpenAI refuses a `name` outside this pattern; an invalid one is left out rather than failing.
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class OpenAICompatClient:
@@ -103,7 +100,10 @@ class OpenAICompatClient:
                         call = calls.setdefault(part.index, {"id": "", "name": "", "args": ""})
                         call["id"] = part.id or call["id"]
                         if part.function is not None:
-                            call["name"] += part.function.name or ""
+                            name = part.function.name or ""
+                            # The name comes once; a few servers repeat it in every fragment.
+                            if name != call["name"]:
+                                call["name"] += name
                             call["args"] += part.function.arguments or ""
                     finish = choice.finish_reason or finish
         finally:
@@ -153,9 +153,9 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
 def _message(m: ChatMessage) -> dict[str, Any]:
     if m.role is Role.TOOL:
         return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content}
+    # `name` is not sent: OpenAI refuses most display names (only [A-Za-z0-9_-]{1,64}) and some
+    # compatible servers refuse the field at all; a speaker's name belongs in the content.
     out: dict[str, Any] = {"role": m.role.value, "content": m.content}
-    if m.name and _NAME.match(m.name):
-        out["name"] = m.name
     if m.role is Role.ASSISTANT and m.tool_calls:
         out["content"] = m.content or None
         out["tool_calls"] = [
