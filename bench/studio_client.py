@@ -168,13 +168,10 @@ def analyse(
     results: list[StreamResult], sent: dict[str, list[list[int]]], tokens: int
 ) -> dict[str, Any]:
     """Completeness and latency of the streams against the fake's record of what it sent
-    (`sent`: stream -> [[seq, send time_ns], ...]). `all_open_ns`: the interval in which every
-    stream was open (after the last first token, before the first last token), or None."""
+    (`sent`: stream -> [[seq, send time_ns], ...])."""
     latencies: list[float] = []
     ttft: list[float] = []
     lost = dups = disorder = no_done = failed = unmatched = 0
-    first_recv: list[int] = []
-    last_recv: list[int] = []
     for res in results:
         seqs = [s for s, _ in res.tokens]
         expected = " ".join(f"s{res.index}t{seq}" for seq in range(tokens))
@@ -191,8 +188,6 @@ def analyse(
                 unmatched += 1
         if res.tokens:
             ttft.append((res.tokens[0][1] - res.started_ns) / 1e6)
-            first_recv.append(res.tokens[0][1])
-            last_recv.append(res.tokens[-1][1])
     latencies.sort()
     ttft.sort()
     return {
@@ -214,7 +209,6 @@ def analyse(
             "mean": r2(statistics.fmean(latencies) if latencies else None),
         },
         "first_token_ms": {"p50": r2(pct(ttft, 50)), "p99": r2(pct(ttft, 99))},
-        "all_open_ns": [max(first_recv), min(last_recv)] if first_recv else None,
     }
 
 

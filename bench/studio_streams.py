@@ -38,7 +38,7 @@ import uuid
 from typing import Any
 
 import httpx
-from studio_client import analyse, r2, run_streams
+from studio_client import StreamResult, analyse, r2, run_streams
 from studio_procs import (
     Fake,
     Sampler,
@@ -69,7 +69,9 @@ def studio(client: httpx.Client, method: str, path: str, body: Any, token: str =
     return r.json()["data"]
 
 
-def set_up(url: str, fake_url: str, kind: str, streams: int) -> tuple[str, list[str]]:
+def set_up(
+    url: str, fake_url: str, kind: str, streams: int, timeout_s: float
+) -> tuple[str, list[str]]:
     """A human, provider(s) at the fake, one conversation per stream: (token, conversation ids)."""
     with httpx.Client(base_url=url, timeout=30) as client:
         name = f"bench{uuid.uuid4().hex[:8]}"
@@ -93,6 +95,8 @@ def set_up(url: str, fake_url: str, kind: str, streams: int) -> tuple[str, list[
                 "default_model": "fake-small",
                 "max_concurrency": min(streams, PROVIDER_CONCURRENCY_MAX),
                 "max_retries": 0,
+                # Overloaded, a server reads its provider late: the bench's own deadline rules.
+                "timeout": min(600.0, timeout_s),
             }
             providers.append(studio(client, "POST", "/studio/api/providers/", body, token)["id"])
         conversations = []
@@ -109,6 +113,20 @@ def set_up(url: str, fake_url: str, kind: str, streams: int) -> tuple[str, list[
 
 
 # ------------------------------------------------------------------------------------ run
+def open_streams_rss(
+    results: list[StreamResult], samples: list[tuple[int, int]]
+) -> tuple[int | None, int]:
+    """The server RSS sample taken while the most streams were open (streaming: between their
+    first and last token), the middle one of those: (RSS, streams open then)."""
+    spans = [(r.tokens[0][1], r.tokens[-1][1]) for r in results if r.tokens]
+    counted = [(sum(a <= t <= b for a, b in spans), t, rss) for t, rss in samples]
+    most = max((n for n, _, _ in counted), default=0)
+    if most == 0:
+        return None, 0
+    best = [rss for n, _, rss in counted if n == most]
+    return best[len(best) // 2], most
+
+
 def progress(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
@@ -119,9 +137,9 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
     try:
         server, url = start_server(args.server_python, workdir, database_url, args.streams)
         progress(f"server up at {url} (pid {server.pid}); fake model at {fake.url}")
-        token, conversations = set_up(url, fake.url, args.kind, args.streams + 1)
-        warm_up, jobs = conversations[-1], list(enumerate(conversations[:-1]))
         timeout_s = 3 * args.tokens / (args.tokens_per_sec or 1e6) + 60
+        token, conversations = set_up(url, fake.url, args.kind, args.streams + 1, timeout_s)
+        warm_up, jobs = conversations[-1], list(enumerate(conversations[:-1]))
         progress(f"{len(conversations)} conversations created")
         if args.client_procs > 1:
             workers = Workers(args.server_python, args.client_procs, url, token, jobs, timeout_s)
@@ -160,10 +178,7 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
         fake.stop()
     wall_s = (ended - started) / 1e9
     out = analyse(results, sent, args.tokens)
-    window = out.pop("all_open_ns")
-    # RSS with every stream open: the sample in the middle of the interval in which all were.
-    inside = [rss for t, rss in sampler.samples if window and window[0] <= t <= window[1]]
-    mid = inside[len(inside) // 2] if inside else None
+    rss_open, n_open = open_streams_rss(results, sampler.samples)
     last_token = max((r.tokens[-1][1] for r in results if r.tokens), default=ended)
     ncpu = os.cpu_count() or 1
     box_total = (box1[2] - box0[2]) or 1
@@ -177,11 +192,14 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
         "wall_s": r2(wall_s),
         "server_rss_mb": {
             "before": r2(rss_before / 2**20),
-            "all_open": r2(mid / 2**20) if mid else None,
-            "peak": r2(max(inside) / 2**20) if inside else None,
+            "streams_open": r2(rss_open / 2**20) if rss_open else None,
+            "peak": r2(max(r for _, r in sampler.samples) / 2**20) if sampler.samples else None,
             "after": r2(rss_after / 2**20),
         },
-        "server_kb_per_open_stream": r2((mid - rss_before) / 1024 / args.streams) if mid else None,
+        "streams_open_at_rss_sample": n_open,
+        "server_kb_per_open_stream": r2((rss_open - rss_before) / 1024 / n_open)
+        if rss_open and n_open
+        else None,
         # CPU per relayed token: what the server's relay costs, whatever else runs on the box.
         "server_cpu_us_per_token": r2(1e6 * (cpu1[0] - cpu0[0]) / max(out["tokens_received"], 1)),
         "client_cpu_us_per_token": r2(1e6 * client_cpu / max(out["tokens_received"], 1)),
@@ -225,10 +243,13 @@ def table(result: dict[str, Any]) -> list[tuple[str, Any]]:
         ("first token p50 / p99 ms", "{p50} / {p99}".format(**result["first_token_ms"])),
         ("tokens/s relayed (all streams)", result["tokens_per_s"]),
         (
-            "server RSS before / all open / after MB",
-            f"{rss['before']} / {rss['all_open']} / {rss['after']}",
+            "server RSS before / streams open / after MB",
+            f"{rss['before']} / {rss['streams_open']} / {rss['after']}",
         ),
-        ("server RSS per open stream KB", result["server_kb_per_open_stream"]),
+        (
+            "server RSS per open stream KB (streams open)",
+            f"{result['server_kb_per_open_stream']} ({result['streams_open_at_rss_sample']})",
+        ),
         (
             "CPU % of one core: server / client / fake",
             f"{cpu['server']} / {cpu['client']} / {cpu['fake_llm']}",
