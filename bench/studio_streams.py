@@ -11,16 +11,20 @@ process, each token `s<stream>t<seq>` and the wall-clock time it was sent record
 agentplaza server (fresh temp data dir, SQLite unless --postgres, rate limits off, loopback
 providers allowed, the per-account stream cap raised to --streams). Registers a human
 (/studio/api/auth/register), a provider at the fake (max_concurrency = streams), one
-conversation per stream, then opens every `POST /studio/api/messages/stream` at once and
-reads the SSE `text` events (bench/studio_client.py).
+conversation per stream; streams one short warm-up answer (what the first stream loads once
+is not per stream); then opens every `POST /studio/api/messages/stream` at once and reads
+the SSE `text` events (bench/studio_client.py).
 
 Per token: the latency the server adds = time its client read it − time the fake wrote it
 (same clock, `time.time_ns()`): it includes the server's work (the openai/anthropic package
 parsing the provider's stream, our turn loop, the SSE write) and the loopback, and also any
 wait of the client process for a CPU, which is why the client's CPU is reported beside it.
-Server RSS before the streams, while all are open, and after; server, client and fake CPU in
-% of one core over the streaming window. Checks that every stream got exactly its tokens, in
-order, and a `done`. Prints a table, then one JSON line (last line, starts with `{`).
+Server RSS (sampled every 50 ms) before the streams, at the sample with the most streams
+open (between their first and last token), and after: memory per open stream = (that − before)
+/ streams open then. Server, client and fake CPU in % of one core over the streaming window,
+and server / client CPU µs per relayed token (robust on a shared machine, unlike latency).
+Checks that every stream got exactly its tokens, in order, and a `done`. Prints a table,
+then one JSON line (last line, starts with `{`).
 Exit code: 0 ok, 1 something lost or a stream failed, 2 setup failed.
 """
 
