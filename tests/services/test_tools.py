@@ -98,10 +98,12 @@ async def test_calculator_and_time(services: Services) -> None:
         ("post_moment", {"content": "hi", "visibility": "everyone"}, "visibility"),
         ("calculator", "x" * 40_000, "arguments longer than"),
         ("no_such_tool", "{}", "unknown tool"),
+        ("calculator", ["a", "list"], "must be a JSON object"),
+        ("calculator", None, "must be a JSON object"),
     ],
 )
 async def test_bad_calls_are_error_results(
-    services: Services, name: str, arguments: str | dict[str, object], expected: str
+    services: Services, name: str, arguments: object, expected: str
 ) -> None:
     ctx = everything(await agent(services))
     outcome = await services.tools.execute(name, arguments, ctx)

@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
+from dataclasses import replace
 
 import pytest
 
@@ -201,13 +202,15 @@ async def test_the_rounds_bound(services: Services, client: ModelClient, fake: F
     assert [LAST_ROUND_NOTE in system_of(r) for r in fake.chat_requests] == [False, False, True]
     assert system_of(fake.chat_requests[2]).startswith("be brief")
 
-    # It keeps asking: its calls are not run and the turn ends with an error.
-    fake.script(calc(1), calc(2), calc(3))
+    # It keeps asking: its calls are not run and the turn ends with an error (which still
+    # counts the tokens the three calls used).
+    fake.script(*(replace(calc(n), input_tokens=10, output_tokens=n) for n in (1, 2, 3)))
     events = await collect(services.turns.run(client, ask(), tools=ctx, max_rounds=2))
     assert len([e for e in events if isinstance(e, TurnToolResult)]) == 2
     assert [e.call_id for e in events if isinstance(e, TurnToolCall)] == ["c1", "c2"]
     assert isinstance(events[-1], TurnError)
     assert "stopped after 2 tool rounds" in events[-1].message
+    assert (events[-1].input_tokens, events[-1].output_tokens) == (30, 6)
 
 
 async def test_the_setting_is_the_default_bound(
@@ -248,10 +251,17 @@ async def test_a_provider_error_is_the_turns_one_error(
     events = await collect(services.turns.run(client, ask(), tools=None))
     assert len(events) == 1 and isinstance(events[0], TurnError)
 
-    # Mid-stream: the text so far was shown, then the error ends the turn.
-    fake.script(Reply(text="one two three four", break_after=2))
-    events = await collect(services.turns.run(client, ask(), tools=None))
+    # Mid-stream, after a tool round: the text so far was shown, then the error ends the
+    # turn, with the tokens of the round that finished.
+    ctx = autonomous(await agent(services), "calculator")
+    fake.script(
+        replace(calc(1), input_tokens=12, output_tokens=3),
+        Reply(text="one two three four", break_after=2),
+    )
+    events = await collect(services.turns.run(client, ask(), tools=ctx))
+    assert text_of(events) == "one two "
     assert isinstance(events[-1], TurnError)
+    assert (events[-1].input_tokens, events[-1].output_tokens) == (12, 3)
 
 
 async def test_closing_the_turn_closes_the_upstream(

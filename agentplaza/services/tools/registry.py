@@ -163,11 +163,10 @@ class ToolRegistry:
             account=owner, owner_id=owner.id, mode=AgentMode.PROXY, allowed=self.names()
         )
 
-    async def execute(
-        self, name: str, arguments: str | dict[str, Any], ctx: ToolContext
-    ) -> ToolOutcome:
-        """Run one call. Never raises but for cancellation: every failure is an error
-        outcome whose message says what went wrong."""
+    async def execute(self, name: str, arguments: object, ctx: ToolContext) -> ToolOutcome:
+        """Run one call. `arguments` is the model's JSON text or an already parsed object
+        (a manual execute's body). Never raises but for cancellation: every failure is an
+        error outcome whose message says what went wrong."""
         tool = self._tools.get(name)
         if tool is None:
             return _error(f"unknown tool {name[:64]!r}")
@@ -198,9 +197,11 @@ class ToolRegistry:
         return ToolOutcome(_capped(result), is_error=False)
 
 
-def _parse_arguments(arguments: str | dict[str, Any]) -> dict[str, Any]:
+def _parse_arguments(arguments: object) -> dict[str, Any]:
     if isinstance(arguments, dict):
         return arguments
+    if not isinstance(arguments, str):  # a manual execute's body may be any JSON value
+        raise ToolFailed("arguments must be a JSON object")
     if len(arguments) > ARGUMENTS_MAX_CHARS:
         raise ToolFailed(f"arguments longer than {ARGUMENTS_MAX_CHARS} characters")
     if not arguments.strip():  # some models send "" for a call without arguments
