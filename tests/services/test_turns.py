@@ -36,7 +36,7 @@ from agentplaza.llm.clients import open_client
 from agentplaza.services.registry import Services
 from agentplaza.services.tools import ToolContext
 from agentplaza.services.turns import LAST_ROUND_NOTE
-from tests.llmfake import Call, FakeLLM, Recorded, Reply, running_fake
+from tests.llmfake import Call, FakeLLM, Recorded, Reply, real_llm_or_skip, running_fake
 from tests.services.conftest import agent
 
 
@@ -291,3 +291,24 @@ async def test_closing_the_turn_closes_the_upstream(
     await fake.until(lambda: fake.disconnects == 2)
     fake.release()
     assert fake.completed == 0
+
+
+async def test_a_real_model_uses_a_tool(services: Services) -> None:
+    """Against AGENTPLAZA_TEST_LLM_URL when set (skipped otherwise): a tool-capable model asked
+    to use the calculator ends its turn with `done`, and any tool result fed back is valid."""
+    real = real_llm_or_skip()
+    config = ProviderConfig(kind=ProviderKind.OPENAI, base_url=real.base_url, api_key=real.api_key)
+    client = open_client(config)
+    try:
+        request = ModelRequest(
+            model=real.model,
+            system="Use the calculator tool for any arithmetic.",
+            messages=[ChatMessage(role=Role.USER, content="What is 1234 * 5678?")],
+        )
+        ctx = autonomous(await agent(services), "calculator")
+        events = await collect(services.turns.run(client, request, tools=ctx, max_rounds=2))
+    finally:
+        await client.aclose()
+    assert isinstance(events[-1], TurnDone), events[-1]
+    for result in (e for e in events if isinstance(e, TurnToolResult)):
+        assert not result.is_error or "calculator" in result.result
