@@ -127,4 +127,10 @@ class StudioModels:
             await stream.aclose()  # type: ignore[attr-defined]
 
     async def finished(self, resolved: Resolved, *, input_tokens: int, output_tokens: int) -> None:
-        return None
+        if resolved.agent is not None:
+            await self._hosted.record_usage(
+                resolved.agent,
+                model=resolved.model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+            )
