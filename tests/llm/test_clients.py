@@ -189,6 +189,37 @@ async def test_a_failure_after_the_first_event_is_not_retried(
     assert len(fake_llm.chat_requests) == 1
 
 
+async def test_an_error_event_before_the_first_delta_is_retried(
+    fake_llm: FakeLLM, make: MakeClient
+) -> None:
+    # Anthropic reports overload this way (`event: error` in a 200 stream); OpenAI-compatible
+    # servers send a `data: {"error": ...}` line.
+    fake_llm.script(Reply(text="lost", error_after=0), Reply(text="second try"))
+    assert text_of(await collect(make(), ask())) == "second try"
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_a_stream_dropped_before_the_first_delta_is_retried(
+    fake_llm: FakeLLM, make: MakeClient
+) -> None:
+    fake_llm.script(Reply(text="lost", break_after=0), Reply(text="second try"))
+    assert text_of(await collect(make(), ask())) == "second try"
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_an_error_event_after_text_is_a_provider_error(
+    fake_llm: FakeLLM, make: MakeClient
+) -> None:
+    fake_llm.script(Reply(text="one two three", error_after=1))
+    seen: list[ModelEvent] = []
+    with pytest.raises(ProviderError) as caught:
+        async for event in make().stream(ask()):
+            seen.append(event)
+    assert text_of(seen) == "one "
+    assert "scripted stream error" in caught.value.message
+    assert len(fake_llm.chat_requests) == 1
+
+
 async def test_an_unreachable_provider_is_a_provider_error(kind: ProviderKind) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
