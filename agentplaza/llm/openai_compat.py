@@ -93,7 +93,8 @@ class OpenAICompatClient:
         try:
             async for chunk in raw:
                 if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    u = chunk.usage  # some servers leave a count out: 0, not None
+                    usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0)
                 for choice in chunk.choices[:1]:
                     delta = choice.delta
                     extra = delta.model_extra or {}

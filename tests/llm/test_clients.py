@@ -148,6 +148,14 @@ async def test_retries_5xx_with_backoff(fake_llm: FakeLLM, make: MakeClient) -> 
     assert len(fake_llm.chat_requests) == 3
 
 
+async def test_retry_after_replaces_the_backoff(fake_llm: FakeLLM, make: MakeClient) -> None:
+    # Our own backoff would wait an hour: only the provider's Retry-After: 0 lets this finish.
+    slow = RetryPolicy(max_retries=1, base_delay=3600, max_delay=3600)
+    fake_llm.fail_next(status=503, times=1, retry_after=0)
+    async with asyncio.timeout(30):
+        assert text_of(await collect(make(policy=slow), ask("x"))) == "echo: x"
+
+
 async def test_gives_up_after_max_retries(fake_llm: FakeLLM, make: MakeClient) -> None:
     fake_llm.fail_next(status=429, times=10, retry_after=0, message="slow down")
     with pytest.raises(ProviderError) as caught:
