@@ -14,7 +14,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,11 +66,6 @@ class TestResult:
             "models": list(self.models),
             "error": self.error,
         }
-
-
-def open_client(config: ProviderConfig) -> ModelClient:
-    """Placeholder until llm/clients.py (branch llm15) is merged."""
-    raise ProviderError("no model client library is wired into this build")
 
 
 class Providers:
@@ -354,15 +349,10 @@ class Providers:
             messages=[ChatMessage(role=Role.USER, content="ping")],
             max_tokens=1,
         )
-        stream = client.stream(request)
-        try:
+        async with aclosing(client.stream(request)) as stream:
             async for event in stream:
                 if isinstance(event, Finished):
                     break
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
         return []
 
 
