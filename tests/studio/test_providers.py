@@ -4,14 +4,19 @@ the scripted model server (tests/llmfake.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import sys
 from typing import Any
 
 import httpx
 import pytest
 
+from agentplaza.llm.sealing import new_key_text
+from tests.llmfake import FakeLLM
 from tests.server import ServerProcess
-from tests.studio.conftest import Human
+from tests.studio.conftest import Human, register_human
 from tests.studio.test_auth import assert_studio_error
 
 BASE = "/studio/api/providers/"
@@ -205,3 +210,109 @@ async def test_bad_updates_and_requests(studio: httpx.AsyncClient, owner: Human)
     huge = provider_body(name="x" * 2_000_000)
     assert_studio_error(await studio.post(BASE, json=huge, headers=owner.headers), 413)
     assert (await studio.get(url, headers=owner.headers)).json()["data"] == created
+
+
+async def test_test_lists_the_endpoints_models(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    fake_llm.api_key = KEY
+    fake_llm.models = ["fake-small", "fake-large"]
+    created = await create(
+        studio, owner, base_url=fake_llm.url + "/v1", models=[], default_model=None
+    )
+    r = await studio.post(BASE + created["id"] + "/test", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True
+    result = body["data"]
+    assert result["ok"] is True and result["error"] is None
+    assert sorted(result["models"]) == ["fake-large", "fake-small"]
+    assert isinstance(result["latency_ms"], int | float) and result["latency_ms"] >= 0
+    assert [(q.method, q.path) for q in fake_llm.requests] == [("GET", "/v1/models")]
+    # The owner listed none: the models found are kept.
+    got = (await studio.get(BASE + created["id"], headers=owner.headers)).json()["data"]
+    assert sorted(got["models"]) == ["fake-large", "fake-small"]
+
+    anthropic = await create(
+        studio, owner, provider_type="anthropic", base_url=fake_llm.url, default_model="fake-large"
+    )
+    r = await studio.post(BASE + anthropic["id"] + "/test", headers=owner.headers)
+    assert r.json()["data"]["ok"] is True, r.text
+    assert fake_llm.requests[-1].kind == "anthropic"
+
+
+async def test_test_reports_a_wrong_key_without_failing(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    fake_llm.api_key = "sk-the-right-key-000000000000"
+    created = await create(studio, owner, base_url=fake_llm.url + "/v1", max_retries=0)
+    r = await studio.post(BASE + created["id"] + "/test", headers=owner.headers)
+    assert r.status_code == 200, r.text
+    result = r.json()["data"]
+    assert result["ok"] is False and result["latency_ms"] is None
+    assert "401" in result["error"] and KEY not in r.text
+    # The owner fixes the key: the next test uses it (a new client was built).
+    await studio.put(
+        BASE + created["id"], json={"api_key": fake_llm.api_key}, headers=owner.headers
+    )
+    r = await studio.post(BASE + created["id"] + "/test", headers=owner.headers)
+    assert r.json()["data"]["ok"] is True, r.text
+    # An endpoint that is down answers ok: false too.
+    down = await create(studio, owner, base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=2)
+    r = await studio.post(BASE + down["id"] + "/test", headers=owner.headers)
+    assert r.status_code == 200 and r.json()["data"]["ok"] is False, r.text
+
+
+async def test_rotating_the_secret(server_factory: Any, fake_llm: FakeLLM) -> None:
+    """Key A seals; B with A as previous still opens it; reseal moves it to B; then B alone
+    opens it. A node without the old secret says so instead of failing obscurely."""
+    a, b = new_key_text(), new_key_text()
+    fake_llm.api_key = KEY
+    env = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0", "AGENTPLAZA_LLM_ALLOW_PRIVATE_BASE_URLS": "1"}
+    first: ServerProcess = server_factory(env={**env, "AGENTPLAZA_LLM_SECRET_KEY": a})
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as c:
+        who = await register_human(c)
+        created = await create(c, who, base_url=fake_llm.url + "/v1")
+    first.stop()
+    sealed_under_a = sealed_keys(first)[created["id"]]
+
+    async def usable(srv: ServerProcess) -> bool:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as c:
+            got = (await c.get(BASE + created["id"], headers=who.headers)).json()["data"]
+            tested = await c.post(BASE + created["id"] + "/test", headers=who.headers)
+            assert tested.status_code == 200, tested.text
+            ok: bool = tested.json()["data"]["ok"]
+            assert (got["api_key_hint"] == KEY[-4:]) == ok
+            return ok
+
+    rotated_env = {**env, "AGENTPLAZA_LLM_SECRET_KEY": b, "AGENTPLAZA_LLM_PREVIOUS_SECRET_KEYS": a}
+    second: ServerProcess = server_factory(env=rotated_env, data_dir=first.data_dir)
+    assert await usable(second)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPLAZA_")}
+    cli = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "agentplaza", "providers", "reseal"),
+        env={**clean, **second.env, "AGENTPLAZA_DATA_DIR": str(second.data_dir)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(cli.communicate(), 120)
+    assert cli.returncode == 0, err.decode()
+    assert "resealed 1" in out.decode()
+    second.stop()
+    resealed = sealed_keys(second)[created["id"]]
+    assert resealed != sealed_under_a and KEY not in resealed
+
+    third: ServerProcess = server_factory(
+        env={**env, "AGENTPLAZA_LLM_SECRET_KEY": b}, data_dir=first.data_dir
+    )
+    assert await usable(third)
+    third.stop()
+    lost: ServerProcess = server_factory(
+        env={**env, "AGENTPLAZA_LLM_SECRET_KEY": a}, data_dir=first.data_dir
+    )
+    async with httpx.AsyncClient(base_url=lost.url, timeout=30) as c:
+        tested = await c.post(BASE + created["id"] + "/test", headers=who.headers)
+        assert tested.json()["data"]["ok"] is False
+        assert "cannot be decrypted" in tested.json()["data"]["error"]
+    assert KEY[3:] not in "".join(s.log() for s in (first, second, third, lost))
