@@ -124,7 +124,7 @@ class StudioModels:
                 yield event
         finally:
             # Closes the model stream now, not when the generator is collected.
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
 
     async def finished(self, resolved: Resolved, *, input_tokens: int, output_tokens: int) -> None:
         if resolved.agent is not None:
