@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
-from agentplaza.llm.clients import open_client
+from agentplaza.llm.base import ModelClient, ProviderConfig
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
@@ -86,7 +86,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -114,6 +114,14 @@ def build_services(
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
     )
+
+
+def _open_client(config: ProviderConfig) -> ModelClient:
+    # Imported on first use: the openai and anthropic packages take seconds to import, which
+    # every server start (and a node restarting after a crash) would otherwise pay.
+    from agentplaza.llm.clients import open_client  # noqa: PLC0415
+
+    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:
