@@ -3,6 +3,7 @@ reply, restart on the same data; two nodes of a cluster (PostgreSQL + Redis) sha
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import httpx
@@ -18,6 +19,8 @@ from tests.studio.hosted_helpers import dm, make_agent, make_provider, wait_repl
 # quick sweep finds the unanswered DM (nothing wakes it: it was committed before the start).
 FAST = {
     **STUDIO_ENV,
+    # Every node of a cluster (and a restart) must open the provider keys the others sealed.
+    "AGENTPLAZA_LLM_SECRET_KEY": base64.b64encode(b"k" * 32).decode(),
     "AGENTPLAZA_HOSTED_LEASE_SECS": "2",
     "AGENTPLAZA_HOSTED_SWEEP_INTERVAL_SECS": "0.5",
 }
