@@ -26,7 +26,6 @@ from agentplaza.llm.base import (
     ModelEvent,
     ModelRequest,
     ProviderConfig,
-    ProviderError,
     Role,
     TextDelta,
     ThinkingDelta,
@@ -34,7 +33,13 @@ from agentplaza.llm.base import (
     ToolCallRequested,
     Usage,
 )
-from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+from agentplaza.llm.retrying import (
+    RetryPolicy,
+    StreamCutShort,
+    Translator,
+    guarded_call,
+    guarded_stream,
+)
 from agentplaza.llm.transport import timeout_of, tls_context
 
 DEFAULT_MAX_TOKENS = 4096
@@ -57,6 +62,7 @@ class AnthropicClient:
         self._policy = policy or RetryPolicy(max_retries=config.max_retries)
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
         self._translate = Translator(
+            api_error=anthropic.APIError,
             status_error=anthropic.APIStatusError,
             timeout_error=anthropic.APITimeoutError,
             connection_error=anthropic.APIConnectionError,
@@ -124,7 +130,7 @@ class AnthropicClient:
         finally:
             await raw.close()
         if not done:
-            raise ProviderError("the provider closed the stream before the answer was complete")
+            raise StreamCutShort
         yield Usage(input_tokens, output_tokens)
         yield Finished(_STOP.get(stop or "end_turn", "stop"))
 

@@ -23,7 +23,6 @@ from agentplaza.llm.base import (
     ModelEvent,
     ModelRequest,
     ProviderConfig,
-    ProviderError,
     Role,
     TextDelta,
     ThinkingDelta,
@@ -31,7 +30,13 @@ from agentplaza.llm.base import (
     ToolCallRequested,
     Usage,
 )
-from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+from agentplaza.llm.retrying import (
+    RetryPolicy,
+    StreamCutShort,
+    Translator,
+    guarded_call,
+    guarded_stream,
+)
 from agentplaza.llm.transport import timeout_of, tls_context
 
 _STOP = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls"}
@@ -53,6 +58,7 @@ class OpenAICompatClient:
         self._policy = policy or RetryPolicy(max_retries=config.max_retries)
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
         self._translate = Translator(
+            api_error=openai.APIError,
             status_error=openai.APIStatusError,
             timeout_error=openai.APITimeoutError,
             connection_error=openai.APIConnectionError,
@@ -87,7 +93,8 @@ class OpenAICompatClient:
         try:
             async for chunk in raw:
                 if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    u = chunk.usage  # some servers leave a count out: 0, not None
+                    usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0)
                 for choice in chunk.choices[:1]:
                     delta = choice.delta
                     extra = delta.model_extra or {}
@@ -109,7 +116,7 @@ class OpenAICompatClient:
         finally:
             await raw.close()
         if finish is None:
-            raise ProviderError("the provider closed the stream before the answer was complete")
+            raise StreamCutShort
         for index in sorted(calls):
             call = calls[index]
             call_id = call["id"] or f"call_{uuid.uuid4().hex[:24]}"  # some servers send none

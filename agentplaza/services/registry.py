@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
-from agentplaza.llm.base import ModelClient, ProviderConfig
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.conversation_models import StudioModels
@@ -24,7 +23,7 @@ from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
-from agentplaza.services.providers import Providers
+from agentplaza.services.providers import Providers, open_client_when_used
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -89,7 +88,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client_when_used)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -121,14 +120,6 @@ def build_services(
             models=StudioModels(providers=providers, hosted=hosted, tools=tools, turns=turns),
         ),
     )
-
-
-def _open_client(config: ProviderConfig) -> ModelClient:
-    # Imported at the first provider use: the openai and anthropic packages take seconds to
-    # import, which every server start (and test server) would otherwise pay.
-    from agentplaza.llm.clients import open_client
-
-    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:

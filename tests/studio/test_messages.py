@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import unique_name
 from tests.llmfake import Call, FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
 from tests.studio.test_conversations import create, error_of, ok_data
@@ -331,3 +332,66 @@ async def test_content_limits_and_unknown_ids(studio: httpx.AsyncClient, owner: 
     error_of(await studio.get(MESSAGES + conv["id"], params={"page_size": 0}, headers=h), 400)
     error_of(await studio.delete(MESSAGES + "msg_nope", headers=h), 404)
     error_of(await studio.post(STREAM, json={"conversation_id": conv["id"], "content": "x"}), 401)
+
+
+async def add_agent(
+    studio: httpx.AsyncClient, who: Human, provider_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"name": unique_name("smith")[-40:], "provider_id": provider_id, **fields}
+    r = await studio.post("/studio/api/agents/", json=body, headers=who.headers)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()["data"]
+    return data
+
+
+async def test_a_conversation_with_a_hosted_agent_answers_as_the_agent(
+    studio: httpx.AsyncClient, owner: Human, stranger: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await add_provider(studio, owner, fake_llm)
+    agent = await add_agent(
+        studio,
+        owner,
+        provider["id"],
+        model="fake-large",
+        system_prompt="You are Agent Smith.",
+        temperature=0.3,
+        tools=["calculator"],
+    )
+    # The seed's body (model "glm-5") plus our agent_id: the agent's own model answers.
+    conv = await create(studio, owner, agent_id=agent["id"], system_prompt=None)
+    assert conv["agent_id"] == agent["id"]
+    fake_llm.script(
+        Reply(tool_calls=[Call("calculator", {"expression": "1+1"}, "k1")]),
+        Reply(text="Two.", input_tokens=50, output_tokens=2),
+    )
+    events = await stream(studio, owner, conv["id"], "1+1?")
+    assert [n for n, _ in events if n != "text"] == ["tool_call", "tool_result", "done"]
+    sent = fake_llm.chat_requests[0].body
+    assert sent["model"] == "fake-large" and sent["temperature"] == 0.3
+    system = sent["messages"][0]
+    assert system["role"] == "system" and "You are Agent Smith." in system["content"]
+    assert agent["name"] in system["content"]
+    assert [t["function"]["name"] for t in sent["tools"]] == ["calculator"]
+    # The turn counted against the agent's daily budget.
+    got = ok_data(await studio.get(f"/studio/api/agents/{agent['id']}", headers=owner.headers))
+    assert got["usage_today"]["tokens"] >= 52
+    # Nobody else may talk through it.
+    error_of(
+        await studio.post(
+            "/studio/api/conversations/", json={"agent_id": agent["id"]}, headers=stranger.headers
+        ),
+        404,
+    )
+
+
+async def test_an_agent_over_its_budget_is_429(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await add_provider(studio, owner, fake_llm)
+    agent = await add_agent(studio, owner, provider["id"], model="m", daily_token_budget=10)
+    conv = await create(studio, owner, agent_id=agent["id"])
+    fake_llm.script(Reply(text="spent", input_tokens=20, output_tokens=5))
+    body = {"conversation_id": conv["id"], "content": "hi", "tools_enabled": False}
+    ok_data(await studio.post(MESSAGES, json=body, headers=owner.headers))
+    assert "budget" in error_of(await studio.post(STREAM, json=body, headers=owner.headers), 429)
+    assert len(fake_llm.chat_requests) == 1

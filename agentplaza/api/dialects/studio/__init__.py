@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import agents, auth, conversations, info, messages, providers
+from agentplaza.api.dialects.studio import (
+    agents,
+    auth,
+    conversations,
+    info,
+    messages,
+    providers,
+    tools,
+)
 
 routers: tuple[APIRouter, ...] = (
     info.router,
     auth.router,
     providers.router,
+    tools.router,
     agents.router,
     conversations.router,
     messages.router,
-    # issue 15: tools, chat_rooms
+    # issue 15: chat_rooms
 )
