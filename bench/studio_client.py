@@ -171,7 +171,7 @@ def analyse(
     (`sent`: stream -> [[seq, send time_ns], ...])."""
     latencies: list[float] = []
     ttft: list[float] = []
-    lost = dups = disorder = no_done = failed = unmatched = 0
+    lost = dups = disorder = no_done = failed = unmatched = wrong_usage = 0
     for res in results:
         seqs = [s for s, _ in res.tokens]
         expected = " ".join(f"s{res.index}t{seq}" for seq in range(tokens))
@@ -179,6 +179,8 @@ def analyse(
         dups += len(seqs) - len(set(seqs))
         disorder += int(seqs != sorted(seqs))
         no_done += int(res.done is None)
+        # The fake reports one output token per delta; `done` must carry the provider's count.
+        wrong_usage += int(res.done is not None and res.done.get("output_tokens") != tokens)
         failed += int(res.error is not None or res.text != expected or res.done is None)
         at = {seq: t for seq, t in sent.get(str(res.index), [])}
         for seq, recv in res.tokens:
@@ -199,6 +201,7 @@ def analyse(
         "unmatched": unmatched,
         "streams_out_of_order": disorder,
         "streams_without_done": no_done,
+        "done_output_tokens_wrong": wrong_usage,
         "streams_failed": failed,
         "errors": sorted({r.error for r in results if r.error})[:5],
         "added_latency_ms": {

@@ -57,5 +57,6 @@ def test_small_run_relays_every_token(kind: str, store: str, client_procs: int) 
     assert result["lost"] == result["duplicated"] == result["unmatched"] == 0, result
     assert result["streams_out_of_order"] == 0, result
     assert result["streams_failed"] == result["streams_without_done"] == 0, result
+    assert result["done_output_tokens_wrong"] == 0, result
     assert result["errors"] == [], result
     assert result["server_rss_mb"]["before"] > 0, result
