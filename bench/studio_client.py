@@ -196,6 +196,8 @@ def analyse(
         "tokens_received": sum(len(r.tokens) for r in results),
         "tokens_expected": tokens * len(results),
         "tokens_sent_by_fake": sum(len(v) for v in sent.values()),
+        # More tokens than events: the server merged deltas (when it had fallen behind).
+        "text_events": sum(r.events.get("text", 0) for r in results),
         "lost": lost,
         "duplicated": dups,
         "unmatched": unmatched,
