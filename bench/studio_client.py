@@ -5,7 +5,8 @@ Used in the benchmark's own process, or, to spread the client's CPU over several
 (`--client-procs N`), as a worker: `python bench/studio_client.py` reads one JSON job from
 the first line of stdin (`{"url", "token", "streams": [[index, conversation_id], ...],
 "timeout_s"}`), prints `ready`, waits for a `go` line, runs the streams and prints one JSON
-line: `{"streams": [StreamResult as a dict, ...], "cpu_s": CPU seconds the run took}`.
+line: `{"streams": [StreamResult as a dict, ...], "cpu_s", "runq_wait_s"}` (the CPU the run
+took, and the time the worker waited for a CPU).
 
 Each stream is one `POST /studio/api/messages/stream` (httpx AsyncClient, HTTP/1.1, a
 connection per stream) whose SSE events are parsed as they arrive; every token of a `text`
@@ -15,7 +16,9 @@ event is stamped with `time.time_ns()` taken when its bytes were read from the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -145,13 +148,24 @@ def worker() -> None:
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return
-    cpu0 = time.process_time()
+    cpu0, wait0 = time.process_time(), runq_wait_s(os.getpid())
     results = asyncio.run(run_streams(job["url"], job["token"], streams, job["timeout_s"]))
-    cpu_s = time.process_time() - cpu0
-    print(json.dumps({"streams": [asdict(r) for r in results], "cpu_s": cpu_s}), flush=True)
+    cpu_s, wait_s = time.process_time() - cpu0, runq_wait_s(os.getpid()) - wait0
+    out = {"streams": [asdict(r) for r in results], "cpu_s": cpu_s, "runq_wait_s": wait_s}
+    print(json.dumps(out), flush=True)
 
 
 # ------------------------------------------------------------------------------ accounting
+def runq_wait_s(pid: int) -> float:
+    """Time the process's threads were runnable but waiting for a CPU (other load)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                total += int(fh.read().split()[1])
+    return total / 1e9
+
+
 def pct(sorted_vals: list[float], p: float) -> float | None:
     """Nearest-rank percentile (as the other benches)."""
     if not sorted_vals:

@@ -36,16 +36,6 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def runq_wait_s(pid: int) -> float:
-    """Time the process's threads were runnable but waiting for a CPU (other load)."""
-    total = 0
-    with contextlib.suppress(OSError):
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
-                total += int(fh.read().split()[1])
-    return total / 1e9
-
-
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/statm") as fh:
         return int(fh.read().split()[1]) * PAGE_SIZE
@@ -207,20 +197,22 @@ class Workers:
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError("a client worker did not start")
 
-    def run(self) -> tuple[list[StreamResult], float]:
-        """Go; (all the streams' results, the workers' CPU seconds)."""
+    def run(self) -> tuple[list[StreamResult], float, float]:
+        """Go; (all the streams' results, the workers' CPU seconds, their seconds waiting for
+        a CPU)."""
         for proc in self.procs:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
         results: list[StreamResult] = []
-        cpu = 0.0
+        cpu = wait = 0.0
         for proc in self.procs:
             out, _ = proc.communicate()
             data = json.loads(out.strip().splitlines()[-1])
             results.extend(from_json(data))
             cpu += float(data["cpu_s"])
-        return results, cpu
+            wait += float(data["runq_wait_s"])
+        return results, cpu, wait
 
     def stop(self) -> None:
         for proc in self.procs:

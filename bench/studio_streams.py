@@ -42,7 +42,7 @@ import uuid
 from typing import Any
 
 import httpx
-from studio_client import StreamResult, analyse, r2, run_streams
+from studio_client import StreamResult, analyse, r2, run_streams, runq_wait_s
 from studio_procs import (
     Fake,
     Sampler,
@@ -51,7 +51,6 @@ from studio_procs import (
     cpu_s,
     postgres_database,
     rss_bytes,
-    runq_wait_s,
     start_server,
     stop,
 )
@@ -158,15 +157,16 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
         sampler = Sampler(server.pid)
         pids = (server.pid, fake.proc.pid)
         cpu0, box0, own0 = [cpu_s(p) for p in pids], box_cpu(), time.process_time()
-        wait0 = runq_wait_s(server.pid)
+        wait0, own_wait0 = runq_wait_s(server.pid), runq_wait_s(os.getpid())
         progress(f"opening {len(jobs)} streams")
         started = time.time_ns()
         sampler.start()
         if workers is not None:
-            results, client_cpu = workers.run()
+            results, client_cpu, client_wait_s = workers.run()
         else:
             results = asyncio.run(run_streams(url, token, jobs, timeout_s))
             client_cpu = time.process_time() - own0
+            client_wait_s = runq_wait_s(os.getpid()) - own_wait0
         ended = time.time_ns()
         progress(f"streams ended in {(ended - started) / 1e9:.1f} s")
         cpu1, box1 = [cpu_s(p) for p in pids], box_cpu()
@@ -214,6 +214,8 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
             "fake_llm": r2(100 * (cpu1[1] - cpu0[1]) / wall_s),
         },
         "server_runq_wait_pct": r2(100 * server_wait_s / wall_s),
+        # Per client process, on average.
+        "client_runq_wait_pct": r2(100 * client_wait_s / args.client_procs / wall_s),
         "box_cpu_pct": r2(100 * ncpu * (box1[0] - box0[0]) / box_total),
         "box_steal_pct": r2(100 * ncpu * (box1[1] - box0[1]) / box_total),
         "ncpu": ncpu,
@@ -279,7 +281,10 @@ def table(result: dict[str, Any]) -> list[tuple[str, Any]]:
             f"machine CPU % of {100 * result['ncpu']} (steal)",
             f"{result['box_cpu_pct']} ({result['box_steal_pct']})",
         ),
-        ("server waiting for a CPU (% of the time)", result["server_runq_wait_pct"]),
+        (
+            "waiting for a CPU, % of the time: server / client",
+            f"{result['server_runq_wait_pct']} / {result['client_runq_wait_pct']}",
+        ),
     ]
 
 
