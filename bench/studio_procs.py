@@ -208,7 +208,10 @@ class Workers:
         cpu = wait = 0.0
         for proc in self.procs:
             out, _ = proc.communicate()
-            data = json.loads(out.strip().splitlines()[-1])
+            lines = out.strip().splitlines()
+            if proc.returncode != 0 or not lines:
+                raise RuntimeError(f"a client worker failed (exit {proc.returncode})")
+            data = json.loads(lines[-1])
             results.extend(from_json(data))
             cpu += float(data["cpu_s"])
             wait += float(data["runq_wait_s"])
