@@ -119,7 +119,7 @@ def build_services(
 def _open_client(config: ProviderConfig) -> ModelClient:
     # Imported on first use: the openai and anthropic packages take seconds to import, which
     # every server start (and a node restarting after a crash) would otherwise pay.
-    from agentplaza.llm.clients import open_client  # noqa: PLC0415
+    from agentplaza.llm.clients import open_client
 
     return open_client(config)
 

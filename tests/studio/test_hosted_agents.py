@@ -217,8 +217,8 @@ async def test_group_policies(studio: httpx.AsyncClient, owner: Human, fake_llm:
             for m in await replies_from(studio, human, agent_id)
         )
 
-    for agent_id, message_id in ((active["id"], plain), (active["id"], mentioned)):
-        await wait_until(lambda: answered(agent_id, message_id), 30, "active answers")
+    await wait_until(lambda: answered(active["id"], plain), 30, "active answers")
+    await wait_until(lambda: answered(active["id"], mentioned), 30, "active answers again")
     await wait_until(lambda: answered(mention["id"], mentioned), 30, "mention answers")
     assert not await answered(mention["id"], plain)
     # The silent agent answers a DM sent after the group messages: it has decided them.
