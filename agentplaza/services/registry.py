@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
-from agentplaza.llm.base import ModelClient, ProviderConfig
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
@@ -22,7 +21,7 @@ from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
-from agentplaza.services.providers import Providers
+from agentplaza.services.providers import Providers, open_client_when_used
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -53,9 +52,9 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
     tools: ToolRegistry
     turns: Turns
-    providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
 
@@ -86,7 +85,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client_when_used)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -108,20 +107,12 @@ def build_services(
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=limiter,
+        providers=providers,
         tools=tools,
         turns=turns,
-        providers=providers,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
     )
-
-
-def _open_client(config: ProviderConfig) -> ModelClient:
-    # Imported on first use: the openai and anthropic packages take seconds to import, which
-    # every server start (and a node restarting after a crash) would otherwise pay.
-    from agentplaza.llm.clients import open_client
-
-    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:
