@@ -68,15 +68,6 @@ class TestResult:
         }
 
 
-def open_client_when_used(config: ProviderConfig) -> ModelClient:
-    """llm/clients.py::open_client, imported on first use: the openai and anthropic packages
-    take seconds to import, which every server start would otherwise pay (most nodes of a
-    plaza never talk to a model, and tests start many servers)."""
-    from agentplaza.llm.clients import open_client
-
-    return open_client(config)
-
-
 class Providers:
     def __init__(self, runtime: Runtime, *, sealer: Sealer, open_client: OpenClient) -> None:
         """`open_client` builds a client for a config (llm/clients.py::open_client); the

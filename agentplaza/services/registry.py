@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
@@ -17,7 +18,7 @@ from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
-from agentplaza.services.providers import Providers, open_client_when_used
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -83,7 +84,7 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=limiter,
-        providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client_when_used),
+        providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client),
         tools=tools,
         turns=Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds),
     )
