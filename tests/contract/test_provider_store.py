@@ -48,6 +48,13 @@ async def test_providers_belong_to_their_owner(store: Store) -> None:
     assert not await store.replace_provider(stolen)
     assert not await store.delete_provider(AccountId("P1"), theirs.id)
     assert await store.get_provider(AccountId("P2"), theirs.id) == theirs
+    found = ("x", "y")
+    assert await store.set_provider_models_if_none(AccountId("P1"), changed.id, found)
+    assert not await store.set_provider_models_if_none(AccountId("P1"), changed.id, ("z",))
+    assert not await store.set_provider_models_if_none(AccountId("P1"), mine[1].id, found)
+    assert not await store.set_provider_models_if_none(AccountId("P2"), changed.id, found)
+    kept = await store.get_provider(AccountId("P1"), changed.id)
+    assert kept is not None and kept.models == found and kept.updated_at_us == NOW * 2
     assert await store.delete_provider(AccountId("P1"), mine[2].id)
     assert not await store.delete_provider(AccountId("P1"), mine[2].id)
 
