@@ -7,14 +7,20 @@ stream (/v1/messages/sync), with nothing special.
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 import pytest
 
 from tests.api.helpers import wait_until
 from tests.conftest import register
 from tests.llmfake import Call, FakeLLM, Reply
+from tests.realtime.test_websocket import open_ws
+from tests.server import ServerProcess
 from tests.studio.conftest import Human, register_human
 from tests.studio.hosted_helpers import (
+    REPLY_WAIT_SECS,
     agent_view,
     dm,
     make_agent,
@@ -348,3 +354,26 @@ async def test_loop_guard_stops_two_active_agents(
     for a in agents:
         in_group = [m for m in await replies_from(studio, human, a["id"]) if m.get("group_id")]
         assert 1 <= len(in_group) <= 3, in_group
+
+
+async def test_the_reply_arrives_over_the_websocket_like_any_message(
+    studio: httpx.AsyncClient, studio_server: ServerProcess, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await make_provider(studio, owner, fake_llm)
+    agent = await make_agent(studio, owner, provider)
+    alice, bob = await register(studio), await register(studio)
+    fake_llm.script(Reply(text="hello over the socket"))
+    async with open_ws(studio_server, alice) as ws:
+        asked = await dm(studio, alice, agent["id"], "hi")
+        await dm(studio, bob, alice.id, "a plain DM, for comparison")
+        received: dict[str, dict[str, object]] = {}
+        while len(received) < 2:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), REPLY_WAIT_SECS))
+            if frame["type"] == "msg":
+                message = frame["data"]["message"]
+                received[message["from"]] = message
+    reply, plain = received[agent["id"]], received[bob.id]
+    assert reply["content"] == {"format": "text", "body": "hello over the socket"}
+    assert reply["reply_to"] == asked and reply["type"] == "response"
+    # Nothing special: the same fields as any other agent's DM.
+    assert set(reply) - {"reply_to"} == set(plain) - {"reply_to"}
