@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, text
 
 metadata = MetaData()
 
@@ -38,6 +38,9 @@ accounts = Table(
     # The human who created this agent account on the web app (0009); NULL for the rest.
     Column("owner_id", Text),
     Index("ix_accounts_owner_id", "owner_id"),
+    # A human's email from /studio registration (0010), lower-cased; NULL for the rest.
+    Column("email", Text),
+    Index("ux_accounts_email", "email", unique=True),
 )
 
 sessions = Table(
@@ -425,7 +428,74 @@ room_verifications = Table(
 
 # --- LLM providers (issue 15, migration 0010) ---------------------------------------------------
 
+# An owner's model endpoints. The API key is sealed (llm/sealing.py: AES-256-GCM, key id in
+# the value); `models` and `prices` are JSON. The accounts.email column is the same
+# migration's: seed 004 registers humans with an email (stored lower-cased).
+llm_providers = Table(
+    "llm_providers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("base_url", Text),
+    Column("api_key_sealed", Text, nullable=False),
+    Column("models", Text, nullable=False, server_default="[]"),
+    Column("default_model", Text),
+    Column("prices", Text, nullable=False, server_default="{}"),
+    Column("timeout_secs", Float, nullable=False),
+    Column("max_retries", Integer, nullable=False),
+    Column("max_concurrency", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Index("ix_llm_providers_owner_id", "owner_id", "created_at_us"),
+)
+
 # --- hosted agents (issue 15, migration 0011) ----------------------------------------------------
+
+# One row per hosted agent: its configuration (JSON of domain/hosted.py::HostedAgent) and the
+# reply worker's lease on its inbox (one node at a time), retry state and notice throttles.
+hosted_agents = Table(
+    "hosted_agents",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("owner_id", Text, nullable=False),
+    Column("provider_id", Text, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("lease_node", Text),
+    Column("lease_until", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("budget_notified_day", Integer, nullable=False, server_default="0"),
+    Column("failure_notified_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_hosted_agents_owner_id", "owner_id"),
+)
+
+# Tokens and cost per agent per UTC day (`day` = days since the epoch); cost in micro-USD so
+# both engines add exactly.
+hosted_usage = Table(
+    "hosted_usage",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("input_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("output_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_micro_usd", BigInteger, nullable=False, server_default="0"),
+    Column("replies", Integer, nullable=False, server_default="0"),
+)
+
+# stranger_limit's count: replies an agent gave one non-friend on one UTC day.
+hosted_stranger_replies = Table(
+    "hosted_stranger_replies",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("peer_id", Text, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("replies", Integer, nullable=False, server_default="0"),
+)
 
 # --- studio conversations (issue 15, migration 0012) ---------------------------------------------
 

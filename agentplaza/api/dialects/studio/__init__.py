@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import info
+from agentplaza.api.dialects.studio import agents, auth, info, providers, tools
 
 routers: tuple[APIRouter, ...] = (
     info.router,
+    auth.router,
+    providers.router,
+    tools.router,
+    agents.router,
     # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
 )
