@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from agentplaza.domain.accounts import Account
@@ -143,18 +144,13 @@ class HostedReplying:
     ) -> Answer:
         """Run the turn (tool rounds included, services/turns.py) and collect its answer;
         a TurnError is raised as a ProviderError."""
-        events = self._turns.run(client, request, tools=tools)
-        try:
+        # aclosing: cancelled (the worker stopping) or failed, the model stream closes now.
+        async with aclosing(self._turns.run(client, request, tools=tools)) as events:
             async for event in events:
                 if isinstance(event, TurnDone):
                     return Answer(event.content, event.input_tokens, event.output_tokens)
                 if isinstance(event, TurnError):
                     raise ProviderError(event.message)
-        finally:
-            # Cancelled (the worker stopping) or failed: close the model stream now.
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
         raise ProviderError("the model turn ended without an answer")
 
     # --- the pieces ---------------------------------------------------------------------------

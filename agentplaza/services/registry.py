@@ -55,9 +55,9 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
     tools: ToolRegistry
     turns: Turns
-    providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
     conversations: Conversations
@@ -111,9 +111,9 @@ def build_services(
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=limiter,
+        providers=providers,
         tools=tools,
         turns=turns,
-        providers=providers,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
         conversations=Conversations(

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from agentplaza.domain.hosted import APOLOGY
 from tests.conftest import register
 from tests.llmfake import FakeLLM, Reply
 from tests.server import ServerProcess
@@ -79,3 +80,31 @@ async def test_two_nodes_answer_each_dm_once(
     finally:
         for c in clients:
             await c.aclose()
+
+
+async def test_after_max_attempts_the_sender_gets_an_apology_and_the_agent_moves_on(
+    server_factory: Callable[..., ServerProcess], fake_llm: FakeLLM
+) -> None:
+    node = server_factory(
+        {
+            **FAST,
+            "AGENTPLAZA_HOSTED_MAX_ATTEMPTS": "2",
+            "AGENTPLAZA_HOSTED_RETRY_BASE_SECS": "0.1",
+        }
+    )
+    async with httpx.AsyncClient(base_url=node.url, timeout=30) as client:
+        owner = await register_human(client)
+        agent = await make_agent(client, owner, await make_provider(client, owner, fake_llm))
+        alice = await register(client)
+        fake_llm.fail_next(status=500, times=2)
+        fake_llm.script(Reply(text="fine now"))
+        first = await dm(client, alice, agent["id"], "hello?")
+        [apology] = await wait_replies(client, alice, agent["id"], 1)
+        assert apology["reply_to"] == first and apology["content"]["body"] == APOLOGY
+        assert len(fake_llm.chat_requests) == 2
+        await dm(client, alice, agent["id"], "and now?")
+        replies = await wait_replies(client, alice, agent["id"], 2)
+        assert replies[1]["content"]["body"] == "fine now"
+        r = await client.get("/v1/notifications", headers=owner.headers)
+        reasons = [n["data"].get("reason") for n in r.json()["notifications"]]
+        assert reasons.count("provider_error") == 1  # rate-limited: not once per attempt
