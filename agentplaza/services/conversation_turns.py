@@ -170,15 +170,18 @@ class Turn:
             await asyncio.shield(self._store(transcript, MessageStatus.CANCELLED, 0, estimate))
             raise
         except ProviderError as exc:
-            await self._store(transcript, MessageStatus.ERROR, 0, 0)
+            await asyncio.shield(self._store(transcript, MessageStatus.ERROR, 0, 0))
             yield TurnError(exc.message)
             return
         except Exception:
             log.exception("conversation %s: the answer failed", self.conversation.id)
-            await self._store(transcript, MessageStatus.ERROR, 0, 0)
+            await asyncio.shield(self._store(transcript, MessageStatus.ERROR, 0, 0))
             yield TurnError("the answer failed (internal error)")
             return
-        await self._store(transcript, MessageStatus.COMPLETE, input_tokens, output_tokens)
+        # Shielded like the others: a client leaving now must not lose the finished answer.
+        await asyncio.shield(
+            self._store(transcript, MessageStatus.COMPLETE, input_tokens, output_tokens)
+        )
         assert self.assistant is not None
         yield TurnDone(
             content=self.assistant.content,
