@@ -293,3 +293,27 @@ async def test_an_anthropic_provider_streams_the_same_events(
     assert "Be kind." in json.dumps(first.body["system"])
     stored = await messages_of(studio, owner, conv["id"])
     assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_the_question_is_stored_first_and_a_deleted_conversation_gets_nothing_more(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    await add_provider(studio, owner, fake_llm)
+    conv = await create(studio, owner, model="fake-small")
+    fake_llm.script(Reply(text="one two three four", hold_after=2))
+    body = {"conversation_id": conv["id"], "content": "count", "tools_enabled": False}
+    answer = asyncio.create_task(studio.post(STREAM, json=body, headers=owner.headers))
+    await fake_llm.until(lambda: fake_llm.in_flight == 1)
+    # Mid-answer: the question is already durable, the answer not yet written.
+    stored = await messages_of(studio, owner, conv["id"])
+    assert [(m["role"], m["content"]) for m in stored] == [("user", "count")]
+    url = "/studio/api/conversations/" + conv["id"]
+    ok_data(await studio.delete(url, headers=owner.headers))
+    fake_llm.release()
+    events = parse_sse((await answer).text)
+    assert events[-1][0] == "done"
+    assert "".join(d["content"] for n, d in events if n == "text") == "one two three four"
+    error_of(await studio.get(MESSAGES + conv["id"], headers=owner.headers), 404)
+    error_of(
+        await studio.delete(MESSAGES + events[-1][1]["message_id"], headers=owner.headers), 404
+    )
