@@ -346,3 +346,18 @@ async def test_no_key_in_a_debug_log(server_factory: Any, fake_llm: FakeLLM) -> 
         assert f'"logger": "{library}._base_client"' in log, log[-2000:]
     leaked = [k for k in keys if k in log or k[-12:] in log]
     assert not leaked, log[-3000:]
+
+
+async def test_a_malformed_secret_refuses_to_start(tmp_path: Any) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPLAZA_")}
+    for name in ("LLM_SECRET_KEY", "LLM_PREVIOUS_SECRET_KEYS"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "agentplaza", "serve", "--port", "0"),
+            env={**clean, "AGENTPLAZA_DATA_DIR": str(tmp_path), f"AGENTPLAZA_{name}": "short"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 2, err.decode()
+        assert name.lower() in err.decode() and "short" not in err.decode()
