@@ -56,6 +56,12 @@ class HostedReplyWorker:
         self._timers: set[asyncio.TimerHandle] = set()
 
     async def start(self) -> None:
+        if self._settings.effective_database_url.startswith("sqlite"):
+            # One process per SQLite file: a lease left is a crashed predecessor's, so its
+            # agents are answered now rather than when the lease would expire.
+            released = await self._store.release_all_hosted_agents()
+            if released:
+                log.info("hosted replies: took over %d leases of a previous process", released)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hosted-replies")
 
     async def stop(self) -> None:

@@ -106,7 +106,9 @@ class HostedReplying:
             mentioned=item.context.intent == "mentioned",
             is_chat=msg.type is not MessageType.EVENT and msg.format in _CHAT_FORMATS,
             sender_is_hosted=self._hosted.index.is_hosted(msg.sender_id),
-            consecutive_hosted_replies=self._consecutive_hosted(agent, upto),
+            # The whole thread, not only up to this message: replies the agent already sent
+            # after it (a backlog) count too, or a backlog would slip past the guard.
+            consecutive_hosted_replies=self._consecutive_hosted(agent, history),
             stranger_replies_today=stranger_count,
         )
         decision = decide_reply(agent, facts)

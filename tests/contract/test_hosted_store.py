@@ -56,6 +56,9 @@ async def test_one_lease_at_a_time_until_it_expires(store: Store) -> None:
     assert not await claim(agent, node="a", now_us=T0 + 2 * LEASE + 2, lease_until_us=T0 + 9)
     await store.release_hosted_agent(agent, node="b")
     assert await claim(agent, node="a", now_us=T0 + 2 * LEASE + 3, lease_until_us=T0 + 4 * LEASE)
+    # A single-process database's start drops every lease (a crashed predecessor's).
+    assert await store.release_all_hosted_agents() == 1
+    assert await claim(agent, node="c", now_us=T0 + 2 * LEASE + 4, lease_until_us=T0 + 5 * LEASE)
 
 
 async def test_a_pending_retry_holds_the_claim_and_a_finished_item_clears_it(store: Store) -> None:
