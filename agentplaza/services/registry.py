@@ -15,6 +15,8 @@ from agentplaza.domain.messages import InboxItem
 from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
+from agentplaza.services.conversation_models import StudioModels
+from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
@@ -58,6 +60,7 @@ class Services:
     turns: Turns
     hosted: HostedAgents
     hosted_replying: HostedReplying
+    conversations: Conversations
 
 
 def build_services(
@@ -113,6 +116,10 @@ def build_services(
         turns=turns,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
+        conversations=Conversations(
+            runtime,
+            models=StudioModels(providers=providers, hosted=hosted, tools=tools, turns=turns),
+        ),
     )
 
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import agents, auth, info, providers, tools
+from agentplaza.api.dialects.studio import (
+    agents,
+    auth,
+    conversations,
+    info,
+    messages,
+    providers,
+    tools,
+)
 
 routers: tuple[APIRouter, ...] = (
     info.router,
@@ -16,5 +24,7 @@ routers: tuple[APIRouter, ...] = (
     providers.router,
     tools.router,
     agents.router,
-    # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
+    conversations.router,
+    messages.router,
+    # issue 15: chat_rooms
 )
