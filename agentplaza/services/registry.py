@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
+from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.conversation_models import StudioModels
@@ -23,7 +24,7 @@ from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
-from agentplaza.services.providers import Providers, open_client_when_used
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -54,9 +55,9 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
     tools: ToolRegistry
     turns: Turns
-    providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
     conversations: Conversations
@@ -88,7 +89,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client_when_used)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -110,9 +111,9 @@ def build_services(
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=limiter,
+        providers=providers,
         tools=tools,
         turns=turns,
-        providers=providers,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
         conversations=Conversations(
