@@ -61,6 +61,7 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROVIDER_CONCURRENCY_MAX = 256  # domain/providers.py CONCURRENCY_MAX
 PASSWORD = "bench password 123"
 CLIENT_BOUND_PCT = 85.0
+IDLE_WINDOW_S = 2.0
 TARGET_P99_MS = 5.0  # issue 15: the latency the server adds per relayed token, p99
 
 
@@ -153,6 +154,9 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
         if warm.done is None:
             raise RuntimeError(f"the warm-up stream failed: {warm.error}")
         time.sleep(1.0)  # let the server settle after the set-up's requests
+        idle0 = cpu_s(server.pid)
+        time.sleep(IDLE_WINDOW_S)  # what the server burns with nothing to relay
+        idle_pct = 100 * (cpu_s(server.pid) - idle0) / IDLE_WINDOW_S
         rss_before = rss_bytes(server.pid)
         sampler = Sampler(server.pid)
         pids = (server.pid, fake.proc.pid)
@@ -210,6 +214,7 @@ def measure(args: argparse.Namespace, workdir: str, database_url: str | None) ->
         "client_cpu_us_per_token": r2(1e6 * client_cpu / max(out["tokens_received"], 1)),
         "cpu_pct_one_core": {
             "server": r2(100 * (cpu1[0] - cpu0[0]) / wall_s),
+            "server_idle_before": r2(idle_pct),
             "client": r2(100 * client_cpu / wall_s),
             "fake_llm": r2(100 * (cpu1[1] - cpu0[1]) / wall_s),
         },
@@ -265,8 +270,8 @@ def table(result: dict[str, Any]) -> list[tuple[str, Any]]:
             f"{result['server_kb_per_open_stream']} ({result['streams_open_at_rss_sample']})",
         ),
         (
-            "CPU % of one core: server / client / fake",
-            f"{cpu['server']} / {cpu['client']} / {cpu['fake_llm']}",
+            "CPU % of one core: server (idle) / client / fake",
+            f"{cpu['server']} ({cpu['server_idle_before']}) / {cpu['client']} / {cpu['fake_llm']}",
         ),
         (
             "CPU µs per relayed token: server / client",

@@ -24,7 +24,7 @@ TABLE_LINES = (
     "lost / duplicated / streams out of order",
     "added latency per token p50 / p99 / max ms",
     "server RSS per open stream KB",
-    "CPU % of one core: server / client / fake",
+    "CPU % of one core: server (idle) / client / fake",
 )
 
 
