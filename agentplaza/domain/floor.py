@@ -174,11 +174,12 @@ def is_repeat(candidate: str, earlier: Sequence[str]) -> bool:
             return True
         matcher = SequenceMatcher(None, candidate, previous, autojunk=False)
         # The cheap upper bounds first: most non-repeats stop there.
-        if matcher.real_quick_ratio() >= LOOP_SIMILARITY and matcher.quick_ratio() >= (
-            LOOP_SIMILARITY
+        if (
+            matcher.real_quick_ratio() >= LOOP_SIMILARITY
+            and matcher.quick_ratio() >= LOOP_SIMILARITY
+            and matcher.ratio() >= LOOP_SIMILARITY
         ):
-            if matcher.ratio() >= LOOP_SIMILARITY:
-                return True
+            return True
     return False
 
 
@@ -253,9 +254,8 @@ def next_speakers(
         elif rules.policy is FloorPolicy.ROUND_ROBIN:
             speakers = [_round_robin_next(state, agents)]
             state = replace(state, last_round_robin_id=speakers[0])
-        elif rules.policy is FloorPolicy.MENTION:
-            speakers = mentions
-        elif mentions:  # MODERATOR: a human may still address agents directly
+        elif rules.policy is FloorPolicy.MENTION or mentions:
+            # MODERATOR too: a human may still address agents directly.
             speakers = mentions
         else:
             speakers = [rules.moderator_agent_id] if rules.moderator_agent_id in ids else []

@@ -37,9 +37,12 @@ def agent(agent_id: str, content: str) -> FloorMessage:
 
 
 def decide(
-    message: FloorMessage, policy: FloorPolicy, state: FloorState | None = None, **kw: object
+    message: FloorMessage,
+    policy: FloorPolicy,
+    state: FloorState | None = None,
+    moderator_agent_id: str | None = None,
 ) -> FloorDecision:
-    rules = FloorRules(policy=policy, **kw)  # type: ignore[arg-type]
+    rules = FloorRules(policy=policy, moderator_agent_id=moderator_agent_id)
     return next_speakers(state or FloorState(), message, AGENTS, rules)
 
 
@@ -83,18 +86,33 @@ def test_mentions_need_a_name_boundary() -> None:
 
 
 def test_moderator_speaks_first_and_hands_the_floor_on() -> None:
-    rules = {"moderator_agent_id": "a1"}
-    assert decide(human("topic?"), FloorPolicy.MODERATOR, **rules).speakers == ("a1",)
-    # A human may still address an agent directly.
-    assert decide(human("@Bob you"), FloorPolicy.MODERATOR, **rules).speakers == ("a2",)
-    assert decide(agent("a1", "thanks.\nnext: Bobby"), FloorPolicy.MODERATOR, **rules).speakers == (
-        "a3",
+    assert decide(human("topic?"), FloorPolicy.MODERATOR, moderator_agent_id="a1").speakers == (
+        "a1",
     )
-    assert decide(agent("a1", "over to @Bob"), FloorPolicy.MODERATOR, **rules).speakers == ("a2",)
-    assert decide(agent("a1", "next: none @Bob"), FloorPolicy.MODERATOR, **rules).speakers == ()
-    assert decide(agent("a1", "that is all"), FloorPolicy.MODERATOR, **rules).speakers == ()
+    # A human may still address an agent directly.
+    assert decide(human("@Bob you"), FloorPolicy.MODERATOR, moderator_agent_id="a1").speakers == (
+        "a2",
+    )
+    assert decide(
+        agent("a1", "thanks.\nnext: Bobby"), FloorPolicy.MODERATOR, moderator_agent_id="a1"
+    ).speakers == ("a3",)
+    assert decide(
+        agent("a1", "over to @Bob"), FloorPolicy.MODERATOR, moderator_agent_id="a1"
+    ).speakers == ("a2",)
+    assert (
+        decide(
+            agent("a1", "next: none @Bob"), FloorPolicy.MODERATOR, moderator_agent_id="a1"
+        ).speakers
+        == ()
+    )
+    assert (
+        decide(agent("a1", "that is all"), FloorPolicy.MODERATOR, moderator_agent_id="a1").speakers
+        == ()
+    )
     # Anyone else's message goes back to the moderator.
-    assert decide(agent("a3", "my view"), FloorPolicy.MODERATOR, **rules).speakers == ("a1",)
+    assert decide(
+        agent("a3", "my view"), FloorPolicy.MODERATOR, moderator_agent_id="a1"
+    ).speakers == ("a1",)
 
 
 def test_moderator_pick_rules() -> None:
@@ -231,7 +249,7 @@ def test_round_robin_visits_every_agent_once_per_cycle(n: int, start: int) -> No
     agents = [RoomAgentRef(f"id{i}", f"name{i}") for i in range(n)]
     state = FloorState(last_round_robin_id=f"id{start}")  # id{start} may not be in the room
     rules = FloorRules(policy=FloorPolicy.ROUND_ROBIN)
-    seen = []
+    seen: list[str] = []
     for _ in range(n):
         decision = next_speakers(state, human("x"), agents, rules)
         state = decision.state
