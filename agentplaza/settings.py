@@ -83,6 +83,9 @@ class Settings:
     aim_idle_timeout_secs: float = 90.0
     aim_max_frame_bytes: int = 1_048_576
     admin_users: str = ""
+    # --- studio chat rooms (issue 15) ---
+    studio_room_history_messages: int = 40
+    studio_room_floor_lease_secs: float = 120.0
 
     @property
     def effective_database_url(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.errors import Invalid, PayloadTooLarge
 from agentplaza.domain.floor import (
     MAX_CONSECUTIVE_AGENT_TURNS_LIMIT,
@@ -135,8 +136,8 @@ def room_json(room: ChatRoom, agents: list[ChatRoomAgent] | None = None) -> dict
         "paused": room.floor.paused,
         "pause_reason": room.floor.pause_reason.value if room.floor.pause_reason else None,
         "message_count": room.last_seq,
-        "created_at": room.created_at_us // 1000,
-        "updated_at": room.updated_at_us // 1000,
+        "created_at": iso_from_us(room.created_at_us),
+        "updated_at": iso_from_us(room.updated_at_us),
     }
     if agents is not None:
         data["agent_ids"] = [a.agent_id for a in agents]
@@ -149,7 +150,7 @@ def agent_json(agent: ChatRoomAgent) -> dict[str, Any]:
         "id": agent.agent_id,
         "agent_id": agent.agent_id,
         "name": agent.name,
-        "added_at": agent.added_at_us // 1000,
+        "added_at": iso_from_us(agent.added_at_us),
         "tokens_used": agent.tokens_used,
     }
 
@@ -164,5 +165,5 @@ def message_json(message: ChatRoomMessage) -> dict[str, Any]:
         "sender_name": message.sender_name,
         "content": message.content,
         "tokens": message.tokens,
-        "created_at": message.created_at_us // 1000,
+        "created_at": iso_from_us(message.created_at_us),
     }

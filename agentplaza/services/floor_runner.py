@@ -1,0 +1,398 @@
+"""FloorRunner: runs a studio chat room's agents, one turn at a time, under domain/floor.py.
+
+Only one node runs a room's floor at a time: the runner holds the room's floor lease
+(`claim_chat_room_floor`, renewed before every agent turn) and on this node one task per room
+(`kick` while running only asks it to look again). The floor answers messages in seq order
+from `floor_seq`, the last message it answered, so a human message accepted by a node that
+could not take the lease is answered by the node holding it: after releasing, a runner looks
+once more for messages that came in meanwhile.
+
+Guarantees: agents speak only as domain/floor.py admits; every turn's tokens are counted
+against the agent's room budget and its daily budget (services/hosted_agents.py) even when
+the turn fails; when the floor goes quiet an internal `floor_idle` event is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing, suppress
+from typing import Any, Protocol
+
+from agentplaza.domain.chat_rooms import ChatRoom, ChatRoomAgent, ChatRoomMessage, NewChatMessage
+from agentplaza.domain.errors import AgentplazaError
+from agentplaza.domain.floor import (
+    Admission,
+    FloorMessage,
+    FloorPolicy,
+    FloorState,
+    RoomAgentRef,
+    SenderType,
+    admit,
+    after_agent_message,
+    next_speakers,
+    pause_message,
+)
+from agentplaza.domain.hosted import HostedAgent
+from agentplaza.domain.ids import AccountId, new_sortable_id
+from agentplaza.domain.turns import (
+    TurnDone,
+    TurnError,
+    TurnEvent,
+    TurnText,
+    TurnToolCall,
+    TurnToolResult,
+)
+from agentplaza.llm.base import ChatMessage, ModelRequest, Role
+from agentplaza.services.chat_rooms import IDLE, ChatRooms
+from agentplaza.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGES_PER_READ = 200
+
+
+class RunnerAgents(Protocol):
+    """What the runner needs of hosted agents (services/hosted_agents.py)."""
+
+    async def get(self, agent_id: AccountId) -> HostedAgent | None: ...
+
+    async def check_budget(self, agent: HostedAgent) -> None: ...
+
+    async def record_usage(
+        self, agent: HostedAgent, *, model: str, input_tokens: int, output_tokens: int
+    ) -> None: ...
+
+
+Speak = Callable[[HostedAgent, ModelRequest], AsyncGenerator[TurnEvent]]
+"""One turn of `agent` answering `request` (services/turns.py with the agent's provider
+client and tools)."""
+
+
+class FloorRunner:
+    def __init__(
+        self, runtime: Runtime, rooms: ChatRooms, *, agents: RunnerAgents, speak: Speak, node: str
+    ) -> None:
+        self._rt = runtime
+        self._store = runtime.store
+        self._rooms = rooms
+        self._agents = agents
+        self._speak = speak
+        self._node = node
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+
+    def kick(self, room_id: str) -> None:
+        if room_id in self._running:
+            self._again.add(room_id)
+            return
+        task = asyncio.get_running_loop().create_task(self._run(room_id))
+        self._running[room_id] = task
+        task.add_done_callback(lambda _: self._running.pop(room_id, None))
+
+    async def stop(self) -> None:
+        for task in tuple(self._running.values()):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self, room_id: str) -> None:
+        try:
+            while True:
+                self._again.discard(room_id)
+                pending = await self._run_once(room_id)
+                if not pending and room_id not in self._again:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("chat room %s: the floor failed", room_id)
+
+    async def _run_once(self, room_id: str) -> bool:
+        """Answer what is unanswered while holding the lease; True if messages came in after
+        the lease was released (they need another run)."""
+        lease_us = int(self._rt.settings.studio_room_floor_lease_secs * 1_000_000)
+        room = await self._store.claim_chat_room_floor(
+            room_id, self._node, now_us=self._rt.clock_us(), lease_us=lease_us
+        )
+        if room is None:
+            return False  # another node runs the floor (or the room is gone)
+        floor_seq = room.floor_seq
+        try:
+            floor_seq = await self._answer(room, lease_us)
+        finally:
+            await self._store.release_chat_room_floor(room_id, self._node)
+            await self._rooms.publish(room_id, IDLE, {"floor_seq": floor_seq})
+        after = await self._store.get_chat_room(room_id)
+        return after is not None and after.last_seq > after.floor_seq
+
+    async def _answer(self, room: ChatRoom, lease_us: int) -> int:
+        state, floor_seq = room.floor, room.floor_seq
+        queue: deque[str] = deque()
+        told_budget: set[str] = set()
+        while True:
+            agents = await self._store.chat_room_agents(room.id)
+            refs = [RoomAgentRef(a.agent_id, a.name) for a in agents]
+            for message in await self._store.chat_room_messages_after(
+                room.id, floor_seq, limit=MAX_MESSAGES_PER_READ
+            ):
+                floor_seq = message.seq
+                state, follow = await self._fold(room, state, message, refs)
+                queue.extend(s for s in follow if s not in queue)
+            if not queue:
+                await self._save(room, state, floor_seq)
+                return floor_seq
+            agent_id = queue.popleft()
+            renewed = await self._store.claim_chat_room_floor(
+                room.id, self._node, now_us=self._rt.clock_us(), lease_us=lease_us
+            )
+            if renewed is None:
+                log.warning("chat room %s: floor lease lost; another node answers", room.id)
+                return floor_seq
+            room = renewed
+            member = next((a for a in agents if a.agent_id == agent_id), None)
+            if member is None:
+                continue
+            was_paused = state.paused
+            state, verdict = admit(state, agent_id, member.tokens_used, room.rules)
+            if verdict is Admission.PAUSED:
+                queue.clear()
+                if not was_paused and state.pause_reason is not None:
+                    text = pause_message(state.pause_reason, room.rules)
+                    floor_seq = await self._system(room, text, "paused", state)
+                await self._save(room, state, floor_seq)
+                continue
+            if verdict is Admission.OVER_BUDGET:
+                if agent_id not in told_budget:
+                    told_budget.add(agent_id)
+                    await self._rooms.publish(
+                        room.id,
+                        "system",
+                        {
+                            "content": f"{member.name} used its token budget in this room"
+                            f" ({room.rules.agent_token_budget} tokens) and stays silent",
+                            "type": "budget_exhausted",
+                            "agent_id": agent_id,
+                        },
+                    )
+                continue
+            reply = await self._turn(room, member, agents)
+            if reply is None:
+                continue
+            floor_seq = reply.seq
+            outcome = after_agent_message(state, reply.content)
+            state = outcome.state
+            if outcome.paused is not None:
+                queue.clear()
+                floor_seq = await self._system(
+                    room, pause_message(outcome.paused, room.rules), "paused", state
+                )
+            else:
+                follow = next_speakers(state, _floor_message(reply), refs, room.rules).speakers
+                queue.extend(s for s in follow if s not in queue)
+            await self._save(room, state, floor_seq)
+
+    async def _fold(
+        self, room: ChatRoom, state: FloorState, message: ChatRoomMessage, refs: list[RoomAgentRef]
+    ) -> tuple[FloorState, tuple[str, ...]]:
+        """A message the floor has not seen yet: a human's (or, after a crash, an agent's)."""
+        if message.sender_type is SenderType.AGENT:
+            state = after_agent_message(state, message.content).state
+        decision = next_speakers(state, _floor_message(message), refs, room.rules)
+        if decision.resumed:
+            await self._rooms.publish(
+                room.id,
+                "system",
+                {"content": f"{message.sender_name} spoke: agents resumed", "type": "resumed"},
+            )
+        return decision.state, decision.speakers
+
+    async def _save(self, room: ChatRoom, state: FloorState, floor_seq: int) -> None:
+        await self._store.save_chat_room_floor(
+            room.id, self._node, state, floor_seq, now_us=self._rt.clock_us()
+        )
+
+    async def _system(self, room: ChatRoom, text: str, kind: str, state: FloorState) -> int:
+        """A system message (kept in the history, so a reader sees why agents stopped) and
+        its `system` event."""
+        stored = await self._store.append_chat_room_message(
+            room.id,
+            new_sortable_id("rm_", self._rt.clock_us() // 1000, self._rt.random_bytes(10)),
+            NewChatMessage(
+                sender_type=SenderType.SYSTEM, sender_id="", sender_name="system", content=text
+            ),
+            now_us=self._rt.clock_us(),
+        )
+        data: dict[str, Any] = {"content": text, "type": kind}
+        if state.pause_reason is not None:
+            data["reason"] = state.pause_reason.value
+        await self._rooms.publish(room.id, "system", data)
+        return stored.seq if stored is not None else room.last_seq
+
+    async def _turn(
+        self, room: ChatRoom, member: ChatRoomAgent, agents: list[ChatRoomAgent]
+    ) -> ChatRoomMessage | None:
+        """One agent's turn with its events; its stored message, or None if it failed."""
+        publish = self._rooms.publish
+        agent = await self._agents.get(AccountId(member.agent_id))
+        if agent is None or not agent.enabled:
+            return None
+        try:
+            await self._agents.check_budget(agent)
+        except AgentplazaError as exc:
+            await publish(
+                room.id,
+                "system",
+                {"content": exc.detail, "type": "budget_exhausted", "agent_id": member.agent_id},
+            )
+            return None
+        request = await self._request(room, agent, member, agents)
+        await publish(room.id, "typing", {"agent_id": member.agent_id, "is_typing": True})
+        done: TurnDone | None = None
+        failure: str | None = None
+        try:
+            async with aclosing(self._speak(agent, request)) as events:
+                async for event in events:
+                    if isinstance(event, TurnDone):
+                        done = event
+                    elif isinstance(event, TurnError):
+                        failure = event.message
+                    else:
+                        await publish(room.id, "process_step", _step(member.agent_id, event))
+        except AgentplazaError as exc:  # no client for the agent's provider, say
+            failure = exc.detail
+        finally:
+            await publish(room.id, "typing", {"agent_id": member.agent_id, "is_typing": False})
+        if done is None:
+            await publish(
+                room.id,
+                "error",
+                {"content": failure or "the agent gave no answer", "agent_id": member.agent_id},
+            )
+            return None
+        tokens = done.input_tokens + done.output_tokens
+        await self._agents.record_usage(
+            agent,
+            model=agent.model,
+            input_tokens=done.input_tokens,
+            output_tokens=done.output_tokens,
+        )
+        content = _strip_own_name(done.content, member.name).strip() or "…"
+        message = await self._rooms.append(
+            room.id,
+            NewChatMessage(
+                sender_type=SenderType.AGENT,
+                sender_id=member.agent_id,
+                sender_name=member.name,
+                content=content,
+                tokens=tokens,
+            ),
+        )
+        await publish(
+            room.id,
+            "done",
+            {"message_id": message.id, "token_count": tokens, "agent_id": member.agent_id},
+        )
+        return message
+
+    async def _request(
+        self, room: ChatRoom, agent: HostedAgent, member: ChatRoomAgent, agents: list[ChatRoomAgent]
+    ) -> ModelRequest:
+        history, _ = await self._store.chat_room_messages(
+            room.id, offset=0, limit=self._rt.settings.studio_room_history_messages
+        )
+        system = "\n\n".join(p for p in (agent.system_prompt, _preamble(room, member, agents)) if p)
+        return ModelRequest(
+            model=agent.model,
+            messages=transcript(history, member.agent_id),
+            system=system,
+            temperature=agent.temperature,
+            max_tokens=agent.max_tokens,
+            thinking=agent.thinking,
+        )
+
+
+def _floor_message(message: ChatRoomMessage) -> FloorMessage:
+    return FloorMessage(
+        sender_type=message.sender_type, sender_id=message.sender_id, content=message.content
+    )
+
+
+def _step(agent_id: str, event: TurnEvent) -> dict[str, Any]:
+    if isinstance(event, TurnText):
+        return {"agent_id": agent_id, "type": "text", "content": event.text}
+    if isinstance(event, TurnToolCall):
+        return {
+            "agent_id": agent_id,
+            "type": "tool_call",
+            "call_id": event.call_id,
+            "name": event.name,
+            "arguments": event.arguments,
+        }
+    assert isinstance(event, TurnToolResult)
+    return {
+        "agent_id": agent_id,
+        "type": "tool_result",
+        "call_id": event.call_id,
+        "name": event.name,
+        "result": event.result,
+        "is_error": event.is_error,
+    }
+
+
+def transcript(history: list[ChatRoomMessage], agent_id: str) -> list[ChatMessage]:
+    """The room as `agent_id` sees it: its own messages as the assistant's, everyone else's
+    as user messages prefixed `[name]: ` (consecutive ones merged: providers want turns to
+    alternate). Starts and ends with a user message."""
+    turns: list[tuple[Role, str]] = []
+    for message in history:
+        if message.sender_type is SenderType.AGENT and message.sender_id == agent_id:
+            role, text = Role.ASSISTANT, message.content
+        else:
+            role, text = Role.USER, f"[{message.sender_name}]: {message.content}"
+        if turns and turns[-1][0] is role:
+            turns[-1] = (role, turns[-1][1] + "\n\n" + text)
+        else:
+            turns.append((role, text))
+    while turns and turns[0][0] is Role.ASSISTANT:
+        turns.pop(0)
+    if not turns or turns[-1][0] is Role.ASSISTANT:
+        turns.append((Role.USER, "[room]: it is your turn to speak."))
+    return [ChatMessage(role=role, content=text) for role, text in turns]
+
+
+def _strip_own_name(content: str, name: str) -> str:
+    """Models imitate the transcript's `[name]: ` prefixes; the room shows names itself."""
+    return re.sub(r"^\s*\[" + re.escape(name) + r"\]:\s*", "", content, count=1)
+
+
+_RULES = {
+    FloorPolicy.FREE: "every agent may answer a human message, in turn",
+    FloorPolicy.ROUND_ROBIN: "agents take turns: one agent answers each human message",
+    FloorPolicy.MENTION: "an agent answers only when @mentioned",
+    FloorPolicy.MODERATOR: "a moderator agent decides who speaks next",
+}
+
+
+def _preamble(room: ChatRoom, member: ChatRoomAgent, agents: list[ChatRoomAgent]) -> str:
+    others = ", ".join(f"@{a.name}" for a in agents if a.agent_id != member.agent_id) or "none"
+    lines = [
+        f'You are {member.name} in the chat room "{room.name}".',
+        *([f"Room description: {room.description}"] if room.description else []),
+        f"Other agents here: {others}. Humans take part too.",
+        f"Floor rule: {_RULES[room.rules.policy]}. Others' messages are shown as [name]: text;"
+        " write your own message only, without a name prefix. @mention an agent to ask it"
+        " to answer you.",
+    ]
+    if (
+        room.rules.policy is FloorPolicy.MODERATOR
+        and room.rules.moderator_agent_id == member.agent_id
+    ):
+        lines.append(
+            "You are the moderator: end each message with a line `next: <agent name>` naming"
+            " who speaks next, or `next: none` to hand the floor back to the humans."
+        )
+    return "\n".join(lines)
