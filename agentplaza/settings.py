@@ -94,6 +94,10 @@ class Settings:
     # --- studio chat rooms (issue 15) ---
     studio_room_history_messages: int = 40
     studio_room_floor_lease_secs: float = 120.0
+    # Issue 15, tools and the turn runner (services/tools/, services/turns.py).
+    llm_max_tool_rounds: int = 5
+    llm_tool_timeout_secs: float = 20.0
+    llm_http_fetch_allowed_hosts: str = ""
 
     @property
     def effective_database_url(self) -> str:
