@@ -26,7 +26,9 @@ from agentplaza.services.checked_http import (
 from agentplaza.services.tools.registry import Tool, ToolContext, ToolFailed
 from agentplaza.services.webhooks import resolve_host
 
-FETCH_MAX_BYTES = 65_536
+FETCH_MAX_BYTES = 12_000
+"""Read no more of a body: with the status line and the note it stays under the registry's
+RESULT_MAX_CHARS, so the model is told the page was cut, and where."""
 USER_AGENT = f"agentplaza-http-fetch/{__version__}"
 _TEXT_TYPES = frozenset(
     {"application/json", "application/xml", "application/xhtml+xml", "application/javascript"}
