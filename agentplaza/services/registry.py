@@ -96,3 +96,4 @@ def _sealer(runtime: Runtime) -> Sealer:
         previous_keys=settings.llm_previous_secret_keys,
         data_dir=settings.data_dir,
         shared_database=not settings.effective_database_url.startswith("sqlite"),
+    )
