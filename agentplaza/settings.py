@@ -98,6 +98,14 @@ class Settings:
     llm_max_tool_rounds: int = 5
     llm_tool_timeout_secs: float = 20.0
     llm_http_fetch_allowed_hosts: str = ""
+    # --- hosted agents (issue 15; docs/studio.md, Agents) ---
+    hosted_sweep_interval_secs: float = 15.0
+    hosted_max_concurrent_replies: int = 16
+    hosted_lease_secs: float = 120.0
+    hosted_max_attempts: int = 4
+    hosted_retry_base_secs: float = 2.0
+    hosted_retry_max_secs: float = 300.0
+    hosted_failure_notice_interval_secs: float = 3600.0
 
     @property
     def effective_database_url(self) -> str:

@@ -8,12 +8,16 @@ nothing is attached after construction.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.llm.sealing import Sealer, load_sealer
+from agentplaza.domain.messages import InboxItem
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
+from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, NoProviders
+from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
@@ -51,13 +55,24 @@ class Services:
     providers: Providers
     tools: ToolRegistry
     turns: Turns
+    hosted: HostedAgents
+    hosted_replying: HostedReplying
 
 
-def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
+def build_services(
+    runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event, hosted_due: asyncio.Event
+) -> Services:
     """`webhook_due` is set when a committed delivery is for an account with a webhook; the
-    delivery worker (delivery/webhooks.py) waits on it."""
+    delivery worker (delivery/webhooks.py) waits on it. `hosted_due` likewise when one is for
+    a hosted agent (delivery/hosted_replies.py)."""
     webhooks = Webhooks(runtime, wake=webhook_due.set)
-    publisher = Publisher(runtime, committed=webhooks.committed)
+    hosted_index = HostedIndex(wake=hosted_due.set)
+
+    def committed(items: Sequence[InboxItem]) -> None:
+        webhooks.committed(items)
+        hosted_index.committed(items)
+
+    publisher = Publisher(runtime, committed=committed)
     notifications = Notifications(runtime, publisher)
     accounts = Accounts(runtime)
     files = Files(runtime, accounts=accounts, blobs=blobs)
@@ -68,6 +83,14 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
     limiter = RateLimiter(runtime)
     tools = build_tools(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
+    )
+    turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
+    hosted = HostedAgents(
+        runtime,
+        index=hosted_index,
+        accounts=accounts,
+        notifications=notifications,
+        providers=NoProviders(),
     )
     return Services(
         runtime=runtime,
@@ -85,7 +108,9 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         limiter=limiter,
         providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client),
         tools=tools,
-        turns=Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds),
+        turns=turns,
+        hosted=hosted,
+        hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
     )
 
 
