@@ -16,7 +16,7 @@ import logging
 from collections import deque
 
 from agentplaza.bus.base import RESYNC, Bus
-from agentplaza.services.chat_rooms import STUDIO_ROOM_TOPIC_PREFIX, studio_room_topic
+from agentplaza.services.chat_room_events import STUDIO_ROOM_TOPIC_PREFIX, studio_room_topic
 
 log = logging.getLogger(__name__)
 

@@ -4,22 +4,17 @@ A room belongs to the human who created it: only they read it, post in it, or co
 WebSocket (as themselves or as one of their agents); anyone else gets 404. Its agents are
 hosted agents that owner owns.
 
-Events (docs/studio.md, "Chat rooms and their WebSocket") are published on the bus under
-`studio_room_topic(room_id)` as the JSON frame `{"type", "data"}` every client receives, so
-watchers on every node see them (realtime/studio_rooms.py fans them out on each node). A
-human message is stored, published, and then the floor runs (services/floor_runner.py) on
-the node that accepted it, unless another node holds the room's floor lease (that node then
-answers it).
+Events (docs/studio.md, "Chat rooms and their WebSocket") go out on the bus
+(services/chat_room_events.py) to watchers on every node. A human message is stored,
+published, and then the floor runs (services/floor_runner.py) on the node that accepted it,
+unless another node holds the room's floor lease (that node then answers it).
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
-from agentplaza.bus.base import BusError
 from agentplaza.domain import chat_rooms as rules
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.chat_rooms import (
@@ -31,35 +26,17 @@ from agentplaza.domain.chat_rooms import (
 from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
 from agentplaza.domain.floor import FloorPolicy, FloorRules, SenderType
 from agentplaza.domain.hosted import HostedAgent
-from agentplaza.domain.ids import AccountId, new_sortable_id
+from agentplaza.domain.ids import new_sortable_id
+from agentplaza.services.chat_room_events import RoomEvents
+from agentplaza.services.chat_room_turns import Speak
+from agentplaza.services.floor_runner import FloorRunner, RunnerAgents
 from agentplaza.services.runtime import Runtime
 
-log = logging.getLogger(__name__)
 
-STUDIO_ROOM_TOPIC_PREFIX = "studio_room."
-IDLE = "floor_idle"
-"""An internal event (never sent to clients): the floor of the room went quiet having
-answered every message up to `data.floor_seq`; the SSE send ends on it."""
-MAX_PAGE_SIZE = 100
-
-
-def studio_room_topic(room_id: str) -> str:
-    return STUDIO_ROOM_TOPIC_PREFIX + room_id
-
-
-def encode_event(kind: str, data: dict[str, Any]) -> bytes:
-    """The frame every client gets: `{"type": kind, "data": data}`."""
-    return json.dumps(
-        {"type": kind, "data": data}, ensure_ascii=False, separators=(",", ":")
-    ).encode()
-
-
-class AgentDirectory(Protocol):
+class AgentDirectory(RunnerAgents, Protocol):
     """What chat rooms need of hosted agents (services/hosted_agents.py)."""
 
     async def owned(self, owner: Account, agent_id: str) -> HostedAgent: ...
-
-    async def get(self, agent_id: AccountId) -> HostedAgent | None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,18 +52,15 @@ class RoomSettings:
     clear_moderator: bool = False
 
 
-class FloorKick(Protocol):
-    def kick(self, room_id: str) -> None:
-        """Run the room's floor soon (in the background): a message waits for an answer."""
-
-
 class ChatRooms:
-    def __init__(self, runtime: Runtime, *, agents: AgentDirectory) -> None:
+    def __init__(
+        self, runtime: Runtime, *, agents: AgentDirectory, speak: Speak, node: str
+    ) -> None:
         self._rt = runtime
         self._store = runtime.store
         self._agents = agents
-        self.floor: FloorKick | None = None
-        """Set by build_services once the runner exists (it needs this service)."""
+        self.events = RoomEvents(runtime)
+        self.floor = FloorRunner(runtime, self.events, agents=agents, speak=speak, node=node)
 
     # --- rooms --------------------------------------------------------------------------------
     async def get(self, caller: Account, room_id: str) -> ChatRoom:
@@ -205,7 +179,7 @@ class ChatRooms:
         """Store the caller's message, tell every watcher, and have the floor answer it."""
         content = rules.validate_content(content)
         room = await self.get(caller, room_id)
-        message = await self.append(
+        message = await self.events.append(
             room.id,
             NewChatMessage(
                 sender_type=SenderType.USER,
@@ -214,8 +188,7 @@ class ChatRooms:
                 content=content,
             ),
         )
-        if self.floor is not None:
-            self.floor.kick(room.id)
+        self.floor.kick(room.id)
         return message
 
     async def post_as_agent(
@@ -227,7 +200,7 @@ class ChatRooms:
         text = rules.validate_content(content)
         room = await self.get(caller, room_id)
         agent = await self._agents.owned(caller, agent_id)
-        message = await self.append(
+        message = await self.events.append(
             room.id,
             NewChatMessage(
                 sender_type=SenderType.AGENT,
@@ -236,24 +209,5 @@ class ChatRooms:
                 content=text,
             ),
         )
-        if self.floor is not None:
-            self.floor.kick(room.id)
+        self.floor.kick(room.id)
         return message
-
-    async def append(self, room_id: str, new: NewChatMessage) -> ChatRoomMessage:
-        """Store a message and publish it (`message` event)."""
-        now = self._rt.clock_us()
-        message_id = new_sortable_id("rm_", now // 1000, self._rt.random_bytes(10))
-        message = await self._store.append_chat_room_message(room_id, message_id, new, now_us=now)
-        if message is None:
-            raise NotFound(f"no chat room {room_id[:64]!r}")
-        await self.publish(room_id, "message", rules.message_json(message))
-        return message
-
-    async def publish(self, room_id: str, kind: str, data: dict[str, Any]) -> None:
-        """Send an event to the room's watchers on every node (best effort: the store holds
-        the messages, a watcher that missed one sees it in its next history)."""
-        try:
-            await self._rt.bus.publish(studio_room_topic(room_id), encode_event(kind, data))
-        except BusError:
-            log.warning("chat room %s: %s event not published: bus unavailable", room_id, kind)

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing, suppress
 from typing import Any, Protocol
 
@@ -27,7 +25,6 @@ from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.floor import (
     Admission,
     FloorMessage,
-    FloorPolicy,
     FloorState,
     RoomAgentRef,
     SenderType,
@@ -41,13 +38,10 @@ from agentplaza.domain.ids import AccountId, new_sortable_id
 from agentplaza.domain.turns import (
     TurnDone,
     TurnError,
-    TurnEvent,
-    TurnText,
-    TurnToolCall,
-    TurnToolResult,
 )
-from agentplaza.llm.base import ChatMessage, ModelRequest, Role
-from agentplaza.services.chat_rooms import IDLE, ChatRooms
+from agentplaza.llm.base import ModelRequest, ProviderError
+from agentplaza.services.chat_room_events import IDLE, RoomEvents
+from agentplaza.services.chat_room_turns import Speak, preamble, step, strip_own_name, transcript
 from agentplaza.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -67,18 +61,13 @@ class RunnerAgents(Protocol):
     ) -> None: ...
 
 
-Speak = Callable[[HostedAgent, ModelRequest], AsyncGenerator[TurnEvent]]
-"""One turn of `agent` answering `request` (services/turns.py with the agent's provider
-client and tools)."""
-
-
 class FloorRunner:
     def __init__(
-        self, runtime: Runtime, rooms: ChatRooms, *, agents: RunnerAgents, speak: Speak, node: str
+        self, runtime: Runtime, events: RoomEvents, *, agents: RunnerAgents, speak: Speak, node: str
     ) -> None:
         self._rt = runtime
         self._store = runtime.store
-        self._rooms = rooms
+        self._events = events
         self._agents = agents
         self._speak = speak
         self._node = node
@@ -125,7 +114,7 @@ class FloorRunner:
             floor_seq = await self._answer(room, lease_us)
         finally:
             await self._store.release_chat_room_floor(room_id, self._node)
-            await self._rooms.publish(room_id, IDLE, {"floor_seq": floor_seq})
+            await self._events.publish(room_id, IDLE, {"floor_seq": floor_seq})
         after = await self._store.get_chat_room(room_id)
         return after is not None and after.last_seq > after.floor_seq
 
@@ -168,7 +157,7 @@ class FloorRunner:
             if verdict is Admission.OVER_BUDGET:
                 if agent_id not in told_budget:
                     told_budget.add(agent_id)
-                    await self._rooms.publish(
+                    await self._events.publish(
                         room.id,
                         "system",
                         {
@@ -203,7 +192,7 @@ class FloorRunner:
             state = after_agent_message(state, message.content).state
         decision = next_speakers(state, _floor_message(message), refs, room.rules)
         if decision.resumed:
-            await self._rooms.publish(
+            await self._events.publish(
                 room.id,
                 "system",
                 {"content": f"{message.sender_name} spoke: agents resumed", "type": "resumed"},
@@ -229,14 +218,14 @@ class FloorRunner:
         data: dict[str, Any] = {"content": text, "type": kind}
         if state.pause_reason is not None:
             data["reason"] = state.pause_reason.value
-        await self._rooms.publish(room.id, "system", data)
+        await self._events.publish(room.id, "system", data)
         return stored.seq if stored is not None else room.last_seq
 
     async def _turn(
         self, room: ChatRoom, member: ChatRoomAgent, agents: list[ChatRoomAgent]
     ) -> ChatRoomMessage | None:
         """One agent's turn with its events; its stored message, or None if it failed."""
-        publish = self._rooms.publish
+        publish = self._events.publish
         agent = await self._agents.get(AccountId(member.agent_id))
         if agent is None or not agent.enabled:
             return None
@@ -261,9 +250,11 @@ class FloorRunner:
                     elif isinstance(event, TurnError):
                         failure = event.message
                     else:
-                        await publish(room.id, "process_step", _step(member.agent_id, event))
+                        await publish(room.id, "process_step", step(member.agent_id, event))
         except AgentplazaError as exc:  # no client for the agent's provider, say
             failure = exc.detail
+        except ProviderError as exc:  # its key cannot be opened on this node
+            failure = exc.message
         finally:
             await publish(room.id, "typing", {"agent_id": member.agent_id, "is_typing": False})
         if done is None:
@@ -280,8 +271,8 @@ class FloorRunner:
             input_tokens=done.input_tokens,
             output_tokens=done.output_tokens,
         )
-        content = _strip_own_name(done.content, member.name).strip() or "…"
-        message = await self._rooms.append(
+        content = strip_own_name(done.content, member.name).strip() or "…"
+        message = await self._events.append(
             room.id,
             NewChatMessage(
                 sender_type=SenderType.AGENT,
@@ -304,7 +295,7 @@ class FloorRunner:
         history, _ = await self._store.chat_room_messages(
             room.id, offset=0, limit=self._rt.settings.studio_room_history_messages
         )
-        system = "\n\n".join(p for p in (agent.system_prompt, _preamble(room, member, agents)) if p)
+        system = "\n\n".join(p for p in (agent.system_prompt, preamble(room, member, agents)) if p)
         return ModelRequest(
             model=agent.model,
             messages=transcript(history, member.agent_id),
@@ -319,80 +310,3 @@ def _floor_message(message: ChatRoomMessage) -> FloorMessage:
     return FloorMessage(
         sender_type=message.sender_type, sender_id=message.sender_id, content=message.content
     )
-
-
-def _step(agent_id: str, event: TurnEvent) -> dict[str, Any]:
-    if isinstance(event, TurnText):
-        return {"agent_id": agent_id, "type": "text", "content": event.text}
-    if isinstance(event, TurnToolCall):
-        return {
-            "agent_id": agent_id,
-            "type": "tool_call",
-            "call_id": event.call_id,
-            "name": event.name,
-            "arguments": event.arguments,
-        }
-    assert isinstance(event, TurnToolResult)
-    return {
-        "agent_id": agent_id,
-        "type": "tool_result",
-        "call_id": event.call_id,
-        "name": event.name,
-        "result": event.result,
-        "is_error": event.is_error,
-    }
-
-
-def transcript(history: list[ChatRoomMessage], agent_id: str) -> list[ChatMessage]:
-    """The room as `agent_id` sees it: its own messages as the assistant's, everyone else's
-    as user messages prefixed `[name]: ` (consecutive ones merged: providers want turns to
-    alternate). Starts and ends with a user message."""
-    turns: list[tuple[Role, str]] = []
-    for message in history:
-        if message.sender_type is SenderType.AGENT and message.sender_id == agent_id:
-            role, text = Role.ASSISTANT, message.content
-        else:
-            role, text = Role.USER, f"[{message.sender_name}]: {message.content}"
-        if turns and turns[-1][0] is role:
-            turns[-1] = (role, turns[-1][1] + "\n\n" + text)
-        else:
-            turns.append((role, text))
-    while turns and turns[0][0] is Role.ASSISTANT:
-        turns.pop(0)
-    if not turns or turns[-1][0] is Role.ASSISTANT:
-        turns.append((Role.USER, "[room]: it is your turn to speak."))
-    return [ChatMessage(role=role, content=text) for role, text in turns]
-
-
-def _strip_own_name(content: str, name: str) -> str:
-    """Models imitate the transcript's `[name]: ` prefixes; the room shows names itself."""
-    return re.sub(r"^\s*\[" + re.escape(name) + r"\]:\s*", "", content, count=1)
-
-
-_RULES = {
-    FloorPolicy.FREE: "every agent may answer a human message, in turn",
-    FloorPolicy.ROUND_ROBIN: "agents take turns: one agent answers each human message",
-    FloorPolicy.MENTION: "an agent answers only when @mentioned",
-    FloorPolicy.MODERATOR: "a moderator agent decides who speaks next",
-}
-
-
-def _preamble(room: ChatRoom, member: ChatRoomAgent, agents: list[ChatRoomAgent]) -> str:
-    others = ", ".join(f"@{a.name}" for a in agents if a.agent_id != member.agent_id) or "none"
-    lines = [
-        f'You are {member.name} in the chat room "{room.name}".',
-        *([f"Room description: {room.description}"] if room.description else []),
-        f"Other agents here: {others}. Humans take part too.",
-        f"Floor rule: {_RULES[room.rules.policy]}. Others' messages are shown as [name]: text;"
-        " write your own message only, without a name prefix. @mention an agent to ask it"
-        " to answer you.",
-    ]
-    if (
-        room.rules.policy is FloorPolicy.MODERATOR
-        and room.rules.moderator_agent_id == member.agent_id
-    ):
-        lines.append(
-            "You are the moderator: end each message with a line `next: <agent name>` naming"
-            " who speaks next, or `next: none` to hand the floor back to the humans."
-        )
-    return "\n".join(lines)

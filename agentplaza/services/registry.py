@@ -11,9 +11,12 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.domain.messages import InboxItem
+from agentplaza.llm.sealing import Sealer, load_sealer
+from agentplaza.node import node_name
 from agentplaza.services.accounts import Accounts
+from agentplaza.services.chat_room_turns import hosted_speaker
+from agentplaza.services.chat_rooms import ChatRooms
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, NoProviders
@@ -57,6 +60,7 @@ class Services:
     turns: Turns
     hosted: HostedAgents
     hosted_replying: HostedReplying
+    chat_rooms: ChatRooms
 
 
 def build_services(
@@ -85,6 +89,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -106,11 +111,17 @@ def build_services(
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=limiter,
-        providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client),
+        providers=providers,
         tools=tools,
         turns=turns,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
+        chat_rooms=ChatRooms(
+            runtime,
+            agents=hosted,
+            speak=hosted_speaker(providers, turns, hosted),
+            node=node_name(runtime.settings.node_id),
+        ),
     )
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import agents, auth, info, providers
+from agentplaza.api.dialects.studio import agents, auth, chat_room_ws, chat_rooms, info, providers
 
 routers: tuple[APIRouter, ...] = (
     info.router,
     auth.router,
     providers.router,
     agents.router,
+    chat_rooms.router,
+    chat_room_ws.router,
     # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
 )

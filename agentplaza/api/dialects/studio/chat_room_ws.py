@@ -27,11 +27,9 @@ from starlette.websockets import WebSocketDisconnect
 from agentplaza.api.auth import services_of
 from agentplaza.domain import chat_rooms as rules
 from agentplaza.domain.accounts import Account
-from agentplaza.domain.chat_rooms import NewChatMessage
 from agentplaza.domain.errors import AgentplazaError, NotFound
-from agentplaza.domain.floor import SenderType
 from agentplaza.realtime.studio_rooms import Listener, StudioRoomHub
-from agentplaza.services.chat_rooms import IDLE, encode_event
+from agentplaza.services.chat_room_events import IDLE, encode_event
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +110,7 @@ async def chat_room_socket(ws: WebSocket, room_id: str) -> None:
         # Only messages after the history: the listener queued events since attach.
         last_seq = messages[-1].seq if messages else 0
         pump = asyncio.get_running_loop().create_task(_pump(ws, listener, last_seq))
-        await services.chat_rooms.publish(
+        await services.chat_rooms.events.publish(
             room.id, "system", {"content": f"{name} joined", "type": "user_join"}
         )
         await _receive(ws, caller, room.id, kind, participant_id, name)
@@ -125,7 +123,7 @@ async def chat_room_socket(ws: WebSocket, room_id: str) -> None:
                 await pump
         await hub.detach(listener)
         with suppress(Exception):
-            await services.chat_rooms.publish(
+            await services.chat_rooms.events.publish(
                 room.id, "system", {"content": f"{name} left", "type": "user_leave"}
             )
 

@@ -27,7 +27,8 @@ from agentplaza.api.dialects.studio.envelope import (
 from agentplaza.domain import chat_rooms as rules
 from agentplaza.domain.floor import MAX_CONSECUTIVE_AGENT_TURNS_LIMIT, FloorPolicy
 from agentplaza.realtime.studio_rooms import StudioRoomHub
-from agentplaza.services.chat_rooms import IDLE, RoomSettings
+from agentplaza.services.chat_room_events import IDLE
+from agentplaza.services.chat_rooms import RoomSettings
 
 router = APIRouter(
     prefix="/studio/api/chat-rooms", tags=["dialect: /studio"], route_class=StudioRoute
