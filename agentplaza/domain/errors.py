@@ -62,9 +62,9 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
     CSRF_FAILED = "csrf_failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
     EMAIL_TAKEN = "email_taken"
     PROVIDER_NOT_FOUND = "provider_not_found"
-    BUDGET_EXHAUSTED = "budget_exhausted"
 
 
 class AgentplazaError(Exception):

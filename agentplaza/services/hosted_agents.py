@@ -22,9 +22,11 @@ from agentplaza.domain.hosted import HostedAgent, UsageDay, over_budget, utc_day
 from agentplaza.domain.ids import AccountId, parse_account_id
 from agentplaza.domain.messages import InboxItem
 from agentplaza.domain.notifications import NotificationKind
+from agentplaza.domain.providers import cost_usd
 from agentplaza.llm.base import ModelClient
 from agentplaza.services.accounts import MAX_OWNED_AGENTS, Accounts
 from agentplaza.services.notifications import Notice, Notifications
+from agentplaza.services.providers import Providers
 from agentplaza.services.runtime import Runtime
 from agentplaza.services.tools import ToolContext
 
@@ -52,11 +54,14 @@ class ProviderAccess(Protocol):
         ...
 
 
-class NoProviders:
-    """Until services/providers.py is wired in: every provider id is unknown."""
+class HostedProviders:
+    """ProviderAccess over services/providers.py (clients, and prices for the cost)."""
+
+    def __init__(self, providers: Providers) -> None:
+        self._providers = providers
 
     async def client_for(self, owner_id: AccountId, provider_id: str) -> ModelClient:
-        raise NotFound(f"no provider {provider_id[:32]!r}", ErrorCode.NOT_FOUND)
+        return await self._providers.client_for(owner_id, provider_id)
 
     async def cost_usd(
         self,
@@ -67,7 +72,8 @@ class NoProviders:
         input_tokens: int,
         output_tokens: int,
     ) -> float:
-        return 0.0
+        provider = await self._providers.get_for_owner(owner_id, provider_id)
+        return cost_usd(provider.price_of(model), input_tokens, output_tokens)
 
 
 class HostedIndex:

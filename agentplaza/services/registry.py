@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
+from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.node import node_name
 from agentplaza.services.accounts import Accounts
@@ -19,12 +20,12 @@ from agentplaza.services.chat_room_turns import hosted_speaker
 from agentplaza.services.chat_rooms import ChatRooms
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
-from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, NoProviders
+from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
 from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
-from agentplaza.services.providers import Providers, open_client
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -55,9 +56,9 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
-    providers: Providers
     tools: ToolRegistry
     turns: Turns
+    providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
     chat_rooms: ChatRooms
@@ -95,7 +96,7 @@ def build_services(
         index=hosted_index,
         accounts=accounts,
         notifications=notifications,
-        providers=NoProviders(),
+        providers=HostedProviders(providers),
     )
     return Services(
         runtime=runtime,
