@@ -52,8 +52,8 @@ from agentplaza.realtime.aim import AimServer
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
-from agentplaza.realtime.studio_rooms import StudioRoomHub
 from agentplaza.realtime.sse import StreamCounter
+from agentplaza.realtime.studio_rooms import StudioRoomHub
 from agentplaza.realtime.websocket import websocket_endpoint
 from agentplaza.services.chat_room_events import STUDIO_ROOM_TOPIC_PREFIX
 from agentplaza.services.registry import Services, build_services
