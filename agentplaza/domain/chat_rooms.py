@@ -39,6 +39,8 @@ class ChatRoom:
     last_seq: int
     created_at_us: int
     updated_at_us: int
+    floor_lease_until_us: int | None = None
+    """While a node runs the room's agents: until when its lease holds (None: nobody)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections import deque
 from contextlib import aclosing, suppress
+from enum import Enum
 from typing import Any, Protocol
 
 from agentplaza.domain.chat_rooms import ChatRoom, ChatRoomAgent, ChatRoomMessage, NewChatMessage
@@ -47,6 +48,13 @@ from agentplaza.services.runtime import Runtime
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_READ = 200
+LEASE_POLL_SECS = 1.0
+
+
+class _Outcome(Enum):
+    DONE = "done"
+    PENDING = "pending"
+    BLOCKED = "blocked"
 
 
 class RunnerAgents(Protocol):
@@ -75,12 +83,12 @@ class FloorRunner:
         self._again: set[str] = set()
 
     def kick(self, room_id: str) -> None:
+        """Answer the room's unanswered messages soon, in a task of this node (at most one
+        per room: while it runs, a kick only makes it look again before it ends)."""
         if room_id in self._running:
             self._again.add(room_id)
             return
-        task = asyncio.get_running_loop().create_task(self._run(room_id))
-        self._running[room_id] = task
-        task.add_done_callback(lambda _: self._running.pop(room_id, None))
+        self._running[room_id] = asyncio.get_running_loop().create_task(self._run(room_id))
 
     async def stop(self) -> None:
         for task in tuple(self._running.values()):
@@ -92,23 +100,44 @@ class FloorRunner:
         try:
             while True:
                 self._again.discard(room_id)
-                pending = await self._run_once(room_id)
-                if not pending and room_id not in self._again:
+                outcome = await self._run_once(room_id)
+                if outcome is _Outcome.BLOCKED:
+                    outcome = await self._wait_for_lease(room_id)
+                if outcome is _Outcome.DONE and room_id not in self._again:
                     return
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("chat room %s: the floor failed", room_id)
+        finally:
+            # No await between the last check of `_again` and this: a kick either found the
+            # task running and was seen, or finds it gone and starts a new one.
+            self._running.pop(room_id, None)
 
-    async def _run_once(self, room_id: str) -> bool:
-        """Answer what is unanswered while holding the lease; True if messages came in after
-        the lease was released (they need another run)."""
+    async def _wait_for_lease(self, room_id: str) -> _Outcome:
+        """Another node holds the floor: it answers our message, unless it died. Poll until
+        the message is answered (DONE) or the lease can be ours (PENDING)."""
+        deadline = self._rt.monotonic() + self._rt.settings.studio_room_floor_lease_secs + 5
+        while self._rt.monotonic() < deadline:
+            await asyncio.sleep(LEASE_POLL_SECS)
+            room = await self._store.get_chat_room(room_id)
+            if room is None or room.floor_seq >= room.last_seq:
+                return _Outcome.DONE
+            lease = room.floor_lease_until_us
+            if lease is None or lease < self._rt.clock_us():
+                return _Outcome.PENDING
+        return _Outcome.PENDING
+
+    async def _run_once(self, room_id: str) -> _Outcome:
+        """Answer what is unanswered while holding the lease: PENDING if messages came in
+        after the lease was released, BLOCKED if another node holds it."""
         lease_us = int(self._rt.settings.studio_room_floor_lease_secs * 1_000_000)
         room = await self._store.claim_chat_room_floor(
             room_id, self._node, now_us=self._rt.clock_us(), lease_us=lease_us
         )
         if room is None:
-            return False  # another node runs the floor (or the room is gone)
+            exists = await self._store.get_chat_room(room_id)
+            return _Outcome.DONE if exists is None else _Outcome.BLOCKED
         floor_seq = room.floor_seq
         try:
             floor_seq = await self._answer(room, lease_us)
@@ -116,7 +145,8 @@ class FloorRunner:
             await self._store.release_chat_room_floor(room_id, self._node)
             await self._events.publish(room_id, IDLE, {"floor_seq": floor_seq})
         after = await self._store.get_chat_room(room_id)
-        return after is not None and after.last_seq > after.floor_seq
+        pending = after is not None and after.last_seq > after.floor_seq
+        return _Outcome.PENDING if pending else _Outcome.DONE
 
     async def _answer(self, room: ChatRoom, lease_us: int) -> int:
         state, floor_seq = room.floor, room.floor_seq

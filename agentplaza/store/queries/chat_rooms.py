@@ -17,7 +17,8 @@ from agentplaza.store.engine import Txn
 
 ROOM_COLUMNS = (
     "id, owner_id, name, description, policy, max_consecutive_agent_turns, agent_token_budget,"
-    " moderator_agent_id, floor_state, floor_seq, last_seq, created_at, updated_at"
+    " moderator_agent_id, floor_state, floor_seq, last_seq, created_at, updated_at,"
+    " floor_lease_until"
 )
 MESSAGE_COLUMNS = (
     "id, room_id, seq, sender_type, sender_id, sender_name, content, tokens, created_at"
@@ -41,6 +42,7 @@ def _room_from(row: Any) -> ChatRoom:
         last_seq=int(row[10]),
         created_at_us=int(row[11]),
         updated_at_us=int(row[12]),
+        floor_lease_until_us=None if row[13] is None else int(row[13]),
     )
 
 
