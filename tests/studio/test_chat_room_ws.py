@@ -158,3 +158,59 @@ async def test_watchers_see_an_http_send_and_each_other(
         while frames[-1][0] != "done":
             frames.append(await next_frame(watcher))
         assert frames[0][1]["content"] == "from http"
+
+
+async def test_an_agent_participant_speaks_as_its_agent(
+    studio: httpx.AsyncClient, studio_server: ServerProcess, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    fake_llm.script(Reply(text="at your service"), model=agents[1].model)
+    room = await make_room(studio, owner, agents, policy="mention")
+    rid = room["id"]
+    as_agent = {"participant_type": "agent", "participant_id": agents[0].id, "token": owner.token}
+    async with connect(ws_url(studio_server, rid, **as_agent)) as ws:
+        for _ in range(4):
+            await next_frame(ws)
+        await ws.send(
+            json.dumps({"action": "send_message", "content": f"@{agents[1].name} help me"})
+        )
+        frames = [await next_frame(ws)]
+        while frames[-1][0] != "done":
+            frames.append(await next_frame(ws))
+    first = frames[0][1]
+    assert (first["sender_type"], first["sender_id"]) == ("agent", agents[0].id)
+    assert first["sender_name"] == agents[0].name
+    replies = [d for k, d in frames if k == "message"][1:]
+    assert [m["sender_id"] for m in replies] == [agents[1].id]
+
+
+async def test_concurrent_sends_are_answered_one_turn_at_a_time(
+    studio: httpx.AsyncClient, studio_server: ServerProcess, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    room = await make_room(studio, owner, agents, policy="round_robin")
+    rid = room["id"]
+    params = {"participant_type": "user", "token": owner.token}
+    async with connect(ws_url(studio_server, rid, **params)) as watcher:
+        for _ in range(4):
+            await next_frame(watcher)
+        results = await asyncio.gather(
+            *(
+                studio.post(
+                    f"/studio/api/chat-rooms/{rid}/messages",
+                    headers=owner.headers,
+                    json={"content": f"question {i}"},
+                    timeout=60,
+                )
+                for i in range(3)
+            )
+        )
+        assert all(r.status_code == 200 for r in results)
+        frames: list[Frame] = []
+        while sum(1 for k, _ in frames if k == "done") < 3:
+            frames.append(await next_frame(watcher))
+    typing = [d["is_typing"] for k, d in frames if k == "typing"]
+    assert typing == [True, False] * 3  # turns never overlap
+    speakers = [d["sender_id"] for k, d in frames if k == "message" and d["sender_type"] == "agent"]
+    assert speakers == [a.id for a in agents]
+    assert len(fake_llm.chat_requests) == 3
