@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx2
 import openai
 
 from agentplaza.llm.base import (
@@ -34,17 +33,12 @@ from agentplaza.llm.base import (
     Usage,
 )
 from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+from agentplaza.llm.transport import timeout_of, tls_context
 
 _STOP = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls"}
 _STOP |= {"length": "length"}
 # OpenAI refuses a `name` outside this pattern; an invalid one is left out rather than failing.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def timeout_of(config: ProviderConfig) -> httpx2.Timeout:
-    """`timeout_secs` bounds each network wait (connect, each read between chunks), not the
-    whole answer: a long answer that keeps streaming is never cut off."""
-    return httpx2.Timeout(config.timeout_secs, connect=min(config.timeout_secs, 10.0))
 
 
 class OpenAICompatClient:
@@ -57,6 +51,7 @@ class OpenAICompatClient:
             # invisibly to the concurrency cap, and also after a stream has started.
             max_retries=0,
             default_headers=config.extra_headers or None,
+            http_client=openai.DefaultAsyncHttpxClient(verify=tls_context()),
         )
         self._policy = policy or RetryPolicy(max_retries=config.max_retries)
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
@@ -68,7 +63,7 @@ class OpenAICompatClient:
             timeout_secs=config.timeout_secs,
         )
 
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         return guarded_stream(
             lambda: self._attempt(request),
             policy=self._policy,
@@ -87,7 +82,7 @@ class OpenAICompatClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _attempt(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    async def _attempt(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         raw = await self._client.chat.completions.create(**wire_request(request), stream=True)
         calls: dict[int, dict[str, str]] = {}
         finish: str | None = None
