@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.chat_rooms import ChatRoom, ChatRoomAgent, ChatRoomMessage
@@ -120,8 +120,7 @@ def hosted_speaker(providers: ClientSource, turns: Turns, hosted: AccountOf) -> 
             mode=agent.mode,
             allowed=frozenset(agent.tools),
         )
-        stream = cast(AsyncGenerator[TurnEvent], turns.run(client, request, tools=context))
-        async with aclosing(stream) as events:
+        async with aclosing(turns.run(client, request, tools=context)) as events:
             async for event in events:
                 yield event
 

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import agents, auth, chat_room_ws, chat_rooms, info, providers
+from agentplaza.api.dialects.studio import (
+    agents,
+    auth,
+    chat_room_ws,
+    chat_rooms,
+    info,
+    providers,
+    tools,
+)
 
 routers: tuple[APIRouter, ...] = (
     info.router,
     auth.router,
     providers.router,
+    tools.router,
     agents.router,
     chat_rooms.router,
     chat_room_ws.router,
