@@ -108,18 +108,15 @@ class ClientSource(Protocol):
 class AccountOf(Protocol):
     async def account_of(self, agent: HostedAgent) -> Account: ...
 
+    def tool_context(self, agent: HostedAgent, account: Account) -> ToolContext: ...
+
 
 def hosted_speaker(providers: ClientSource, turns: Turns, hosted: AccountOf) -> Speak:
     """A turn of a hosted agent: its provider's client, its tools, services/turns.py."""
 
     async def speak(agent: HostedAgent, request: ModelRequest) -> AsyncGenerator[TurnEvent]:
         client = await providers.client_for(agent.owner_id, agent.provider_id)
-        context = ToolContext(
-            account=await hosted.account_of(agent),
-            owner_id=agent.owner_id,
-            mode=agent.mode,
-            allowed=frozenset(agent.tools),
-        )
+        context = hosted.tool_context(agent, await hosted.account_of(agent))
         async with aclosing(turns.run(client, request, tools=context)) as events:
             async for event in events:
                 yield event

@@ -279,6 +279,8 @@ class FloorRunner:
                         done = event
                     elif isinstance(event, TurnError):
                         failure = event.message
+                        # The calls that finished before the failure were paid for.
+                        await self._count(room, agent, event.input_tokens, event.output_tokens)
                     else:
                         await publish(room.id, "process_step", step(member.agent_id, event))
         except AgentplazaError as exc:  # no client for the agent's provider, say
@@ -318,6 +320,19 @@ class FloorRunner:
             {"message_id": message.id, "token_count": tokens, "agent_id": member.agent_id},
         )
         return message
+
+    async def _count(
+        self, room: ChatRoom, agent: HostedAgent, input_tokens: int, output_tokens: int
+    ) -> None:
+        """Tokens of a failed turn: against the agent's daily and room budgets."""
+        if input_tokens + output_tokens <= 0:
+            return
+        await self._agents.record_usage(
+            agent, model=agent.model, input_tokens=input_tokens, output_tokens=output_tokens
+        )
+        await self._store.add_chat_room_tokens(
+            room.id, str(agent.account_id), input_tokens + output_tokens
+        )
 
     async def _request(
         self, room: ChatRoom, agent: HostedAgent, member: ChatRoomAgent, agents: list[ChatRoomAgent]

@@ -297,3 +297,15 @@ async def test_another_owner_cannot_reach_a_room_by_guessing(
     )
     assert r.status_code == 404
     assert fake_llm.chat_requests == []
+
+
+async def test_a_failing_provider_is_an_error_event_and_the_others_speak(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    room = await make_room(studio, owner, agents[:2])
+    fake_llm.fail_next(status=500, times=1)
+    events = await send(studio, owner, room["id"], "anyone?")
+    errors = [d for k, d in events if k == "error"]
+    assert len(errors) == 1 and errors[0]["agent_id"] == agents[0].id
+    assert [m["sender_id"] for m in agent_messages(events)] == [agents[1].id]
