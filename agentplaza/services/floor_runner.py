@@ -152,6 +152,10 @@ class FloorRunner:
         state, floor_seq = room.floor, room.floor_seq
         queue: deque[str] = deque()
         told_budget: set[str] = set()
+        # Seqs of the messages this run wrote (already applied to `state`). `floor_seq` passes
+        # them only in order, when it is read back: a human message stored between two of
+        # ours must not be skipped.
+        own: set[int] = set()
         while True:
             agents = await self._store.chat_room_agents(room.id)
             refs = [RoomAgentRef(a.agent_id, a.name) for a in agents]
@@ -159,6 +163,9 @@ class FloorRunner:
                 room.id, floor_seq, limit=MAX_MESSAGES_PER_READ
             ):
                 floor_seq = message.seq
+                if message.seq in own:
+                    own.discard(message.seq)
+                    continue
                 state, follow = await self._fold(room, state, message, refs)
                 queue.extend(s for s in follow if s not in queue)
             if not queue:
@@ -181,7 +188,7 @@ class FloorRunner:
                 queue.clear()
                 if not was_paused and state.pause_reason is not None:
                     text = pause_message(state.pause_reason, room.rules)
-                    floor_seq = await self._system(room, text, "paused", state)
+                    own.add(await self._system(room, text, "paused", state))
                 await self._save(room, state, floor_seq)
                 continue
             if verdict is Admission.OVER_BUDGET:
@@ -201,14 +208,13 @@ class FloorRunner:
             reply = await self._turn(room, member, agents)
             if reply is None:
                 continue
-            floor_seq = reply.seq
+            own.add(reply.seq)
             outcome = after_agent_message(state, reply.content)
             state = outcome.state
             if outcome.paused is not None:
                 queue.clear()
-                floor_seq = await self._system(
-                    room, pause_message(outcome.paused, room.rules), "paused", state
-                )
+                text = pause_message(outcome.paused, room.rules)
+                own.add(await self._system(room, text, "paused", state))
             else:
                 follow = next_speakers(state, _floor_message(reply), refs, room.rules).speakers
                 queue.extend(s for s in follow if s not in queue)
