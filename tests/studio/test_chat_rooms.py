@@ -4,8 +4,11 @@ robin, mention only, the consecutive-turn cap, loop detection and the per-room b
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
+from tests.api.helpers import wait_until
 from tests.llmfake import FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
 from tests.studio.room_helpers import (
@@ -309,3 +312,30 @@ async def test_a_failing_provider_is_an_error_event_and_the_others_speak(
     errors = [d for k, d in events if k == "error"]
     assert len(errors) == 1 and errors[0]["agent_id"] == agents[0].id
     assert [m["sender_id"] for m in agent_messages(events)] == [agents[1].id]
+
+
+async def test_a_message_sent_during_a_turn_is_answered_after_it(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    room = await make_room(studio, owner, agents, policy="round_robin")
+    fake_llm.hold()
+    first = asyncio.create_task(send(studio, owner, room["id"], "first question"))
+    await fake_llm.until(lambda: fake_llm.in_flight == 1, within=30)
+    second = asyncio.create_task(send(studio, owner, room["id"], "second question"))
+    history = f"/studio/api/chat-rooms/{room['id']}/messages"
+
+    async def both_stored() -> bool:  # the second message is stored mid-turn
+        r = await studio.get(history, headers=owner.headers)
+        return bool(r.json()["data"]["total"] == 2)
+
+    await wait_until(both_stored, 30, "the second message stored")
+    fake_llm.release()
+    events = await first
+    await second
+    assert [m["sender_id"] for m in agent_messages(events)] == [agents[0].id, agents[1].id]
+    assert fake_llm.max_in_flight == 1  # one turn at a time
+    r = await studio.get(history, headers=owner.headers)
+    items = r.json()["data"]["items"]
+    assert [m["sender_type"] for m in items] == ["user", "user", "agent", "agent"]
+    assert items[1]["content"] == "second question"
