@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from agentplaza.domain.chat_rooms import ChatRoom, ChatRoomAgent, ChatRoomMessage, NewChatMessage
-from agentplaza.domain.errors import AgentplazaError
+from agentplaza.domain.errors import AgentplazaError, NotFound
 from agentplaza.domain.floor import (
     Admission,
     FloorMessage,
@@ -107,6 +107,8 @@ class FloorRunner:
                     return
         except asyncio.CancelledError:
             raise
+        except NotFound:
+            log.info("chat room %s was deleted while its agents spoke", room_id)
         except Exception:
             log.exception("chat room %s: the floor failed", room_id)
         finally:

@@ -339,3 +339,21 @@ async def test_a_message_sent_during_a_turn_is_answered_after_it(
     items = r.json()["data"]["items"]
     assert [m["sender_type"] for m in items] == ["user", "user", "agent", "agent"]
     assert items[1]["content"] == "second question"
+
+
+async def test_deleting_a_room_mid_turn_ends_the_send(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    room = await make_room(studio, owner, agents[:1])
+    fake_llm.hold()
+    sending = asyncio.create_task(send(studio, owner, room["id"], "hello?"))
+    await fake_llm.until(lambda: fake_llm.in_flight == 1, within=30)
+    r = await studio.delete(f"/studio/api/chat-rooms/{room['id']}", headers=owner.headers)
+    assert r.status_code == 200
+    fake_llm.release()
+    events = await sending
+    assert len(systems(events, "room_deleted")) == 1
+    assert agent_messages(events) == []
+    r = await studio.get(f"/studio/api/chat-rooms/{room['id']}/messages", headers=owner.headers)
+    assert r.status_code == 404
