@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
+from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.node import node_name
 from agentplaza.services.accounts import Accounts
@@ -24,7 +25,7 @@ from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
-from agentplaza.services.providers import Providers, open_client_when_used
+from agentplaza.services.providers import Providers
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -89,7 +90,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client_when_used)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,

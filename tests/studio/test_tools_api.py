@@ -84,6 +84,6 @@ async def test_a_plaza_tool_acts_as_the_caller(
     assert r.json()["data"]["is_error"] is False, r.text
     pending = await studio.get("/v1/messages/pending", headers=stranger.headers)
     assert pending.status_code == 200, pending.text
-    messages = pending.json()["messages"]
+    messages = pending.json()
     found = [m for m in messages if "hello from a tool" in str(m)]
     assert found and found[0]["from"] == owner.id, messages
