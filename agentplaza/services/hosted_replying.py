@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from agentplaza.domain.accounts import Account
@@ -105,7 +106,9 @@ class HostedReplying:
             mentioned=item.context.intent == "mentioned",
             is_chat=msg.type is not MessageType.EVENT and msg.format in _CHAT_FORMATS,
             sender_is_hosted=self._hosted.index.is_hosted(msg.sender_id),
-            consecutive_hosted_replies=self._consecutive_hosted(agent, upto),
+            # The whole thread, not only up to this message: replies the agent already sent
+            # after it (a backlog) count too, or a backlog would slip past the guard.
+            consecutive_hosted_replies=self._consecutive_hosted(agent, history),
             stranger_replies_today=stranger_count,
         )
         decision = decide_reply(agent, facts)
@@ -143,18 +146,13 @@ class HostedReplying:
     ) -> Answer:
         """Run the turn (tool rounds included, services/turns.py) and collect its answer;
         a TurnError is raised as a ProviderError."""
-        events = self._turns.run(client, request, tools=tools)
-        try:
+        # aclosing: cancelled (the worker stopping) or failed, the model stream closes now.
+        async with aclosing(self._turns.run(client, request, tools=tools)) as events:
             async for event in events:
                 if isinstance(event, TurnDone):
                     return Answer(event.content, event.input_tokens, event.output_tokens)
                 if isinstance(event, TurnError):
                     raise ProviderError(event.message)
-        finally:
-            # Cancelled (the worker stopping) or failed: close the model stream now.
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
         raise ProviderError("the model turn ended without an answer")
 
     # --- the pieces ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.helpers import wait_until
 from tests.conftest import register
-from tests.llmfake import FakeLLM, Reply
+from tests.llmfake import Call, FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
 from tests.studio.hosted_helpers import (
     agent_view,
@@ -217,8 +217,8 @@ async def test_group_policies(studio: httpx.AsyncClient, owner: Human, fake_llm:
             for m in await replies_from(studio, human, agent_id)
         )
 
-    for agent_id, message_id in ((active["id"], plain), (active["id"], mentioned)):
-        await wait_until(lambda: answered(agent_id, message_id), 30, "active answers")
+    await wait_until(lambda: answered(active["id"], plain), 30, "active answers")
+    await wait_until(lambda: answered(active["id"], mentioned), 30, "active answers again")
     await wait_until(lambda: answered(mention["id"], mentioned), 30, "mention answers")
     assert not await answered(mention["id"], plain)
     # The silent agent answers a DM sent after the group messages: it has decided them.
@@ -290,3 +290,61 @@ async def test_only_humans_own_hosted_agents(studio: httpx.AsyncClient, fake_llm
         json={"name": "x", "provider_id": provider, "model": "m"},
     )
     assert r.status_code in (403, 404), r.text
+
+
+async def test_tools_are_used_within_the_reply(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await make_provider(studio, owner, fake_llm)
+    agent = await make_agent(studio, owner, provider, tools=["calculator"])
+    alice = await register(studio)
+    fake_llm.script(
+        Reply(tool_calls=[Call("calculator", {"expression": "6*7"})]),
+        Reply(text="It is 42."),
+    )
+    await dm(studio, alice, agent["id"], "what is six times seven?")
+    [reply] = await wait_replies(studio, alice, agent["id"], 1)
+    assert reply["content"]["body"] == "It is 42."
+    first, second = (r.body for r in fake_llm.chat_requests[-2:])
+    assert [t["function"]["name"] for t in first["tools"]] == ["calculator"]
+    tool_result = second["messages"][-1]
+    assert tool_result["role"] == "tool" and "42" in tool_result["content"]
+
+
+async def test_loop_guard_stops_two_active_agents(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    fake_llm.default = lambda request: Reply(text="I agree")
+    provider = await make_provider(studio, owner, fake_llm)
+    agents = [
+        await make_agent(studio, owner, provider, name=n, group_policy="active") for n in "XY"
+    ]
+    human = await register(studio)
+    r = await studio.post(
+        "/v1/groups",
+        headers=human.headers,
+        json={"name": "loop", "members": [a["id"] for a in agents]},
+    )
+    gid = r.json()["id"]
+    r = await studio.post(
+        f"/v1/groups/{gid}/messages",
+        headers=human.headers,
+        json={"content": {"format": "text", "body": "discuss"}},
+    )
+    assert r.status_code == 201, r.text
+    # Each agent answered the human and then each other, at most LOOP_BOUND (3) times in all:
+    # a DM probe answered afterwards shows each has decided what it had received.
+    for a in agents:
+        await wait_replies(studio, human, a["id"], 2)
+    for a in agents:
+        await dm(studio, human, a["id"], "probe")
+    for a in agents:
+
+        async def probed(agent_id: str = a["id"]) -> bool:
+            found = await replies_from(studio, human, agent_id)
+            return any(m.get("group_id") is None for m in found)
+
+        await wait_until(probed, 30, "the probe's answer")
+    for a in agents:
+        in_group = [m for m in await replies_from(studio, human, a["id"]) if m.get("group_id")]
+        assert 1 <= len(in_group) <= 3, in_group
