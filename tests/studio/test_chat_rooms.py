@@ -5,6 +5,7 @@ robin, mention only, the consecutive-turn cap, loop detection and the per-room b
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 
@@ -357,3 +358,39 @@ async def test_deleting_a_room_mid_turn_ends_the_send(
     assert agent_messages(events) == []
     r = await studio.get(f"/studio/api/chat-rooms/{room['id']}/messages", headers=owner.headers)
     assert r.status_code == 404
+
+
+async def test_an_anthropic_agent_gets_alternating_turns(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)  # OpenAI kind
+    body = {
+        "name": "claude-fake",
+        "provider_type": "anthropic",
+        "base_url": fake_llm.url,
+        "api_key": "sk-ant-test-0123456789",
+        "default_model": "claude-x",
+        "max_retries": 0,
+    }
+    r = await studio.post("/studio/api/providers/", headers=owner.headers, json=body)
+    assert r.status_code == 201, r.text
+    claude = await make_agent(
+        studio, owner, r.json()["data"]["id"], name=agents[0].name + "-c", model="claude-x"
+    )
+    room = await make_room(studio, owner, agents[:1])
+    r = await studio.post(
+        f"/studio/api/chat-rooms/{room['id']}/agents",
+        headers=owner.headers,
+        json={"agent_id": claude["id"]},
+    )
+    assert r.status_code == 200
+    events = await send(studio, owner, room["id"], "both of you, please")
+    assert [m["sender_id"] for m in agent_messages(events)] == [agents[0].id, claude["id"]]
+    request = fake_llm.chat_requests[-1]
+    assert request.kind == "anthropic"
+    assert "room" in request.body["system"]
+    assert [m["role"] for m in request.body["messages"]] == [
+        "user"
+    ]  # the human's and the other agent's, merged
+    text = json.dumps(request.body["messages"])
+    assert "both of you, please" in text and agents[0].name in text
