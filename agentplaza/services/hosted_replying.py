@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import AgentplazaError, BudgetExhausted
+from agentplaza.domain.groups import INTENT_MENTIONED
 from agentplaza.domain.hosted import (
     APOLOGY,
     HistoryLine,
@@ -87,6 +88,10 @@ class HostedReplying:
         """Answer (or skip) one item and ack it; or, the provider failing, leave it unacked
         and return when to retry."""
         msg = item.message
+        is_chat = msg.type is not MessageType.EVENT and msg.format in _CHAT_FORMATS
+        if not is_chat or msg.sender_id == agent.account_id:
+            await self._finish(agent, item, stranger=False)  # decided without the thread
+            return None
         in_group = item.context.scene is Scene.GROUP
         history = await self._thread(agent, msg, in_group)
         if any(m.sender_id == agent.account_id and m.reply_to == msg.id for m in history):
@@ -103,8 +108,8 @@ class HostedReplying:
             sender_id=msg.sender_id,
             in_group=in_group,
             is_friend=is_friend,
-            mentioned=item.context.intent == "mentioned",
-            is_chat=msg.type is not MessageType.EVENT and msg.format in _CHAT_FORMATS,
+            mentioned=item.context.intent == INTENT_MENTIONED,
+            is_chat=is_chat,
             sender_is_hosted=self._hosted.index.is_hosted(msg.sender_id),
             # The whole thread, not only up to this message: replies the agent already sent
             # after it (a backlog) count too, or a backlog would slip past the guard.

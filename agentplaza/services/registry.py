@@ -18,6 +18,8 @@ from agentplaza.node import node_name
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.chat_room_turns import hosted_speaker
 from agentplaza.services.chat_rooms import ChatRooms
+from agentplaza.services.conversation_models import StudioModels
+from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
@@ -61,6 +63,7 @@ class Services:
     turns: Turns
     hosted: HostedAgents
     hosted_replying: HostedReplying
+    conversations: Conversations
     chat_rooms: ChatRooms
 
 
@@ -117,6 +120,10 @@ def build_services(
         turns=turns,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
+        conversations=Conversations(
+            runtime,
+            models=StudioModels(providers=providers, hosted=hosted, tools=tools, turns=turns),
+        ),
         chat_rooms=ChatRooms(
             runtime,
             agents=hosted,

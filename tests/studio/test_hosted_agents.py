@@ -7,14 +7,20 @@ stream (/v1/messages/sync), with nothing special.
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 import pytest
 
 from tests.api.helpers import wait_until
 from tests.conftest import register
 from tests.llmfake import Call, FakeLLM, Reply
+from tests.realtime.test_websocket import open_ws
+from tests.server import ServerProcess
 from tests.studio.conftest import Human, register_human
 from tests.studio.hosted_helpers import (
+    REPLY_WAIT_SECS,
     agent_view,
     dm,
     make_agent,
@@ -22,6 +28,7 @@ from tests.studio.hosted_helpers import (
     replies_from,
     wait_replies,
 )
+from tests.studio.test_auth import assert_studio_error
 
 
 async def test_crud_and_authorization(
@@ -348,3 +355,64 @@ async def test_loop_guard_stops_two_active_agents(
     for a in agents:
         in_group = [m for m in await replies_from(studio, human, a["id"]) if m.get("group_id")]
         assert 1 <= len(in_group) <= 3, in_group
+
+
+async def test_the_reply_arrives_over_the_websocket_like_any_message(
+    studio: httpx.AsyncClient, studio_server: ServerProcess, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await make_provider(studio, owner, fake_llm)
+    agent = await make_agent(studio, owner, provider)
+    alice, bob = await register(studio), await register(studio)
+    fake_llm.script(Reply(text="hello over the socket"))
+    async with open_ws(studio_server, alice) as ws:
+        asked = await dm(studio, alice, agent["id"], "hi")
+        await dm(studio, bob, alice.id, "a plain DM, for comparison")
+        received: dict[str, dict[str, object]] = {}
+        while len(received) < 2:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), REPLY_WAIT_SECS))
+            if frame["type"] == "msg":
+                message = frame["data"]["message"]
+                received[message["from"]] = message
+    reply, plain = received[agent["id"]], received[bob.id]
+    assert reply["content"] == {"format": "text", "body": "hello over the socket"}
+    assert reply["reply_to"] == asked and reply["type"] == "response"
+    # Nothing special: the same fields as any other agent's DM.
+    assert set(reply) - {"reply_to"} == set(plain) - {"reply_to"}
+
+
+async def test_every_agents_route_answers_bad_requests_in_the_studio_shape(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    """Every /studio/api/agents route in the OpenAPI: no or a wrong credential (401), an
+    oversized body (413), a malformed or non-object JSON body (400), an id that is nobody's
+    or not an id at all (404) — each in seed 004's error shape, never a 5xx."""
+    agent = await make_agent(studio, owner, await make_provider(studio, owner, fake_llm))
+    spec = (await studio.get("/openapi.json")).json()
+    routes = [
+        (method.upper(), path, "requestBody" in op)
+        for path, ops in spec["paths"].items()
+        if path.startswith("/studio/api/agents/")
+        for method, op in ops.items()
+    ]
+    assert len(routes) == 6, routes
+    json_headers = {**owner.headers, "Content-Type": "application/json"}
+    for method, path, has_body in routes:
+        url = path.replace("{agent_id}", agent["id"])
+        assert_studio_error(await studio.request(method, url), 401)
+        wrong = {"Authorization": "Bearer am_wrongwrongwrongwrong"}
+        assert_studio_error(await studio.request(method, url, headers=wrong), 401)
+        if "{agent_id}" in path:
+            for nobody in ("99999999", "x" * 64, "%00"):
+                other = path.replace("{agent_id}", nobody)
+                r = await studio.request(method, other, headers=owner.headers, json={})
+                assert_studio_error(r, 404)
+            r = await studio.request(method, path.replace("{agent_id}", "x" * 65), json={})
+            assert r.status_code in {400, 401}, r.text
+        if not has_body:
+            continue
+        huge = b'{"x": "' + b"x" * 2_000_000 + b'"}'
+        r = await studio.request(method, url, content=huge, headers=json_headers)
+        assert_studio_error(r, 413)
+        for bad in (b"{nope", b"[1, 2]", b'"text"'):
+            r = await studio.request(method, url, content=bad, headers=json_headers)
+            assert_studio_error(r, 400)

@@ -13,7 +13,9 @@ from agentplaza.api.dialects.studio import (
     auth,
     chat_room_ws,
     chat_rooms,
+    conversations,
     info,
+    messages,
     providers,
     tools,
 )
@@ -24,7 +26,8 @@ routers: tuple[APIRouter, ...] = (
     providers.router,
     tools.router,
     agents.router,
+    conversations.router,
+    messages.router,
     chat_rooms.router,
     chat_room_ws.router,
-    # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
 )
