@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -17,6 +18,7 @@ from starlette.websockets import WebSocket
 from agentplaza import __version__
 from agentplaza.api import sends
 from agentplaza.api.dialects import ai, chatr, studio
+from agentplaza.api.dialects.studio.envelope import unrouted_error
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
@@ -212,6 +214,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.aim = aim
     app.state.sse_streams = StreamCounter(settings.sse_max_streams_per_ip)
     install_error_handlers(app)
+    # Unrouted /studio paths (404/405) in seed 004's error shape, like its routes' errors.
+    app.add_exception_handler(HTTPException, unrouted_error)
     install_web(app, settings)
     for router in (
         health.router,

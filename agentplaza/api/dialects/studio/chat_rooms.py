@@ -107,7 +107,7 @@ async def create_room(body: RoomIn, account: CurrentAccount, services: ServicesD
 
 
 @router.get("/{room_id}", summary="A chat room with its agents")
-async def get_room(room_id: str, account: CurrentAccount, services: ServicesDep) -> Response:
+async def get_room(room_id: Id, account: CurrentAccount, services: ServicesDep) -> Response:
     room = await services.chat_rooms.get(account, room_id)
     agents = await services.chat_rooms.agents(account, room.id)
     return ok(rules.room_json(room, agents))
@@ -115,7 +115,7 @@ async def get_room(room_id: str, account: CurrentAccount, services: ServicesDep)
 
 @router.put("/{room_id}", summary="Update a chat room", dependencies=[WRITES])
 async def update_room(
-    room_id: str, body: RoomUpdate, account: CurrentAccount, services: ServicesDep
+    room_id: Id, body: RoomUpdate, account: CurrentAccount, services: ServicesDep
 ) -> Response:
     room = await services.chat_rooms.update(
         account,
@@ -136,20 +136,20 @@ async def update_room(
 
 
 @router.delete("/{room_id}", summary="Delete a chat room", dependencies=[WRITES])
-async def delete_room(room_id: str, account: CurrentAccount, services: ServicesDep) -> Response:
+async def delete_room(room_id: Id, account: CurrentAccount, services: ServicesDep) -> Response:
     await services.chat_rooms.delete(account, room_id)
     return ok(None)
 
 
 @router.get("/{room_id}/agents", summary="The room's agents")
-async def list_agents(room_id: str, account: CurrentAccount, services: ServicesDep) -> Response:
+async def list_agents(room_id: Id, account: CurrentAccount, services: ServicesDep) -> Response:
     agents = await services.chat_rooms.agents(account, room_id)
     return ok([rules.agent_json(a) for a in agents])
 
 
 @router.post("/{room_id}/agents", summary="Add one of your agents", dependencies=[WRITES])
 async def add_agent(
-    room_id: str, body: AgentIn, account: CurrentAccount, services: ServicesDep
+    room_id: Id, body: AgentIn, account: CurrentAccount, services: ServicesDep
 ) -> Response:
     agents = await services.chat_rooms.add_agent(account, room_id, body.agent_id)
     return ok([rules.agent_json(a) for a in agents])
@@ -157,7 +157,7 @@ async def add_agent(
 
 @router.delete("/{room_id}/agents/{agent_id}", summary="Remove an agent", dependencies=[WRITES])
 async def remove_agent(
-    room_id: str, agent_id: str, account: CurrentAccount, services: ServicesDep
+    room_id: Id, agent_id: Id, account: CurrentAccount, services: ServicesDep
 ) -> Response:
     await services.chat_rooms.remove_agent(account, room_id, agent_id)
     return ok(None)
@@ -165,7 +165,7 @@ async def remove_agent(
 
 @router.get("/{room_id}/messages", summary="Message history (page 1 = newest)")
 async def history(
-    room_id: str,
+    room_id: Id,
     account: CurrentAccount,
     services: ServicesDep,
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
@@ -186,7 +186,7 @@ async def history(
     responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
 )
 async def send(
-    room_id: str,
+    room_id: Id,
     body: MessageIn,
     request: Request,
     account: CurrentAccount,
