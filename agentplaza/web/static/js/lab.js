@@ -303,7 +303,7 @@ $("new-room").addEventListener("submit", async (event) => {
   const agentIds = [...form.querySelectorAll("input[name=agent]:checked")].map((box) => box.value);
   try {
     const room = await studio("POST", "/chat-rooms/", {
-      name: form.name.value.trim(), description: form.description.value.trim(), agent_ids: agentIds,
+      name: $("nr-name").value.trim(), description: $("nr-desc").value.trim(), agent_ids: agentIds,
     });
     form.reset();
     form.closest("details").open = false;
