@@ -1,0 +1,164 @@
+"""The Studio page (/lab) in Chromium against a real server and the scripted model server: a
+conversation with a model whose answer streams in with a tool step shown inline as it happens,
+a stopped answer (the server cancels upstream), a chat room of two hosted agents with their
+replies and the paused banner, axe-core, screenshots and the first-load weight."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from tests.llmfake import Call, FakeLLM, Reply, running_fake
+from tests.server import ServerProcess
+from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
+from tests.web.chat_helpers import human, signed_in, unique
+from tests.web.studio_helpers import make_hosted, make_provider, studio_call, studio_web
+
+pytestmark = [needs_browser, pytest.mark.slow]
+__all__ = ["studio_web"]  # the server fixture
+LIVE_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeLLM]:
+    with running_fake() as llm:
+        yield llm
+
+
+async def open_lab(context: Any, fragment: str = "") -> Any:
+    page = await context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda exc: page.problems.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.goto("/lab" + fragment)
+    await expect(page.locator("#h-convs")).to_be_visible()
+    return page
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    """Poll `condition()` (sync) until true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.05)
+
+
+async def test_streamed_answer_with_a_tool_step_and_stop(
+    browser: Any, studio_web: ServerProcess, fake: FakeLLM
+) -> None:
+    me = await human(studio_web)
+    provider = await make_provider(studio_web, me, fake.url)
+    model = unique("m")
+    context = await signed_in(browser, studio_web, me)
+    page = await open_lab(context)
+
+    # New conversation with a model of my provider, from the form.
+    await page.get_by_text("New conversation").first.click()
+    await page.get_by_label("Talk to").select_option(f"provider:{provider['id']}")
+    await page.get_by_label("Model").fill(model)
+    await page.get_by_label("Title").fill("sums")
+    await page.get_by_role("button", name="Start").click()
+    await expect(page.locator("#lab-title")).to_have_text("sums")
+
+    # The model calls a tool, then answers; the answer pauses mid-stream so the test sees it
+    # arrive in pieces with the tool step already shown.
+    fake.script(
+        Reply(tool_calls=[Call("calculator", {"expression": "6*7"})]),
+        Reply(text="The answer is **42**, computed with the calculator tool.", hold_after=3),
+        model=model,
+    )
+    await page.get_by_label("Message").fill("What is 6*7?")
+    await page.get_by_role("button", name="Send").click()
+    answer = page.locator("#lab-messages > li[data-role=assistant]").last
+    step = answer.locator(".tool-step")
+    await expect(step).to_contain_text("calculator", timeout=LIVE_MS)
+    await expect(step.locator(".tool-result")).to_contain_text("42")
+    await expect(answer).to_have_class(re.compile(r"\bstreaming\b"))
+    await expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    partial = await answer.locator(".seg").last.inner_text()
+    assert partial and "computed with the calculator tool" not in partial
+    fake.release()
+    await expect(answer.locator(".seg strong")).to_have_text("42", timeout=LIVE_MS)
+    await expect(answer).to_contain_text("computed with the calculator tool.")
+    await expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    # Tool step before the text, inline, in the order they happened.
+    order = await answer.locator(".body > *").evaluate_all("els => els.map(e => e.className)")
+    assert order.index("tool-step") < order.index("seg")
+
+    # Stop: the fetch is aborted; the server drops the upstream call.
+    before = fake.disconnects
+    fake.script(Reply(text="a long answer " * 50, hold_after=2), model=model)
+    await page.get_by_label("Message").fill("Tell me a long story")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    last = page.locator("#lab-messages > li[data-role=assistant]").last
+    await expect(last.locator(".seg")).to_contain_text("a long answer", timeout=LIVE_MS)
+    await page.get_by_role("button", name="Stop").click()
+    await expect(last).to_contain_text("Stopped.")
+    await until(lambda: fake.disconnects > before)
+    fake.release()
+
+    # The stored conversation comes back with the tool step after a reload.
+    await page.reload()
+    await expect(page.locator("#lab-messages .tool-step").first).to_contain_text("calculator")
+    await expect(page.locator("#lab-messages")).to_contain_text("The answer is 42")
+
+    await check_a11y(page, "lab")
+    await screenshots(page, "lab")
+    await page_weight(context, "/lab", "lab")
+    assert not page.problems
+    await context.close()
+
+
+async def test_room_of_two_agents_replies_and_pause_banner(
+    browser: Any, studio_web: ServerProcess, fake: FakeLLM
+) -> None:
+    me = await human(studio_web)
+    provider = await make_provider(studio_web, me, fake.url)
+    ann = await make_hosted(studio_web, me, provider["id"], unique("ma"), unique("ann"))
+    bob = await make_hosted(studio_web, me, provider["id"], unique("mb"), unique("bob"))
+    fake.script(Reply(text="Ann here, hello!"), model=ann["model"])
+    fake.script(Reply(text="Bob here, hi!"), model=bob["model"])
+    context = await signed_in(browser, studio_web, me)
+    page = await open_lab(context)
+
+    # A room made from the form with both agents checked.
+    await page.get_by_text("New chat room").click()
+    await page.get_by_label("Room name").fill("pair")
+    await page.get_by_label(ann["name"]).check()
+    await page.get_by_label(bob["name"]).check()
+    await page.get_by_role("button", name="Create room").click()
+    await expect(page.locator("#lab-title")).to_have_text("pair")
+    await expect(page.locator("#ri-agents")).to_contain_text(ann["name"])
+    await expect(page.locator("#ri-agents")).to_contain_text(bob["name"])
+
+    await page.get_by_label("Message").fill("hello both")
+    await page.get_by_role("button", name="Send").click()
+    messages = page.locator("#lab-messages")
+    await expect(messages).to_contain_text("hello both")
+    await expect(messages).to_contain_text("Ann here, hello!", timeout=LIVE_MS)
+    await expect(messages).to_contain_text("Bob here, hi!", timeout=LIVE_MS)
+
+    # A cap of one agent turn in a row: the second agent's turn pauses the floor.
+    room_id = page.url.rsplit("r=", 1)[1]
+    await studio_call(
+        studio_web, me, "PUT", f"/chat-rooms/{room_id}", {"max_consecutive_agent_turns": 1}
+    )
+    fake.script(Reply(text="Ann again"), model=ann["model"])
+    fake.script(Reply(text="Bob again"), model=bob["model"])
+    await page.get_by_label("Message").fill("once more")
+    await page.get_by_role("button", name="Send").click()
+    banner = page.locator("#floor")
+    await expect(banner).to_be_visible(timeout=LIVE_MS)
+    await expect(banner).to_have_class(re.compile(r"\bpaused\b"), timeout=LIVE_MS)
+    await expect(banner).to_contain_text("Agents paused")
+
+    await check_a11y(page, "lab-room")
+    await screenshots(page, "lab-room")
+    assert not page.problems
+    await context.close()
