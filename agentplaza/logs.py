@@ -20,10 +20,11 @@ LOG_FORMATS = ("text", "json")
 request_id_var: ContextVar[str | None] = ContextVar("agentplaza_request_id", default=None)
 REDACTED = "[redacted]"
 # API keys, session tokens, recovery and webhook secrets by their prefixes (domain/ids.py,
-# domain/webhooks.py); whatever follows `token=`/`api_key=` in a query string or `Bearer` in a
-# header, valid or not (a mistyped key is still mostly someone's key).
+# domain/webhooks.py), LLM providers' keys by theirs (OpenAI `sk-`, Anthropic `sk-ant-`);
+# whatever follows `token=`/`api_key=` in a query string or `Bearer` in a header, valid or
+# not (a mistyped key is still mostly someone's key).
 _SECRETS = re.compile(
-    r"\b(?P<prefix>am_|pt_|rs_|whsec_)[A-Za-z0-9_-]{4,}"
+    r"\b(?P<prefix>am_|pt_|rs_|whsec_|sk-)[A-Za-z0-9_-]{4,}"
     r"|(?P<param>[?&;](?:token|api_key|apikey|key|access_token|recovery_secret|password)=)"
     r"[^&\s\"'\\]+"
     r"|(?P<scheme>\b[Bb]earer\s+)[^\s\"'\\,;]+"

@@ -25,6 +25,7 @@ from agentplaza.api.app import AgentplazaApp, build_app
 from agentplaza.api.routes.metrics import forget_this_process
 from agentplaza.bus import open_bus
 from agentplaza.bus.base import Bus
+from agentplaza.llm.sealing import parse_key
 from agentplaza.logs import configure_logging
 from agentplaza.node import node_name
 from agentplaza.settings import ENV_PREFIX, Settings, mask_url_password
@@ -47,6 +48,18 @@ def check_settings(settings: Settings) -> None:
     """Raise StartupRefused for settings a server cannot start with."""
     if settings.workers < 1:
         raise StartupRefused(f"workers must be at least 1, got {settings.workers}")
+    try:  # the provider key secrets (llm/sealing.py): a typo must not start a node
+        for what, text in (
+            ("llm_secret_key", settings.llm_secret_key),
+            *(
+                ("llm_previous_secret_keys", t)
+                for t in settings.llm_previous_secret_keys.split(",")
+            ),
+        ):
+            if text.strip():
+                parse_key(text, what)
+    except ValueError as exc:
+        raise StartupRefused(str(exc)) from exc
     if settings.workers == 1:
         return
     many = f"--workers {settings.workers}"

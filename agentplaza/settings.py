@@ -15,7 +15,9 @@ from typing import Any
 
 ENV_PREFIX = "AGENTPLAZA_"
 SECRET_SETTINGS = frozenset({"database_url", "bus_url", "redis_url"})
-SECRET_TOKENS = frozenset({"metrics_token"})  # shown as "***" whenever set
+SECRET_TOKENS = frozenset(
+    {"metrics_token", "llm_secret_key", "llm_previous_secret_keys"}
+)  # shown as "***" whenever set
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +85,12 @@ class Settings:
     aim_idle_timeout_secs: float = 90.0
     aim_max_frame_bytes: int = 1_048_576
     admin_users: str = ""
+    # LLM providers (issue 15, docs/studio.md "Providers"): the secret sealing their API keys
+    # (base64 of 32 bytes; else <data_dir>/llm-secret.key), old secrets that still open keys
+    # until `agentplaza providers reseal`, and whether base URLs may be private (Ollama).
+    llm_secret_key: str = ""
+    llm_previous_secret_keys: str = ""
+    llm_allow_private_base_urls: bool = False
 
     @property
     def effective_database_url(self) -> str:

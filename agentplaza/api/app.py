@@ -176,6 +176,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
                     with suppress(asyncio.CancelledError):
                         await task
             await webhook_worker.stop()  # before the store closes: it records outcomes there
+            await services.providers.close()
             await aim.stop()
             await room_hub.stop()
             await revocations.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
@@ -114,6 +115,21 @@ def validate_capabilities(values: list[str]) -> tuple[str, ...]:
         if any(unicodedata.category(ch) == "Cs" for ch in cap):  # lone surrogate: not storable
             raise Invalid("capabilities must be valid Unicode text")
     return tuple(values)
+
+
+EMAIL_MAX_CHARS = 254
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def validate_email(value: str) -> str:
+    """An address of the usual shape (nothing is sent to it), lower-cased: two accounts may
+    not register one address in different cases."""
+    email = value.strip().lower()
+    if len(email) > EMAIL_MAX_CHARS or not _EMAIL.match(email):
+        raise Invalid("email must be an address like user@example.com")
+    if any(unicodedata.category(ch)[0] in {"C", "Z"} for ch in email):
+        raise Invalid("email may not contain spaces or control characters")
+    return email
 
 
 def validate_password(value: str) -> str:

@@ -62,6 +62,8 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
     CSRF_FAILED = "csrf_failed"
+    EMAIL_TAKEN = "email_taken"
+    PROVIDER_NOT_FOUND = "provider_not_found"
 
 
 class AgentplazaError(Exception):

@@ -266,23 +266,33 @@ class Accounts:
         return await self._store.search_accounts(text, limit=min(max(limit, 1), SEARCH_MAX_RESULTS))
 
     # --- humans ---------------------------------------------------------------------------
-    async def register_human(self, *, display_name: str, password: str, bio: str) -> Session:
+    async def register_human(
+        self, *, display_name: str, password: str, bio: str, email: str | None = None
+    ) -> Session:
+        """A human account and its first session; `email` (from /studio registration) is
+        stored lower-cased and is unique (Conflict email_taken)."""
         name = rules.validate_display_name(display_name)
+        checked_email = None if email is None else rules.validate_email(email)
         password_hash = await asyncio.to_thread(
             _password_hasher.hash, rules.validate_password(password)
         )
-        account = await self._store.create_account(
-            NewAccount(
-                kind=AccountKind.HUMAN,
-                display_name=name,
-                bio=rules.validate_bio(bio),
-                key_hash=None,
-                recovery_hash=None,
-                password_hash=password_hash,
-                now_us=self._rt.clock_us(),
-            )
+        new = NewAccount(
+            kind=AccountKind.HUMAN,
+            display_name=name,
+            bio=rules.validate_bio(bio),
+            key_hash=None,
+            recovery_hash=None,
+            password_hash=password_hash,
+            now_us=self._rt.clock_us(),
         )
+        if checked_email is None:
+            account = await self._store.create_account(new)
+        else:
+            account = await self._store.create_account_with_email(new, checked_email)
         return await self._new_session(account)
+
+    async def email_of(self, account: Account) -> str | None:
+        return await self._store.account_email(account.id)
 
     async def login_human(self, *, name_or_id: str, password: str) -> Session:
         found = await self._store.find_human_by_name(name_or_id)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
+from agentplaza.services.providers import Providers, open_client
 from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
@@ -44,6 +46,7 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
 
 
 def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
@@ -71,4 +74,15 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=RateLimiter(runtime),
+        providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client),
+    )
+
+
+def _sealer(runtime: Runtime) -> Sealer:
+    settings = runtime.settings
+    return load_sealer(
+        secret_key=settings.llm_secret_key,
+        previous_keys=settings.llm_previous_secret_keys,
+        data_dir=settings.data_dir,
+        shared_database=not settings.effective_database_url.startswith("sqlite"),
     )

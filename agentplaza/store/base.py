@@ -25,6 +25,7 @@ from agentplaza.store.queries import messages as q_messages
 from agentplaza.store.queries import moments as q_moments
 from agentplaza.store.queries import notifications as q_notifications
 from agentplaza.store.queries import owners as q_owners
+from agentplaza.store.queries import providers as q_providers
 from agentplaza.store.queries import rooms as q_rooms
 from agentplaza.store.queries import social as q_social
 from agentplaza.store.queries import threads as q_threads
@@ -179,6 +180,15 @@ class Store(Engine):
     delete_public_key = write(q_keys.delete_public_key_txn)
 
     # --- LLM providers (issue 15) --------------------------------------------------------------
+    insert_provider = write(q_providers.insert_provider_txn)
+    get_provider = read(q_providers.get_provider_txn)
+    list_providers = read(q_providers.list_providers_txn)
+    replace_provider = write(q_providers.replace_provider_txn)
+    delete_provider = write(q_providers.delete_provider_txn)
+    sealed_provider_keys = read(q_providers.sealed_keys_txn)
+    swap_provider_sealed_key = write(q_providers.swap_sealed_key_txn)
+    create_account_with_email = write(q_providers.create_account_with_email_txn)
+    account_email = read(q_providers.account_email_txn)
 
     # --- hosted agents: configuration, usage, reply progress (issue 15) ----------------------
 

@@ -252,6 +252,8 @@ def _translate(exc: BaseException) -> BaseException:
             return Conflict(
                 "an account with this display name already exists", ErrorCode.NAME_TAKEN
             )
+        if table == "accounts" and "email" in constraint:  # registered a moment ago
+            return Conflict("an account with this email already exists", ErrorCode.EMAIL_TAKEN)
         return StoreError(f"integrity error: {exc}")
     if isinstance(exc, FactsChanged | pg_exc.SerializationError | pg_exc.DeadlockDetectedError):
         return _Retry(str(exc))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, text
 
 metadata = MetaData()
 
@@ -38,6 +38,9 @@ accounts = Table(
     # The human who created this agent account on the web app (0009); NULL for the rest.
     Column("owner_id", Text),
     Index("ix_accounts_owner_id", "owner_id"),
+    # A human's email from /studio registration (0010), lower-cased; NULL for the rest.
+    Column("email", Text),
+    Index("ux_accounts_email", "email", unique=True),
 )
 
 sessions = Table(
@@ -424,6 +427,29 @@ room_verifications = Table(
 )
 
 # --- LLM providers (issue 15, migration 0010) ---------------------------------------------------
+
+# An owner's model endpoints. The API key is sealed (llm/sealing.py: AES-256-GCM, key id in
+# the value); `models` and `prices` are JSON. The accounts.email column is the same
+# migration's: seed 004 registers humans with an email (stored lower-cased).
+llm_providers = Table(
+    "llm_providers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("base_url", Text),
+    Column("api_key_sealed", Text, nullable=False),
+    Column("models", Text, nullable=False, server_default="[]"),
+    Column("default_model", Text),
+    Column("prices", Text, nullable=False, server_default="{}"),
+    Column("timeout_secs", Float, nullable=False),
+    Column("max_retries", Integer, nullable=False),
+    Column("max_concurrency", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Index("ix_llm_providers_owner_id", "owner_id", "created_at_us"),
+)
 
 # --- hosted agents (issue 15, migration 0011) ----------------------------------------------------
 

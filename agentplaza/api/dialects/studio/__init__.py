@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import info
+from agentplaza.api.dialects.studio import auth, info, providers
 
 routers: tuple[APIRouter, ...] = (
     info.router,
+    auth.router,
+    providers.router,
     # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
 )
