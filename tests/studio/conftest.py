@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import NO_RATE_LIMITS, own_server, unique_name
+from tests.llmfake import fake_llm  # noqa: F401
 from tests.server import ServerProcess
 
 STUDIO_ENV = {**NO_RATE_LIMITS, "AGENTPLAZA_LLM_ALLOW_PRIVATE_BASE_URLS": "1"}

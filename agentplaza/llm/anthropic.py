@@ -1,0 +1,190 @@
+"""ModelClient for the Anthropic Messages API, on the official `anthropic` package.
+
+Wire mapping: `system` is its own parameter; a tool message becomes a `tool_result` block of a
+user turn (consecutive ones share that turn, as the API requires all results of one assistant
+turn together); assistant tool calls become `tool_use` blocks. `max_tokens` is required here:
+4096 when the request leaves it open. `thinking` sends `{"type": "enabled", "budget_tokens"}`
+and no temperature (the API refuses both together). The raw event stream is read (not the
+package's accumulating helper) so that invalid tool-call JSON reaches the caller as text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anthropic
+
+from agentplaza.llm.base import (
+    ChatMessage,
+    Finished,
+    ModelEvent,
+    ModelRequest,
+    ProviderConfig,
+    ProviderError,
+    Role,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    ToolCallRequested,
+    Usage,
+)
+from agentplaza.llm.openai_compat import timeout_of
+from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+
+DEFAULT_MAX_TOKENS = 4096
+MIN_THINKING_BUDGET = 1024  # the API's minimum
+_STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls"}
+_STOP |= {"max_tokens": "length", "model_context_window_exceeded": "length"}
+
+
+class AnthropicClient:
+    def __init__(self, config: ProviderConfig, *, policy: RetryPolicy | None = None) -> None:
+        self._client = anthropic.AsyncAnthropic(
+            api_key=config.api_key,
+            base_url=config.base_url,
+            timeout=timeout_of(config),
+            # Ours are the only retries: the package's would retry inside one `create()` call,
+            # invisibly to the concurrency cap, and also after a stream has started.
+            max_retries=0,
+            default_headers=config.extra_headers or None,
+        )
+        self._policy = policy or RetryPolicy(max_retries=config.max_retries)
+        self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
+        self._translate = Translator(
+            status_error=anthropic.APIStatusError,
+            timeout_error=anthropic.APITimeoutError,
+            connection_error=anthropic.APIConnectionError,
+            api_key=config.api_key,
+            timeout_secs=config.timeout_secs,
+        )
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        return guarded_stream(
+            lambda: self._attempt(request),
+            policy=self._policy,
+            translate=self._translate,
+            semaphore=self._semaphore,
+        )
+
+    async def list_models(self) -> list[str]:
+        async def call() -> list[str]:
+            return sorted([m.id async for m in self._client.models.list()])
+
+        return await guarded_call(
+            call, policy=self._policy, translate=self._translate, semaphore=self._semaphore
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _attempt(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        raw = await self._client.messages.create(**wire_request(request), stream=True)
+        blocks: dict[int, dict[str, str]] = {}  # open tool_use blocks by index
+        input_tokens = output_tokens = 0
+        stop: str | None = None
+        done = False
+        try:
+            async for event in raw:
+                if event.type == "message_start":
+                    u = event.message.usage
+                    input_tokens = u.input_tokens + (u.cache_creation_input_tokens or 0)
+                    input_tokens += u.cache_read_input_tokens or 0
+                    output_tokens = u.output_tokens
+                elif event.type == "content_block_start":
+                    block = event.content_block
+                    if block.type == "tool_use":
+                        start = json.dumps(block.input) if block.input else ""
+                        blocks[event.index] = {"id": block.id, "name": block.name, "args": start}
+                elif event.type == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta" and delta.text:
+                        yield TextDelta(delta.text)
+                    elif delta.type == "thinking_delta" and delta.thinking:
+                        yield ThinkingDelta(delta.thinking)
+                    elif delta.type == "input_json_delta" and event.index in blocks:
+                        tool = blocks[event.index]
+                        # Deltas replace a non-empty `input` the start block may have carried.
+                        tool["args"] = tool.get("streamed", "") + delta.partial_json
+                        tool["streamed"] = tool["args"]
+                elif event.type == "content_block_stop" and event.index in blocks:
+                    tool = blocks.pop(event.index)
+                    call = ToolCall(tool["id"], tool["name"], tool["args"] or "{}")
+                    yield ToolCallRequested(call)
+                elif event.type == "message_delta":
+                    stop = event.delta.stop_reason or stop
+                    output_tokens = event.usage.output_tokens
+                elif event.type == "message_stop":
+                    done = True
+        finally:
+            await raw.close()
+        if not done:
+            raise ProviderError("the provider closed the stream before the answer was complete")
+        yield Usage(input_tokens, output_tokens)
+        yield Finished(_STOP.get(stop or "end_turn", "stop"))
+
+
+def wire_request(request: ModelRequest) -> dict[str, Any]:
+    """The messages.create arguments for `request` (without `stream`)."""
+    max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+    params: dict[str, Any] = {"model": request.model, "messages": _messages(request.messages)}
+    if request.system:
+        params["system"] = request.system
+    if request.tools:
+        params["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in request.tools
+        ]
+    if request.thinking and not _unsigned_tool_turn(request.messages):
+        budget = max(MIN_THINKING_BUDGET, max_tokens // 2)
+        if max_tokens <= budget:
+            max_tokens += budget  # the budget counts within max_tokens: keep room to answer
+        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    elif request.temperature is not None:
+        params["temperature"] = min(max(request.temperature, 0.0), 1.0)  # the API's range
+    params["max_tokens"] = max_tokens
+    return params
+
+
+def _unsigned_tool_turn(messages: Any) -> bool:
+    """With thinking on, the API wants the last assistant tool-use turn's signed thinking
+    blocks back; ChatMessage does not keep them, so such a request is sent without thinking."""
+    for m in reversed(messages):
+        if m.role is Role.ASSISTANT:
+            return bool(m.tool_calls)
+    return False
+
+
+def _messages(messages: Any) -> list[dict[str, Any]]:
+    """Anthropic turns: consecutive messages of one role merged, empty text left out."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = "assistant" if m.role is Role.ASSISTANT else "user"
+        blocks = _blocks(m)
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    return out
+
+
+def _blocks(m: ChatMessage) -> list[dict[str, Any]]:
+    if m.role is Role.TOOL:
+        result = {"type": "tool_result", "tool_use_id": m.tool_call_id or "", "content": m.content}
+        return [result]
+    blocks: list[dict[str, Any]] = []
+    if m.content:
+        blocks.append({"type": "text", "text": m.content})
+    for c in m.tool_calls if m.role is Role.ASSISTANT else ():
+        try:
+            arguments = json.loads(c.arguments or "{}")
+        except ValueError:
+            arguments = None
+        # The API wants an object; invalid JSON the model once produced is sent as empty.
+        arguments = arguments if isinstance(arguments, dict) else {}
+        blocks.append({"type": "tool_use", "id": c.id, "name": c.name, "input": arguments})
+    return blocks

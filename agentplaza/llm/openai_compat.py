@@ -1,0 +1,170 @@
+"""ModelClient for OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, DeepSeek, GLM …),
+on the official `openai` package (AsyncOpenAI).
+
+Wire mapping: the system prompt is the first message; assistant tool calls and `tool` messages
+as the spec has them; tools as `{"type": "function", "function": {...}}`. Streamed reasoning
+arrives as `delta.reasoning_content` (DeepSeek, vLLM) or `delta.reasoning` (Ollama,
+OpenRouter): both become ThinkingDelta. `thinking` on a request sends nothing, as there is no
+portable switch on this wire (reasoning models reason anyway; others would reject a field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import openai
+
+from agentplaza.llm.base import (
+    ChatMessage,
+    Finished,
+    ModelEvent,
+    ModelRequest,
+    ProviderConfig,
+    ProviderError,
+    Role,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    ToolCallRequested,
+    Usage,
+)
+from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+
+_STOP = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls"}
+_STOP |= {"length": "length"}
+# OpenAI refuses a `name` outside this pattern; an invalid one is left out rather than failing.
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def timeout_of(config: ProviderConfig) -> httpx2.Timeout:
+    """`timeout_secs` bounds each network wait (connect, each read between chunks), not the
+    whole answer: a long answer that keeps streaming is never cut off."""
+    return httpx2.Timeout(config.timeout_secs, connect=min(config.timeout_secs, 10.0))
+
+
+class OpenAICompatClient:
+    def __init__(self, config: ProviderConfig, *, policy: RetryPolicy | None = None) -> None:
+        self._client = openai.AsyncOpenAI(
+            api_key=config.api_key or "unused",  # keyless local servers (Ollama) still need one
+            base_url=config.base_url,
+            timeout=timeout_of(config),
+            # Ours are the only retries: the package's would retry inside one `create()` call,
+            # invisibly to the concurrency cap, and also after a stream has started.
+            max_retries=0,
+            default_headers=config.extra_headers or None,
+        )
+        self._policy = policy or RetryPolicy(max_retries=config.max_retries)
+        self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
+        self._translate = Translator(
+            status_error=openai.APIStatusError,
+            timeout_error=openai.APITimeoutError,
+            connection_error=openai.APIConnectionError,
+            api_key=config.api_key,
+            timeout_secs=config.timeout_secs,
+        )
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        return guarded_stream(
+            lambda: self._attempt(request),
+            policy=self._policy,
+            translate=self._translate,
+            semaphore=self._semaphore,
+        )
+
+    async def list_models(self) -> list[str]:
+        async def call() -> list[str]:
+            return sorted([m.id async for m in self._client.models.list()])
+
+        return await guarded_call(
+            call, policy=self._policy, translate=self._translate, semaphore=self._semaphore
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def _attempt(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        raw = await self._client.chat.completions.create(**wire_request(request), stream=True)
+        calls: dict[int, dict[str, str]] = {}
+        finish: str | None = None
+        usage: Usage | None = None
+        try:
+            async for chunk in raw:
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices[:1]:
+                    delta = choice.delta
+                    extra = delta.model_extra or {}
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        yield ThinkingDelta(reasoning)
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                    for part in delta.tool_calls or ():
+                        call = calls.setdefault(part.index, {"id": "", "name": "", "args": ""})
+                        call["id"] = part.id or call["id"]
+                        if part.function is not None:
+                            call["name"] += part.function.name or ""
+                            call["args"] += part.function.arguments or ""
+                    finish = choice.finish_reason or finish
+        finally:
+            await raw.close()
+        if finish is None:
+            raise ProviderError("the provider closed the stream before the answer was complete")
+        for index in sorted(calls):
+            call = calls[index]
+            call_id = call["id"] or f"call_{uuid.uuid4().hex[:24]}"  # some servers send none
+            yield ToolCallRequested(ToolCall(call_id, call["name"], call["args"] or "{}"))
+        if usage is not None:
+            yield usage
+        yield Finished(_STOP.get(finish, "stop"))
+
+
+def wire_request(request: ModelRequest) -> dict[str, Any]:
+    """The chat.completions.create arguments for `request` (without `stream`)."""
+    messages: list[dict[str, Any]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend(_message(m) for m in request.messages)
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": messages,
+        "stream_options": {"include_usage": True},
+    }
+    if request.tools:
+        params["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": t.parameters,
+                },
+            }
+            for t in request.tools
+        ]
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        # `max_tokens`, not `max_completion_tokens`: every compatible server knows the former.
+        params["max_tokens"] = request.max_tokens
+    return params
+
+
+def _message(m: ChatMessage) -> dict[str, Any]:
+    if m.role is Role.TOOL:
+        return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content}
+    out: dict[str, Any] = {"role": m.role.value, "content": m.content}
+    if m.name and _NAME.match(m.name):
+        out["name"] = m.name
+    if m.role is Role.ASSISTANT and m.tool_calls:
+        out["content"] = m.content or None
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
+    return out
