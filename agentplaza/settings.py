@@ -91,6 +91,10 @@ class Settings:
     llm_secret_key: str = ""
     llm_previous_secret_keys: str = ""
     llm_allow_private_base_urls: bool = False
+    # Issue 15, tools and the turn runner (services/tools/, services/turns.py).
+    llm_max_tool_rounds: int = 5
+    llm_tool_timeout_secs: float = 20.0
+    llm_http_fetch_allowed_hosts: str = ""
 
     @property
     def effective_database_url(self) -> str:

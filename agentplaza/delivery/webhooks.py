@@ -20,7 +20,7 @@ import httpx
 import orjson
 
 from agentplaza import __version__
-from agentplaza.delivery.checked_http import CheckedNetworkBackend, CheckedTransport
+from agentplaza.services.checked_http import CheckedNetworkBackend, CheckedTransport
 from agentplaza.domain import webhooks as rules
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.messages import delivery_view

@@ -25,6 +25,8 @@ from agentplaza.services.runtime import Runtime
 from agentplaza.services.sending import Sending
 from agentplaza.services.signatures import Signatures
 from agentplaza.services.social import Social
+from agentplaza.services.tools import ToolRegistry, build_tools
+from agentplaza.services.turns import Turns
 from agentplaza.services.webhooks import Webhooks
 from agentplaza.store.blobs import BlobStore
 
@@ -47,6 +49,8 @@ class Services:
     signatures: Signatures
     limiter: RateLimiter
     providers: Providers
+    tools: ToolRegistry
+    turns: Turns
 
 
 def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
@@ -57,24 +61,31 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
     notifications = Notifications(runtime, publisher)
     accounts = Accounts(runtime)
     files = Files(runtime, accounts=accounts, blobs=blobs)
+    # Image messages may share (and grant) our files.
+    sending = Sending(runtime, publisher=publisher, notifications=notifications, attachments=files)
+    groups = Groups(runtime, notifications)
+    moments = Moments(runtime, notifications)
+    limiter = RateLimiter(runtime)
+    tools = build_tools(
+        runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
+    )
     return Services(
         runtime=runtime,
         accounts=accounts,
-        # Image messages may share (and grant) our files.
-        sending=Sending(
-            runtime, publisher=publisher, notifications=notifications, attachments=files
-        ),
+        sending=sending,
         messaging=Messaging(runtime),
         notifications=notifications,
         social=Social(runtime, notifications),
-        groups=Groups(runtime, notifications),
-        moments=Moments(runtime, notifications),
+        groups=groups,
+        moments=moments,
         files=files,
         webhooks=webhooks,
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
-        limiter=RateLimiter(runtime),
+        limiter=limiter,
         providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client),
+        tools=tools,
+        turns=Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds),
     )
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from agentplaza.delivery.checked_http import Check, CheckedNetworkBackend, CheckedTransport
+from agentplaza.services.checked_http import Check, CheckedNetworkBackend, CheckedTransport
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.webhooks import check_resolved
 from tests.server import TEST_HOST, free_port

@@ -1,4 +1,5 @@
-"""An httpx transport for webhook POSTs that checks the target's addresses when it connects.
+"""An httpx transport that checks the target's addresses when it connects: webhook POSTs
+(delivery/webhooks.py) and the `http_fetch` tool (services/tools/fetch.py) use it.
 
 The URL was checked at registration and its host is resolved and checked again before each
 attempt, but a hostile DNS server can answer that lookup with a public address and the
@@ -60,7 +61,7 @@ class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise Invalid("webhooks do not connect to unix sockets", ErrorCode.WEBHOOK_URL_REFUSED)
+        raise Invalid("checked connections do not use unix sockets", ErrorCode.WEBHOOK_URL_REFUSED)
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
