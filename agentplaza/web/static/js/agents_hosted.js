@@ -21,7 +21,7 @@ function providerCard(p) {
   const result = h("div", { class: "test-result", role: "status", "aria-live": "polite" });
   return h("li", { "data-id": p.id },
     h("h3", {}, p.name),
-    h("p", { class: "muted" }, t(`hosted.kind_${p.kind}`), p.base_url ? " · " : "",
+    h("p", { class: "muted" }, t(`hosted.kind_${pick(p, "provider_type", "kind")}`), p.base_url ? " · " : "",
       p.base_url ? h("span", { class: "mono" }, p.base_url) : null),
     h("p", { class: "muted" }, t("hosted.key_stored"), " ", h("span", { class: "mono" }, pick(p, "api_key_hint", "key_hint", "masked_key") || "••••")),
     h("div", { class: "row" },

@@ -77,7 +77,7 @@ async function loadTargets() {
   }
   if (state.providers.length) {
     groups.push(h("optgroup", { label: t("lab.models") },
-      state.providers.map((p) => h("option", { value: `provider:${p.id}` }, `${p.name} (${p.kind || ""})`))));
+      state.providers.map((p) => h("option", { value: `provider:${p.id}` }, `${p.name} (${pick(p, "provider_type", "kind") || ""})`))));
   }
   withSelect.replaceChildren(...groups);
   $("nc-none").hidden = groups.length > 0;
