@@ -85,16 +85,24 @@ class Settings:
     aim_idle_timeout_secs: float = 90.0
     aim_max_frame_bytes: int = 1_048_576
     admin_users: str = ""
+    # Issue 15, tools and the turn runner (services/tools/, services/turns.py).
+    llm_max_tool_rounds: int = 5
+    llm_tool_timeout_secs: float = 20.0
+    llm_http_fetch_allowed_hosts: str = ""
+    # --- hosted agents (issue 15; docs/studio.md, Agents) ---
+    hosted_sweep_interval_secs: float = 15.0
+    hosted_max_concurrent_replies: int = 16
+    hosted_lease_secs: float = 120.0
+    hosted_max_attempts: int = 4
+    hosted_retry_base_secs: float = 2.0
+    hosted_retry_max_secs: float = 300.0
+    hosted_failure_notice_interval_secs: float = 3600.0
     # LLM providers (issue 15, docs/studio.md "Providers"): the secret sealing their API keys
     # (base64 of 32 bytes; else <data_dir>/llm-secret.key), old secrets that still open keys
     # until `agentplaza providers reseal`, and whether base URLs may be private (Ollama).
     llm_secret_key: str = ""
     llm_previous_secret_keys: str = ""
     llm_allow_private_base_urls: bool = False
-    # Issue 15, tools and the turn runner (services/tools/, services/turns.py).
-    llm_max_tool_rounds: int = 5
-    llm_tool_timeout_secs: float = 20.0
-    llm_http_fetch_allowed_hosts: str = ""
 
     @property
     def effective_database_url(self) -> str:

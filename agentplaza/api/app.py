@@ -43,6 +43,7 @@ from agentplaza.api.routes import (
 )
 from agentplaza.bus import open_bus
 from agentplaza.cluster import open_cluster_state
+from agentplaza.delivery.hosted_replies import HostedReplyWorker
 from agentplaza.delivery.webhooks import WebhookWorker
 from agentplaza.logs import request_id_var
 from agentplaza.metrics import MULTIPROCESS
@@ -138,16 +139,21 @@ def build_app(settings: Settings) -> AgentplazaApp:
         node_id=node_name(settings.node_id),
     )
     webhook_due = asyncio.Event()
+    hosted_due = asyncio.Event()
     services = build_services(
         Runtime(store=store, bus=bus, cluster=cluster, settings=settings),
         blobs=open_blob_store(settings.data_dir),
         webhook_due=webhook_due,
+        hosted_due=hosted_due,
     )
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
     room_hub = RoomHub(bus, services.rooms)
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
     revocations = RevocationRelay(bus, hub, services.accounts)
     webhook_worker = WebhookWorker(services.webhooks, settings, due=webhook_due)
+    hosted_worker = HostedReplyWorker(
+        store, services.hosted, services.hosted_replying, settings, due=hosted_due
+    )
     aim = AimServer(services, hub, functools.partial(sends.send_from_payload, services))
 
     @asynccontextmanager
@@ -161,6 +167,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
         await aim.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
         await webhook_worker.start()
+        await hosted_worker.start()
         gauges = None
         if settings.metrics_enabled and MULTIPROCESS:
             # Any worker may serve a scrape: keep this one's connection gauge current for them.
@@ -175,6 +182,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
                         await task
+            await hosted_worker.stop()  # before the store and bus close: it sends through them
             await webhook_worker.stop()  # before the store closes: it records outcomes there
             await services.providers.close()
             await aim.stop()

@@ -20,12 +20,12 @@ import httpx
 import orjson
 
 from agentplaza import __version__
-from agentplaza.services.checked_http import CheckedNetworkBackend, CheckedTransport
 from agentplaza.domain import webhooks as rules
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.messages import delivery_view
 from agentplaza.domain.webhooks import Delivery, PayloadFormat
 from agentplaza.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_QUEUE_DEPTH
+from agentplaza.services.checked_http import CheckedNetworkBackend, CheckedTransport
 from agentplaza.services.webhooks import Webhooks, resolve_host
 from agentplaza.settings import Settings
 

@@ -62,6 +62,7 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
     FRIEND_REQUESTS_RESTRICTED = "friend_requests_restricted"
     CSRF_FAILED = "csrf_failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
     EMAIL_TAKEN = "email_taken"
     PROVIDER_NOT_FOUND = "provider_not_found"
 
@@ -124,3 +125,11 @@ class RateLimited(AgentplazaError):
         super().__init__(detail)
         self.retry_after_secs = retry_after_secs
         self.limit = limit
+
+
+class BudgetExhausted(AgentplazaError):
+    """A hosted agent used its daily token budget (domain/hosted.py); no model call is made
+    until the next UTC day or until its owner raises the budget."""
+
+    status = 429
+    default_code = ErrorCode.BUDGET_EXHAUSTED

@@ -35,6 +35,8 @@ class NotificationKind(StrEnum):
     GROUP_ANNOUNCEMENT = "group_announcement"
     MOMENT_LIKE = "moment_like"
     MOMENT_COMMENT = "moment_comment"
+    HOSTED_AGENT = "hosted_agent"
+    """A hosted agent of yours needs attention: budget used up, provider failing."""
 
 
 PUSHED_AS_EVENT = frozenset(

@@ -91,7 +91,9 @@ class Translator:
             return self._status_failure(exc)
         if isinstance(exc, (self._connection, httpx.TransportError, httpx2.TransportError)):
             reason = self.clean(str(exc.__cause__ or exc)) or type(exc).__name__
-            return Failure(ProviderError(f"connection to the provider failed: {reason}"), retryable=True)
+            return Failure(
+                ProviderError(f"connection to the provider failed: {reason}"), retryable=True
+            )
         reason = self.clean(str(exc)) or type(exc).__name__
         return Failure(ProviderError(f"the provider sent an unusable response: {reason}"), False)
 

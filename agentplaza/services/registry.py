@@ -8,13 +8,17 @@ nothing is attached after construction.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentplaza.domain.messages import InboxItem
 from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
+from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
+from agentplaza.services.hosted_replying import HostedReplying
 from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
@@ -49,16 +53,27 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
-    providers: Providers
     tools: ToolRegistry
     turns: Turns
+    providers: Providers
+    hosted: HostedAgents
+    hosted_replying: HostedReplying
 
 
-def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event) -> Services:
+def build_services(
+    runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.Event, hosted_due: asyncio.Event
+) -> Services:
     """`webhook_due` is set when a committed delivery is for an account with a webhook; the
-    delivery worker (delivery/webhooks.py) waits on it."""
+    delivery worker (delivery/webhooks.py) waits on it. `hosted_due` likewise when one is for
+    a hosted agent (delivery/hosted_replies.py)."""
     webhooks = Webhooks(runtime, wake=webhook_due.set)
-    publisher = Publisher(runtime, committed=webhooks.committed)
+    hosted_index = HostedIndex(wake=hosted_due.set)
+
+    def committed(items: Sequence[InboxItem]) -> None:
+        webhooks.committed(items)
+        hosted_index.committed(items)
+
+    publisher = Publisher(runtime, committed=committed)
     notifications = Notifications(runtime, publisher)
     accounts = Accounts(runtime)
     files = Files(runtime, accounts=accounts, blobs=blobs)
@@ -69,6 +84,15 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
     limiter = RateLimiter(runtime)
     tools = build_tools(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
+    )
+    turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
+    hosted = HostedAgents(
+        runtime,
+        index=hosted_index,
+        accounts=accounts,
+        notifications=notifications,
+        providers=HostedProviders(providers),
     )
     return Services(
         runtime=runtime,
@@ -84,9 +108,11 @@ def build_services(runtime: Runtime, *, blobs: BlobStore, webhook_due: asyncio.E
         rooms=Rooms(runtime),
         signatures=Signatures(runtime),
         limiter=limiter,
-        providers=Providers(runtime, sealer=_sealer(runtime), open_client=open_client),
         tools=tools,
-        turns=Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds),
+        turns=turns,
+        providers=providers,
+        hosted=hosted,
+        hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
     )
 
 

@@ -19,6 +19,7 @@ from agentplaza.store.queries import accounts as q_accounts
 from agentplaza.store.queries import files as q_files
 from agentplaza.store.queries import group_messages as q_group_messages
 from agentplaza.store.queries import groups as q_groups
+from agentplaza.store.queries import hosted as q_hosted
 from agentplaza.store.queries import inbox as q_inbox
 from agentplaza.store.queries import keys as q_keys
 from agentplaza.store.queries import messages as q_messages
@@ -191,6 +192,23 @@ class Store(Engine):
     account_email = read(q_providers.account_email_txn)
 
     # --- hosted agents: configuration, usage, reply progress (issue 15) ----------------------
+    create_hosted_agent = write(q_hosted.create_hosted_txn)
+    get_hosted_agent = read(q_hosted.get_hosted_txn)
+    list_hosted_agents = read(q_hosted.list_hosted_txn)
+    hosted_agent_ids = read(q_hosted.hosted_ids_txn)
+    hosted_pending = read(q_hosted.hosted_pending_txn)
+    update_hosted_agent = write(q_hosted.update_hosted_txn)
+    delete_hosted_agent = write(q_hosted.delete_hosted_txn)
+    claim_hosted_agent = write(q_hosted.claim_hosted_txn)
+    release_hosted_agent = write(q_hosted.release_hosted_txn)
+    record_hosted_failure = write(q_hosted.record_failure_txn)
+    hosted_attempts = read(q_hosted.attempts_txn)
+    finish_hosted_item = write(q_hosted.finish_item_txn)
+    hosted_stranger_replies = read(q_hosted.stranger_replies_txn)
+    add_hosted_usage = write(q_hosted.add_usage_txn)
+    hosted_usage = read(q_hosted.usage_txn)
+    mark_hosted_budget_notified = write(q_hosted.mark_budget_notified_txn)
+    mark_hosted_failure_notified = write(q_hosted.mark_failure_notified_txn)
 
     # --- studio conversations (issue 15) -------------------------------------------------------
 

@@ -453,6 +453,50 @@ llm_providers = Table(
 
 # --- hosted agents (issue 15, migration 0011) ----------------------------------------------------
 
+# One row per hosted agent: its configuration (JSON of domain/hosted.py::HostedAgent) and the
+# reply worker's lease on its inbox (one node at a time), retry state and notice throttles.
+hosted_agents = Table(
+    "hosted_agents",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("owner_id", Text, nullable=False),
+    Column("provider_id", Text, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("lease_node", Text),
+    Column("lease_until", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("retry_at", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("budget_notified_day", Integer, nullable=False, server_default="0"),
+    Column("failure_notified_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_hosted_agents_owner_id", "owner_id"),
+)
+
+# Tokens and cost per agent per UTC day (`day` = days since the epoch); cost in micro-USD so
+# both engines add exactly.
+hosted_usage = Table(
+    "hosted_usage",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("input_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("output_tokens", BigInteger, nullable=False, server_default="0"),
+    Column("cost_micro_usd", BigInteger, nullable=False, server_default="0"),
+    Column("replies", Integer, nullable=False, server_default="0"),
+)
+
+# stranger_limit's count: replies an agent gave one non-friend on one UTC day.
+hosted_stranger_replies = Table(
+    "hosted_stranger_replies",
+    metadata,
+    Column("account_id", Text, primary_key=True),
+    Column("peer_id", Text, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("replies", Integer, nullable=False, server_default="0"),
+)
+
 # --- studio conversations (issue 15, migration 0012) ---------------------------------------------
 
 # --- studio chat rooms (issue 15, migration 0013) ------------------------------------------------

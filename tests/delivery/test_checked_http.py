@@ -9,9 +9,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from agentplaza.services.checked_http import Check, CheckedNetworkBackend, CheckedTransport
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.webhooks import check_resolved
+from agentplaza.services.checked_http import Check, CheckedNetworkBackend, CheckedTransport
 from tests.server import TEST_HOST, free_port
 
 # Loopback, but not where the receiver listens: connections there are refused.

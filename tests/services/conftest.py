@@ -66,7 +66,10 @@ async def running_services(settings: Settings, clock: Clock) -> AsyncIterator[Se
         monotonic=clock.monotonic,
     )
     services = build_services(
-        runtime, blobs=open_blob_store(settings.data_dir), webhook_due=asyncio.Event()
+        runtime,
+        blobs=open_blob_store(settings.data_dir),
+        webhook_due=asyncio.Event(),
+        hosted_due=asyncio.Event(),
     )
     await store.start()
     await bus.start()
