@@ -148,22 +148,37 @@ function fillResult(step, result) {
   step.append(h("pre", { class: "mono tool-result" }, text));
 }
 
-function storedMessage(m) {
-  const role = pick(m, "role") || "assistant";
-  const li = messageItem(role === "tool" ? "assistant" : role, "");
-  const target = li.querySelector(".body");
-  for (const call of pick(m, "tool_calls") || []) {
-    const step = toolStep(call);
-    const result = (pick(m, "tool_results") || []).find((r) => pick(r, "call_id", "tool_call_id") === pick(call, "id", "call_id"));
-    if (result) fillResult(step, result);
-    target.append(step);
+/** Stored messages → bubbles: a model turn (assistant messages with tool calls, the tool
+ * results, the final text) is one bubble, its steps inline where they happened. */
+function storedMessages(messages) {
+  const out = [];
+  let turn = null;
+  const steps = new Map();
+  for (const m of messages) {
+    if (m.role === "user") {
+      turn = null;
+      out.push(messageItem("user", m.content));
+      continue;
+    }
+    if (!turn) {
+      turn = messageItem("assistant", "", { name: sub.textContent || undefined });
+      out.push(turn);
+    }
+    const target = turn.querySelector(".body");
+    if (m.role === "tool") {
+      const step = steps.get(m.tool_call_id) || target.appendChild(toolStep({ name: m.name, id: m.tool_call_id }));
+      fillResult(step, { result: m.content, is_error: m.status === "error" });
+      continue;
+    }
+    if (m.content) target.append(h("div", { class: "seg" }, md(m.content)));
+    for (const call of m.tool_calls || []) {
+      const step = toolStep(call);
+      steps.set(call.id, step);
+      target.append(step);
+    }
+    if (m.status === "error") turn.append(h("p", { class: "error" }, t("lab.failed")));
   }
-  if (role === "tool") {
-    const step = toolStep({ name: pick(m, "name", "tool_name") || "tool", call_id: pick(m, "tool_call_id") });
-    fillResult(step, m);
-    target.append(step);
-  } else if (m.content) target.append(h("div", { class: "seg" }, md(m.content)));
-  return li;
+  return out;
 }
 
 async function openConversation(id) {
@@ -175,9 +190,12 @@ async function openConversation(id) {
   $("tools-box").hidden = false;
   composer.hidden = false;
   renderSide();
-  const data = await studio("GET", `/messages/${encodeURIComponent(id)}?page_size=100`);
+  // Oldest first: the last page holds the newest.
+  const path = `/messages/${encodeURIComponent(id)}?page_size=100`;
+  let data = await studio("GET", path);
+  if (data && data.total > 100) data = await studio("GET", `${path}&page=${Math.ceil(data.total / 100)}`);
   if (!state.open || state.open.id !== id) return;
-  list.replaceChildren(...items(data, "messages").map(storedMessage));
+  list.replaceChildren(...storedMessages(items(data, "messages")));
   list.scrollTop = list.scrollHeight;
 }
 
