@@ -103,6 +103,11 @@ class Settings:
     llm_secret_key: str = ""
     llm_previous_secret_keys: str = ""
     llm_allow_private_base_urls: bool = False
+    # --- studio conversations (issue 15) ---
+    studio_history_tokens: int = 8000
+    studio_max_content_chars: int = 32_000
+    studio_max_tokens_cap: int = 16_384
+    studio_max_streams_per_account: int = 4
 
     @property
     def effective_database_url(self) -> str:

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
-from agentplaza.llm.clients import open_client
+from agentplaza.llm.base import ModelClient, ProviderConfig
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.services.accounts import Accounts
+from agentplaza.services.conversation_models import StudioModels
+from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
 from agentplaza.services.groups import Groups
 from agentplaza.services.hosted_agents import HostedAgents, HostedIndex, HostedProviders
@@ -58,6 +60,7 @@ class Services:
     providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
+    conversations: Conversations
 
 
 def build_services(
@@ -86,7 +89,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -113,7 +116,19 @@ def build_services(
         providers=providers,
         hosted=hosted,
         hosted_replying=HostedReplying(runtime, hosted=hosted, sending=sending, turns=turns),
+        conversations=Conversations(
+            runtime,
+            models=StudioModels(providers=providers, hosted=hosted, tools=tools, turns=turns),
+        ),
     )
+
+
+def _open_client(config: ProviderConfig) -> ModelClient:
+    # Imported at the first provider use: the openai and anthropic packages take seconds to
+    # import, which every server start (and test server) would otherwise pay.
+    from agentplaza.llm.clients import open_client
+
+    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:

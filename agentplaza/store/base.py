@@ -16,6 +16,7 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.rooms import RoomAgent
 from agentplaza.store.engine import Engine, Txn, read, write
 from agentplaza.store.queries import accounts as q_accounts
+from agentplaza.store.queries import conversations as q_conversations
 from agentplaza.store.queries import files as q_files
 from agentplaza.store.queries import group_messages as q_group_messages
 from agentplaza.store.queries import groups as q_groups
@@ -211,6 +212,15 @@ class Store(Engine):
     mark_hosted_failure_notified = write(q_hosted.mark_failure_notified_txn)
 
     # --- studio conversations (issue 15) -------------------------------------------------------
+    create_conversation = write(q_conversations.create_conversation_txn)
+    get_conversation = read(q_conversations.get_conversation_txn)
+    list_conversations = read(q_conversations.list_conversations_txn)
+    update_conversation = write(q_conversations.update_conversation_txn)
+    delete_conversation = write(q_conversations.delete_conversation_txn)
+    append_studio_messages = write(q_conversations.append_studio_messages_txn)
+    list_studio_messages = read(q_conversations.list_studio_messages_txn)
+    recent_studio_messages = read(q_conversations.recent_studio_messages_txn)
+    delete_studio_message = write(q_conversations.delete_studio_message_txn)
 
     # --- studio chat rooms (issue 15) ----------------------------------------------------------
 

@@ -499,4 +499,46 @@ hosted_stranger_replies = Table(
 
 # --- studio conversations (issue 15, migration 0012) ---------------------------------------------
 
+# A person's conversation with a model (provider_id + model) or with a hosted agent (agent_id).
+studio_conversations = Table(
+    "studio_conversations",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner_id", Text, nullable=False),
+    Column("project_id", Text),
+    Column("title", Text, nullable=False),
+    Column("provider_id", Text),
+    Column("agent_id", Text),
+    Column("model", Text, nullable=False),
+    Column("system_prompt", Text),
+    Column("temperature", Float, nullable=False),
+    Column("max_tokens", Integer, nullable=False),
+    Column("thinking_enabled", Integer, nullable=False, server_default="0"),
+    Column("message_count", Integer, nullable=False, server_default="0"),
+    Column("last_message_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # The owner's list, most recently active first.
+    Index("ix_studio_conversations_owner", "owner_id", "updated_at"),
+)
+
+# Its messages; `num` orders rows written in one transaction (a turn's rounds share a time).
+studio_messages = Table(
+    "studio_messages",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("conversation_id", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("tool_calls", Text, nullable=False, server_default="[]"),
+    Column("tool_call_id", Text),
+    Column("name", Text),
+    Column("input_tokens", Integer, nullable=False, server_default="0"),
+    Column("output_tokens", Integer, nullable=False, server_default="0"),
+    Column("status", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_studio_messages_conversation", "conversation_id", "created_at"),
+)
+
 # --- studio chat rooms (issue 15, migration 0013) ------------------------------------------------

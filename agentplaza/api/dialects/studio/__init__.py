@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import agents, auth, info, providers
+from agentplaza.api.dialects.studio import agents, auth, conversations, info, messages, providers
 
 routers: tuple[APIRouter, ...] = (
     info.router,
     auth.router,
     providers.router,
     agents.router,
-    # issue 15: auth, providers, tools, agents, conversations, messages, chat_rooms
+    conversations.router,
+    messages.router,
+    # issue 15: tools, chat_rooms
 )
