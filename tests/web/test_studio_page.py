@@ -21,7 +21,9 @@ from tests.web.studio_helpers import make_hosted, make_provider, studio_call, st
 
 pytestmark = [needs_browser, pytest.mark.slow]
 __all__ = ["studio_web"]  # the server fixture
-LIVE_MS = 15_000
+# Generous: the server imports the model SDKs on its first model call (seconds of CPU), and
+# the machine running the tests may be busy. Nothing waits this long when all is well.
+LIVE_MS = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ async def test_streamed_answer_with_a_tool_step_and_stop(
         Reply(text="The answer is **42**, computed with the calculator tool.", hold_after=3),
         model=model,
     )
-    await page.get_by_label("Message").fill("What is 6*7?")
+    await page.get_by_role("textbox", name="Message").fill("What is 6*7?")
     await page.get_by_role("button", name="Send").click()
     answer = page.locator("#lab-messages > li[data-role=assistant]").last
     step = answer.locator(".tool-step")
@@ -93,11 +95,11 @@ async def test_streamed_answer_with_a_tool_step_and_stop(
     # Stop: the fetch is aborted; the server drops the upstream call.
     before = fake.disconnects
     fake.script(Reply(text="a long answer " * 50, hold_after=2), model=model)
-    await page.get_by_label("Message").fill("Tell me a long story")
+    await page.get_by_role("textbox", name="Message").fill("Tell me a long story")
     await page.get_by_role("button", name="Send").click()
     await expect(page.get_by_role("button", name="Stop")).to_be_visible()
     last = page.locator("#lab-messages > li[data-role=assistant]").last
-    await expect(last.locator(".seg")).to_contain_text("a long answer", timeout=LIVE_MS)
+    await expect(last.locator(".seg")).to_contain_text("a long", timeout=LIVE_MS)
     await page.get_by_role("button", name="Stop").click()
     await expect(last).to_contain_text("Stopped.")
     await until(lambda: fake.disconnects > before)
@@ -137,7 +139,7 @@ async def test_room_of_two_agents_replies_and_pause_banner(
     await expect(page.locator("#ri-agents")).to_contain_text(ann["name"])
     await expect(page.locator("#ri-agents")).to_contain_text(bob["name"])
 
-    await page.get_by_label("Message").fill("hello both")
+    await page.get_by_role("textbox", name="Message").fill("hello both")
     await page.get_by_role("button", name="Send").click()
     messages = page.locator("#lab-messages")
     await expect(messages).to_contain_text("hello both")
@@ -151,7 +153,7 @@ async def test_room_of_two_agents_replies_and_pause_banner(
     )
     fake.script(Reply(text="Ann again"), model=ann["model"])
     fake.script(Reply(text="Bob again"), model=bob["model"])
-    await page.get_by_label("Message").fill("once more")
+    await page.get_by_role("textbox", name="Message").fill("once more")
     await page.get_by_role("button", name="Send").click()
     banner = page.locator("#floor")
     await expect(banner).to_be_visible(timeout=LIVE_MS)

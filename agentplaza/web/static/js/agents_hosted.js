@@ -231,6 +231,11 @@ async function loadAgents() {
   $("hosted-none").hidden = state.agents.length > 0;
 }
 
-Promise.all([loadProviders(), loadTools()])
-  .then(loadAgents)
+// Each part on its own: one failing leaves the others usable.
+Promise.allSettled([loadProviders(), loadTools()])
+  .then(async (results) => {
+    await loadAgents();
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  })
   .catch((err) => say(haStatus, errText(err), true));

@@ -54,13 +54,16 @@ function targetLabel(c) {
 }
 
 async function loadSide() {
-  const [convs, rooms] = await Promise.all([
+  // Each list on its own: one failing leaves the other usable.
+  const [convs, rooms] = await Promise.allSettled([
     studio("GET", "/conversations/?page_size=100"),
     studio("GET", "/chat-rooms/?page_size=100"),
   ]);
-  state.convs = items(convs, "conversations");
-  state.rooms = items(rooms, "rooms");
+  if (convs.status === "fulfilled") state.convs = items(convs.value, "conversations");
+  if (rooms.status === "fulfilled") state.rooms = items(rooms.value, "rooms");
   renderSide();
+  const failed = [convs, rooms].find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 async function loadTargets() {
@@ -369,6 +372,8 @@ async function route() {
 }
 window.addEventListener("hashchange", route);
 
-Promise.all([loadTargets(), loadSide()])
-  .then(route)
-  .catch((err) => say($("side-error"), errText(err), true));
+Promise.allSettled([loadTargets(), loadSide()]).then((results) => {
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) say($("side-error"), errText(failed.reason), true);
+  return route();
+});
