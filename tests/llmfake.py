@@ -96,6 +96,7 @@ class FakeLLM:
         self.requests: list[Recorded] = []
         self.disconnects = 0
         self.in_flight = 0
+        self.max_in_flight = 0
         self.completed = 0
         self._queue: deque[Reply] = deque()
         self._by_model: dict[str, deque[Reply]] = {}
@@ -202,6 +203,7 @@ class FakeLLM:
     ) -> None:
         self.requests.append(request)
         self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             finished = await self._answer(request, writer, gone)
         finally:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentplaza.api.dialects.studio.envelope import error as studio_error
 from agentplaza.api.errors import error_response
 from agentplaza.domain.errors import ErrorCode
 
@@ -43,12 +44,22 @@ class BodySizeLimit:
                 except ValueError:
                     declared = -1
                 if declared > limit or declared < 0:
-                    response = error_response(
-                        413 if declared > 0 else 400,
+                    status = 413 if declared > 0 else 400
+                    detail = (
                         f"request body larger than {limit} bytes"
                         if declared > 0
-                        else "invalid Content-Length",
-                        ErrorCode.PAYLOAD_TOO_LARGE.value if declared > 0 else "validation_error",
+                        else "invalid Content-Length"
+                    )
+                    response = (
+                        studio_error(status, detail)  # seed 004's error shape there
+                        if scope["path"].startswith("/studio/")
+                        else error_response(
+                            status,
+                            detail,
+                            ErrorCode.PAYLOAD_TOO_LARGE.value
+                            if declared > 0
+                            else "validation_error",
+                        )
                     )
                     await response(scope, receive, send)
                     return

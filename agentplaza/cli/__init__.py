@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from agentplaza.cli import account, messaging, scaffold, server, social, webhooks
+from agentplaza.cli import account, messaging, providers, scaffold, server, social, webhooks
 from agentplaza.cli import mcp as mcp_command
 from agentplaza.cli.config import ConfigError
 from agentplaza.cli.runtime import (
@@ -35,6 +35,7 @@ app.command()(server.serve)
 app.command()(server.migrate)
 app.command("settings")(server.show_settings)
 app.command("chatr-verify")(server.chatr_verify)
+app.add_typer(providers.providers_app, name="providers")
 # account
 app.command()(account.register)
 app.command()(account.whoami)

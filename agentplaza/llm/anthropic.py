@@ -3,16 +3,19 @@
 Wire mapping: `system` is its own parameter; a tool message becomes a `tool_result` block of a
 user turn (consecutive ones share that turn, as the API requires all results of one assistant
 turn together); assistant tool calls become `tool_use` blocks. `max_tokens` is required here:
-4096 when the request leaves it open. `thinking` sends `{"type": "enabled", "budget_tokens"}`
-and no temperature (the API refuses both together). The raw event stream is read (not the
-package's accumulating helper) so that invalid tool-call JSON reaches the caller as text.
+4096 when the request leaves it open. `temperature` is NOT sent: API version 2026-10-21 (the
+one anthropic ≥ 2 speaks) refuses every sampling parameter, and the package no longer has
+them. `thinking` sends `{"type": "adaptive"}` (the current models refuse the older fixed
+`budget_tokens`) with summarized display, so that thinking streams as ThinkingDelta. The raw
+event stream is read (not the package's accumulating helper) so that invalid tool-call JSON
+reaches the caller as text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anthropic
@@ -35,7 +38,6 @@ from agentplaza.llm.openai_compat import timeout_of
 from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
 
 DEFAULT_MAX_TOKENS = 4096
-MIN_THINKING_BUDGET = 1024  # the API's minimum
 _STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls"}
 _STOP |= {"max_tokens": "length", "model_context_window_exceeded": "length"}
 
@@ -61,7 +63,7 @@ class AnthropicClient:
             timeout_secs=config.timeout_secs,
         )
 
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         return guarded_stream(
             lambda: self._attempt(request),
             policy=self._policy,
@@ -80,7 +82,7 @@ class AnthropicClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _attempt(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    async def _attempt(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         raw = await self._client.messages.create(**wire_request(request), stream=True)
         blocks: dict[int, dict[str, str]] = {}  # open tool_use blocks by index
         input_tokens = output_tokens = 0
@@ -128,8 +130,11 @@ class AnthropicClient:
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:
     """The messages.create arguments for `request` (without `stream`)."""
-    max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
-    params: dict[str, Any] = {"model": request.model, "messages": _messages(request.messages)}
+    params: dict[str, Any] = {
+        "model": request.model,
+        "messages": _messages(request.messages),
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+    }
     if request.system:
         params["system"] = request.system
     if request.tools:
@@ -138,13 +143,7 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
             for t in request.tools
         ]
     if request.thinking and not _unsigned_tool_turn(request.messages):
-        budget = max(MIN_THINKING_BUDGET, max_tokens // 2)
-        if max_tokens <= budget:
-            max_tokens += budget  # the budget counts within max_tokens: keep room to answer
-        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
-    elif request.temperature is not None:
-        params["temperature"] = min(max(request.temperature, 0.0), 1.0)  # the API's range
-    params["max_tokens"] = max_tokens
+        params["thinking"] = {"type": "adaptive", "display": "summarized"}
     return params
 
 

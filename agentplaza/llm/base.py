@@ -8,7 +8,7 @@ upstream HTTP response, so that a reader who went away stops the tokens being ge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -127,9 +127,11 @@ class ProviderConfig:
 
 
 class ModelClient(Protocol):
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         """Yield the answer as it is generated. Retries (429, 5xx, connect errors, with
-        backoff) happen before the first event only; then a failure raises ProviderError."""
+        backoff) happen before the first event only; then a failure raises ProviderError.
+        A generator, so that a reader who stops early can `aclose()` it (or use
+        `contextlib.aclosing`): that closes the upstream response at once."""
         ...
 
     async def list_models(self) -> list[str]:

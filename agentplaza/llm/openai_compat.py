@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx2
@@ -68,7 +68,7 @@ class OpenAICompatClient:
             timeout_secs=config.timeout_secs,
         )
 
-    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         return guarded_stream(
             lambda: self._attempt(request),
             policy=self._policy,
@@ -87,7 +87,7 @@ class OpenAICompatClient:
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _attempt(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+    async def _attempt(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         raw = await self._client.chat.completions.create(**wire_request(request), stream=True)
         calls: dict[int, dict[str, str]] = {}
         finish: str | None = None

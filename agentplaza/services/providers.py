@@ -14,7 +14,7 @@ import asyncio
 import base64
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,6 +40,7 @@ from agentplaza.llm.sealing import Sealer, SealError
 from agentplaza.logs import redact
 from agentplaza.services.runtime import Runtime
 from agentplaza.services.webhooks import resolve_host
+from agentplaza.store.base import Store
 
 log = logging.getLogger(__name__)
 OpenClient = Callable[[ProviderConfig], ModelClient]
@@ -67,9 +68,13 @@ class TestResult:
         }
 
 
-def open_client(config: ProviderConfig) -> ModelClient:
-    """Placeholder until llm/clients.py (branch llm15) is merged."""
-    raise ProviderError("no model client library is wired into this build")
+def open_client_when_used(config: ProviderConfig) -> ModelClient:
+    """llm/clients.py::open_client, imported on first use: the openai and anthropic packages
+    take seconds to import, which every server start would otherwise pay (most nodes of a
+    plaza never talk to a model, and tests start many servers)."""
+    from agentplaza.llm.clients import open_client
+
+    return open_client(config)
 
 
 class Providers:
@@ -353,15 +358,10 @@ class Providers:
             messages=[ChatMessage(role=Role.USER, content="ping")],
             max_tokens=1,
         )
-        stream = client.stream(request)
-        try:
+        async with aclosing(client.stream(request)) as stream:
             async for event in stream:
                 if isinstance(event, Finished):
                     break
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
         return []
 
 
@@ -379,3 +379,37 @@ def _error_text(exc: BaseException) -> str:
 
 def price_view(prices: Mapping[str, ModelPrice]) -> dict[str, dict[str, float]]:
     return {m: {"input": p.input, "output": p.output} for m, p in prices.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ResealReport:
+    resealed: int
+    already_current: int
+    failed: tuple[str, ...]
+    """Providers whose key opens under none of the secrets given (their owners must set the
+    key again)."""
+
+
+async def reseal_all(store: Store, sealer: Sealer, *, batch: int = 500) -> ResealReport:
+    """Re-encrypt every provider's key under the current secret (`agentplaza providers
+    reseal`). Safe while servers run: each row is swapped only if unchanged since read."""
+    resealed = current = 0
+    failed: list[str] = []
+    after = ""
+    while rows := await store.sealed_provider_keys(after_id=after, limit=batch):
+        for provider_id, sealed in rows:
+            if sealer.is_current(sealed):
+                current += 1
+                continue
+            try:
+                plaintext = sealer.open(sealed, context=provider_id)
+            except SealError:
+                failed.append(provider_id)
+                continue
+            new = sealer.seal(plaintext, context=provider_id)
+            if await store.swap_provider_sealed_key(provider_id, old=sealed, new=new):
+                resealed += 1
+            else:
+                current += 1  # its owner set a new key meanwhile, sealed with the current secret
+        after = rows[-1][0]
+    return ResealReport(resealed, current, tuple(failed))

@@ -25,7 +25,7 @@ keep their order).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
@@ -81,7 +81,7 @@ class Turns:
         *,
         tools: ToolContext | None,
         max_rounds: int | None = None,
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events (module docstring). Without a context no tools are offered.
         With one, `request.tools` is offered as given, or, when empty, every tool the
         context may use."""

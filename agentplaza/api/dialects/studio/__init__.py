@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentplaza.api.dialects.studio import agents, auth, conversations, info, messages, providers
+from agentplaza.api.dialects.studio import (
+    agents,
+    auth,
+    conversations,
+    info,
+    messages,
+    providers,
+    tools,
+)
 
 routers: tuple[APIRouter, ...] = (
     info.router,
@@ -17,5 +25,6 @@ routers: tuple[APIRouter, ...] = (
     agents.router,
     conversations.router,
     messages.router,
-    # issue 15: tools, chat_rooms
+    tools.router,
+    # issue 15: chat_rooms
 )
