@@ -36,7 +36,8 @@ from typing import Any
 
 import pytest
 
-from tests.llm import wire
+from tests.llm import fakehttp, wire
+from tests.llm.fakehttp import Recorded as Recorded  # re-exported: tests import it from here
 from tests.llm.wire import Piece
 
 
@@ -66,19 +67,11 @@ class Reply:
     """Pause after this many deltas until `fake.release()` is next called."""
     break_after: int | None = None
     """Drop the connection (no end of stream) after this many deltas."""
+    error_after: int | None = None
+    """After this many deltas (fewer than the reply has), send an error event inside the
+    stream (Anthropic: `overloaded_error`; OpenAI: a `data: {"error": ...}` line), and end it."""
     args_chunk: int = 7
     """Tool call arguments are streamed this many characters at a time."""
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """One request as received: `kind` is "openai" or "anthropic" (by path and headers)."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    kind: str
 
 
 def echo(request: Recorded) -> Reply:
@@ -153,7 +146,9 @@ class FakeLLM:
     def start(self) -> FakeLLM:
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-llm", daemon=True)
         self._thread.start()
-        self._server = self._call(asyncio.start_server(self._serve, "127.0.0.1", 0, limit=2**22))
+        self._server = self._call(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, limit=2**22, backlog=1024)
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -182,10 +177,10 @@ class FakeLLM:
         assert task is not None
         self._tasks.add(task)
         try:
-            request = await _read_request(reader)
+            request = await fakehttp.read_request(reader)
             if request is not None:
                 gone = asyncio.Event()
-                watcher = asyncio.create_task(_watch_eof(reader, gone))
+                watcher = asyncio.create_task(fakehttp.watch_eof(reader, gone))
                 try:
                     await self._respond(request, writer, gone)
                 finally:
@@ -218,23 +213,23 @@ class FakeLLM:
     ) -> bool:
         """Write the response; False if the client went away first."""
         while self._held:
-            if await _gone_within(gone, 0.01):
+            if await fakehttp.gone_within(gone, 0.01):
                 return False
         releases = self._releases  # `hold_after` waits for a release() after this point
         kind = request.kind
         key = request.headers.get("x-api-key") or request.headers.get("authorization", "")[7:]
         if self.api_key is not None and key != self.api_key:
-            return await _send_error(writer, kind, 401, None, "invalid x-api-key / API key")
+            return await fakehttp.send_error(writer, kind, 401, None, "invalid x-api-key / API key")
         if self._failures:
             status, retry_after, message = self._failures.popleft()
-            return await _send_error(writer, kind, status, retry_after, message)
+            return await fakehttp.send_error(writer, kind, status, retry_after, message)
         if request.method == "GET":
             if request.path.rstrip("/").endswith("/models"):
                 models = wire.anthropic_models if kind == "anthropic" else wire.openai_models
-                return await _send_json(writer, 200, models(self.models))
-            return await _send_json(writer, 404, {"error": {"message": "not found"}})
+                return await fakehttp.send_json(writer, 200, models(self.models))
+            return await fakehttp.send_json(writer, 404, {"error": {"message": "not found"}})
         if not request.path.endswith(("/chat/completions", "/messages")):
-            return await _send_json(writer, 404, {"error": {"message": "not found"}})
+            return await fakehttp.send_json(writer, 404, {"error": {"message": "not found"}})
         body = request.body if isinstance(request.body, dict) else {}
         reply = self._next_reply(request, str(body.get("model", "")))
         pieces = _pieces(reply)
@@ -247,7 +242,7 @@ class FakeLLM:
         model, rid = str(body.get("model", "fake")), f"fake-{uuid.uuid4().hex[:12]}"
         if not body.get("stream"):
             make = wire.anthropic_message if kind == "anthropic" else wire.openai_completion
-            return await _send_json(
+            return await fakehttp.send_json(
                 writer, 200, make(pieces, model=model, rid=rid, stop=stop, usage=usage)
             )
         if kind == "anthropic":
@@ -271,14 +266,24 @@ class FakeLLM:
                 return False
             if is_delta:
                 deltas += 1
+                if reply.error_after is not None and deltas > reply.error_after:
+                    error = (
+                        wire.anthropic_stream_error
+                        if kind == "anthropic"
+                        else wire.openai_stream_error
+                    )
+                    frame = error("scripted stream error")
+                    writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(frame), frame))
+                    await writer.drain()
+                    return True
                 if reply.break_after is not None and deltas > reply.break_after:
                     writer.transport.abort()
                     return False
                 if reply.hold_after is not None and deltas == reply.hold_after + 1:
                     while self._releases <= releases:
-                        if await _gone_within(gone, 0.01):
+                        if await fakehttp.gone_within(gone, 0.01):
                             return False
-                if rate and await _gone_within(gone, 1 / rate):
+                if rate and await fakehttp.gone_within(gone, 1 / rate):
                     return False
             writer.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             await writer.drain()
@@ -332,60 +337,6 @@ def _text_of(content: Any) -> str:
                 parts.append(block.get("text") or _text_of(block.get("content")))
         return " ".join(p for p in parts if p)
     return ""
-
-
-async def _read_request(reader: asyncio.StreamReader) -> Recorded | None:
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    lines = head.decode("latin-1").split("\r\n")
-    method, path, _ = lines[0].split(" ", 2)
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-    raw = await reader.readexactly(int(headers.get("content-length", "0")))
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = raw.decode("utf-8", "replace")
-    kind = "anthropic" if "anthropic-version" in headers or path.endswith("/messages") else "openai"
-    return Recorded(method, path, headers, body, kind)
-
-
-async def _watch_eof(reader: asyncio.StreamReader, gone: asyncio.Event) -> None:
-    """The client sends nothing after its request: EOF (or a reset) means it went away."""
-    with contextlib.suppress(ConnectionError):
-        while await reader.read(4096):
-            pass
-    gone.set()
-
-
-async def _gone_within(gone: asyncio.Event, seconds: float) -> bool:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(gone.wait(), seconds)
-    return gone.is_set()
-
-
-async def _send_json(writer: asyncio.StreamWriter, status: int, body: Any, extra: str = "") -> bool:
-    data = json.dumps(body).encode()
-    writer.write(
-        f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}\r\ncontent-type: application/json"
-        f"\r\ncontent-length: {len(data)}\r\nconnection: close\r\n{extra}\r\n".encode()
-        + data
-    )
-    await writer.drain()
-    return True
-
-
-async def _send_error(
-    writer: asyncio.StreamWriter, kind: str, status: int, retry_after: float | None, message: str
-) -> bool:
-    body = wire.anthropic_error if kind == "anthropic" else wire.openai_error
-    extra = f"retry-after: {retry_after:g}\r\n" if retry_after is not None else ""
-    return await _send_json(writer, status, body(status, message), extra)
 
 
 @contextlib.contextmanager

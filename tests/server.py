@@ -19,7 +19,7 @@ import httpx
 # (tests/aimlock.py serializes the ones that need the SDK's port 8082).
 TEST_HOST = "127.0.0.2"
 AIM_HOST = "127.0.0.1"
-START_TIMEOUT_SECS = 20.0
+START_TIMEOUT_SECS = 120.0
 
 
 def free_port(host: str = TEST_HOST) -> int:

@@ -53,7 +53,9 @@ from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
 from agentplaza.realtime.sse import StreamCounter
+from agentplaza.realtime.studio_rooms import StudioRoomHub
 from agentplaza.realtime.websocket import websocket_endpoint
+from agentplaza.services.chat_room_events import STUDIO_ROOM_TOPIC_PREFIX
 from agentplaza.services.registry import Services, build_services
 from agentplaza.services.rooms import ROOM_TOPIC_PREFIX
 from agentplaza.services.runtime import Runtime
@@ -149,6 +151,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
     room_hub = RoomHub(bus, services.rooms)
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
+    studio_room_hub = StudioRoomHub(bus)  # studio chat rooms' listeners (WebSocket, SSE send)
+    hub.route_topics(STUDIO_ROOM_TOPIC_PREFIX, studio_room_hub.on_bus_event)
     revocations = RevocationRelay(bus, hub, services.accounts)
     webhook_worker = WebhookWorker(services.webhooks, settings, due=webhook_due)
     hosted_worker = HostedReplyWorker(
@@ -187,6 +191,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
             await services.providers.close()
             await aim.stop()
             await room_hub.stop()
+            studio_room_hub.stop()
+            await services.chat_rooms.floor.stop()
             await revocations.stop()
             await hub.stop()
             await cluster.close()
@@ -202,6 +208,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.services = services
     app.state.hub = hub
     app.state.room_hub = room_hub
+    app.state.studio_room_hub = studio_room_hub
     app.state.aim = aim
     app.state.sse_streams = StreamCounter(settings.sse_max_streams_per_ip)
     install_error_handlers(app)

@@ -41,6 +41,9 @@ class TurnDone:
 @dataclass(frozen=True, slots=True)
 class TurnError:
     message: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    """What the turn's finished model calls used before it failed (for token budgets)."""
 
 
 TurnEvent = TurnText | TurnToolCall | TurnToolResult | TurnDone | TurnError

@@ -26,7 +26,6 @@ from agentplaza.llm.base import (
     ModelEvent,
     ModelRequest,
     ProviderConfig,
-    ProviderError,
     Role,
     TextDelta,
     ThinkingDelta,
@@ -34,8 +33,14 @@ from agentplaza.llm.base import (
     ToolCallRequested,
     Usage,
 )
-from agentplaza.llm.openai_compat import timeout_of
-from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+from agentplaza.llm.retrying import (
+    RetryPolicy,
+    StreamCutShort,
+    Translator,
+    guarded_call,
+    guarded_stream,
+)
+from agentplaza.llm.transport import timeout_of, tls_context
 
 DEFAULT_MAX_TOKENS = 4096
 _STOP = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls"}
@@ -46,16 +51,18 @@ class AnthropicClient:
     def __init__(self, config: ProviderConfig, *, policy: RetryPolicy | None = None) -> None:
         self._client = anthropic.AsyncAnthropic(
             api_key=config.api_key,
-            base_url=config.base_url,
+            base_url=_root(config.base_url),
             timeout=timeout_of(config),
             # Ours are the only retries: the package's would retry inside one `create()` call,
             # invisibly to the concurrency cap, and also after a stream has started.
             max_retries=0,
             default_headers=config.extra_headers or None,
+            http_client=anthropic.DefaultAsyncHttpxClient(verify=tls_context()),
         )
         self._policy = policy or RetryPolicy(max_retries=config.max_retries)
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
         self._translate = Translator(
+            api_error=anthropic.APIError,
             status_error=anthropic.APIStatusError,
             timeout_error=anthropic.APITimeoutError,
             connection_error=anthropic.APIConnectionError,
@@ -123,9 +130,18 @@ class AnthropicClient:
         finally:
             await raw.close()
         if not done:
-            raise ProviderError("the provider closed the stream before the answer was complete")
+            raise StreamCutShort
         yield Usage(input_tokens, output_tokens)
         yield Finished(_STOP.get(stop or "end_turn", "stop"))
+
+
+def _root(base_url: str | None) -> str | None:
+    """The package appends `/v1/messages` itself: a base URL given with `/v1` (as OpenAI-style
+    URLs are) would otherwise reach `/v1/v1/messages`."""
+    if base_url is None:
+        return None
+    base = base_url.rstrip("/")
+    return base.removesuffix("/v1") if base.endswith("/v1") else base
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:

@@ -11,12 +11,10 @@ portable switch on this wire (reasoning models reason anyway; others would rejec
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx2
 import openai
 
 from agentplaza.llm.base import (
@@ -25,7 +23,6 @@ from agentplaza.llm.base import (
     ModelEvent,
     ModelRequest,
     ProviderConfig,
-    ProviderError,
     Role,
     TextDelta,
     ThinkingDelta,
@@ -33,18 +30,17 @@ from agentplaza.llm.base import (
     ToolCallRequested,
     Usage,
 )
-from agentplaza.llm.retrying import RetryPolicy, Translator, guarded_call, guarded_stream
+from agentplaza.llm.retrying import (
+    RetryPolicy,
+    StreamCutShort,
+    Translator,
+    guarded_call,
+    guarded_stream,
+)
+from agentplaza.llm.transport import timeout_of, tls_context
 
 _STOP = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls"}
 _STOP |= {"length": "length"}
-# OpenAI refuses a `name` outside this pattern; an invalid one is left out rather than failing.
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def timeout_of(config: ProviderConfig) -> httpx2.Timeout:
-    """`timeout_secs` bounds each network wait (connect, each read between chunks), not the
-    whole answer: a long answer that keeps streaming is never cut off."""
-    return httpx2.Timeout(config.timeout_secs, connect=min(config.timeout_secs, 10.0))
 
 
 class OpenAICompatClient:
@@ -57,10 +53,12 @@ class OpenAICompatClient:
             # invisibly to the concurrency cap, and also after a stream has started.
             max_retries=0,
             default_headers=config.extra_headers or None,
+            http_client=openai.DefaultAsyncHttpxClient(verify=tls_context()),
         )
         self._policy = policy or RetryPolicy(max_retries=config.max_retries)
         self._semaphore = asyncio.Semaphore(max(1, config.max_concurrency))
         self._translate = Translator(
+            api_error=openai.APIError,
             status_error=openai.APIStatusError,
             timeout_error=openai.APITimeoutError,
             connection_error=openai.APIConnectionError,
@@ -95,7 +93,8 @@ class OpenAICompatClient:
         try:
             async for chunk in raw:
                 if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    u = chunk.usage  # some servers leave a count out: 0, not None
+                    usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0)
                 for choice in chunk.choices[:1]:
                     delta = choice.delta
                     extra = delta.model_extra or {}
@@ -108,13 +107,16 @@ class OpenAICompatClient:
                         call = calls.setdefault(part.index, {"id": "", "name": "", "args": ""})
                         call["id"] = part.id or call["id"]
                         if part.function is not None:
-                            call["name"] += part.function.name or ""
+                            name = part.function.name or ""
+                            # The name comes once; a few servers repeat it in every fragment.
+                            if name != call["name"]:
+                                call["name"] += name
                             call["args"] += part.function.arguments or ""
                     finish = choice.finish_reason or finish
         finally:
             await raw.close()
         if finish is None:
-            raise ProviderError("the provider closed the stream before the answer was complete")
+            raise StreamCutShort
         for index in sorted(calls):
             call = calls[index]
             call_id = call["id"] or f"call_{uuid.uuid4().hex[:24]}"  # some servers send none
@@ -158,9 +160,9 @@ def wire_request(request: ModelRequest) -> dict[str, Any]:
 def _message(m: ChatMessage) -> dict[str, Any]:
     if m.role is Role.TOOL:
         return {"role": "tool", "tool_call_id": m.tool_call_id or "", "content": m.content}
+    # `name` is not sent: OpenAI refuses most display names (only [A-Za-z0-9_-]{1,64}) and some
+    # compatible servers refuse the field at all; a speaker's name belongs in the content.
     out: dict[str, Any] = {"role": m.role.value, "content": m.content}
-    if m.name and _NAME.match(m.name):
-        out["name"] = m.name
     if m.role is Role.ASSISTANT and m.tool_calls:
         out["content"] = m.content or None
         out["tool_calls"] = [

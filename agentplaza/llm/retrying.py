@@ -33,6 +33,14 @@ _KEYISH = re.compile(r"\b(sk|key|ak)-[A-Za-z0-9_\-*.]{6,}")
 _MESSAGE_LIMIT = 300
 
 
+class StreamCutShort(ProviderError):
+    """The stream ended without the provider's end marker: like a dropped connection, retried
+    when it happens before the first event."""
+
+    def __init__(self) -> None:
+        super().__init__("the provider closed the stream before the answer was complete")
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_retries: int = 2
@@ -67,23 +75,21 @@ class Translator:
     def __init__(
         self,
         *,
+        api_error: type[BaseException],
         status_error: type[BaseException],
         timeout_error: type[BaseException],
         connection_error: type[BaseException],
         api_key: str,
         timeout_secs: float,
     ) -> None:
-        self._status, self._timeout, self._connection = (
-            status_error,
-            timeout_error,
-            connection_error,
-        )
+        self._api, self._status = api_error, status_error
+        self._timeout, self._connection = timeout_error, connection_error
         self._api_key = api_key
         self._timeout_secs = timeout_secs
 
     def __call__(self, exc: BaseException) -> Failure:
         if isinstance(exc, ProviderError):
-            return Failure(exc, retryable=False)
+            return Failure(exc, retryable=isinstance(exc, StreamCutShort))
         if isinstance(exc, (self._timeout, httpx.TimeoutException, httpx2.TimeoutException)):
             message = f"the provider did not answer within {self._timeout_secs:g} s"
             return Failure(ProviderError(message), retryable=False)
@@ -94,6 +100,9 @@ class Translator:
             return Failure(
                 ProviderError(f"connection to the provider failed: {reason}"), retryable=True
             )
+        if isinstance(exc, self._api) and getattr(exc, "body", None) is not None:
+            # An error event inside a 200 stream (OpenAI-compatible servers send these).
+            return self._status_failure(exc)
         reason = self.clean(str(exc)) or type(exc).__name__
         return Failure(ProviderError(f"the provider sent an unusable response: {reason}"), False)
 

@@ -5,7 +5,8 @@ model's text, runs the tool calls the model makes through the registry (only the
 context may use), feeds the results back and calls the model again, up to a bound on rounds.
 
 Guarantees of one run:
-- it ends with exactly one TurnDone or one TurnError, and yields nothing after it;
+- it ends with exactly one TurnDone or one TurnError, and yields nothing after it; a
+  TurnError carries the tokens of the model calls that finished before the failure;
 - TurnDone.content is every text delta of the turn concatenated (what a streaming client
   showed), its token counts the sums over every model call, `tool_rounds` the rounds run;
 - tool failures are TurnToolResult(is_error=True) fed back to the model, never an error of the
@@ -106,11 +107,13 @@ class Turns:
                     async for event in events:
                         yield event
             except ProviderError as exc:
-                yield TurnError(exc.message)
+                yield TurnError(exc.message, input_tokens, output_tokens)
                 return
             except Exception as exc:  # a client bug must still end the turn with an event
                 log.exception("model call failed")
-                yield TurnError(f"model call failed: {type(exc).__name__}")
+                yield TurnError(
+                    f"model call failed: {type(exc).__name__}", input_tokens, output_tokens
+                )
                 return
             content += done.text
             input_tokens += done.input_tokens
@@ -126,7 +129,9 @@ class Turns:
             if last:
                 yield TurnError(
                     f"stopped after {rounds} tool rounds: the model asked for more tools"
-                    " (the bound is the llm_max_tool_rounds setting)"
+                    " (the bound is the llm_max_tool_rounds setting)",
+                    input_tokens,
+                    output_tokens,
                 )
                 return
             messages.append(

@@ -148,6 +148,14 @@ async def test_retries_5xx_with_backoff(fake_llm: FakeLLM, make: MakeClient) -> 
     assert len(fake_llm.chat_requests) == 3
 
 
+async def test_retry_after_replaces_the_backoff(fake_llm: FakeLLM, make: MakeClient) -> None:
+    # Our own backoff would wait an hour: only the provider's Retry-After: 0 lets this finish.
+    slow = RetryPolicy(max_retries=1, base_delay=3600, max_delay=3600)
+    fake_llm.fail_next(status=503, times=1, retry_after=0)
+    async with asyncio.timeout(30):
+        assert text_of(await collect(make(policy=slow), ask("x"))) == "echo: x"
+
+
 async def test_gives_up_after_max_retries(fake_llm: FakeLLM, make: MakeClient) -> None:
     fake_llm.fail_next(status=429, times=10, retry_after=0, message="slow down")
     with pytest.raises(ProviderError) as caught:
@@ -186,6 +194,37 @@ async def test_a_failure_after_the_first_event_is_not_retried(
         async for event in make().stream(ask()):
             seen.append(event)
     assert text_of(seen) == "one two "
+    assert len(fake_llm.chat_requests) == 1
+
+
+async def test_an_error_event_before_the_first_delta_is_retried(
+    fake_llm: FakeLLM, make: MakeClient
+) -> None:
+    # Anthropic reports overload this way (`event: error` in a 200 stream); OpenAI-compatible
+    # servers send a `data: {"error": ...}` line.
+    fake_llm.script(Reply(text="lost", error_after=0), Reply(text="second try"))
+    assert text_of(await collect(make(), ask())) == "second try"
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_a_stream_dropped_before_the_first_delta_is_retried(
+    fake_llm: FakeLLM, make: MakeClient
+) -> None:
+    fake_llm.script(Reply(text="lost", break_after=0), Reply(text="second try"))
+    assert text_of(await collect(make(), ask())) == "second try"
+    assert len(fake_llm.chat_requests) == 2
+
+
+async def test_an_error_event_after_text_is_a_provider_error(
+    fake_llm: FakeLLM, make: MakeClient
+) -> None:
+    fake_llm.script(Reply(text="one two three", error_after=1))
+    seen: list[ModelEvent] = []
+    with pytest.raises(ProviderError) as caught:
+        async for event in make().stream(ask()):
+            seen.append(event)
+    assert text_of(seen) == "one "
+    assert "scripted stream error" in caught.value.message
     assert len(fake_llm.chat_requests) == 1
 
 

@@ -84,7 +84,7 @@ async def test_openai_wire(fake_llm: FakeLLM) -> None:
     ]
     assert body["messages"] == [
         {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "what is 2+2 and the time?", "name": "alice"},
+        {"role": "user", "content": "what is 2+2 and the time?"},  # no `name`: see the client
         {
             "role": "assistant",
             "content": "Checking.",
@@ -99,7 +99,7 @@ async def test_openai_wire(fake_llm: FakeLLM) -> None:
         },
         {"role": "tool", "tool_call_id": "c1", "content": "4"},
         {"role": "tool", "tool_call_id": "c2", "content": "12:00"},
-        {"role": "user", "content": "thanks"},  # a name OpenAI would refuse is left out
+        {"role": "user", "content": "thanks"},
     ]
     assert fake_llm.chat_requests[-1].headers["authorization"] == "Bearer k"
 
@@ -185,3 +185,15 @@ def test_retry_after_forms() -> None:
     date = email.utils.formatdate(time.time() + 30, usegmt=True)
     seconds = retry_after_secs({"retry-after": date})
     assert seconds is not None and 0 < seconds <= 31
+
+
+async def test_an_anthropic_base_url_may_end_in_v1(fake_llm: FakeLLM) -> None:
+    config = ProviderConfig(
+        kind=ProviderKind.ANTHROPIC, base_url=fake_llm.url + "/v1/", api_key="k"
+    )
+    client = open_client(config)
+    try:
+        assert await client.list_models() == ["fake-large", "fake-small"]
+    finally:
+        await client.aclose()
+    assert fake_llm.requests[-1].path.startswith("/v1/models")

@@ -84,6 +84,11 @@ def _openai_chunk(
     }
 
 
+def openai_stream_error(message: str) -> bytes:
+    """An error inside a 200 stream, as OpenAI-compatible servers send it."""
+    return sse({"error": {"message": message, "type": "server_error", "code": None}})
+
+
 def openai_usage(usage: dict[str, int]) -> dict[str, int]:
     i, o = usage["input_tokens"], usage["output_tokens"]
     return {"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o}
@@ -223,6 +228,11 @@ def anthropic_error(status: int, message: str) -> dict[str, Any]:
         529: "overloaded_error",
     }.get(status, "api_error")
     return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def anthropic_stream_error(message: str) -> bytes:
+    """Anthropic's `event: error` inside a 200 stream (it sends overload this way)."""
+    return sse(anthropic_error(529, message), "error")
 
 
 def anthropic_models(ids: list[str]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ a result (never raised), the size cap and timeout, and who may use which tool.""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -98,10 +99,12 @@ async def test_calculator_and_time(services: Services) -> None:
         ("post_moment", {"content": "hi", "visibility": "everyone"}, "visibility"),
         ("calculator", "x" * 40_000, "arguments longer than"),
         ("no_such_tool", "{}", "unknown tool"),
+        ("calculator", ["a", "list"], "must be a JSON object"),
+        ("calculator", None, "must be a JSON object"),
     ],
 )
 async def test_bad_calls_are_error_results(
-    services: Services, name: str, arguments: str | dict[str, object], expected: str
+    services: Services, name: str, arguments: object, expected: str
 ) -> None:
     ctx = everything(await agent(services))
     outcome = await services.tools.execute(name, arguments, ctx)
@@ -148,6 +151,15 @@ async def test_manual_execute_is_the_owner_acting_as_themselves(services: Servic
     assert not outcome.is_error, outcome.result
     inbox = (await services.messaging.unacked(peer, limit=10)).items
     assert [i.message.sender_id for i in inbox] == [owner.id]
+
+    # A model the person talks to in proxy mode does not act as them: only their own hand.
+    as_model = replace(ctx, manual=False)
+    assert not as_model.may_act
+    refused = await services.tools.execute(
+        "send_direct_message", {"to": peer.id, "text": "the model's idea"}, as_model
+    )
+    assert refused.is_error and "autonomous" in refused.result
+    assert replace(as_model, mode=AgentMode.AUTONOMOUS).may_act
 
 
 async def test_plaza_rules_apply_to_tools(services: Services) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
+from dataclasses import replace
 
 import pytest
 
@@ -35,7 +36,7 @@ from agentplaza.llm.clients import open_client
 from agentplaza.services.registry import Services
 from agentplaza.services.tools import ToolContext
 from agentplaza.services.turns import LAST_ROUND_NOTE
-from tests.llmfake import Call, FakeLLM, Recorded, Reply, running_fake
+from tests.llmfake import Call, FakeLLM, Recorded, Reply, real_llm_or_skip, running_fake
 from tests.services.conftest import agent
 
 
@@ -201,13 +202,15 @@ async def test_the_rounds_bound(services: Services, client: ModelClient, fake: F
     assert [LAST_ROUND_NOTE in system_of(r) for r in fake.chat_requests] == [False, False, True]
     assert system_of(fake.chat_requests[2]).startswith("be brief")
 
-    # It keeps asking: its calls are not run and the turn ends with an error.
-    fake.script(calc(1), calc(2), calc(3))
+    # It keeps asking: its calls are not run and the turn ends with an error (which still
+    # counts the tokens the three calls used).
+    fake.script(*(replace(calc(n), input_tokens=10, output_tokens=n) for n in (1, 2, 3)))
     events = await collect(services.turns.run(client, ask(), tools=ctx, max_rounds=2))
     assert len([e for e in events if isinstance(e, TurnToolResult)]) == 2
     assert [e.call_id for e in events if isinstance(e, TurnToolCall)] == ["c1", "c2"]
     assert isinstance(events[-1], TurnError)
     assert "stopped after 2 tool rounds" in events[-1].message
+    assert (events[-1].input_tokens, events[-1].output_tokens) == (30, 6)
 
 
 async def test_the_setting_is_the_default_bound(
@@ -248,10 +251,17 @@ async def test_a_provider_error_is_the_turns_one_error(
     events = await collect(services.turns.run(client, ask(), tools=None))
     assert len(events) == 1 and isinstance(events[0], TurnError)
 
-    # Mid-stream: the text so far was shown, then the error ends the turn.
-    fake.script(Reply(text="one two three four", break_after=2))
-    events = await collect(services.turns.run(client, ask(), tools=None))
+    # Mid-stream, after a tool round: the text so far was shown, then the error ends the
+    # turn, with the tokens of the round that finished.
+    ctx = autonomous(await agent(services), "calculator")
+    fake.script(
+        replace(calc(1), input_tokens=12, output_tokens=3),
+        Reply(text="one two three four", break_after=2),
+    )
+    events = await collect(services.turns.run(client, ask(), tools=ctx))
+    assert text_of(events) == "one two "
     assert isinstance(events[-1], TurnError)
+    assert (events[-1].input_tokens, events[-1].output_tokens) == (12, 3)
 
 
 async def test_closing_the_turn_closes_the_upstream(
@@ -281,3 +291,24 @@ async def test_closing_the_turn_closes_the_upstream(
     await fake.until(lambda: fake.disconnects == 2)
     fake.release()
     assert fake.completed == 0
+
+
+async def test_a_real_model_uses_a_tool(services: Services) -> None:
+    """Against AGENTPLAZA_TEST_LLM_URL when set (skipped otherwise): a tool-capable model asked
+    to use the calculator ends its turn with `done`, and any tool result fed back is valid."""
+    real = real_llm_or_skip()
+    config = ProviderConfig(kind=ProviderKind.OPENAI, base_url=real.base_url, api_key=real.api_key)
+    client = open_client(config)
+    try:
+        request = ModelRequest(
+            model=real.model,
+            system="Use the calculator tool for any arithmetic.",
+            messages=[ChatMessage(role=Role.USER, content="What is 1234 * 5678?")],
+        )
+        ctx = autonomous(await agent(services), "calculator")
+        events = await collect(services.turns.run(client, request, tools=ctx, max_rounds=2))
+    finally:
+        await client.aclose()
+    assert isinstance(events[-1], TurnDone), events[-1]
+    for result in (e for e in events if isinstance(e, TurnToolResult)):
+        assert not result.is_error or "calculator" in result.result

@@ -8,8 +8,8 @@ that fail the schema, a tool's own error, a timeout all come back as
 propagates. Results are capped at RESULT_MAX_CHARS.
 
 Who may use what (`ToolContext`): only tools named in `allowed`; a tool that acts on the plaza
-(`acts=True`: it sends, posts) only for an agent in autonomous mode, or for an account acting
-as itself (the owner's manual execute, `ToolRegistry.manual_context`).
+(`acts=True`: it sends, posts) only for an agent in autonomous mode, or for a person's manual
+execute as themselves (`ToolRegistry.manual_context`).
 """
 
 from __future__ import annotations
@@ -52,12 +52,18 @@ class ToolContext:
     owner_id: AccountId
     mode: AgentMode
     allowed: frozenset[str]
+    manual: bool = False
+    """A person running a tool by hand as themselves (`ToolRegistry.manual_context`), not a
+    model deciding to."""
 
     @property
     def may_act(self) -> bool:
-        """Whether tools that act on the plaza may run: autonomous agents, and an account
-        acting as itself (a proxy agent answers; it does not send or post on its own)."""
-        return self.mode is AgentMode.AUTONOMOUS or self.account.id == self.owner_id
+        """Whether tools that act on the plaza may run: for an autonomous agent, and for a
+        manual execute by the account itself. A proxy agent (or a model a person talks to in
+        proxy mode) answers; it does not send or post on its own."""
+        return self.mode is AgentMode.AUTONOMOUS or (
+            self.manual and self.account.id == self.owner_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +166,17 @@ class ToolRegistry:
     def manual_context(self, owner: Account) -> ToolContext:
         """The context of a manual execute: the owner acting as themselves, every tool."""
         return ToolContext(
-            account=owner, owner_id=owner.id, mode=AgentMode.PROXY, allowed=self.names()
+            account=owner,
+            owner_id=owner.id,
+            mode=AgentMode.PROXY,
+            allowed=self.names(),
+            manual=True,
         )
 
-    async def execute(
-        self, name: str, arguments: str | dict[str, Any], ctx: ToolContext
-    ) -> ToolOutcome:
-        """Run one call. Never raises but for cancellation: every failure is an error
-        outcome whose message says what went wrong."""
+    async def execute(self, name: str, arguments: object, ctx: ToolContext) -> ToolOutcome:
+        """Run one call. `arguments` is the model's JSON text or an already parsed object
+        (a manual execute's body). Never raises but for cancellation: every failure is an
+        error outcome whose message says what went wrong."""
         tool = self._tools.get(name)
         if tool is None:
             return _error(f"unknown tool {name[:64]!r}")
@@ -198,9 +207,11 @@ class ToolRegistry:
         return ToolOutcome(_capped(result), is_error=False)
 
 
-def _parse_arguments(arguments: str | dict[str, Any]) -> dict[str, Any]:
+def _parse_arguments(arguments: object) -> dict[str, Any]:
     if isinstance(arguments, dict):
         return arguments
+    if not isinstance(arguments, str):  # a manual execute's body may be any JSON value
+        raise ToolFailed("arguments must be a JSON object")
     if len(arguments) > ARGUMENTS_MAX_CHARS:
         raise ToolFailed(f"arguments longer than {ARGUMENTS_MAX_CHARS} characters")
     if not arguments.strip():  # some models send "" for a call without arguments
