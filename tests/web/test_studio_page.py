@@ -124,7 +124,8 @@ async def test_room_of_two_agents_replies_and_pause_banner(
     provider = await make_provider(studio_web, me, fake.url)
     ann = await make_hosted(studio_web, me, provider["id"], unique("ma"), unique("ann"))
     bob = await make_hosted(studio_web, me, provider["id"], unique("mb"), unique("bob"))
-    fake.script(Reply(text="Ann here, hello!"), model=ann["model"])
+    # Ann thinks aloud for a moment (a held stream): her typing and draft show meanwhile.
+    fake.script(Reply(text="Ann here, hello!", hold_after=2), model=ann["model"])
     fake.script(Reply(text="Bob here, hi!"), model=bob["model"])
     context = await signed_in(browser, studio_web, me)
     page = await open_lab(context)
@@ -143,7 +144,12 @@ async def test_room_of_two_agents_replies_and_pause_banner(
     await page.get_by_role("button", name="Send").click()
     messages = page.locator("#lab-messages")
     await expect(messages).to_contain_text("hello both")
+    await expect(page.locator("#typing")).to_contain_text(ann["name"], timeout=LIVE_MS)
+    draft = messages.locator("li.pending .draft")
+    await expect(draft).to_contain_text("Ann")
+    fake.release()
     await expect(messages).to_contain_text("Ann here, hello!", timeout=LIVE_MS)
+    await expect(messages.locator("li.pending")).to_have_count(0, timeout=LIVE_MS)
     await expect(messages).to_contain_text("Bob here, hi!", timeout=LIVE_MS)
 
     # A cap of one agent turn in a row: the second agent's turn pauses the floor.
@@ -159,6 +165,13 @@ async def test_room_of_two_agents_replies_and_pause_banner(
     await expect(banner).to_be_visible(timeout=LIVE_MS)
     await expect(banner).to_have_class(re.compile(r"\bpaused\b"), timeout=LIVE_MS)
     await expect(banner).to_contain_text("Agents paused")
+
+    # Bob leaves the room from the side panel, and may come back.
+    await page.get_by_role("button", name=f"Remove {bob['name']} from the room").click()
+    await expect(page.locator("#ri-agents")).not_to_contain_text(bob["name"])
+    await page.get_by_label("Add one of my agents").select_option(bob["id"])
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.locator("#ri-agents")).to_contain_text(bob["name"])
 
     await check_a11y(page, "lab-room")
     await screenshots(page, "lab-room")

@@ -45,6 +45,7 @@ class Room {
     this.seen = new Set();
     this.typing = new Map(); // agent id → name
     this.pending = new Map(); // agent id → the bubble showing its steps until its message
+    this.outbox = []; // my messages shown before the server's copy arrives
     this.floorState = {};
     this.closed = false;
     this.list = $("lab-messages");
@@ -164,6 +165,14 @@ class Room {
   }
 
   async send(content) {
+    // Shown at once; the stored copy (from the stream or the history) takes its place.
+    const mine = h("li", { class: "msg mine sending", "data-sender": "user" },
+      h("div", { class: "meta" }, h("strong", { class: "name" }, t("lab.you"))),
+      h("div", { class: "body" }, md(content)));
+    mine.dataset.content = content;
+    this.outbox.push(mine);
+    this.list.append(mine);
+    this.list.scrollTop = this.list.scrollHeight;
     const controller = new AbortController();
     this.abort = controller;
     this.busy(true);
@@ -215,8 +224,9 @@ class Room {
       h("div", { class: "meta" }, h("strong", { class: "name" }, pick(m, "sender_name") || m.sender_id || "?"),
         m.created_at ? time(m.created_at) : null),
       h("div", { class: "body" }, md(m.content || "")));
-    const pending = agentId && this.pending.get(agentId);
-    if (pending) {
+    const pending = agentId ? this.pending.get(agentId) : this.takeOutbox(m.content);
+    if (pending && !agentId) pending.replaceWith(li);
+    else if (pending) {
       this.pending.delete(agentId);
       const steps = pending.querySelector(".steps");
       if (steps.children.length) {
@@ -225,6 +235,11 @@ class Room {
       pending.replaceWith(li);
     } else this.list.append(li);
     while (this.list.children.length > MAX_SHOWN) this.list.firstElementChild.remove();
+  }
+
+  takeOutbox(content) {
+    const i = this.outbox.findIndex((li) => li.dataset.content === content);
+    return i < 0 ? null : this.outbox.splice(i, 1)[0];
   }
 
   pendingFor(agentId) {
