@@ -15,7 +15,7 @@ from tests.llmfake import FakeLLM, running_fake
 from tests.server import ServerProcess
 from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
 from tests.web.chat_helpers import call, human, signed_in, unique
-from tests.web.studio_helpers import items, make_hosted, make_provider, studio_call, studio_web
+from tests.web.studio_helpers import items, make_provider, studio_call, studio_web
 
 pytestmark = [needs_browser, pytest.mark.slow]
 __all__ = ["studio_web"]  # the server fixture

@@ -5,9 +5,11 @@ replies and the paused banner, axe-core, screenshots and the first-load weight."
 
 from __future__ import annotations
 
-import asyncio
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,6 @@ from tests.web.browser import check_a11y, needs_browser, page_weight, screenshot
 from tests.web.chat_helpers import human, signed_in, unique
 from tests.web.studio_helpers import make_hosted, make_provider, studio_call, studio_web
 
-pytestmark = [needs_browser, pytest.mark.slow]
 __all__ = ["studio_web"]  # the server fixture
 # Generous: the server imports the model SDKs on its first model call (seconds of CPU), and
 # the machine running the tests may be busy. Nothing waits this long when all is well.
@@ -42,14 +43,8 @@ async def open_lab(context: Any, fragment: str = "") -> Any:
     return page
 
 
-async def until(condition: Any, timeout: float = 10.0) -> None:
-    """Poll `condition()` (sync) until true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.05)
-
-
+@needs_browser
+@pytest.mark.slow
 async def test_streamed_answer_with_a_tool_step_and_stop(
     browser: Any, studio_web: ServerProcess, fake: FakeLLM
 ) -> None:
@@ -102,7 +97,7 @@ async def test_streamed_answer_with_a_tool_step_and_stop(
     await expect(last.locator(".seg")).to_contain_text("a long", timeout=LIVE_MS)
     await page.get_by_role("button", name="Stop").click()
     await expect(last).to_contain_text("Stopped.")
-    await until(lambda: fake.disconnects > before)
+    await fake.until(lambda: fake.disconnects > before)
     fake.release()
 
     # The stored conversation comes back with the tool step after a reload.
@@ -117,6 +112,8 @@ async def test_streamed_answer_with_a_tool_step_and_stop(
     await context.close()
 
 
+@needs_browser
+@pytest.mark.slow
 async def test_room_of_two_agents_replies_and_pause_banner(
     browser: Any, studio_web: ServerProcess, fake: FakeLLM
 ) -> None:
@@ -177,3 +174,15 @@ async def test_room_of_two_agents_replies_and_pause_banner(
     await screenshots(page, "lab-room")
     assert not page.problems
     await context.close()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (Debian nodejs)")
+def test_sse_parser_and_usage_series_under_node() -> None:
+    node = shutil.which("node")
+    assert node is not None
+    script = Path(__file__).with_name("test_studio_core.mjs")
+    result = subprocess.run(
+        [node, str(script)], capture_output=True, text=True, timeout=60, cwd=script.parent
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
