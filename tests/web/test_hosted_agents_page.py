@@ -83,7 +83,7 @@ async def test_hosted_agent_created_edited_and_its_usage_charted(
 
     await page.get_by_text("Create a hosted agent").click()
     form = page.locator("#hosted-form")
-    await form.get_by_label("Name", exact=True).fill(name)
+    await form.get_by_label("Agent name").fill(name)
     await form.get_by_label("Provider", exact=True).select_option(provider["id"])
     await form.get_by_label("Model").fill("fake-small")
     await form.get_by_label("System prompt").fill("You help with sums.")
