@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
+from agentplaza.web.pages import CSP
 from tests.llmfake import Call, FakeLLM, Reply, running_fake
 from tests.server import ServerProcess
 from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
@@ -25,6 +27,10 @@ __all__ = ["studio_web"]  # the server fixture
 # Generous: the server imports the model SDKs on its first model call (seconds of CPU), and
 # the machine running the tests may be busy. Nothing waits this long when all is well.
 LIVE_MS = 60_000
+HOSTILE = (
+    '<script>window.pwned=1</script> **bold** <img src=x onerror="window.pwned=2"> '
+    "[click](javascript:window.pwned=3)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +192,46 @@ def test_sse_parser_and_usage_series_under_node() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+async def test_lab_needs_sign_in_and_serves_no_inline_script(studio_web: ServerProcess) -> None:
+    me = await human(studio_web)
+    async with httpx.AsyncClient(base_url=studio_web.url) as client:
+        anonymous = await client.get("/lab")
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == "/login?next=/lab"
+        client.cookies.set("ap_session", me.token)
+        r = await client.get("/lab")
+    assert r.status_code == 200
+    assert r.headers["content-security-policy"] == CSP
+    scripts = re.findall(r"<script\b[^>]*>", r.text)
+    assert scripts and all("src=" in s or 'type="application/json"' in s for s in scripts)
+    assert " style=" not in r.text and " on" + "click=" not in r.text
+
+
+@needs_browser
+@pytest.mark.slow
+async def test_hostile_titles_and_answers_are_inert(
+    browser: Any, studio_web: ServerProcess, fake: FakeLLM
+) -> None:
+    me = await human(studio_web)
+    provider = await make_provider(studio_web, me, fake.url)
+    model = unique("m")
+    conv = await studio_call(
+        studio_web, me, "POST", "/conversations/",
+        {"title": HOSTILE, "provider_id": provider["id"], "model": model},
+    )  # fmt: skip
+    fake.script(Reply(text=HOSTILE), model=model)
+    body = {"conversation_id": conv["id"], "content": HOSTILE}
+    await studio_call(studio_web, me, "POST", "/messages/", body)
+    context = await signed_in(browser, studio_web, me)
+    page = await open_lab(context, f"#c={conv['id']}")
+    await expect(page.locator("#lab-title")).to_have_text(HOSTILE)
+    answer = page.locator("#lab-messages > li[data-role=assistant]")
+    await expect(answer).to_contain_text("<script>window.pwned=1</script>")
+    await expect(answer.locator("strong").last).to_have_text("bold")
+    assert await page.evaluate("window.pwned") is None
+    bad = "main script, main img[onerror], main a[href^='javascript']"
+    assert await page.locator(bad).count() == 0
+    assert not page.problems
+    await context.close()
