@@ -41,6 +41,14 @@ from agentplaza.llm.transport import timeout_of, tls_context
 
 _STOP = {"stop": "stop", "tool_calls": "tool_calls", "function_call": "tool_calls"}
 _STOP |= {"length": "length"}
+# Parameters some servers refuse with a 400 (older vLLM/Azure: stream_options; OpenAI's
+# reasoning models: max_tokens, "use 'max_completion_tokens' instead", and a temperature
+# other than 1): the words of such a refusal (all of them, lowercased) for each.
+_QUIRKS = {
+    "stream_options": ("stream_options",),
+    "max_tokens": ("max_tokens", "max_completion_tokens"),
+    "temperature": ("temperature", "support"),
+}
 
 
 class OpenAICompatClient:
@@ -65,6 +73,8 @@ class OpenAICompatClient:
             api_key=config.api_key,
             timeout_secs=config.timeout_secs,
         )
+        self._quirks: set[str] = set()
+        """Parameters this endpoint refused once: adapted on every later request too."""
 
     def stream(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
         return guarded_stream(
@@ -85,8 +95,27 @@ class OpenAICompatClient:
     async def aclose(self) -> None:
         await self._client.close()
 
+    async def _create(self, params: dict[str, Any]) -> Any:
+        """Start the stream; a 400 that names a parameter in _QUIRKS is answered by sending
+        the request again without it (at most once per parameter), remembered for next time."""
+        while True:
+            try:
+                return await self._client.chat.completions.create(
+                    **_adapt(params, self._quirks), stream=True
+                )
+            except openai.BadRequestError as exc:
+                text = str(exc).lower()
+                refused = [
+                    q
+                    for q, words in _QUIRKS.items()
+                    if q not in self._quirks and q in params and all(w in text for w in words)
+                ]
+                if not refused:
+                    raise
+                self._quirks.add(refused[0])
+
     async def _attempt(self, request: ModelRequest) -> AsyncGenerator[ModelEvent, None]:
-        raw = await self._client.chat.completions.create(**wire_request(request), stream=True)
+        raw = await self._create(wire_request(request))
         calls: dict[int, dict[str, str]] = {}
         finish: str | None = None
         usage: Usage | None = None
@@ -124,6 +153,17 @@ class OpenAICompatClient:
         if usage is not None:
             yield usage
         yield Finished(_STOP.get(finish, "stop"))
+
+
+def _adapt(params: dict[str, Any], quirks: set[str]) -> dict[str, Any]:
+    out = dict(params)
+    if "stream_options" in quirks:
+        out.pop("stream_options", None)
+    if "max_tokens" in quirks and "max_tokens" in out:
+        out["max_completion_tokens"] = out.pop("max_tokens")
+    if "temperature" in quirks:
+        out.pop("temperature", None)
+    return out
 
 
 def wire_request(request: ModelRequest) -> dict[str, Any]:

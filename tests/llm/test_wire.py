@@ -8,10 +8,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from agentplaza.llm.base import (
     ChatMessage,
     ModelRequest,
     ProviderConfig,
+    ProviderError,
     ProviderKind,
     Role,
     ToolCall,
@@ -197,3 +200,57 @@ async def test_an_anthropic_base_url_may_end_in_v1(fake_llm: FakeLLM) -> None:
     finally:
         await client.aclose()
     assert fake_llm.requests[-1].path.startswith("/v1/models")
+
+
+@pytest.mark.parametrize(
+    ("refusal", "gone", "renamed"),
+    [
+        ("Unrecognized request argument supplied: stream_options", "stream_options", None),
+        (
+            "Unsupported parameter: 'max_tokens' is not supported with this model."
+            " Use 'max_completion_tokens' instead.",
+            "max_tokens",
+            "max_completion_tokens",
+        ),
+        (
+            "Unsupported value: 'temperature' does not support 0.2 with this model.",
+            "temperature",
+            None,
+        ),
+    ],
+)
+async def test_openai_parameters_an_endpoint_refuses_are_adapted(
+    fake_llm: FakeLLM, refusal: str, gone: str, renamed: str | None
+) -> None:
+    config = ProviderConfig(kind=ProviderKind.OPENAI, base_url=fake_llm.url + "/v1", api_key="k")
+    client = open_client(config)
+    request = ModelRequest(model="o", messages=HISTORY[:1], temperature=0.2, max_tokens=99)
+    fake_llm.fail_next(status=400, message=refusal)
+    try:
+        for _ in range(2):  # the second request is adapted from the start
+            async for _event in client.stream(request):
+                pass
+    finally:
+        await client.aclose()
+    first, *later = [r.body for r in fake_llm.chat_requests]
+    assert gone in first and len(later) == 2
+    for body in later:
+        assert gone not in body
+        if renamed:
+            assert body[renamed] == 99
+
+
+async def test_an_unrelated_400_is_not_adapted(fake_llm: FakeLLM) -> None:
+    config = ProviderConfig(kind=ProviderKind.OPENAI, base_url=fake_llm.url + "/v1", api_key="k")
+    client = open_client(config)
+    fake_llm.fail_next(status=400, message="max_tokens is too large: 10000000")
+    try:
+        with pytest.raises(ProviderError) as caught:
+            async for _ in client.stream(
+                ModelRequest(model="o", messages=HISTORY[:1], max_tokens=9)
+            ):
+                pass
+    finally:
+        await client.aclose()
+    assert caught.value.status == 400 and "too large" in caught.value.message
+    assert len(fake_llm.chat_requests) == 1
