@@ -178,6 +178,20 @@ async def test_room_of_two_agents_replies_and_pause_banner(
 
     await check_a11y(page, "lab-room")
     await screenshots(page, "lab-room")
+
+    # A conversation with one of my hosted agents (its provider, model and prompt apply).
+    await page.get_by_text("New conversation").first.click()
+    await page.get_by_label("Talk to").select_option(f"agent:{bob['id']}")
+    await expect(page.get_by_label("Model")).to_be_hidden()
+    await page.get_by_role("button", name="Start").click()
+    await expect(page.locator("#lab-sub")).to_have_text(bob["name"])
+    await page.get_by_role("textbox", name="Message").fill("hi bob")
+    await page.get_by_role("button", name="Send").click()
+    answer = page.locator("#lab-messages > li[data-role=assistant]").last
+    # Bob's second room reply was never asked for (the floor paused first): it answers here.
+    await expect(answer).to_contain_text("Bob again", timeout=LIVE_MS)
+    assert fake.requests[-1].body["model"] == bob["model"]
+    assert fake.requests[-1].body["messages"][0]["role"] == "system"
     assert not page.problems
     await context.close()
 
