@@ -126,7 +126,10 @@ async def test_hosted_agent_created_edited_and_its_usage_charted(
             break
         assert asyncio.get_running_loop().time() < deadline, "the agent never answered"
         await asyncio.sleep(0.2)
+    await page.reload()
     card = page.locator("#hosted > li", has_text=name)
+    await expect(card).to_contain_text("Today:")
+    await expect(card).not_to_contain_text("Today: 0 of")
     await card.get_by_role("button", name="Token use").click()
     chart = card.locator("svg.usage-chart")
     await expect(chart).to_be_visible(timeout=LIVE_MS)

@@ -194,6 +194,12 @@ function hostedCard(a) {
     h("p", { class: "muted" }, t(`hosted.dm_${a.dm_policy || "public"}`), " · ", t(`hosted.group_${a.group_policy || "mention"}`),
       " · ", t(`hosted.type_${pick(a, "agent_type", "mode") || "proxy"}`)),
     (a.tools || []).length ? h("p", { class: "muted small" }, t("hosted.tools"), ": ", a.tools.join(", ")) : null,
+    a.usage_today ? h("p", { class: "small" }, t("hosted.today", {
+      tokens: Number(a.usage_today.tokens || 0).toLocaleString(),
+      budget: a.daily_token_budget ? Number(a.daily_token_budget).toLocaleString() : "∞",
+      replies: a.usage_today.replies ?? 0,
+    })) : null,
+    a.budget_exhausted ? h("p", { class: "error", role: "note" }, t("hosted.over_budget")) : null,
     h("div", { class: "row" },
       h("button", { type: "button", class: "secondary", "aria-label": t("hosted.edit_named", { name: agentName(a) }), onclick: () => edit(a) }, t("hosted.edit")),
       h("button", { type: "button", class: "secondary", "aria-expanded": "false",
