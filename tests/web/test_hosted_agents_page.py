@@ -13,7 +13,13 @@ from playwright.async_api import expect
 
 from tests.llmfake import FakeLLM, running_fake
 from tests.server import ServerProcess
-from tests.web.browser import check_a11y, needs_browser, page_weight, screenshots
+from tests.web.browser import (
+    SCREENSHOTS,
+    check_a11y,
+    needs_browser,
+    page_weight,
+    screenshots,
+)
 from tests.web.chat_helpers import call, human, signed_in, unique
 from tests.web.studio_helpers import items, make_provider, studio_call, studio_web
 
@@ -137,6 +143,8 @@ async def test_hosted_agent_created_edited_and_its_usage_charted(
     assert label and "tokens" in label
     assert await card.locator(".usage-table tbody tr").count() >= 1
     await expect(card.locator(".usage-total")).not_to_contain_text(" 0 tokens")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await card.screenshot(path=str(SCREENSHOTS / "agents-hosted-usage.png"))
 
     await check_a11y(page, "agents-hosted")
     await screenshots(page, "agents-hosted")

@@ -7,7 +7,7 @@ import { items, pick } from "./studio_api.js";
 const SVG = "http://www.w3.org/2000/svg";
 const W = 600;
 const H = 160;
-const PAD = 24;
+const PAD = 28;
 
 function svg(tag, attrs, text) {
   const el = document.createElementNS(SVG, tag);
