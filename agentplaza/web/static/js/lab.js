@@ -364,7 +364,7 @@ async function route() {
       composer.hidden = false;
       deleteButton.hidden = false;
       $("tools-box").hidden = true;
-      state.open.room = openRoom(room, { agents: state.agents, busy });
+      state.open.room = openRoom(room, { agents: state.agents });
     }
   } catch (err) {
     say($("side-error"), errText(err), true);

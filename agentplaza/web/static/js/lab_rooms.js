@@ -37,10 +37,9 @@ export function closeRoom() {
 const agentIdOf = (a) => String(pick(a, "agent_id", "id"));
 
 class Room {
-  constructor(room, { agents, busy }) {
+  constructor(room, { agents }) {
     this.id = String(room.id);
     this.mine = agents;
-    this.busy = busy;
     this.agents = room.agents || [];
     this.seen = new Set();
     this.typing = new Map(); // agent id → name
@@ -173,9 +172,11 @@ class Room {
     this.outbox.push(mine);
     this.list.append(mine);
     this.list.scrollTop = this.list.scrollHeight;
+    // Speaking again while the agents answer is allowed (a human message resets the floor):
+    // the new send's stream carries the events from here on, so the old one is closed.
+    if (this.abort) this.abort.abort();
     const controller = new AbortController();
     this.abort = controller;
-    this.busy(true);
     try {
       await stream(`/chat-rooms/${encodeURIComponent(this.id)}/messages`, { content }, {
         signal: controller.signal,
@@ -184,10 +185,9 @@ class Room {
     } catch (err) {
       if (err.name !== "AbortError") say($("lab-error"), err.message, true);
     } finally {
-      this.abort = null;
-      this.busy(false);
+      if (this.abort === controller) this.abort = null;
     }
-    if (!this.closed) await this.history(true).catch(() => {});
+    if (!this.closed && !this.abort) await this.history(true).catch(() => {});
   }
 
   close() {
