@@ -119,7 +119,7 @@ class ProviderConfig:
 
     kind: ProviderKind
     base_url: str | None
-    api_key: str
+    api_key: str = field(repr=False)  # never in a log line or a traceback's repr
     timeout_secs: float = 60.0
     max_retries: int = 2
     max_concurrency: int = 8

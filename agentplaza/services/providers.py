@@ -68,15 +68,6 @@ class TestResult:
         }
 
 
-def open_client_when_used(config: ProviderConfig) -> ModelClient:
-    """llm/clients.py::open_client, imported on first use: the openai and anthropic packages
-    take seconds to import, which every server start would otherwise pay (most nodes of a
-    plaza never talk to a model, and tests start many servers)."""
-    from agentplaza.llm.clients import open_client
-
-    return open_client(config)
-
-
 class Providers:
     def __init__(self, runtime: Runtime, *, sealer: Sealer, open_client: OpenClient) -> None:
         """`open_client` builds a client for a config (llm/clients.py::open_client); the
@@ -86,7 +77,8 @@ class Providers:
         self._sealer = sealer
         self._open_client = open_client
         self._clients: dict[str, tuple[tuple[Any, ...], ModelClient]] = {}
-        self._closing: set[asyncio.Task[None]] = set()
+        # Replaced clients still finishing their streams, each with the task that closes it.
+        self._retired: dict[asyncio.Task[None], ModelClient] = {}
 
     # --- the interface other services use ---------------------------------------------------
     async def get_for_owner(self, owner_id: AccountId, provider_id: str) -> Provider:
@@ -148,18 +140,22 @@ class Providers:
     def _retire(self, client: ModelClient, after_secs: float) -> None:
         async def close_later() -> None:
             await asyncio.sleep(after_secs)
-            await client.aclose()
+            self._retired.pop(task, None)
+            with suppress(Exception):
+                await client.aclose()
 
         task = asyncio.get_running_loop().create_task(close_later())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._retired[task] = client
 
     async def close(self) -> None:
-        """Close every client (at shutdown, after the work that used them has stopped)."""
+        """Close every client, retired ones too (at shutdown, after the work that used them
+        has stopped)."""
         clients = [c for _, c in self._clients.values()]
         self._clients.clear()
-        for task in list(self._closing):
+        for task, client in list(self._retired.items()):
             task.cancel()
+            clients.append(client)
+        self._retired.clear()
         for client in clients:
             with suppress(Exception):
                 await client.aclose()
@@ -341,9 +337,8 @@ class Providers:
         latency_ms = round((self._rt.monotonic() - started) * 1000, 1)
         models = rules.discovered_models(listed) if listed else provider.models
         if not provider.models and models:
-            await self._store.replace_provider(
-                replace(provider, models=rules.with_default_model(models, provider.default_model))
-            )
+            kept = rules.with_default_model(models, provider.default_model)
+            await self._store.set_provider_models_if_none(owner.id, provider.id, kept)
         return TestResult(True, latency_ms, models, None)
 
     async def _probe(self, client: ModelClient, provider: Provider) -> list[str]:

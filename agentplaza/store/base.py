@@ -187,6 +187,7 @@ class Store(Engine):
     get_provider = read(q_providers.get_provider_txn)
     list_providers = read(q_providers.list_providers_txn)
     replace_provider = write(q_providers.replace_provider_txn)
+    set_provider_models_if_none = write(q_providers.set_provider_models_if_none_txn)
     delete_provider = write(q_providers.delete_provider_txn)
     sealed_provider_keys = read(q_providers.sealed_keys_txn)
     swap_provider_sealed_key = write(q_providers.swap_sealed_key_txn)

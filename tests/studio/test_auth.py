@@ -131,3 +131,25 @@ async def test_bad_registrations_are_400(studio: httpx.AsyncClient) -> None:
 async def test_oversized_body_is_413(studio: httpx.AsyncClient) -> None:
     huge = {**new_user(), "padding": "x" * 2_000_000}
     assert_studio_error(await studio.post("/studio/api/auth/register", json=huge), 413)
+
+
+async def test_register_and_login_spend_the_plaza_budgets(server_factory: Any) -> None:
+    """The same `register` and `login` budgets as /v1 (by address), 429 in seed 004's shape."""
+    srv = server_factory(
+        env={
+            "AGENTPLAZA_RATE_LIMIT_REGISTER_PER_MIN": "2",
+            "AGENTPLAZA_RATE_LIMIT_LOGIN_PER_MIN": "2",
+        }
+    )
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as c:
+        first = new_user()
+        assert (await c.post("/studio/api/auth/register", json=first)).status_code == 201
+        v1 = {"display_name": unique_name("h")[-40:], "password": PASSWORD}
+        assert (await c.post("/v1/users/register", json=v1)).status_code == 201
+        limited = await c.post("/studio/api/auth/register", json=new_user())
+        assert_studio_error(limited, 429)
+        assert int(limited.headers["Retry-After"]) >= 1
+        login = {"username": first["username"], "password": PASSWORD}
+        for _ in range(2):
+            assert (await c.post("/studio/api/auth/login", json=login)).status_code == 200
+        assert_studio_error(await c.post("/studio/api/auth/login", json=login), 429)

@@ -87,3 +87,43 @@ async def test_a_plaza_tool_acts_as_the_caller(
     messages = pending.json()
     found = [m for m in messages if "hello from a tool" in str(m)]
     assert found and found[0]["from"] == owner.id, messages
+
+
+MINE = ("/studio/api/auth/", "/studio/api/providers/", "/studio/api/tools/")
+PUBLIC = {("POST", "/studio/api/auth/register"), ("POST", "/studio/api/auth/login")}
+
+
+async def test_every_route_answers_bad_requests_in_the_studio_shape(
+    studio: httpx.AsyncClient, owner: Human
+) -> None:
+    """For every auth/providers/tools route in the OpenAPI: no credentials or a wrong one
+    (401), a malformed or non-object JSON body (400), an oversized one (413) — each in seed
+    004's error shape, never a 5xx."""
+    spec = (await studio.get("/openapi.json")).json()
+    routes = [
+        (method.upper(), path, "requestBody" in op)
+        for path, ops in spec["paths"].items()
+        if path.startswith(MINE)
+        for method, op in ops.items()
+    ]
+    assert len(routes) == 13, routes
+    for method, path, has_body in routes:
+        url = path.replace("{provider_id}", "prov_00000000000000000000").replace(
+            "{name}", "calculator"
+        )
+        if (method, path) not in PUBLIC:
+            assert_studio_error(await studio.request(method, url), 401)
+            wrong = {"Authorization": "Bearer am_wrongwrongwrongwrong"}
+            assert_studio_error(await studio.request(method, url, headers=wrong), 401)
+        if method in {"GET", "DELETE"}:
+            continue
+        json_headers = {**owner.headers, "Content-Type": "application/json"}
+        huge = b'{"x": "' + b"x" * 2_000_000 + b'"}'
+        assert_studio_error(
+            await studio.request(method, url, content=huge, headers=json_headers), 413
+        )
+        if has_body or path.endswith("/execute"):
+            for bad in (b"{nope", b"[1, 2]", b'"text"'):
+                r = await studio.request(method, url, content=bad, headers=json_headers)
+                assert r.status_code in {400, 404}, (method, path, bad, r.text)
+                assert_studio_error(r, r.status_code)

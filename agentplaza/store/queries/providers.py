@@ -111,6 +111,18 @@ def replace_provider_txn(txn: Txn, provider: Provider) -> bool:
     return cursor.rowcount > 0
 
 
+def set_provider_models_if_none_txn(
+    txn: Txn, owner: AccountId, provider_id: str, models: tuple[str, ...]
+) -> bool:
+    """Keep the models a test found, only if the owner's provider still lists none (an update
+    that set models meanwhile wins); updated_at_us stays."""
+    cursor = txn.execute(
+        "UPDATE llm_providers SET models = ? WHERE id = ? AND owner_id = ? AND models = '[]'",
+        (json.dumps(list(models)), provider_id, owner),
+    )
+    return cursor.rowcount > 0
+
+
 def delete_provider_txn(txn: Txn, owner: AccountId, provider_id: str) -> bool:
     """Delete `owner`'s provider; False when there is none."""
     cursor = txn.execute(
