@@ -56,6 +56,12 @@ class HostedReplyWorker:
         self._timers: set[asyncio.TimerHandle] = set()
 
     async def start(self) -> None:
+        if self._settings.effective_database_url.startswith("sqlite"):
+            # One process per SQLite file: a lease left is a crashed predecessor's, so its
+            # agents are answered now rather than when the lease would expire.
+            released = await self._store.release_all_hosted_agents()
+            if released:
+                log.info("hosted replies: took over %d leases of a previous process", released)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="hosted-replies")
 
     async def stop(self) -> None:
@@ -117,9 +123,11 @@ class HostedReplyWorker:
                 return  # another node holds it, or its retry is not due yet
             renew = asyncio.get_running_loop().create_task(self._renew(agent_id, lease_us))
             retry_at: int | None = None
+            emptied = False
             try:
                 self._again.discard(agent_id)
                 retry_at = await self._replying.process(agent_id)
+                emptied = retry_at is None
             except Exception:
                 log.exception("hosted replies: agent %s failed; will retry", agent_id)
             finally:
@@ -132,6 +140,16 @@ class HostedReplyWorker:
                     )
             if retry_at is not None:
                 self._wake_at(agent_id, retry_at)
+            if not emptied:
+                return  # a failure is retried by the sweep, not in a tight loop
+            # A message committed on another node while we held the lease found it taken
+            # and was left to us, maybe after our last read: look once more, now released.
+            with suppress(Exception):
+                page = await self._store.read_inbox(
+                    agent_id, after_seq=0, limit=1, unacked_only=True
+                )
+                if page.items:
+                    self._hosted.index.mark_due([agent_id])
 
     async def _renew(self, agent_id: AccountId, lease_us: int) -> None:
         """Keep the lease while a reply is produced (a model call may outlast it)."""

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import AgentplazaError, BudgetExhausted
+from agentplaza.domain.groups import INTENT_MENTIONED
 from agentplaza.domain.hosted import (
     APOLOGY,
     HistoryLine,
@@ -86,6 +88,10 @@ class HostedReplying:
         """Answer (or skip) one item and ack it; or, the provider failing, leave it unacked
         and return when to retry."""
         msg = item.message
+        is_chat = msg.type is not MessageType.EVENT and msg.format in _CHAT_FORMATS
+        if not is_chat or msg.sender_id == agent.account_id:
+            await self._finish(agent, item, stranger=False)  # decided without the thread
+            return None
         in_group = item.context.scene is Scene.GROUP
         history = await self._thread(agent, msg, in_group)
         if any(m.sender_id == agent.account_id and m.reply_to == msg.id for m in history):
@@ -102,10 +108,12 @@ class HostedReplying:
             sender_id=msg.sender_id,
             in_group=in_group,
             is_friend=is_friend,
-            mentioned=item.context.intent == "mentioned",
-            is_chat=msg.type is not MessageType.EVENT and msg.format in _CHAT_FORMATS,
+            mentioned=item.context.intent == INTENT_MENTIONED,
+            is_chat=is_chat,
             sender_is_hosted=self._hosted.index.is_hosted(msg.sender_id),
-            consecutive_hosted_replies=self._consecutive_hosted(agent, upto),
+            # The whole thread, not only up to this message: replies the agent already sent
+            # after it (a backlog) count too, or a backlog would slip past the guard.
+            consecutive_hosted_replies=self._consecutive_hosted(agent, history),
             stranger_replies_today=stranger_count,
         )
         decision = decide_reply(agent, facts)
@@ -143,18 +151,13 @@ class HostedReplying:
     ) -> Answer:
         """Run the turn (tool rounds included, services/turns.py) and collect its answer;
         a TurnError is raised as a ProviderError."""
-        events = self._turns.run(client, request, tools=tools)
-        try:
+        # aclosing: cancelled (the worker stopping) or failed, the model stream closes now.
+        async with aclosing(self._turns.run(client, request, tools=tools)) as events:
             async for event in events:
                 if isinstance(event, TurnDone):
                     return Answer(event.content, event.input_tokens, event.output_tokens)
                 if isinstance(event, TurnError):
                     raise ProviderError(event.message)
-        finally:
-            # Cancelled (the worker stopping) or failed: close the model stream now.
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
         raise ProviderError("the model turn ended without an answer")
 
     # --- the pieces ---------------------------------------------------------------------------

@@ -58,9 +58,9 @@ class Services:
     rooms: Rooms
     signatures: Signatures
     limiter: RateLimiter
+    providers: Providers
     tools: ToolRegistry
     turns: Turns
-    providers: Providers
     hosted: HostedAgents
     hosted_replying: HostedReplying
     conversations: Conversations

@@ -204,6 +204,7 @@ class Store(Engine):
     delete_hosted_agent = write(q_hosted.delete_hosted_txn)
     claim_hosted_agent = write(q_hosted.claim_hosted_txn)
     release_hosted_agent = write(q_hosted.release_hosted_txn)
+    release_all_hosted_agents = write(q_hosted.release_all_hosted_txn)
     record_hosted_failure = write(q_hosted.record_failure_txn)
     hosted_attempts = read(q_hosted.attempts_txn)
     finish_hosted_item = write(q_hosted.finish_item_txn)

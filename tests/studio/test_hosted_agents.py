@@ -7,14 +7,20 @@ stream (/v1/messages/sync), with nothing special.
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 import pytest
 
 from tests.api.helpers import wait_until
 from tests.conftest import register
-from tests.llmfake import FakeLLM, Reply
+from tests.llmfake import Call, FakeLLM, Reply
+from tests.realtime.test_websocket import open_ws
+from tests.server import ServerProcess
 from tests.studio.conftest import Human, register_human
 from tests.studio.hosted_helpers import (
+    REPLY_WAIT_SECS,
     agent_view,
     dm,
     make_agent,
@@ -22,6 +28,7 @@ from tests.studio.hosted_helpers import (
     replies_from,
     wait_replies,
 )
+from tests.studio.test_auth import assert_studio_error
 
 
 async def test_crud_and_authorization(
@@ -217,8 +224,8 @@ async def test_group_policies(studio: httpx.AsyncClient, owner: Human, fake_llm:
             for m in await replies_from(studio, human, agent_id)
         )
 
-    for agent_id, message_id in ((active["id"], plain), (active["id"], mentioned)):
-        await wait_until(lambda: answered(agent_id, message_id), 30, "active answers")
+    await wait_until(lambda: answered(active["id"], plain), 30, "active answers")
+    await wait_until(lambda: answered(active["id"], mentioned), 30, "active answers again")
     await wait_until(lambda: answered(mention["id"], mentioned), 30, "mention answers")
     assert not await answered(mention["id"], plain)
     # The silent agent answers a DM sent after the group messages: it has decided them.
@@ -290,3 +297,122 @@ async def test_only_humans_own_hosted_agents(studio: httpx.AsyncClient, fake_llm
         json={"name": "x", "provider_id": provider, "model": "m"},
     )
     assert r.status_code in (403, 404), r.text
+
+
+async def test_tools_are_used_within_the_reply(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await make_provider(studio, owner, fake_llm)
+    agent = await make_agent(studio, owner, provider, tools=["calculator"])
+    alice = await register(studio)
+    fake_llm.script(
+        Reply(tool_calls=[Call("calculator", {"expression": "6*7"})]),
+        Reply(text="It is 42."),
+    )
+    await dm(studio, alice, agent["id"], "what is six times seven?")
+    [reply] = await wait_replies(studio, alice, agent["id"], 1)
+    assert reply["content"]["body"] == "It is 42."
+    first, second = (r.body for r in fake_llm.chat_requests[-2:])
+    assert [t["function"]["name"] for t in first["tools"]] == ["calculator"]
+    tool_result = second["messages"][-1]
+    assert tool_result["role"] == "tool" and "42" in tool_result["content"]
+
+
+async def test_loop_guard_stops_two_active_agents(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    fake_llm.default = lambda request: Reply(text="I agree")
+    provider = await make_provider(studio, owner, fake_llm)
+    agents = [
+        await make_agent(studio, owner, provider, name=n, group_policy="active") for n in "XY"
+    ]
+    human = await register(studio)
+    r = await studio.post(
+        "/v1/groups",
+        headers=human.headers,
+        json={"name": "loop", "members": [a["id"] for a in agents]},
+    )
+    gid = r.json()["id"]
+    r = await studio.post(
+        f"/v1/groups/{gid}/messages",
+        headers=human.headers,
+        json={"content": {"format": "text", "body": "discuss"}},
+    )
+    assert r.status_code == 201, r.text
+    # Each agent answered the human and then each other, at most LOOP_BOUND (3) times in all:
+    # a DM probe answered afterwards shows each has decided what it had received.
+    for a in agents:
+        await wait_replies(studio, human, a["id"], 2)
+    for a in agents:
+        await dm(studio, human, a["id"], "probe")
+    for a in agents:
+
+        async def probed(agent_id: str = a["id"]) -> bool:
+            found = await replies_from(studio, human, agent_id)
+            return any(m.get("group_id") is None for m in found)
+
+        await wait_until(probed, 30, "the probe's answer")
+    for a in agents:
+        in_group = [m for m in await replies_from(studio, human, a["id"]) if m.get("group_id")]
+        assert 1 <= len(in_group) <= 3, in_group
+
+
+async def test_the_reply_arrives_over_the_websocket_like_any_message(
+    studio: httpx.AsyncClient, studio_server: ServerProcess, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await make_provider(studio, owner, fake_llm)
+    agent = await make_agent(studio, owner, provider)
+    alice, bob = await register(studio), await register(studio)
+    fake_llm.script(Reply(text="hello over the socket"))
+    async with open_ws(studio_server, alice) as ws:
+        asked = await dm(studio, alice, agent["id"], "hi")
+        await dm(studio, bob, alice.id, "a plain DM, for comparison")
+        received: dict[str, dict[str, object]] = {}
+        while len(received) < 2:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), REPLY_WAIT_SECS))
+            if frame["type"] == "msg":
+                message = frame["data"]["message"]
+                received[message["from"]] = message
+    reply, plain = received[agent["id"]], received[bob.id]
+    assert reply["content"] == {"format": "text", "body": "hello over the socket"}
+    assert reply["reply_to"] == asked and reply["type"] == "response"
+    # Nothing special: the same fields as any other agent's DM.
+    assert set(reply) - {"reply_to"} == set(plain) - {"reply_to"}
+
+
+async def test_every_agents_route_answers_bad_requests_in_the_studio_shape(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    """Every /studio/api/agents route in the OpenAPI: no or a wrong credential (401), an
+    oversized body (413), a malformed or non-object JSON body (400), an id that is nobody's
+    or not an id at all (404) — each in seed 004's error shape, never a 5xx."""
+    agent = await make_agent(studio, owner, await make_provider(studio, owner, fake_llm))
+    spec = (await studio.get("/openapi.json")).json()
+    routes = [
+        (method.upper(), path, "requestBody" in op)
+        for path, ops in spec["paths"].items()
+        if path.startswith("/studio/api/agents/")
+        for method, op in ops.items()
+    ]
+    assert len(routes) == 6, routes
+    json_headers = {**owner.headers, "Content-Type": "application/json"}
+    for method, path, has_body in routes:
+        url = path.replace("{agent_id}", agent["id"])
+        assert_studio_error(await studio.request(method, url), 401)
+        wrong = {"Authorization": "Bearer am_wrongwrongwrongwrong"}
+        assert_studio_error(await studio.request(method, url, headers=wrong), 401)
+        if "{agent_id}" in path:
+            for nobody in ("99999999", "x" * 64, "%00"):
+                other = path.replace("{agent_id}", nobody)
+                r = await studio.request(method, other, headers=owner.headers, json={})
+                assert_studio_error(r, 404)
+            r = await studio.request(method, path.replace("{agent_id}", "x" * 65), json={})
+            assert r.status_code in {400, 401}, r.text
+        if not has_body:
+            continue
+        huge = b'{"x": "' + b"x" * 2_000_000 + b'"}'
+        r = await studio.request(method, url, content=huge, headers=json_headers)
+        assert_studio_error(r, 413)
+        for bad in (b"{nope", b"[1, 2]", b'"text"'):
+            r = await studio.request(method, url, content=bad, headers=json_headers)
+            assert_studio_error(r, 400)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from agentplaza.domain.hosted import APOLOGY
 from tests.conftest import register
 from tests.llmfake import FakeLLM, Reply
 from tests.server import ServerProcess
@@ -27,9 +28,13 @@ FAST = {
 
 
 async def test_kill9_while_the_model_holds_the_reply_answers_once_after_restart(
-    server_factory: Callable[..., ServerProcess], fake_llm: FakeLLM
+    backend: str, server_factory: Callable[..., ServerProcess], fake_llm: FakeLLM
 ) -> None:
-    node = server_factory(FAST)
+    # On SQLite (one process per database) the restart takes the dead process's leases over
+    # and sweeps at once: the default lease (120 s) and sweep interval (15 s) show it.
+    # PostgreSQL (other nodes may be alive) waits for the lease to expire.
+    env = FAST if backend == "postgres" else STUDIO_ENV
+    node = server_factory(env)
     async with httpx.AsyncClient(base_url=node.url, timeout=30) as client:
         owner = await register_human(client)
         agent = await make_agent(client, owner, await make_provider(client, owner, fake_llm))
@@ -41,7 +46,7 @@ async def test_kill9_while_the_model_holds_the_reply_answers_once_after_restart(
     fake_llm.release()
     fake_llm.default = lambda request: Reply(text="yes, after the crash")
 
-    restarted = server_factory(FAST, data_dir=node.data_dir)
+    restarted = server_factory(env, data_dir=node.data_dir)
     async with httpx.AsyncClient(base_url=restarted.url, timeout=30) as client:
         [reply] = await wait_replies(client, alice, agent["id"], 1)
         assert reply["reply_to"] == first and reply["content"]["body"] == "yes, after the crash"
@@ -79,3 +84,31 @@ async def test_two_nodes_answer_each_dm_once(
     finally:
         for c in clients:
             await c.aclose()
+
+
+async def test_after_max_attempts_the_sender_gets_an_apology_and_the_agent_moves_on(
+    server_factory: Callable[..., ServerProcess], fake_llm: FakeLLM
+) -> None:
+    node = server_factory(
+        {
+            **FAST,
+            "AGENTPLAZA_HOSTED_MAX_ATTEMPTS": "2",
+            "AGENTPLAZA_HOSTED_RETRY_BASE_SECS": "0.1",
+        }
+    )
+    async with httpx.AsyncClient(base_url=node.url, timeout=30) as client:
+        owner = await register_human(client)
+        agent = await make_agent(client, owner, await make_provider(client, owner, fake_llm))
+        alice = await register(client)
+        fake_llm.fail_next(status=500, times=2)
+        fake_llm.script(Reply(text="fine now"))
+        first = await dm(client, alice, agent["id"], "hello?")
+        [apology] = await wait_replies(client, alice, agent["id"], 1)
+        assert apology["reply_to"] == first and apology["content"]["body"] == APOLOGY
+        assert len(fake_llm.chat_requests) == 2
+        await dm(client, alice, agent["id"], "and now?")
+        replies = await wait_replies(client, alice, agent["id"], 2)
+        assert replies[1]["content"]["body"] == "fine now"
+        r = await client.get("/v1/notifications", headers=owner.headers)
+        reasons = [n["data"].get("reason") for n in r.json()["notifications"]]
+        assert reasons.count("provider_error") == 1  # rate-limited: not once per attempt

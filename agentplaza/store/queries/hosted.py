@@ -173,6 +173,16 @@ def release_hosted_txn(txn: Txn, account: AccountId, *, node: str) -> None:
     )
 
 
+def release_all_hosted_txn(txn: Txn) -> int:
+    """Drop every lease: only for a database one process can use (SQLite), at its start,
+    when any lease left is a dead process's. Returns how many were held."""
+    cur = txn.execute(
+        "UPDATE hosted_agents SET lease_node = NULL, lease_until = NULL"
+        " WHERE lease_until IS NOT NULL"
+    )
+    return int(cur.rowcount)
+
+
 def record_failure_txn(txn: Txn, account: AccountId, *, error: str, retry_at_us: int) -> int:
     """Count a failed attempt at the agent's oldest unanswered message; nothing of it is
     claimed again before `retry_at_us`. Returns the attempts so far."""
