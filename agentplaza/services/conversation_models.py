@@ -124,7 +124,13 @@ class StudioModels:
                 yield event
         finally:
             # Closes the model stream now, not when the generator is collected.
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
 
     async def finished(self, resolved: Resolved, *, input_tokens: int, output_tokens: int) -> None:
-        return None
+        if resolved.agent is not None:
+            await self._hosted.record_usage(
+                resolved.agent,
+                model=resolved.model,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+            )

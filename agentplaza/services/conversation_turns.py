@@ -29,7 +29,7 @@ from agentplaza.domain.conversations import (
     estimate_tokens,
     history_for_model,
 )
-from agentplaza.domain.errors import NotFound, RateLimited
+from agentplaza.domain.errors import AgentplazaError, ErrorCode, NotFound, RateLimited
 from agentplaza.domain.hosted import HostedAgent
 from agentplaza.domain.ids import AccountId, new_sortable_id
 from agentplaza.domain.turns import (
@@ -89,6 +89,13 @@ class ModelAccess(Protocol):
     async def finished(self, resolved: Resolved, *, input_tokens: int, output_tokens: int) -> None:
         """Account the turn (an agent's usage against its budget) and release its client."""
         ...
+
+
+class ProviderUnavailable(AgentplazaError):
+    """The provider cannot be used at all (502): nothing was stored, nothing was sent."""
+
+    status = 502
+    default_code = ErrorCode.UNAVAILABLE
 
 
 class StreamSlots:
@@ -163,15 +170,18 @@ class Turn:
             await asyncio.shield(self._store(transcript, MessageStatus.CANCELLED, 0, estimate))
             raise
         except ProviderError as exc:
-            await self._store(transcript, MessageStatus.ERROR, 0, 0)
+            await asyncio.shield(self._store(transcript, MessageStatus.ERROR, 0, 0))
             yield TurnError(exc.message)
             return
         except Exception:
             log.exception("conversation %s: the answer failed", self.conversation.id)
-            await self._store(transcript, MessageStatus.ERROR, 0, 0)
+            await asyncio.shield(self._store(transcript, MessageStatus.ERROR, 0, 0))
             yield TurnError("the answer failed (internal error)")
             return
-        await self._store(transcript, MessageStatus.COMPLETE, input_tokens, output_tokens)
+        # Shielded like the others: a client leaving now must not lose the finished answer.
+        await asyncio.shield(
+            self._store(transcript, MessageStatus.COMPLETE, input_tokens, output_tokens)
+        )
         assert self.assistant is not None
         yield TurnDone(
             content=self.assistant.content,
@@ -224,7 +234,12 @@ class TurnRunner:
         owner = account.id
         self.slots.acquire(owner)
         try:
-            resolved = await self.models.resolve(account, conversation, tools_enabled=tools_enabled)
+            try:
+                resolved = await self.models.resolve(
+                    account, conversation, tools_enabled=tools_enabled
+                )
+            except ProviderError as exc:  # e.g. its key no longer opens on this node
+                raise ProviderUnavailable(exc.message) from None
             store = self.runtime.store
             now = self.runtime.clock_us()
             user = NewMessage(id=self.new_message_id(now), role=MessageRole.USER, content=content)

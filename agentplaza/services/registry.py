@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentplaza.domain.messages import InboxItem
-from agentplaza.llm.base import ModelClient, ProviderConfig
+from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
 from agentplaza.node import node_name
 from agentplaza.services.accounts import Accounts
@@ -93,7 +93,7 @@ def build_services(
         runtime, sending=sending, accounts=accounts, groups=groups, moments=moments, limiter=limiter
     )
     turns = Turns(tools, max_rounds=runtime.settings.llm_max_tool_rounds)
-    providers = Providers(runtime, sealer=_sealer(runtime), open_client=_open_client)
+    providers = Providers(runtime, sealer=_sealer(runtime), open_client=open_client)
     hosted = HostedAgents(
         runtime,
         index=hosted_index,
@@ -131,14 +131,6 @@ def build_services(
             node=node_name(runtime.settings.node_id),
         ),
     )
-
-
-def _open_client(config: ProviderConfig) -> ModelClient:
-    # Imported at the first provider use: the openai and anthropic packages take seconds to
-    # import, which every server start (and test server) would otherwise pay.
-    from agentplaza.llm.clients import open_client
-
-    return open_client(config)
 
 
 def _sealer(runtime: Runtime) -> Sealer:

@@ -7,40 +7,20 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.llmfake import Call, FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
-
-BASE = "/studio/api/conversations/"
-SEED_BODY = {
-    "project_id": "proj-1",
-    "title": "新会话",
-    "model": "glm-5",
-    "system_prompt": "You are terse.",
-    "temperature": 1.0,
-    "max_tokens": 65536,
-    "thinking_enabled": False,
-}
-
-
-def ok_data(r: httpx.Response, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["success"] is True and body["message"] == "操作成功", body
-    return body["data"]
-
-
-def error_of(r: httpx.Response, status: int) -> str:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["success"] is False and body["code"] == status, body
-    assert isinstance(body["code"], int) and isinstance(body["error"], str)
-    return str(body["error"])
-
-
-async def create(studio: httpx.AsyncClient, who: Human, **fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = ok_data(
-        await studio.post(BASE, json={**SEED_BODY, **fields}, headers=who.headers)
-    )
-    return data
+from tests.studio.conversation_calls import (
+    BASE,
+    MESSAGES,
+    SEED_BODY,
+    STREAM,
+    add_agent,
+    add_provider,
+    create,
+    error_of,
+    ok_data,
+    stream,
+)
 
 
 async def test_create_as_the_seed_shows(studio: httpx.AsyncClient, owner: Human) -> None:
@@ -171,3 +151,74 @@ async def test_bad_input_400(studio: httpx.AsyncClient, owner: Human) -> None:
     error_of(await studio.put(BASE + conv["id"], json={"temperature": 9}, headers=h), 400)
     error_of(await studio.get(BASE + "conv_" + "0" * 26, headers=h), 404)
     error_of(await studio.get(BASE + "x" * 129, headers=h), 400)
+
+
+async def test_nobody_uses_anothers_provider(
+    studio: httpx.AsyncClient, owner: Human, stranger: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await add_provider(studio, owner, fake_llm)
+    r = await studio.post(
+        "/studio/api/conversations/", json={"provider_id": provider["id"]}, headers=stranger.headers
+    )
+    error_of(r, 404)
+    mine = await create(studio, stranger, model="fake-small")
+    r = await studio.put(
+        "/studio/api/conversations/" + mine["id"],
+        json={"provider_id": provider["id"]},
+        headers=stranger.headers,
+    )
+    error_of(r, 404)
+    assert fake_llm.chat_requests == []
+
+
+async def test_a_conversation_with_a_hosted_agent_answers_as_the_agent(
+    studio: httpx.AsyncClient, owner: Human, stranger: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await add_provider(studio, owner, fake_llm)
+    agent = await add_agent(
+        studio,
+        owner,
+        provider["id"],
+        model="fake-large",
+        system_prompt="You are Agent Smith.",
+        temperature=0.3,
+        tools=["calculator"],
+    )
+    # The seed's body (model "glm-5") plus our agent_id: the agent's own model answers.
+    conv = await create(studio, owner, agent_id=agent["id"], system_prompt=None)
+    assert conv["agent_id"] == agent["id"]
+    fake_llm.script(
+        Reply(tool_calls=[Call("calculator", {"expression": "1+1"}, "k1")]),
+        Reply(text="Two.", input_tokens=50, output_tokens=2),
+    )
+    events = await stream(studio, owner, conv["id"], "1+1?")
+    assert [n for n, _ in events if n != "text"] == ["tool_call", "tool_result", "done"]
+    sent = fake_llm.chat_requests[0].body
+    assert sent["model"] == "fake-large" and sent["temperature"] == 0.3
+    system = sent["messages"][0]
+    assert system["role"] == "system" and "You are Agent Smith." in system["content"]
+    assert agent["name"] in system["content"]
+    assert [t["function"]["name"] for t in sent["tools"]] == ["calculator"]
+    # The turn counted against the agent's daily budget.
+    got = ok_data(await studio.get(f"/studio/api/agents/{agent['id']}", headers=owner.headers))
+    assert got["usage_today"]["tokens"] >= 52
+    # Nobody else may talk through it.
+    error_of(
+        await studio.post(
+            "/studio/api/conversations/", json={"agent_id": agent["id"]}, headers=stranger.headers
+        ),
+        404,
+    )
+
+
+async def test_an_agent_over_its_budget_is_429(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    provider = await add_provider(studio, owner, fake_llm)
+    agent = await add_agent(studio, owner, provider["id"], model="m", daily_token_budget=10)
+    conv = await create(studio, owner, agent_id=agent["id"])
+    fake_llm.script(Reply(text="spent", input_tokens=20, output_tokens=5))
+    body = {"conversation_id": conv["id"], "content": "hi", "tools_enabled": False}
+    ok_data(await studio.post(MESSAGES, json=body, headers=owner.headers))
+    assert "budget" in error_of(await studio.post(STREAM, json=body, headers=owner.headers), 429)
+    assert len(fake_llm.chat_requests) == 1

@@ -12,56 +12,17 @@ import pytest
 
 from tests.llmfake import Call, FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
-from tests.studio.test_conversations import create, error_of, ok_data
-
-MESSAGES = "/studio/api/messages/"
-STREAM = "/studio/api/messages/stream"
-
-
-async def add_provider(
-    studio: httpx.AsyncClient, who: Human, fake: FakeLLM, **fields: Any
-) -> dict[str, Any]:
-    body = {
-        "name": "fake",
-        "provider_type": "openai",
-        "base_url": fake.url + "/v1",
-        "api_key": "sk-test-0000",
-        "default_model": "fake-small",
-        **fields,
-    }
-    r = await studio.post("/studio/api/providers/", json=body, headers=who.headers)
-    assert r.status_code in (200, 201), r.text
-    data: dict[str, Any] = r.json()["data"]
-    return data
-
-
-def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in text.split("\n\n"):
-        lines = [line for line in block.split("\n") if line and not line.startswith(":")]
-        if not lines:
-            continue
-        name = next(line[7:] for line in lines if line.startswith("event: "))
-        data = next(line[6:] for line in lines if line.startswith("data: "))
-        events.append((name, json.loads(data)))
-    return events
-
-
-async def stream(
-    studio: httpx.AsyncClient, who: Human, conversation_id: str, content: str, tools: bool = True
-) -> list[tuple[str, dict[str, Any]]]:
-    body = {"conversation_id": conversation_id, "content": content, "tools_enabled": tools}
-    r = await studio.post(STREAM, json=body, headers=who.headers)
-    assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/event-stream")
-    assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
-    return parse_sse(r.text)
-
-
-async def messages_of(studio: httpx.AsyncClient, who: Human, cid: str) -> list[dict[str, Any]]:
-    data = ok_data(await studio.get(MESSAGES + cid, params={"page_size": 100}, headers=who.headers))
-    items: list[dict[str, Any]] = data["items"]
-    return items
+from tests.studio.conversation_calls import (
+    MESSAGES,
+    STREAM,
+    add_provider,
+    create,
+    error_of,
+    messages_of,
+    ok_data,
+    parse_sse,
+    stream,
+)
 
 
 async def test_non_streamed_send(
@@ -262,24 +223,6 @@ async def test_delete_message(
     assert got["message_count"] == 1
 
 
-async def test_nobody_uses_anothers_provider(
-    studio: httpx.AsyncClient, owner: Human, stranger: Human, fake_llm: FakeLLM
-) -> None:
-    provider = await add_provider(studio, owner, fake_llm)
-    r = await studio.post(
-        "/studio/api/conversations/", json={"provider_id": provider["id"]}, headers=stranger.headers
-    )
-    error_of(r, 404)
-    mine = await create(studio, stranger, model="fake-small")
-    r = await studio.put(
-        "/studio/api/conversations/" + mine["id"],
-        json={"provider_id": provider["id"]},
-        headers=stranger.headers,
-    )
-    error_of(r, 404)
-    assert fake_llm.chat_requests == []
-
-
 async def test_too_many_answers_at_once_429(studio: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     me = await register_human(studio)
     await add_provider(studio, me, fake_llm, max_concurrency=8)
@@ -331,3 +274,46 @@ async def test_content_limits_and_unknown_ids(studio: httpx.AsyncClient, owner: 
     error_of(await studio.get(MESSAGES + conv["id"], params={"page_size": 0}, headers=h), 400)
     error_of(await studio.delete(MESSAGES + "msg_nope", headers=h), 404)
     error_of(await studio.post(STREAM, json={"conversation_id": conv["id"], "content": "x"}), 401)
+
+
+async def test_an_anthropic_provider_streams_the_same_events(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    await add_provider(studio, owner, fake_llm, provider_type="anthropic", base_url=fake_llm.url)
+    conv = await create(studio, owner, model="claude-x", system_prompt="Be kind.")
+    fake_llm.script(
+        Reply(tool_calls=[Call("calculator", {"expression": "2*3"}, "t1")]),
+        Reply(text="Six.", input_tokens=40, output_tokens=2),
+    )
+    events = await stream(studio, owner, conv["id"], "2*3?")
+    assert [n for n, _ in events if n != "text"] == ["tool_call", "tool_result", "done"]
+    assert "".join(d["content"] for n, d in events if n == "text") == "Six."
+    first = fake_llm.chat_requests[0]
+    assert first.kind == "anthropic" and first.body["model"] == "claude-x"
+    assert "Be kind." in json.dumps(first.body["system"])
+    stored = await messages_of(studio, owner, conv["id"])
+    assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_the_question_is_stored_first_and_a_deleted_conversation_gets_nothing_more(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    await add_provider(studio, owner, fake_llm)
+    conv = await create(studio, owner, model="fake-small")
+    fake_llm.script(Reply(text="one two three four", hold_after=2))
+    body = {"conversation_id": conv["id"], "content": "count", "tools_enabled": False}
+    answer = asyncio.create_task(studio.post(STREAM, json=body, headers=owner.headers))
+    await fake_llm.until(lambda: fake_llm.in_flight == 1)
+    # Mid-answer: the question is already durable, the answer not yet written.
+    stored = await messages_of(studio, owner, conv["id"])
+    assert [(m["role"], m["content"]) for m in stored] == [("user", "count")]
+    url = "/studio/api/conversations/" + conv["id"]
+    ok_data(await studio.delete(url, headers=owner.headers))
+    fake_llm.release()
+    events = parse_sse((await answer).text)
+    assert events[-1][0] == "done"
+    assert "".join(d["content"] for n, d in events if n == "text") == "one two three four"
+    error_of(await studio.get(MESSAGES + conv["id"], headers=owner.headers), 404)
+    error_of(
+        await studio.delete(MESSAGES + events[-1][1]["message_id"], headers=owner.headers), 404
+    )
