@@ -11,8 +11,6 @@ from typing import Any
 from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.errors import Invalid, PayloadTooLarge
 from agentplaza.domain.floor import (
-    MAX_CONSECUTIVE_AGENT_TURNS_LIMIT,
-    FloorPolicy,
     FloorRules,
     FloorState,
     SenderType,
@@ -83,45 +81,11 @@ def validate_name(value: object) -> str:
     return name
 
 
-def validate_description(value: object) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid("description must be a string")
-    if len(value) > MAX_DESCRIPTION_CHARS:
-        raise Invalid(f"description is longer than {MAX_DESCRIPTION_CHARS} characters")
-    return value
-
-
 def validate_content(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Invalid("content must be a non-empty string")
     if len(value) > MAX_CONTENT_CHARS:
         raise PayloadTooLarge(f"content is longer than {MAX_CONTENT_CHARS} characters")
-    return value
-
-
-def validate_policy(value: object) -> FloorPolicy:
-    try:
-        return FloorPolicy(str(value))
-    except ValueError:
-        choices = ", ".join(p.value for p in FloorPolicy)
-        raise Invalid(f"policy must be one of: {choices}") from None
-
-
-def validate_turns(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid("max_consecutive_agent_turns must be an integer")
-    if not 1 <= value <= MAX_CONSECUTIVE_AGENT_TURNS_LIMIT:
-        raise Invalid(f"max_consecutive_agent_turns must be 1..{MAX_CONSECUTIVE_AGENT_TURNS_LIMIT}")
-    return value
-
-
-def validate_budget(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid("agent_token_budget must be an integer")
-    if not 0 <= value <= MAX_TOKEN_BUDGET:
-        raise Invalid(f"agent_token_budget must be 0 (unlimited)..{MAX_TOKEN_BUDGET}")
     return value
 
 

@@ -64,6 +64,8 @@ LOOP_WINDOW = 4
 """A new agent message is compared with this many agent messages before it."""
 LOOP_SIMILARITY = 0.9
 """difflib ratio at or above which two normalized messages count as the same."""
+CHAR_COMPARE_MAX = 200
+WORD_COMPARE_MAX = 300
 LOOP_REPEATS = 2
 """Repeats within one run of agent messages (since the last human one) that pause the room:
 one agent echoing another once is a conversation; twice is a loop."""
@@ -166,13 +168,21 @@ def normalize(content: str) -> str:
 
 def is_repeat(candidate: str, earlier: Sequence[str]) -> bool:
     """True when the normalized `candidate` equals one of `earlier` or is at least
-    LOOP_SIMILARITY alike (difflib.SequenceMatcher ratio). Empty messages never repeat."""
+    LOOP_SIMILARITY alike (difflib.SequenceMatcher ratio). Empty messages never repeat.
+
+    The ratio is quadratic: short messages (≤ CHAR_COMPARE_MAX characters) are compared by
+    character, longer ones by their first WORD_COMPARE_MAX words, which bounds the time of a
+    comparison (a few ms) whatever the messages' length."""
     if not candidate:
         return False
     for previous in earlier:
         if candidate == previous:
             return True
-        matcher = SequenceMatcher(None, candidate, previous, autojunk=False)
+        a: Sequence[str] = candidate
+        b: Sequence[str] = previous
+        if max(len(candidate), len(previous)) > CHAR_COMPARE_MAX:
+            a, b = candidate.split()[:WORD_COMPARE_MAX], previous.split()[:WORD_COMPARE_MAX]
+        matcher = SequenceMatcher(None, a, b, autojunk=False)
         # The cheap upper bounds first: most non-repeats stop there.
         if (
             matcher.real_quick_ratio() >= LOOP_SIMILARITY

@@ -24,6 +24,8 @@ STUDIO_ROOM_TOPIC_PREFIX = "studio_room."
 IDLE = "floor_idle"
 """An internal event (never sent to clients): the room's floor went quiet having answered
 every message up to `data.floor_seq`; the SSE send ends on it."""
+LAST_SEQ = 2**62
+"""An IDLE `floor_seq` past every message: the room is gone."""
 
 
 def studio_room_topic(room_id: str) -> str:

@@ -27,7 +27,7 @@ from agentplaza.domain.errors import ErrorCode, Invalid, NotFound
 from agentplaza.domain.floor import FloorPolicy, FloorRules, SenderType
 from agentplaza.domain.hosted import HostedAgent
 from agentplaza.domain.ids import new_sortable_id
-from agentplaza.services.chat_room_events import RoomEvents
+from agentplaza.services.chat_room_events import IDLE, LAST_SEQ, RoomEvents
 from agentplaza.services.chat_room_turns import Speak
 from agentplaza.services.floor_runner import FloorRunner, RunnerAgents
 from agentplaza.services.runtime import Runtime
@@ -118,8 +118,14 @@ class ChatRooms:
         return updated
 
     async def delete(self, caller: Account, room_id: str) -> None:
+        """Delete the room with its messages; its watchers are told (`system` room_deleted)
+        and SSE sends still waiting for answers end."""
         room = await self.get(caller, room_id)
         await self._store.delete_chat_room(room.id)
+        await self.events.publish(
+            room.id, "system", {"content": f"{room.name} was deleted", "type": "room_deleted"}
+        )
+        await self.events.publish(room.id, IDLE, {"floor_seq": LAST_SEQ})
 
     @staticmethod
     def _rules(current: FloorRules, s: RoomSettings) -> FloorRules:

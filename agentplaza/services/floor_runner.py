@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from agentplaza.domain.chat_rooms import ChatRoom, ChatRoomAgent, ChatRoomMessage, NewChatMessage
-from agentplaza.domain.errors import AgentplazaError
+from agentplaza.domain.errors import AgentplazaError, NotFound
 from agentplaza.domain.floor import (
     Admission,
     FloorMessage,
@@ -41,7 +41,7 @@ from agentplaza.domain.turns import (
     TurnError,
 )
 from agentplaza.llm.base import ModelRequest, ProviderError
-from agentplaza.services.chat_room_events import IDLE, RoomEvents
+from agentplaza.services.chat_room_events import IDLE, LAST_SEQ, RoomEvents
 from agentplaza.services.chat_room_turns import Speak, preamble, step, strip_own_name, transcript
 from agentplaza.services.runtime import Runtime
 
@@ -104,15 +104,28 @@ class FloorRunner:
                 if outcome is _Outcome.BLOCKED:
                     outcome = await self._wait_for_lease(room_id)
                 if outcome is _Outcome.DONE and room_id not in self._again:
+                    # No await between the check of `_again` and this: a kick either found
+                    # the task running and was seen, or finds it gone and starts a new one.
+                    self._forget(room_id)
                     return
-        except asyncio.CancelledError:
-            raise
+        except NotFound:
+            log.info("chat room %s was deleted while its agents spoke", room_id)
         except Exception:
             log.exception("chat room %s: the floor failed", room_id)
+            self._forget(room_id)  # the next message runs the floor again
+            # Best effort: say so, and end the sends waiting for answers that will not come.
+            with suppress(Exception):
+                await self._events.publish(
+                    room_id, "error", {"content": "the room's agents failed; send again"}
+                )
+                await self._events.publish(room_id, IDLE, {"floor_seq": LAST_SEQ})
         finally:
-            # No await between the last check of `_again` and this: a kick either found the
-            # task running and was seen, or finds it gone and starts a new one.
-            self._running.pop(room_id, None)
+            self._forget(room_id)
+
+    def _forget(self, room_id: str) -> None:
+        """This task no longer runs the room (a newer task may already)."""
+        if self._running.get(room_id) is asyncio.current_task():
+            del self._running[room_id]
 
     async def _wait_for_lease(self, room_id: str) -> _Outcome:
         """Another node holds the floor: it answers our message, unless it died. Poll until

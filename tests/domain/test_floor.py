@@ -255,3 +255,12 @@ def test_round_robin_visits_every_agent_once_per_cycle(n: int, start: int) -> No
         state = decision.state
         seen.extend(decision.speakers)
     assert sorted(seen) == sorted(a.id for a in agents)
+
+
+def test_long_messages_compare_by_words_in_bounded_time() -> None:
+    """A quadratic ratio over 20,000 characters would stall the server for seconds."""
+    words = [f"w{i % 37}" for i in range(4000)]
+    long = normalize(" ".join(words))
+    other = normalize(" ".join(reversed(words)))
+    assert is_repeat(long + " tail", [long])  # near-equal long messages still repeat
+    assert not is_repeat(other, [long] * LOOP_WINDOW)

@@ -4,8 +4,12 @@ robin, mention only, the consecutive-turn cap, loop detection and the per-room b
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import httpx
 
+from tests.api.helpers import wait_until
 from tests.llmfake import FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
 from tests.studio.room_helpers import (
@@ -309,3 +313,84 @@ async def test_a_failing_provider_is_an_error_event_and_the_others_speak(
     errors = [d for k, d in events if k == "error"]
     assert len(errors) == 1 and errors[0]["agent_id"] == agents[0].id
     assert [m["sender_id"] for m in agent_messages(events)] == [agents[1].id]
+
+
+async def test_a_message_sent_during_a_turn_is_answered_after_it(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    room = await make_room(studio, owner, agents, policy="round_robin")
+    fake_llm.hold()
+    first = asyncio.create_task(send(studio, owner, room["id"], "first question"))
+    await fake_llm.until(lambda: fake_llm.in_flight == 1, within=30)
+    second = asyncio.create_task(send(studio, owner, room["id"], "second question"))
+    history = f"/studio/api/chat-rooms/{room['id']}/messages"
+
+    async def both_stored() -> bool:  # the second message is stored mid-turn
+        r = await studio.get(history, headers=owner.headers)
+        return bool(r.json()["data"]["total"] == 2)
+
+    await wait_until(both_stored, 30, "the second message stored")
+    fake_llm.release()
+    events = await first
+    await second
+    assert [m["sender_id"] for m in agent_messages(events)] == [agents[0].id, agents[1].id]
+    assert fake_llm.max_in_flight == 1  # one turn at a time
+    r = await studio.get(history, headers=owner.headers)
+    items = r.json()["data"]["items"]
+    assert [m["sender_type"] for m in items] == ["user", "user", "agent", "agent"]
+    assert items[1]["content"] == "second question"
+
+
+async def test_deleting_a_room_mid_turn_ends_the_send(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)
+    room = await make_room(studio, owner, agents[:1])
+    fake_llm.hold()
+    sending = asyncio.create_task(send(studio, owner, room["id"], "hello?"))
+    await fake_llm.until(lambda: fake_llm.in_flight == 1, within=30)
+    r = await studio.delete(f"/studio/api/chat-rooms/{room['id']}", headers=owner.headers)
+    assert r.status_code == 200
+    fake_llm.release()
+    events = await sending
+    assert len(systems(events, "room_deleted")) == 1
+    assert agent_messages(events) == []
+    r = await studio.get(f"/studio/api/chat-rooms/{room['id']}/messages", headers=owner.headers)
+    assert r.status_code == 404
+
+
+async def test_an_anthropic_agent_gets_alternating_turns(
+    studio: httpx.AsyncClient, owner: Human, fake_llm: FakeLLM
+) -> None:
+    agents = await three_agents(studio, owner, fake_llm)  # OpenAI kind
+    body = {
+        "name": "claude-fake",
+        "provider_type": "anthropic",
+        "base_url": fake_llm.url,
+        "api_key": "sk-ant-test-0123456789",
+        "default_model": "claude-x",
+        "max_retries": 0,
+    }
+    r = await studio.post("/studio/api/providers/", headers=owner.headers, json=body)
+    assert r.status_code == 201, r.text
+    claude = await make_agent(
+        studio, owner, r.json()["data"]["id"], name=agents[0].name + "-c", model="claude-x"
+    )
+    room = await make_room(studio, owner, agents[:1])
+    r = await studio.post(
+        f"/studio/api/chat-rooms/{room['id']}/agents",
+        headers=owner.headers,
+        json={"agent_id": claude["id"]},
+    )
+    assert r.status_code == 200
+    events = await send(studio, owner, room["id"], "both of you, please")
+    assert [m["sender_id"] for m in agent_messages(events)] == [agents[0].id, claude["id"]]
+    request = fake_llm.chat_requests[-1]
+    assert request.kind == "anthropic"
+    assert "room" in request.body["system"]
+    assert [m["role"] for m in request.body["messages"]] == [
+        "user"
+    ]  # the human's and the other agent's, merged
+    text = json.dumps(request.body["messages"])
+    assert "both of you, please" in text and agents[0].name in text

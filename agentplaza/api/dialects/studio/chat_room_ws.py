@@ -170,6 +170,8 @@ async def _receive(
             )
             continue
         try:
+            # The HTTP send's budget (`writes`): every message may set the agents talking.
+            await services.limiter.check(services.limiter.writes, caller.id)
             if kind == "user":
                 await services.chat_rooms.post(caller, room_id, frame.get("content"))
             else:
