@@ -247,5 +247,12 @@ async def test_hostile_titles_and_answers_are_inert(
     assert await page.evaluate("window.pwned") is None
     bad = "main script, main img[onerror], main a[href^='javascript']"
     assert await page.locator(bad).count() == 0
+
+    # Deleted (after the confirmation): gone from the list and from the API.
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.locator("#convs")).to_contain_text("No conversations yet.")
+    async with httpx.AsyncClient(base_url=studio_web.url, headers=me.headers) as client:
+        gone = await client.get(f"/studio/api/conversations/{conv['id']}")
+    assert gone.status_code == 404
     assert not page.problems
     await context.close()
