@@ -256,3 +256,29 @@ async def test_hostile_titles_and_answers_are_inert(
     assert gone.status_code == 404
     assert not page.problems
     await context.close()
+
+
+async def test_studio_api_with_the_cookie_needs_the_csrf_token(studio_web: ServerProcess) -> None:
+    """What the pages rely on: /studio accepts the session cookie, and a state change with it
+    needs the double-submit token (a cross-site form or fetch cannot send it)."""
+    me = await human(studio_web)
+    body = {
+        "name": unique("p"),
+        "kind": "openai",
+        "base_url": "http://127.0.0.1:9/v1",
+        "api_key": "k",
+    }
+    async with httpx.AsyncClient(base_url=studio_web.url) as client:
+        client.cookies.set("ap_session", me.token)
+        client.cookies.set("ap_csrf", "tok")
+        listed = await client.get("/studio/api/providers/")
+        assert listed.status_code == 200 and listed.json()["success"] is True
+        refused = await client.post("/studio/api/providers/", json=body)
+        assert refused.status_code == 403
+        assert refused.json()["success"] is False and refused.json()["code"] == 403
+        evil = {"X-CSRF-Token": "tok", "Origin": "https://evil.example"}
+        assert (
+            await client.post("/studio/api/providers/", json=body, headers=evil)
+        ).status_code == 403
+        ok = await client.post("/studio/api/providers/", json=body, headers={"X-CSRF-Token": "tok"})
+        assert ok.status_code == 201, ok.text
