@@ -19,7 +19,8 @@ import httpx
 # (tests/aimlock.py serializes the ones that need the SDK's port 8082).
 TEST_HOST = "127.0.0.2"
 AIM_HOST = "127.0.0.1"
-START_TIMEOUT_SECS = 120.0
+# Generous: on a loaded 2-core machine an import of the app alone has taken 8 s.
+START_TIMEOUT_SECS = 60.0
 
 
 def free_port(host: str = TEST_HOST) -> int:
@@ -83,6 +84,7 @@ class ServerProcess:
             except (httpx.HTTPError, OSError):
                 pass
             time.sleep(0.05)
+        self.kill()  # else it leaks: the caller never gets a ServerProcess to stop
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
     def _aim_up(self) -> bool:

@@ -11,33 +11,9 @@ import httpx
 from tests.conftest import unique_name
 from tests.llmfake import FakeLLM
 from tests.studio.conftest import Human
+from tests.studio.hosted_helpers import make_agent, make_provider
 
 Event = tuple[str, dict[str, Any]]
-
-
-async def make_provider(client: httpx.AsyncClient, owner: Human, fake: FakeLLM) -> str:
-    body = {
-        "name": "fake",
-        "provider_type": "openai",
-        "base_url": fake.url + "/v1",
-        "api_key": "sk-test-0123456789abcdef",
-        "default_model": "model-0",
-        "max_retries": 0,
-    }
-    r = await client.post("/studio/api/providers/", headers=owner.headers, json=body)
-    assert r.status_code == 201, r.text
-    provider_id: str = r.json()["data"]["id"]
-    return provider_id
-
-
-async def make_agent(
-    client: httpx.AsyncClient, owner: Human, provider_id: str, *, name: str, model: str = "model-0"
-) -> dict[str, Any]:
-    body = {"name": name, "provider_id": provider_id, "model": model}
-    r = await client.post("/studio/api/agents/", headers=owner.headers, json=body)
-    assert r.status_code == 201, r.text
-    agent: dict[str, Any] = r.json()["data"]
-    return agent
 
 
 @dataclass(frozen=True, slots=True)

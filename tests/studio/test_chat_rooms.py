@@ -12,10 +12,9 @@ import httpx
 from tests.api.helpers import wait_until
 from tests.llmfake import FakeLLM, Reply
 from tests.studio.conftest import Human, register_human
+from tests.studio.hosted_helpers import make_agent, make_provider
 from tests.studio.room_helpers import (
     agent_messages,
-    make_agent,
-    make_provider,
     make_room,
     send,
     systems,

@@ -98,6 +98,7 @@ def create_room_txn(
 
 
 def get_room_txn(txn: Txn, room_id: str) -> ChatRoom | None:
+    """The room, or None if there is none (callers check ownership)."""
     row = txn.execute(
         f"SELECT {ROOM_COLUMNS} FROM studio_rooms WHERE id = ?", (room_id,)
     ).fetchone()
@@ -122,6 +123,8 @@ def list_rooms_txn(
 def update_room_txn(
     txn: Txn, room_id: str, name: str, description: str, rules: FloorRules, *, now_us: int
 ) -> ChatRoom | None:
+    """Replace the room's name, description and floor rules; the updated room, or None if it
+    is gone."""
     txn.execute(
         "UPDATE studio_rooms SET name = ?, description = ?, policy = ?,"
         " max_consecutive_agent_turns = ?, agent_token_budget = ?, moderator_agent_id = ?,"
@@ -177,6 +180,7 @@ def add_room_agent_txn(txn: Txn, room_id: str, agent_id: str, *, now_us: int) ->
 
 
 def remove_room_agent_txn(txn: Txn, room_id: str, agent_id: str) -> bool:
+    """Take the agent out of the room; False if it was not in it."""
     return (
         txn.execute(
             "DELETE FROM studio_room_agents WHERE room_id = ? AND agent_id = ?",
@@ -301,6 +305,7 @@ def save_floor_txn(
 
 
 def release_floor_txn(txn: Txn, room_id: str, node: str) -> None:
+    """Give the room's floor lease back, if `node` still holds it (else nothing changes)."""
     txn.execute(
         "UPDATE studio_rooms SET floor_lease_owner = NULL, floor_lease_until = NULL"
         " WHERE id = ? AND floor_lease_owner = ?",

@@ -24,10 +24,10 @@ routers: tuple[APIRouter, ...] = (
     info.router,
     auth.router,
     providers.router,
+    tools.router,
     agents.router,
     conversations.router,
     messages.router,
-    tools.router,
     chat_rooms.router,
     chat_room_ws.router,
 )
