@@ -22,20 +22,7 @@ STUDIO_ENV = {
 
 @pytest.fixture(scope="module")
 def studio_web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("studio-web"), env=STUDIO_ENV)
-    for attempt in range(4):
-        try:
-            if attempt == 0:
-                proc.start()
-            else:
-                proc._wait_ready()
-            break
-        except RuntimeError:
-            # Importing both model SDKs (anthropic alone: seconds) makes a cold start slow on
-            # a loaded machine: wait longer for the same process while it is still starting.
-            if attempt == 3 or proc.proc is None or proc.proc.poll() is not None:
-                proc.stop()
-                raise
+    proc = ServerProcess(data_dir=tmp_path_factory.mktemp("studio-web"), env=STUDIO_ENV).start()
     yield proc
     proc.stop()
 
