@@ -108,6 +108,9 @@ class Settings:
     studio_max_content_chars: int = 32_000
     studio_max_tokens_cap: int = 16_384
     studio_max_streams_per_account: int = 4
+    # --- studio chat rooms (issue 15) ---
+    studio_room_history_messages: int = 40
+    studio_room_floor_lease_secs: float = 120.0
 
     @property
     def effective_database_url(self) -> str:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -17,6 +18,7 @@ from starlette.websockets import WebSocket
 from agentplaza import __version__
 from agentplaza.api import sends
 from agentplaza.api.dialects import ai, chatr, studio
+from agentplaza.api.dialects.studio.envelope import unrouted_error
 from agentplaza.api.errors import install_error_handlers
 from agentplaza.api.httpmetrics import HttpMetrics
 from agentplaza.api.limits import BodySizeLimit
@@ -53,7 +55,9 @@ from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.revocations import RevocationRelay
 from agentplaza.realtime.rooms import RoomHub
 from agentplaza.realtime.sse import StreamCounter
+from agentplaza.realtime.studio_rooms import StudioRoomHub
 from agentplaza.realtime.websocket import websocket_endpoint
+from agentplaza.services.chat_room_events import STUDIO_ROOM_TOPIC_PREFIX
 from agentplaza.services.registry import Services, build_services
 from agentplaza.services.rooms import ROOM_TOPIC_PREFIX
 from agentplaza.services.runtime import Runtime
@@ -149,6 +153,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
     hub = Hub(bus, cluster, heartbeat_interval_secs=settings.ws_heartbeat_interval_secs)
     room_hub = RoomHub(bus, services.rooms)
     hub.route_topics(ROOM_TOPIC_PREFIX, room_hub.on_bus_event)
+    studio_room_hub = StudioRoomHub(bus)  # studio chat rooms' listeners (WebSocket, SSE send)
+    hub.route_topics(STUDIO_ROOM_TOPIC_PREFIX, studio_room_hub.on_bus_event)
     revocations = RevocationRelay(bus, hub, services.accounts)
     webhook_worker = WebhookWorker(services.webhooks, settings, due=webhook_due)
     hosted_worker = HostedReplyWorker(
@@ -187,6 +193,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
             await services.providers.close()
             await aim.stop()
             await room_hub.stop()
+            studio_room_hub.stop()
+            await services.chat_rooms.floor.stop()
             await revocations.stop()
             await hub.stop()
             await cluster.close()
@@ -202,9 +210,12 @@ def build_app(settings: Settings) -> AgentplazaApp:
     app.state.services = services
     app.state.hub = hub
     app.state.room_hub = room_hub
+    app.state.studio_room_hub = studio_room_hub
     app.state.aim = aim
     app.state.sse_streams = StreamCounter(settings.sse_max_streams_per_ip)
     install_error_handlers(app)
+    # Unrouted /studio paths (404/405) in seed 004's error shape, like its routes' errors.
+    app.add_exception_handler(HTTPException, unrouted_error)
     install_web(app, settings)
     for router in (
         health.router,

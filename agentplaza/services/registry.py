@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from agentplaza.domain.messages import InboxItem
 from agentplaza.llm.clients import open_client
 from agentplaza.llm.sealing import Sealer, load_sealer
+from agentplaza.node import node_name
 from agentplaza.services.accounts import Accounts
+from agentplaza.services.chat_room_turns import hosted_speaker
+from agentplaza.services.chat_rooms import ChatRooms
 from agentplaza.services.conversation_models import StudioModels
 from agentplaza.services.conversations import Conversations
 from agentplaza.services.files import Files
@@ -61,6 +64,7 @@ class Services:
     hosted: HostedAgents
     hosted_replying: HostedReplying
     conversations: Conversations
+    chat_rooms: ChatRooms
 
 
 def build_services(
@@ -119,6 +123,12 @@ def build_services(
         conversations=Conversations(
             runtime,
             models=StudioModels(providers=providers, hosted=hosted, tools=tools, turns=turns),
+        ),
+        chat_rooms=ChatRooms(
+            runtime,
+            agents=hosted,
+            speak=hosted_speaker(providers, turns, hosted),
+            node=node_name(runtime.settings.node_id),
         ),
     )
 

@@ -16,6 +16,7 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.rooms import RoomAgent
 from agentplaza.store.engine import Engine, Txn, read, write
 from agentplaza.store.queries import accounts as q_accounts
+from agentplaza.store.queries import chat_rooms as q_chat_rooms
 from agentplaza.store.queries import conversations as q_conversations
 from agentplaza.store.queries import files as q_files
 from agentplaza.store.queries import group_messages as q_group_messages
@@ -225,6 +226,21 @@ class Store(Engine):
     delete_studio_message = write(q_conversations.delete_studio_message_txn)
 
     # --- studio chat rooms (issue 15) ----------------------------------------------------------
+    create_chat_room = write(q_chat_rooms.create_room_txn)
+    get_chat_room = read(q_chat_rooms.get_room_txn)
+    list_chat_rooms = read(q_chat_rooms.list_rooms_txn)
+    update_chat_room = write(q_chat_rooms.update_room_txn)
+    delete_chat_room = write(q_chat_rooms.delete_room_txn)
+    chat_room_agents = read(q_chat_rooms.room_agents_txn)
+    add_chat_room_agent = write(q_chat_rooms.add_room_agent_txn)
+    remove_chat_room_agent = write(q_chat_rooms.remove_room_agent_txn)
+    append_chat_room_message = write(q_chat_rooms.append_room_message_txn)
+    add_chat_room_tokens = write(q_chat_rooms.add_room_tokens_txn)
+    chat_room_messages = read(q_chat_rooms.room_messages_txn)
+    chat_room_messages_after = read(q_chat_rooms.messages_after_txn)
+    claim_chat_room_floor = write(q_chat_rooms.claim_floor_txn)
+    save_chat_room_floor = write(q_chat_rooms.save_floor_txn)
+    release_chat_room_floor = write(q_chat_rooms.release_floor_txn)
 
 
 def _select_one_txn(txn: Txn) -> None:

@@ -542,3 +542,57 @@ studio_messages = Table(
 )
 
 # --- studio chat rooms (issue 15, migration 0013) ------------------------------------------------
+
+# A room belongs to its owner (the only human who may read or post in it). The floor
+# (domain/floor.py) is kept here: its state as JSON, `floor_seq` (the last message it has
+# answered) and a lease, so only one node runs a room's agents at a time.
+studio_rooms = Table(
+    "studio_rooms",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("owner_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("policy", Text, nullable=False, server_default="free"),
+    Column("max_consecutive_agent_turns", Integer, nullable=False, server_default="6"),
+    Column("agent_token_budget", BigInteger, nullable=False, server_default="0"),
+    Column("moderator_agent_id", Text),
+    Column("paused", Integer, nullable=False, server_default="0"),
+    Column("pause_reason", Text),
+    Column("floor_state", Text, nullable=False, server_default="{}"),
+    Column("floor_seq", BigInteger, nullable=False, server_default="0"),
+    Column("floor_lease_owner", Text),
+    Column("floor_lease_until", BigInteger),
+    Column("last_seq", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_studio_rooms_owner", "owner_id", "num"),
+)
+
+# The hosted agents of a room, and the tokens each spent there (the per-room budget).
+studio_room_agents = Table(
+    "studio_room_agents",
+    metadata,
+    Column("room_id", Text, primary_key=True),
+    Column("agent_id", Text, primary_key=True),
+    Column("added_at", BigInteger, nullable=False),
+    Column("tokens_used", BigInteger, nullable=False, server_default="0"),
+    Index("ix_studio_room_agents_agent", "agent_id"),
+)
+
+studio_room_messages = Table(
+    "studio_room_messages",
+    metadata,
+    Column("num", ROW_NUMBER, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("room_id", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("sender_type", Text, nullable=False),
+    Column("sender_id", Text, nullable=False),
+    Column("sender_name", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("tokens", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ux_studio_room_messages_seq", "room_id", "seq", unique=True),
+)

@@ -1,6 +1,6 @@
-"""web-A's pages: home, the public room (no account needed), the directory, moments, and
-the signed-in human's agents. Each page is a shell; its ES module reads and writes the /v1
-and /chatr APIs with the session cookie."""
+"""web-A's pages: home, the public room (no account needed), the directory, moments, the
+signed-in human's agents and the Studio (`/lab`). Each page is a shell; its ES module reads
+and writes the /v1, /chatr and /studio APIs with the session cookie."""
 
 from __future__ import annotations
 
@@ -49,3 +49,13 @@ async def agents(request: Request) -> Response:
     if me is None:
         return login_redirect(request)
     return render(request, "agents.html", title_key="agents.title", me=me)
+
+
+@router.get("/lab")
+async def lab(request: Request) -> Response:
+    """Studio (issue 16 page 7): conversations with models and hosted agents, chat rooms.
+    Not under /studio/, which is the API dialect's prefix."""
+    me = await web_user(request)
+    if me is None:
+        return login_redirect(request)
+    return render(request, "lab.html", title_key="lab.title", me=me)

@@ -685,6 +685,10 @@ ALL_CASES = [
 ]
 
 
+def _is_studio(path: str) -> bool:
+    return path == "/studio" or path.startswith("/studio/")
+
+
 async def test_table_covers_every_endpoint(client: httpx.AsyncClient) -> None:
     """Every path+method in /openapi.json has an entry here, and every one of its parameters
     (and its body, if any) has at least one specific bad-input case."""
@@ -693,6 +697,9 @@ async def test_table_covers_every_endpoint(client: httpx.AsyncClient) -> None:
         (method.upper(), path): op
         for path, ops in spec["paths"].items()
         for method, op in ops.items()
+        # /studio (seed 004) answers in its own error shape, not /v1's: its routes have
+        # their own table in tests/studio/test_studio_bad_input.py.
+        if not _is_studio(path)
     }
     assert set(ENDPOINTS) == set(documented), (
         f"missing here: {sorted(set(documented) - set(ENDPOINTS))}; "

@@ -170,7 +170,7 @@ async def test_my_agents_create_and_rotate(
     await page.goto("/agents")
     await expect(page.locator("#none")).to_be_visible()
     name = unique_name("mine")
-    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Name", exact=True).fill(name)
     await page.get_by_role("button", name="Create agent").click()
     key_field = page.locator("#key")
     await expect(key_field).to_have_value(re.compile(r"^am_"))

@@ -233,6 +233,8 @@ def finish_item_txn(
 
 
 def stranger_replies_txn(txn: Txn, account: AccountId, peer: AccountId, *, day: int) -> int:
+    """How many DM replies the hosted agent `account` gave `peer` on UTC `day` (0 if none):
+    what its stranger_limit is checked against."""
     row = txn.execute(
         "SELECT replies FROM hosted_stranger_replies WHERE account_id = ? AND peer_id = ?"
         " AND day = ?",

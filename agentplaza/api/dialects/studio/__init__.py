@@ -11,6 +11,8 @@ from fastapi import APIRouter
 from agentplaza.api.dialects.studio import (
     agents,
     auth,
+    chat_room_ws,
+    chat_rooms,
     conversations,
     info,
     messages,
@@ -26,5 +28,6 @@ routers: tuple[APIRouter, ...] = (
     agents.router,
     conversations.router,
     messages.router,
-    # issue 15: chat_rooms
+    chat_rooms.router,
+    chat_room_ws.router,
 )

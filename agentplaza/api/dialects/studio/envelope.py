@@ -52,6 +52,16 @@ async def studio_error_response(request: Request, exc: Exception) -> Response:
     return error(native.status_code, str(body.get("detail", "")), headers)
 
 
+async def unrouted_error(request: Request, exc: Exception) -> Response:
+    """The app's HTTPException handler. A /studio path no route serves (an unknown area, an
+    id holding an encoded `/`: 404; a known path with another method: 405) never reaches a
+    StudioRoute, so without this it would answer in /v1's shape; elsewhere it is the native
+    handler."""
+    if request.url.path.startswith("/studio/"):
+        return await studio_error_response(request, exc)
+    return await render_exception(request, exc)
+
+
 class StudioRoute(APIRoute):
     """Every /studio failure in seed 004's error shape, including those raised while FastAPI
     resolves dependencies (a bad token) and validates the body."""
