@@ -182,3 +182,25 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await impl.close()
     finally:
         backends.drop_postgres_database(database_url)
+
+
+# Modules that start a server on the agentim SDK's fixed AIM port (tests/aimlock.py): under
+# pytest-xdist they share one worker, so none waits for another worker's port.
+_AIM_MODULES = ("tests/sdk/", "tests/realtime/test_aim.py", "tests/cluster/test_aim_cluster.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for `--dist loadgroup` (scripts/test): the modules that need port 8082 on
+    one worker; a module with fixtures of its own scope (its own server) on one worker, so
+    they are set up once; every other test goes to whichever worker is free."""
+    root = Path(str(config.rootpath))
+    module_scoped: dict[Path, bool] = {}
+    for item in items:
+        module = item.path.relative_to(root).as_posix()
+        if module.startswith(_AIM_MODULES):
+            item.add_marker(pytest.mark.xdist_group("aim-8082"))
+            continue
+        if item.path not in module_scoped:
+            module_scoped[item.path] = 'scope="module"' in item.path.read_text()
+        if module_scoped[item.path]:
+            item.add_marker(pytest.mark.xdist_group(module))
