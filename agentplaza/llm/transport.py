@@ -44,7 +44,7 @@ def timeout_message(exc: BaseException, timeout_secs: float) -> str:
 
 
 async def sse_events(lines: AsyncIterable[str]) -> AsyncIterator[tuple[str, str]]:
-    """(event name, data) of each server-sent event in `lines` (the response's lines, without
+    """(event name or "", data) of each server-sent event in `lines` (the response's lines, without
     their line ends), framed as the SSE spec says: `data:` lines are joined with "\\n", an
     empty line ends an event, `:` lines (comments, keep-alives) and `id:`/`retry:` are
     ignored, one space after the colon is dropped. Events without data are skipped; an event
@@ -55,7 +55,7 @@ async def sse_events(lines: AsyncIterable[str]) -> AsyncIterator[tuple[str, str]
     async for line in lines:
         if not line:
             if data:
-                yield event or "message", "\n".join(data)
+                yield event, "\n".join(data)
             event, data = "", []
             continue
         if line[0] == ":":

@@ -152,7 +152,7 @@ async def test_sse_events_framing() -> None:
 
     raw = [":c", "", "event: ping", "", "data:a", "data:  b", "", "event: x", "data: y", ""]
     got = [e async for e in sse_events(lines(*raw, "data: unfinished"))]
-    assert got == [("message", "a\n b"), ("x", "y")]
+    assert got == [("", "a\n b"), ("x", "y")]
 
 
 def test_timeout_messages_name_the_limit_that_fired() -> None:
