@@ -1,6 +1,7 @@
-"""The OpenAI-compatible client's own stream reading (openai_compat._relay, transport.sse_events)
-against byte-exact streams a real server on loopback sends: what the scripted fake does not
-vary (keep-alive comments, CRLF, multi-line data, `event:` lines, odd error chunks)."""
+"""Both clients' own stream reading (openai_compat._relay, anthropic._relay,
+transport.sse_events) against byte-exact streams a real server on loopback sends: what the
+scripted fake does not vary (keep-alive comments, CRLF, multi-line data, `event:` lines, odd
+error events)."""
 
 from __future__ import annotations
 
@@ -74,9 +75,11 @@ async def canned() -> AsyncIterator[Canned]:
     await listener.wait_closed()
 
 
-async def run(canned: Canned, *bodies: str) -> list[ModelEvent]:
+async def run(
+    canned: Canned, *bodies: str, kind: ProviderKind = ProviderKind.OPENAI
+) -> list[ModelEvent]:
     canned.bodies = list(bodies)
-    config = ProviderConfig(kind=ProviderKind.OPENAI, base_url=canned.url, api_key="k")
+    config = ProviderConfig(kind=kind, base_url=canned.url, api_key="k")
     client = open_client(config, policy=FAST)
     request = ModelRequest(model="m", messages=[ChatMessage(role=Role.USER, content="hi")])
     try:
@@ -143,6 +146,49 @@ async def test_a_stream_ending_inside_an_event_is_cut_short(canned: Canned) -> N
     with pytest.raises(ProviderError) as caught:
         await run(canned, body)
     assert "closed the stream before the answer was complete" in caught.value.message
+
+
+def event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\r\ndata: {json.dumps(data | {'type': name})}\r\n\r\n"
+
+
+async def test_anthropic_pings_comments_and_a_tool_call(canned: Canned) -> None:
+    usage = {"input_tokens": 5, "cache_read_input_tokens": 2, "output_tokens": 1}
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+    body = (
+        event("message_start", {"message": {"id": "m", "usage": usage}})
+        + ": keep-alive\n\n"
+        + event("ping", {})
+        + event("content_block_start", {"index": 0, "content_block": {"type": "text"}})
+        + event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "x"}})
+        + event("content_block_stop", {"index": 0})
+        + event("content_block_start", {"index": 1, "content_block": tool})
+        + event(
+            "content_block_delta",
+            {"index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"a": 1}'}},
+        )
+        + event("content_block_stop", {"index": 1})
+        + event(
+            "message_delta", {"delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}}
+        )
+        + event("message_stop", {})
+    )
+    events = await run(canned, body, kind=ProviderKind.ANTHROPIC)
+    assert events == [
+        TextDelta("x"),
+        ToolCallRequested(ToolCall("toolu_1", "f", '{"a": 1}')),
+        Usage(7, 9),
+        Finished("tool_calls"),
+    ]
+
+
+async def test_anthropic_error_event_that_is_not_json(canned: Canned) -> None:
+    delta = {"index": 0, "delta": {"type": "text_delta", "text": "x"}}
+    body = event("content_block_delta", delta) + "event: error\ndata: upstream gone\n\n"
+    with pytest.raises(ProviderError) as caught:
+        await run(canned, body, kind=ProviderKind.ANTHROPIC)
+    assert caught.value.message == "the provider answered 502 (provider error): upstream gone"
+    assert canned.requests == 1
 
 
 async def test_sse_events_framing() -> None:
