@@ -134,15 +134,17 @@ async def _relay(
     package's `AsyncStream[ChatCompletionChunk]`.
 
     Why not the package here (issue 15 asks for the official packages unless a measurement
-    says otherwise): it validates every chunk into pydantic models, ~100 µs of CPU per chunk
-    against ~5 µs for the JSON itself, a third of the server's whole cost per relayed token.
-    Measured with bench/studio_streams.py (200 streams x 50 tokens/s, 2-core VM, 2026-12-06):
-    server CPU per token 191 µs → ~95 µs and p99 added latency 20 s → under 1 s (numbers:
-    bench/README.md). What the package does with the stream is done here the same way:
-    `data: [DONE]` ends it; a `{"error": ...}` chunk raises `openai.APIError` with the same
-    message and body as the package's (so it is translated, and retried before the first
-    event, as before); comments and keep-alives are skipped; multi-line data is joined
-    (transport.sse_events); read errors surface as httpx2's, which Translator knows."""
+    says otherwise): it builds pydantic models for every chunk, ~70-100 µs of CPU per chunk
+    against under 1 µs for orjson (5 µs json.loads), a third of the server's whole cost per
+    relayed token. Measured with bench/studio_streams.py (200 streams x 50 tokens/s, 2-core
+    VM, 2026-12-06): server CPU per token 199 → 83-101 µs, p99 added latency 17.6 s →
+    0.5-0.9 s (the runs: bench/README.md, "/studio streamed conversations").
+
+    What the package does with the stream is done the same way here: `data: [DONE]` ends it;
+    a `{"error": ...}` chunk raises `openai.APIError` with the package's message and body (so
+    it is translated, and retried before the first event, as before); comments and
+    keep-alives are skipped and multi-line data joined (transport.sse_events); read errors
+    surface as httpx2's, which Translator knows."""
     calls: dict[int, dict[str, str]] = {}
     finish: str | None = None
     usage: Usage | None = None
