@@ -25,6 +25,7 @@ import httpx
 import httpx2
 
 from agentplaza.llm.base import ModelEvent, ProviderError
+from agentplaza.llm.transport import timeout_message
 
 T = TypeVar("T")
 
@@ -91,7 +92,7 @@ class Translator:
         if isinstance(exc, ProviderError):
             return Failure(exc, retryable=isinstance(exc, StreamCutShort))
         if isinstance(exc, (self._timeout, httpx.TimeoutException, httpx2.TimeoutException)):
-            message = f"the provider did not answer within {self._timeout_secs:g} s"
+            message = timeout_message(exc, self._timeout_secs)
             return Failure(ProviderError(message), retryable=False)
         if isinstance(exc, self._status):
             return self._status_failure(exc)

@@ -179,7 +179,7 @@ async def test_a_timeout_is_a_provider_error(fake_llm: FakeLLM, make: MakeClient
     fake_llm.hold()
     with pytest.raises(ProviderError) as caught:
         await collect(make(timeout_secs=0.3), ask())
-    assert "did not answer within 0.3 s" in caught.value.message
+    assert "sent nothing for 0.3 s (read timeout)" in caught.value.message
     fake_llm.release()
     await fake_llm.until(lambda: fake_llm.disconnects == 1)  # we hung up; not retried
     assert len(fake_llm.chat_requests) == 1
