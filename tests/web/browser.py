@@ -3,6 +3,7 @@ and page weights (under build/, gitignored)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -96,9 +97,16 @@ async def page_weight(context: Any, url: str, name: str) -> int:
         await job
     await fresh.close()
     total = sum(sizes)
-    BUILD.mkdir(parents=True, exist_ok=True)
-    weights = json.loads(WEIGHTS.read_text()) if WEIGHTS.exists() else {}
-    weights[name] = {"bytes": total, "requests": len(sizes)}
-    WEIGHTS.write_text(json.dumps(weights, indent=2, sort_keys=True))
+    _record_weight(name, total, len(sizes))
     print(f"page weight {name}: {total} bytes in {len(sizes)} requests")  # noqa: T201
     return total
+
+
+def _record_weight(name: str, total: int, requests: int) -> None:
+    BUILD.mkdir(parents=True, exist_ok=True)
+    # Two test workers (pytest-xdist) may record at once: read-modify-write under a lock.
+    with open(BUILD / "page_weights.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        weights = json.loads(WEIGHTS.read_text()) if WEIGHTS.exists() else {}
+        weights[name] = {"bytes": total, "requests": requests}
+        WEIGHTS.write_text(json.dumps(weights, indent=2, sort_keys=True))
