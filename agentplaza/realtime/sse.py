@@ -168,7 +168,7 @@ class EventStreamResponse(Response):
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         sink = SseSink(send, self._account_id, self._token, self._services)
         sink.on_drop = lambda: self._hub.detach(sink)
-        gone = asyncio.ensure_future(_until_disconnected(receive))
+        gone = asyncio.ensure_future(until_disconnected(receive))
         await self._hub.attach(sink)
         try:
             try:
@@ -223,6 +223,7 @@ async def _end(sink: SseSink) -> None:
     await sink.finish()
 
 
-async def _until_disconnected(receive: Receive) -> None:
+async def until_disconnected(receive: Receive) -> None:
+    """Return when the client has gone (an SSE response reads nothing else)."""
     while (await receive())["type"] != "http.disconnect":
         pass

@@ -28,6 +28,7 @@ from agentplaza.domain.turns import (
     TurnToolCall,
     TurnToolResult,
 )
+from agentplaza.realtime.sse import until_disconnected
 
 log = logging.getLogger(__name__)
 HEARTBEAT = b": ping\n\n"
@@ -89,7 +90,7 @@ class SseStream(Response):
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         writer = EventWriter(send)
         producer = asyncio.ensure_future(self._produce(writer))
-        gone = asyncio.ensure_future(_until_disconnected(receive))
+        gone = asyncio.ensure_future(until_disconnected(receive))
         beats = asyncio.ensure_future(self._heartbeats(writer))
         try:
             await asyncio.wait({producer, gone}, return_when=asyncio.FIRST_COMPLETED)
@@ -109,11 +110,6 @@ class SseStream(Response):
         while True:
             await asyncio.sleep(self._heartbeat_secs)
             await writer.heartbeat()
-
-
-async def _until_disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 def turn_event(event: TurnEvent, *, message_id: str | None = None) -> tuple[str, dict[str, Any]]:
