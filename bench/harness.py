@@ -381,7 +381,11 @@ class Ctx:
 def http_session(base: str) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         base_url=base,
-        connector=aiohttp.TCPConnector(limit=0),
+        # Idle connections are dropped after 2 s, before the server's keep-alive timeout
+        # (uvicorn: 5 s) closes them: reusing one the server is closing fails the request
+        # ("Can not write request body"), as it did when the coordinator registered the
+        # next level's agents just as a level of its workers ended.
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=2),
         timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
         trust_env=False,
     )
