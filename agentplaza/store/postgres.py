@@ -10,8 +10,8 @@ are in bench/README.md.
 
 A write runs between `BEGIN` and `COMMIT` on one pooled connection; a read runs its
 statements directly (each sees committed data; no transaction round trips). A direct message,
-the hot path, is two statements without BEGIN/COMMIT whose write re-checks the facts it was
-decided on (store/queries/postgres_fast.py). Statements are
+the hot path, is one statement without BEGIN/COMMIT (two for a pair's first send) whose
+write re-checks the facts it was decided on (store/queries/postgres_fast.py). Statements are
 prepared once per connection. A write is shielded from its caller's cancellation: once
 started it commits or rolls back, as on SQLite.
 
@@ -39,13 +39,17 @@ import asyncpg
 from asyncpg import exceptions as pg_exc
 
 from agentplaza.domain.errors import AgentplazaError, Conflict, ErrorCode, Invalid
+from agentplaza.domain.messages import DeliveryContext, Message
+from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store import migrate
 from agentplaza.store.base import Store
-from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod, write
+from agentplaza.store.engine import POSTGRESQL, Capabilities, write
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
+from agentplaza.store.records import Appended
 from agentplaza.store.queries.postgres_fast import (
     FactsChanged,
+    KnownFacts,
     append_direct_message_pg,
     append_group_message_pg,
 )
@@ -124,6 +128,7 @@ class PostgresStore(Store):
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._open: set[_Connection] = set()
+        self._direct_facts: KnownFacts = {}  # see append_direct_message_pg
 
     async def start(self) -> None:
         try:
@@ -224,8 +229,23 @@ class PostgresStore(Store):
     # effect (the contract tests run both), fewer round trips, measured in bench/README.md.
     # A group message: five round trips instead of eleven.
     append_group_message = write(append_group_message_pg)
-    # A direct message: two statements, no BEGIN/COMMIT.
-    append_direct_message = TxnMethod(append_direct_message_pg, "_write_statements")
+
+    async def append_direct_message(
+        self,
+        message: Message,
+        *,
+        decide: Callable[[DirectFacts], DeliveryContext],
+        idempotency_key: str | None,
+    ) -> Appended:
+        """A direct message: one statement, no BEGIN/COMMIT, when the pair's facts are
+        known from its previous send and unchanged; the facts read first otherwise."""
+        return await self._write_statements(
+            append_direct_message_pg,
+            message,
+            decide=decide,
+            idempotency_key=idempotency_key,
+            known=self._direct_facts,
+        )
 
 
 _CONNECTION_LOST = (
