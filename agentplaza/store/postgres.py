@@ -39,18 +39,15 @@ import asyncpg
 from asyncpg import exceptions as pg_exc
 
 from agentplaza.domain.errors import AgentplazaError, Conflict, ErrorCode, Invalid
-from agentplaza.domain.messages import DeliveryContext, Message
-from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store import migrate
 from agentplaza.store.base import Store
-from agentplaza.store.engine import POSTGRESQL, Capabilities, write
+from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
-from agentplaza.store.records import Appended
-from agentplaza.store.queries.postgres_fast import (
-    FactsChanged,
-    KnownFacts,
-    append_direct_message_pg,
+from agentplaza.store.queries.postgres_fast import FactsChanged, append_direct_message_pg
+from agentplaza.store.queries.postgres_group import (
+    GROUP_FACTS_SAME_DDL,
+    NeedsTransaction,
     append_group_message_pg,
 )
 
@@ -128,7 +125,11 @@ class PostgresStore(Store):
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._open: set[_Connection] = set()
-        self._direct_facts: KnownFacts = {}  # see append_direct_message_pg
+        # What the hot paths remember between sends, per function (see _remembering).
+        self._known: dict[Callable[..., Any], dict[Any, Any]] = {
+            append_direct_message_pg: {},
+            append_group_message_pg: {},
+        }
 
     async def start(self) -> None:
         try:
@@ -138,6 +139,22 @@ class PostgresStore(Store):
             raise Unavailable(f"cannot migrate the PostgreSQL database: {exc}") from exc
         self._slots = asyncio.Semaphore(self._pool_size)
         await self.ping()
+        await self._create_functions()
+
+    async def _create_functions(self) -> None:
+        """The PL/pgSQL function of the group send (postgres_group.py). Derived from the
+        queries, so created here rather than by a migration; named after its body, so nodes
+        of different versions do not replace each other's. The advisory lock keeps nodes
+        starting together from updating the catalog row at once."""
+        conn = await self._acquire()
+        try:
+            async with conn.raw.transaction():
+                await conn.raw.execute("SELECT pg_advisory_xact_lock(7233001)")
+                await conn.raw.execute(GROUP_FACTS_SAME_DDL)
+        except Exception as exc:
+            raise Unavailable(f"cannot create the PostgreSQL functions: {exc}") from exc
+        finally:
+            self._release(conn)
 
     async def close(self) -> None:
         if self._slots is not None:  # wait for running jobs: take every slot
@@ -201,7 +218,7 @@ class PostgresStore(Store):
             for attempt in range(1, WRITE_ATTEMPTS + 1):
                 try:
                     return await self._once(fn, call, transaction)
-                except AgentplazaError:
+                except (AgentplazaError, NeedsTransaction):
                     raise
                 except Exception as exc:
                     failure = _translate(exc)
@@ -225,27 +242,24 @@ class PostgresStore(Store):
         needs no BEGIN/COMMIT round trips (store/queries/postgres_fast.py)."""
         return await asyncio.shield(self._job(fn, (args, kwargs), transaction=False))
 
-    # --- fast-path overrides of Store methods (store/queries/postgres_fast.py): the same
-    # effect (the contract tests run both), fewer round trips, measured in bench/README.md.
-    # A group message: five round trips instead of eleven.
-    append_group_message = write(append_group_message_pg)
+    async def _remembering(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A hot path that remembers the facts of its previous sends (`known`): first in
+        autocommit mode, each statement guarded by the facts it was decided on; then in a
+        transaction if the function raises NeedsTransaction (postgres_fast.py,
+        postgres_group.py)."""
+        kwargs["known"] = self._known[fn]
+        try:
+            return await self._write_statements(fn, *args, autocommit=True, **kwargs)
+        except NeedsTransaction:
+            return await self._write(fn, *args, autocommit=False, **kwargs)
 
-    async def append_direct_message(
-        self,
-        message: Message,
-        *,
-        decide: Callable[[DirectFacts], DeliveryContext],
-        idempotency_key: str | None,
-    ) -> Appended:
-        """A direct message: one statement, no BEGIN/COMMIT, when the pair's facts are
-        known from its previous send and unchanged; the facts read first otherwise."""
-        return await self._write_statements(
-            append_direct_message_pg,
-            message,
-            decide=decide,
-            idempotency_key=idempotency_key,
-            known=self._direct_facts,
-        )
+    # --- fast-path overrides of Store methods (store/queries/postgres_*.py): the same
+    # effect (the contract tests run both), fewer round trips, measured in bench/README.md.
+    # A direct message: one statement (two for a pair's first), no BEGIN/COMMIT.
+    append_direct_message = TxnMethod(append_direct_message_pg, "_remembering")
+    # A group message: one statement when the sender's previous send knew the group's facts,
+    # else a transaction of five round trips.
+    append_group_message = TxnMethod(append_group_message_pg, "_remembering")
 
 
 _CONNECTION_LOST = (

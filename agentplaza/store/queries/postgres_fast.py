@@ -12,12 +12,7 @@ COMMIT (7 round trips) it runs, each statement atomic on its own:
    decided on. Otherwise it writes nothing and `FactsChanged` makes the store run the whole
    send again, so no block or deletion can slip in between check and write.
 
-A group message (`append_group_message_pg`) needs its transaction: the group row is locked
-so that membership changes and fan-outs happen in one order. Instead of BEGIN, lock, facts,
-seven writes, COMMIT (11 round trips, all while holding the group's lock) it runs BEGIN, the
-lock, the facts (a statement of their own: its snapshot must be taken after the lock is
-granted, or a member kicked by the transaction it waited for would still get the message),
-one data-modifying CTE for every write, the mention notifications if any, and COMMIT.
+A group message: store/queries/postgres_group.py.
 
 Measured with ../shared/bench (bench/README.md): see the PostgreSQL rows there.
 """
@@ -29,11 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 from agentplaza.domain.errors import AgentplazaError, ErrorCode, NotFound
-from agentplaza.domain.groups import GroupDecision, GroupSendFacts
-from agentplaza.domain.messages import DeliveryContext, InboxItem, Message, MessageType
+from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
-from agentplaza.store.queries.group_messages import lock_group_for_send_txn
 from agentplaza.store.queries.messages import (
     DIRECT_FACTS_SQL,
     MESSAGE_INSERT_COLUMNS,
@@ -42,7 +35,6 @@ from agentplaza.store.queries.messages import (
     message_values,
     replay_txn,
 )
-from agentplaza.store.queries.notifications import insert_notifications_txn
 from agentplaza.store.records import Appended
 
 
@@ -93,8 +85,10 @@ def append_direct_message_pg(
     decide: Callable[[DirectFacts], DeliveryContext],
     idempotency_key: str | None,
     known: KnownFacts | None = None,
+    autocommit: bool = True,
 ) -> Appended:
-    """Run in autocommit mode: each statement is its own transaction (see the module doc).
+    """Run in autocommit mode: each statement is its own transaction (see the module doc;
+    `autocommit` is always true here: the store's runner passes it to every hot path).
 
     `known` remembers each pair's facts row from its last send. A send first tries those:
     the insert writes only if the facts, re-read inside it, are still the same, so a stale
@@ -171,72 +165,3 @@ def _insert_direct(
         return None
     item = InboxItem(message=message, context=ctx, seq=int(row[0]), acked=False)
     return Appended(message=message, items=(item,))
-
-
-GROUP_WRITE_SQL = (
-    f"WITH m AS (INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) VALUES (?::text, ?::text,"
-    " ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::text, ?::text)"
-    " RETURNING num),"
-    # Each member's next seq, rows locked in id order as in messages._allocate_seqs_txn.
-    " s AS (UPDATE accounts a SET last_seq = a.last_seq + 1 FROM (SELECT id FROM accounts"
-    " WHERE id = ANY(?::text[]) ORDER BY id FOR UPDATE) locked WHERE a.id = locked.id"
-    " RETURNING a.id, a.last_seq),"
-    " d AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[])"
-    " AS d (account_id, scene, sender_relation, trust_level, intent)),"
-    " i AS (INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
-    " sender_relation, trust_level, intent, created_at) SELECT d.account_id, s.last_seq, m.num,"
-    " ?::text, d.scene, d.sender_relation, d.trust_level, d.intent, ?::bigint"
-    " FROM d JOIN s ON s.id = d.account_id CROSS JOIN m RETURNING account_id, seq),"
-    # The webhook outbox rows (docs/webhooks.md) of the members with an active webhook.
-    " o AS (INSERT INTO webhook_outbox (account_id, message_id, seq, created_at, attempts,"
-    " next_attempt_at) SELECT i.account_id, ?::text, i.seq, ?::bigint, 0, ?::bigint"
-    " FROM i JOIN webhooks w ON w.account_id = i.account_id AND w.active = 1),"
-    # The sender's thread row (events are not conversations: the flag is false for them).
-    " t AS (INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
-    " last_message_at) SELECT ?::text, ?::text, NULL, m.num, ?::bigint FROM m WHERE ?::boolean"
-    " ON CONFLICT (account_id, thread_id) DO UPDATE"
-    " SET last_message_num = excluded.last_message_num,"
-    " last_message_at = excluded.last_message_at),"
-    " k AS (INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
-    " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m WHERE ?::text IS NOT NULL),"
-    " u AS (UPDATE groups SET last_message_num = m.num FROM m WHERE groups.id = ?::text)"
-    " SELECT i.account_id, i.seq FROM i"
-)
-
-
-def append_group_message_pg(
-    txn: Txn,
-    message: Message,
-    *,
-    decide: Callable[[GroupSendFacts], GroupDecision],
-    idempotency_key: str | None,
-) -> Appended:
-    """Same effect as `group_messages.append_group_message_txn`, in a transaction (see the
-    module doc)."""
-    if idempotency_key is not None:
-        replayed = replay_txn(txn, message.sender_id, idempotency_key)
-        if replayed is not None:
-            return replayed
-    deliveries, notifications = decide(lock_group_for_send_txn(txn, message))
-    ordered = sorted(deliveries, key=lambda d: d.recipient_id)
-    recipients = [ctx.recipient_id for ctx in ordered]
-    at = message.created_at_us
-    params: list[Any] = [*message_values(message), recipients]
-    params += [
-        recipients,
-        [ctx.scene.value for ctx in ordered],
-        [ctx.sender_relation for ctx in ordered],
-        [ctx.trust_level for ctx in ordered],
-        [ctx.intent for ctx in ordered],
-    ]
-    params += [message.id, at, message.id, at, at]
-    params += [message.sender_id, message.thread_id, at, message.type is not MessageType.EVENT]
-    params += [message.sender_id, idempotency_key, message.id, at, idempotency_key]
-    params += [message.thread_id]
-    seqs = {row[0]: int(row[1]) for row in txn.execute(GROUP_WRITE_SQL, params).fetchall()}
-    insert_notifications_txn(txn, notifications)
-    items = tuple(
-        InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
-        for ctx in ordered
-    )
-    return Appended(message=message, items=items)
