@@ -44,7 +44,11 @@ from agentplaza.store.base import Store
 from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
-from agentplaza.store.queries.postgres_fast import FactsChanged, append_direct_message_pg
+from agentplaza.store.queries.postgres_fast import (
+    FactsChanged,
+    ack_up_to_pg,
+    append_direct_message_pg,
+)
 from agentplaza.store.queries.postgres_group import (
     GROUP_FACTS_SAME_DDL,
     NeedsTransaction,
@@ -260,6 +264,8 @@ class PostgresStore(Store):
     # A group message: one statement when the sender's previous send knew the group's facts,
     # else a transaction of five round trips.
     append_group_message = TxnMethod(append_group_message_pg, "_remembering")
+    # An ack up to a seq: one statement instead of BEGIN, two UPDATEs, COMMIT.
+    ack_up_to = TxnMethod(ack_up_to_pg, "_write_statements")
 
 
 _CONNECTION_LOST = (

@@ -15,7 +15,7 @@ from agentplaza.store.sqlite import SqliteStore
 
 QUERIES = Path(__file__).parents[2] / "agentplaza" / "store" / "queries"
 # PostgreSQL's faster statements for the two hot paths (store/queries/postgres_*.py).
-FAST_PATHS = {"append_direct_message", "append_group_message"}
+FAST_PATHS = {"append_direct_message", "append_group_message", "ack_up_to"}
 # What PostgresStore._remembering passes them besides the caller's arguments.
 RUNNER_SUPPLIED = {"known", "autocommit"}
 
@@ -49,7 +49,7 @@ def test_fast_paths_take_the_portable_signature(name: str) -> None:
     portable, fast = vars(Store)[name], vars(PostgresStore)[name]
     assert isinstance(portable, TxnMethod) and isinstance(fast, TxnMethod)
     signature = inspect.signature(fast.fn, eval_str=True)
-    supplied = [signature.parameters[name] for name in sorted(RUNNER_SUPPLIED)]
+    supplied = [p for p in signature.parameters.values() if p.name in RUNNER_SUPPLIED]
     assert all(p.kind is p.KEYWORD_ONLY and p.default is not p.empty for p in supplied)
     callers_see = signature.replace(
         parameters=[p for p in signature.parameters.values() if p.name not in RUNNER_SUPPLIED]

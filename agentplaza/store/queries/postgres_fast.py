@@ -12,7 +12,8 @@ COMMIT (7 round trips) it runs, each statement atomic on its own:
    decided on. Otherwise it writes nothing and `FactsChanged` makes the store run the whole
    send again, so no block or deletion can slip in between check and write.
 
-A group message: store/queries/postgres_group.py.
+A group message: store/queries/postgres_group.py. An ack up to a seq: one statement
+(`ack_up_to_pg`) instead of BEGIN, two UPDATEs, COMMIT.
 
 Measured with ../shared/bench (bench/README.md): see the PostgreSQL rows there.
 """
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agentplaza.domain.errors import AgentplazaError, ErrorCode, NotFound
+from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
@@ -165,3 +167,27 @@ def _insert_direct(
         return None
     item = InboxItem(message=message, context=ctx, seq=int(row[0]), acked=False)
     return Appended(message=message, items=(item,))
+
+
+# The ack floor moves as inbox._raise_ack_floor_txn moves it. That one re-reads the inbox
+# after its UPDATE; here the same statement's snapshot does not show this UPDATE's acks, so
+# the first unacked row is looked for above `seq` (every row at or below it is acked now).
+ACK_UP_TO_SQL = (
+    "WITH a AS (UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq <= ?"
+    " AND acked_at IS NULL AND seq > (SELECT ack_floor FROM accounts WHERE id = ?)"
+    " RETURNING seq),"
+    " f AS (UPDATE accounts SET ack_floor = GREATEST(ack_floor, COALESCE("
+    " (SELECT i.seq - 1 FROM inbox i WHERE i.account_id = accounts.id"
+    "  AND i.seq > GREATEST(accounts.ack_floor, ?) AND i.acked_at IS NULL"
+    "  ORDER BY i.seq LIMIT 1),"
+    " (SELECT MAX(i.seq) FROM inbox i WHERE i.account_id = accounts.id), 0))"
+    " WHERE id = ? AND EXISTS (SELECT 1 FROM a))"
+    " SELECT count(*) FROM a"
+)
+
+
+def ack_up_to_pg(txn: Txn, account: AccountId, seq: int, *, now_us: int) -> int:
+    """`inbox.ack_up_to_txn` in one statement, so without BEGIN/COMMIT: one round trip
+    instead of four (bench/README.md, PostgreSQL)."""
+    row = txn.execute(ACK_UP_TO_SQL, (now_us, account, seq, account, seq, account)).fetchone()
+    return int(row[0])
