@@ -36,8 +36,11 @@ from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_va
 from agentplaza.store.queries.notifications import insert_notifications_txn
 from agentplaza.store.records import Appended
 
-KNOWN_GROUPS_MAX = 10_000
-"""(group, sender) pairs whose facts a store remembers; past this the memory is cleared."""
+KNOWN_GROUPS_MAX = 1_000
+"""(group, sender) pairs whose facts a store remembers; past this the memory is cleared.
+A member's facts take ~200 bytes: at most ~10 MB for groups of 50."""
+KNOWN_MEMBERS_MAX = 1_000
+"""Larger groups' facts are not remembered (each of their sends is a transaction)."""
 KnownGroups = dict[tuple[str, str], GroupSendFacts]
 
 
@@ -180,7 +183,7 @@ def append_group_message_pg(
 
 
 def _remember(known: KnownGroups | None, pair: tuple[str, str], facts: GroupSendFacts) -> None:
-    if known is not None:
+    if known is not None and len(facts.members) <= KNOWN_MEMBERS_MAX:
         if len(known) >= KNOWN_GROUPS_MAX:
             known.clear()
         known[pair] = facts
