@@ -51,6 +51,7 @@ class NeedsTransaction(Exception):
 def _facts_same_body() -> str:
     # The facts query itself (one source: group_messages.SEND_FACTS_SQL), aggregated into
     # arrays in account id order ("C": Python's sort order), compared with the remembered ones.
+    assert SEND_FACTS_SQL.count("?") == 4, "parameters: sender x3, then the group"
     facts = SEND_FACTS_SQL.replace("?", "p_sender", 3).replace("?", "p_group")
     cols = ("c0", "c1", "c2", "c3", "c4", "c5")
     aggs = ", ".join(f'array_agg(f.{c} ORDER BY f.c0 COLLATE "C")' for c in cols)
