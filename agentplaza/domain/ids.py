@@ -71,7 +71,7 @@ def new_sortable_id(prefix: str, now_ms: int, randomness: bytes) -> str:
         raise ValueError("a sortable id needs exactly 10 random bytes")
     value = (now_ms & ((1 << 48) - 1)) << 80 | int.from_bytes(randomness, "big")
     # Two digits per table lookup: a third of base64.b32encode's cost (pure Python on 3.11),
-    # which was ~3 % of a DM's server CPU (py-spy, bench/README.md).
+    # which was ~4 % of a DM's in-process server CPU (py-spy, issue 17).
     pairs = _DIGIT_PAIRS
     return prefix + "".join([pairs[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
