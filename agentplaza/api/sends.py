@@ -261,7 +261,7 @@ async def _parse(
     authorization, api_key = headers.get(b"authorization"), headers.get(b"x-api-key")
     if pick_credential(authorization, api_key) is not None:
         # current_account's first choice, from the headers already read: it would build
-        # Starlette's Headers and scan them twice more. With _body below this took _parse
+        # Starlette's Headers and scan them twice more. With _body this took _parse
         # from 18 % to 12 % of a DM's in-process CPU (py-spy, issue 17).
         account = await account_for(services_of(request), authorization, api_key)
     else:
