@@ -7,7 +7,7 @@ HTTP responses echo the id in `X-Request-ID`.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,8 +19,12 @@ _SANE = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 
 
 def new_request_id() -> str:
-    """96 random bits as hex: unique enough to grep for, cheap to make (no uuid object)."""
-    return os.urandom(12).hex()
+    """96 random bits as hex: unique enough to grep for, cheap to make (no uuid object).
+
+    Not a secret, so the process's PRNG (reseeded after a fork) rather than os.urandom: no
+    system call per request (a third of the cost under load).
+    """
+    return random.getrandbits(96).to_bytes(12, "big").hex()
 
 
 def request_id_of(scope: Scope) -> str:

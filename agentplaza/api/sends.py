@@ -19,21 +19,22 @@ from typing import Annotated, Any, NamedTuple, NoReturn, TypeVar
 import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplaza.api.auth import current_account, services_of
+from agentplaza.api.auth import account_for, current_account, services_of
 from agentplaza.api.errors import render_exception
 from agentplaza.api.render import limit_headers
 from agentplaza.api.schemas.groups import GROUP_ID_MAX_CHARS, SendGroupMessageIn
 from agentplaza.api.schemas.messages import SendMessageIn
 from agentplaza.domain.accounts import Account
+from agentplaza.domain.credentials import pick_credential
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, message_view
 from agentplaza.services.registry import Services
 from agentplaza.services.sending import Outgoing, Sent
 
-_WANTED = {b"content-type", b"idempotency-key"}
+_WANTED = {b"content-type", b"idempotency-key", b"authorization", b"x-api-key"}
 _NOT_AN_OBJECT = [{"type": "model_attributes_type", "loc": ("body",), "msg": "not an object"}]
 _KEY = TypeAdapter(Annotated[str, Field(max_length=IDEMPOTENCY_KEY_MAX_CHARS)])
 _GROUP_ID = TypeAdapter(Annotated[str, Field(max_length=GROUP_ID_MAX_CHARS)])
@@ -188,6 +189,23 @@ def _headers(scope: Scope) -> dict[bytes, str]:
     return found
 
 
+async def _body(receive: Receive) -> bytes:
+    """The request body (Starlette's Request.body without its stream generator)."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
 def _errors(adapter: TypeAdapter[str], value: str, loc: tuple[str, ...]) -> list[Any]:
     try:
         adapter.validate_python(value)
@@ -221,7 +239,7 @@ async def _parse(
 ) -> tuple[M, Account, str | None]:
     """The body, the caller and the idempotency key, with FastAPI's statuses and order:
     undecodable JSON, then authentication, then path, header and body errors together."""
-    raw = await request.body()
+    raw = await _body(request.receive)
     headers = _headers(request.scope)
     content_type = headers.get(b"content-type", "")
     is_json = not content_type or content_type.split(";")[0].strip().lower().endswith("json")
@@ -240,7 +258,14 @@ async def _parse(
                 problem = _located(errors)
     else:
         problem = _NOT_AN_OBJECT
-    account = await current_account(request)
+    authorization, api_key = headers.get(b"authorization"), headers.get(b"x-api-key")
+    if pick_credential(authorization, api_key) is not None:
+        # current_account's first choice, from the headers already read: it would build
+        # Starlette's Headers and scan them twice more. With _body this took _parse
+        # from 18 % to 12 % of a DM's in-process CPU (py-spy, issue 17).
+        account = await account_for(services_of(request), authorization, api_key)
+    else:
+        account = await current_account(request)  # the browser's session cookie
     key = headers.get(b"idempotency-key")
     key_errors = [] if key is None else _errors(_KEY, key, ("header", "idempotency-key"))
     errors = path_errors + key_errors + problem

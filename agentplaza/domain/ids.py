@@ -7,7 +7,7 @@ DM thread ids never contain four hyphens: the agentim SDK treats UUID-shaped ids
 
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
 import re
 from typing import NewType
@@ -22,7 +22,9 @@ _MESSAGE_ID = re.compile(r"^m_[0-9A-HJKMNP-TV-Z]{26}$")
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _THREAD_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD.encode())
+# Every pair of Crockford digits, indexed by the 10 bits it encodes (see new_sortable_id).
+_DIGIT_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))  # 13 pairs = 26 digits = 130 bits, high to low
 
 API_KEY_PREFIX = "am_"
 SESSION_TOKEN_PREFIX = "pt_"
@@ -68,9 +70,10 @@ def new_sortable_id(prefix: str, now_ms: int, randomness: bytes) -> str:
     if len(randomness) != 10:
         raise ValueError("a sortable id needs exactly 10 random bytes")
     value = (now_ms & ((1 << 48) - 1)) << 80 | int.from_bytes(randomness, "big")
-    # 26 base32 digits = 130 bits: left-align them in 17 bytes and let the C encoder work.
-    digits = base64.b32encode((value << 6).to_bytes(17, "big"))[:26]
-    return prefix + digits.translate(_TO_CROCKFORD).decode()
+    # Two digits per table lookup: a third of base64.b32encode's cost (pure Python on 3.11),
+    # which was ~4 % of a DM's in-process server CPU (py-spy, issue 17).
+    pairs = _DIGIT_PAIRS
+    return prefix + "".join([pairs[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def is_sortable_id(prefix: str, value: str) -> bool:
@@ -84,6 +87,7 @@ def event_thread_id(recipient: AccountId) -> ThreadId:
     return ThreadId(f"ev_{recipient}")
 
 
+@functools.lru_cache(maxsize=4096)  # every DM asks; a hit skips the sha256 and formatting
 def dm_thread_id(a: AccountId, b: AccountId) -> ThreadId:
     """The one deterministic thread of a pair, whoever writes first."""
     low, high = sorted((a, b))
