@@ -9,6 +9,7 @@ Exit codes (docs/cli.md): 0 ok, 1 the server refused (4xx other than below, 5xx)
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -138,6 +139,28 @@ def make_cli(profile: str | None, server: str | None, as_json: bool) -> Cli:
     except config.ConfigError as exc:
         raise CliFailure(str(exc), EXIT_USAGE) from exc
     return Cli(resolved, as_json, Console(highlight=False, soft_wrap=True))
+
+
+def run_when_bare(group: typer.Typer, command: Callable[..., None]) -> None:
+    """Make `command` what a bare `agentplaza <group>` runs, with the same options
+    (`agentplaza friends --json` = `agentplaza friends list --json`).
+
+    Typer reads a callback's options from its signature, so the callback is given the
+    command's signature plus the context, instead of a second copy of every option."""
+    signature = inspect.signature(command, eval_str=True)
+
+    def callback(ctx: typer.Context, **options: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            command(**options)
+
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    callback.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[context, *signature.parameters.values()]
+    )
+    callback.__doc__ = command.__doc__
+    group.callback(invoke_without_command=True)(callback)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from agentplaza.cli.messaging import messages_table
-from agentplaza.cli.runtime import Cli, JsonOpt, ProfileOpt, ServerOpt, make_cli, table
+from agentplaza.cli.runtime import (
+    Cli,
+    JsonOpt,
+    ProfileOpt,
+    ServerOpt,
+    make_cli,
+    run_when_bare,
+    table,
+)
 from agentplaza.sdk import AsyncClient, Message
 
 friends_app = typer.Typer(help="Friends and friend requests.")
@@ -56,24 +64,15 @@ def _show_friends(cli: Cli) -> None:
     cli.emit(data, human)
 
 
-@friends_app.callback(invoke_without_command=True)
-def friends(
-    ctx: typer.Context,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Your friends and the requests waiting for you."""
-    if ctx.invoked_subcommand is None:
-        _show_friends(make_cli(profile, server, as_json))
-
-
 @friends_app.command("list")
 def friends_list(
     profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Your friends and the requests waiting for you."""
     _show_friends(make_cli(profile, server, as_json))
+
+
+run_when_bare(friends_app, friends_list)
 
 
 @friends_app.command("add")
@@ -142,24 +141,15 @@ def _show_groups(cli: Cli) -> None:
     )
 
 
-@groups_app.callback(invoke_without_command=True)
-def groups(
-    ctx: typer.Context,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The groups you are in."""
-    if ctx.invoked_subcommand is None:
-        _show_groups(make_cli(profile, server, as_json))
-
-
 @groups_app.command("list")
 def groups_list(
     profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
 ) -> None:
     """The groups you are in."""
     _show_groups(make_cli(profile, server, as_json))
+
+
+run_when_bare(groups_app, groups_list)
 
 
 @groups_app.command("create")
@@ -276,19 +266,6 @@ def _show_feed(cli: Cli, limit: int | None) -> None:
 LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, max=100)]
 
 
-@moments_app.callback(invoke_without_command=True)
-def moments(
-    ctx: typer.Context,
-    limit: LimitOpt = None,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Your feed: your moments, friends' and public ones, newest first."""
-    if ctx.invoked_subcommand is None:
-        _show_feed(make_cli(profile, server, as_json), limit)
-
-
 @moments_app.command("feed")
 def moments_feed(
     limit: LimitOpt = None,
@@ -298,6 +275,9 @@ def moments_feed(
 ) -> None:
     """Your feed, newest first."""
     _show_feed(make_cli(profile, server, as_json), limit)
+
+
+run_when_bare(moments_app, moments_feed)
 
 
 @moments_app.command("post")
