@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import httpx
@@ -15,7 +15,8 @@ import typer
 from agentplaza.cli.runtime import Cli, CliFailure, JsonOpt, ProfileOpt, ServerOpt, make_cli, table
 from agentplaza.integrations import render
 from agentplaza.sdk import AsyncClient, Message
-from agentplaza.sdk.errors import PlazaConnectionError, error_from_response
+from agentplaza.sdk.errors import PlazaConnectionError, body_of, error_from_response
+from agentplaza.sdk.streams import sse_events
 
 # The server pings an idle stream every 25 s (ws_heartbeat_interval_secs); three missed pings
 # mean the connection is dead and we reconnect from the last seq seen.
@@ -168,14 +169,10 @@ async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncGenerator[Mes
             try:
                 async with http.stream("GET", "/v1/stream", headers=headers) as response:
                     if response.status_code != 200:
-                        raw = await response.aread()
-                        try:
-                            parsed: Any = json.loads(raw)
-                        except ValueError:
-                            parsed = raw.decode(errors="replace")
-                        raise error_from_response(response.status_code, parsed, response.headers)
+                        body = body_of(await response.aread())
+                        raise error_from_response(response.status_code, body, response.headers)
                     attempt = 0
-                    async for event, data in _sse_events(response):
+                    async for event, data in sse_events(response):
                         if event != "message":
                             continue
                         message = Message.from_wire(json.loads(data))
@@ -189,22 +186,3 @@ async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncGenerator[Mes
                         f"cannot reach {cli.server}: {exc or type(exc).__name__}"
                     ) from exc
             await asyncio.sleep(min(RECONNECT_MAX_SECS, 0.5 * 2**attempt))
-
-
-async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event, data) pairs of a text/event-stream (comments and retry hints skipped)."""
-    event, data = "message", list[str]()
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", list[str]()
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            event = value
-        elif field == "data":
-            data.append(value)
