@@ -5,7 +5,7 @@ See domain/notifications.py for which kinds travel through the inbox as events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,7 +13,7 @@ from agentplaza.domain import ids
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.ids import AccountId
-from agentplaza.domain.messages import DeliveryContext, Scene
+from agentplaza.domain.messages import DeliveryContext, InboxItem, Scene
 from agentplaza.domain.notifications import (
     NOTIFICATION_ID_PREFIX,
     PUSHED_AS_EVENT,
@@ -24,7 +24,6 @@ from agentplaza.domain.notifications import (
     event_message,
 )
 from agentplaza.domain.permissions import RELATION_STRANGER, TRUST_BY_RELATION
-from agentplaza.services.publishing import Publisher
 from agentplaza.services.runtime import Runtime
 
 MARK_READ_MAX_IDS = 500
@@ -45,10 +44,14 @@ class Notice:
 
 
 class Notifications:
-    def __init__(self, runtime: Runtime, publisher: Publisher) -> None:
+    def __init__(
+        self, runtime: Runtime, publish: Callable[[Sequence[InboxItem]], Awaitable[None]]
+    ) -> None:
+        """`publish` is services/sending.py's Publisher.publish (pushed notices travel the
+        inbox like messages)."""
         self._rt = runtime
         self._store = runtime.store
-        self._publisher = publisher
+        self._publish = publish
 
     def new(self, actor: Account, notice: Notice) -> NewNotification:
         """The notification row for `notice` (for callers that store it with their own write,
@@ -101,7 +104,7 @@ class Notifications:
                 idempotency_key=None,
                 notifications=[row],
             )
-            await self._publisher.publish(appended.items)
+            await self._publish(appended.items)
         if quiet:
             await self._store.add_notifications(quiet)
 

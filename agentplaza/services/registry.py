@@ -28,11 +28,10 @@ from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
 from agentplaza.services.providers import Providers
-from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
 from agentplaza.services.runtime import Runtime
-from agentplaza.services.sending import Sending
+from agentplaza.services.sending import Publisher, Sending
 from agentplaza.services.signatures import Signatures
 from agentplaza.services.social import Social
 from agentplaza.services.tools import ToolRegistry, build_tools
@@ -81,7 +80,7 @@ def build_services(
         hosted_index.committed(items)
 
     publisher = Publisher(runtime, committed=committed)
-    notifications = Notifications(runtime, publisher)
+    notifications = Notifications(runtime, publisher.publish)
     accounts = Accounts(runtime)
     files = Files(runtime, accounts=accounts, blobs=blobs)
     # Image messages may share (and grant) our files.
