@@ -1,9 +1,14 @@
-"""A TCP proxy that can cut the line, like a network outage, for the server or a broker."""
+"""A TCP proxy that can cut the line, like a network outage, for the server or a broker.
+
+Subclasses change what happens on a connection by overriding `_serve` (tests/client/proxies.py
+reads each HTTP request head first).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 DRAIN_TIMEOUT_SECS = 10.0
@@ -33,17 +38,18 @@ class DroppableProxy:
         auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
         return urlunsplit(parts._replace(netloc=f"{auth}{self.host}:{self.port}"))
 
-    async def start(self) -> None:
+    async def start(self) -> Self:
         self._listener = await asyncio.start_server(self._handle, self.host, self.port)
         self.port = self._listener.sockets[0].getsockname()[1]
+        return self
 
     async def drop(self) -> None:
         if self._listener is not None:
             self._listener.close()
             await self._listener.wait_closed()
             self._listener = None
-        for transport in self._transports:
-            transport.abort()
+        for transport in list(self._transports):
+            transport.abort()  # ends every pipe; cancelling the tasks would log noise
         self._transports.clear()
         tasks, self._tasks = self._tasks, set()
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), DRAIN_TIMEOUT_SECS)
@@ -54,20 +60,47 @@ class DroppableProxy:
         self._tasks.add(task)
         self._transports.add(writer.transport)
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.host, self._upstream_port)
-        except OSError:
+            await self._serve(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
             writer.transport.abort()
-            return
+            self._tasks.discard(task)
+            self._transports.discard(writer.transport)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One client connection (override to look at it first)."""
+        await self._relay(reader, writer)
+
+    async def _relay(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        first: bytes = b"",
+        cut_answer: bool = False,
+    ) -> None:
+        """Pipes the client connection both ways to a new upstream connection, after sending
+        `first` upstream; `cut_answer` cuts the line when the upstream starts answering."""
+        up_reader, up_writer = await asyncio.open_connection(self.host, self._upstream_port)
         self._transports.add(up_writer.transport)
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        try:
+            up_writer.write(first)
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer, cut=cut_answer))
+        finally:
+            up_writer.transport.abort()
+            self._transports.discard(up_writer.transport)
 
 
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, cut: bool = False) -> None:
+    """Copies `src` to `dst` until either ends, then aborts `dst`; with `cut`, aborts `dst` as
+    soon as the first bytes arrive instead of passing them on."""
     try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            while data := await src.read(65536):
+                if cut:
+                    return
+                dst.write(data)
+                await dst.drain()
     finally:
         dst.transport.abort()

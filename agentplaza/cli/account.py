@@ -7,32 +7,22 @@ from typing import Annotated, Any
 import typer
 
 from agentplaza.cli import config
-from agentplaza.cli.runtime import (
-    EXIT_USAGE,
-    CliFailure,
-    JsonOpt,
-    ProfileOpt,
-    ServerOpt,
-    make_cli,
-    table,
-)
+from agentplaza.cli.runtime import EXIT_USAGE, Cli, CliFailure, client_command, table
 from agentplaza.sdk import AsyncClient
 
 keys_app = typer.Typer(help="API key management.", no_args_is_help=True)
 
 
+@client_command
 def register(
+    cli: Cli,
     name: Annotated[str, typer.Option("--name", "-n", help="Display name (unique).")],
     bio: Annotated[str | None, typer.Option("--bio", help="One-line introduction.")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the key already saved in this profile.")
     ] = False,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Register a new agent and save its API key in the profile."""
-    cli = make_cli(profile, server, as_json)
     old = cli.resolved.stored
     if old.get("api_key") and not force:
         raise CliFailure(
@@ -67,9 +57,9 @@ def register(
         cli.note("note: AGENTPLAZA_API_KEY is set and wins over the saved key; unset it to use it")
 
 
-def whoami(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@client_command
+def whoami(cli: Cli) -> None:
     """Show the current identity (and where its key comes from)."""
-    cli = make_cli(profile, server, as_json)
 
     async def work(client: AsyncClient) -> dict[str, Any]:
         return await client.me()
@@ -95,15 +85,13 @@ def whoami(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOp
     )
 
 
+@client_command
 def search(
+    cli: Cli,
     query: Annotated[str, typer.Argument(help="Words in a name or bio.")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=50)] = 20,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Search agents and humans (needs no key)."""
-    cli = make_cli(profile, server, as_json)
 
     async def work(client: AsyncClient) -> list[dict[str, Any]]:
         return await client.search_agents(query, limit=limit)
@@ -120,9 +108,9 @@ def search(
 
 
 @keys_app.command("rotate")
-def rotate(profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@client_command
+def rotate(cli: Cli) -> None:
     """Issue a new API key (the old one stops working at once) and save it."""
-    cli = make_cli(profile, server, as_json)
 
     async def work(client: AsyncClient) -> dict[str, Any]:
         return await client.rotate_key()

@@ -6,16 +6,17 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import httpx
 import typer
 
-from agentplaza.cli.runtime import Cli, CliFailure, JsonOpt, ProfileOpt, ServerOpt, make_cli, table
+from agentplaza.cli.runtime import Cli, CliFailure, client_command, table
 from agentplaza.integrations import render
 from agentplaza.sdk import AsyncClient, Message
-from agentplaza.sdk.errors import PlazaConnectionError, error_from_response
+from agentplaza.sdk.errors import PlazaConnectionError, body_of, error_from_response
+from agentplaza.sdk.streams import sse_events
 
 # The server pings an idle stream every 25 s (ws_heartbeat_interval_secs); three missed pings
 # mean the connection is dead and we reconnect from the last seq seen.
@@ -23,7 +24,9 @@ STREAM_READ_TIMEOUT_SECS = 80.0
 RECONNECT_MAX_SECS = 10.0
 
 
+@client_command
 def send(
+    cli: Cli,
     to: Annotated[str, typer.Option("--to", help="Recipient id.")],
     body: Annotated[str, typer.Option("--body", "-b", help="Text; - reads standard input.")],
     fmt: Annotated[
@@ -31,12 +34,8 @@ def send(
     ] = None,
     thread: Annotated[str | None, typer.Option("--thread", help="Thread id.")] = None,
     reply_to: Annotated[str | None, typer.Option("--reply-to", help="Message id.")] = None,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Send a direct message."""
-    cli = make_cli(profile, server, as_json)
     text = sys.stdin.read() if body == "-" else body
 
     async def work(client: AsyncClient) -> Message:
@@ -46,17 +45,15 @@ def send(
     cli.emit(sent.raw, f"sent {sent.id} to {to} (thread {sent.thread_id})")
 
 
+@client_command
 def threads(
+    cli: Cli,
     thread_id: Annotated[
         str | None, typer.Argument(help="Show this thread's messages instead of the list.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 50,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """List your conversations, or one conversation's messages."""
-    cli = make_cli(profile, server, as_json)
     if thread_id is None:
 
         async def listing(client: AsyncClient) -> list[dict[str, Any]]:
@@ -96,7 +93,9 @@ def messages_table(title: str, messages: list[Message]) -> Any:
     )
 
 
+@client_command
 def listen(
+    cli: Cli,
     ack: Annotated[
         bool, typer.Option("--ack", help="Acknowledge each message after printing it.")
     ] = False,
@@ -110,15 +109,11 @@ def listen(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0, help="Stop after this many seconds.")
     ] = None,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Print messages as they arrive (unacknowledged ones first), until Ctrl-C.
 
     With --json, one JSON object per line. Without --ack nothing is consumed: a bot reading
     the same inbox still gets every message."""
-    cli = make_cli(profile, server, as_json)
 
     async def tail(client: AsyncClient) -> int:
         seen = 0
@@ -168,14 +163,10 @@ async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncGenerator[Mes
             try:
                 async with http.stream("GET", "/v1/stream", headers=headers) as response:
                     if response.status_code != 200:
-                        raw = await response.aread()
-                        try:
-                            parsed: Any = json.loads(raw)
-                        except ValueError:
-                            parsed = raw.decode(errors="replace")
-                        raise error_from_response(response.status_code, parsed, response.headers)
+                        body = body_of(await response.aread())
+                        raise error_from_response(response.status_code, body, response.headers)
                     attempt = 0
-                    async for event, data in _sse_events(response):
+                    async for event, data in sse_events(response):
                         if event != "message":
                             continue
                         message = Message.from_wire(json.loads(data))
@@ -189,22 +180,3 @@ async def stream_messages(cli: Cli, since_seq: int | None) -> AsyncGenerator[Mes
                         f"cannot reach {cli.server}: {exc or type(exc).__name__}"
                     ) from exc
             await asyncio.sleep(min(RECONNECT_MAX_SECS, 0.5 * 2**attempt))
-
-
-async def _sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-    """(event, data) pairs of a text/event-stream (comments and retry hints skipped)."""
-    event, data = "message", list[str]()
-    async for line in response.aiter_lines():
-        if not line:
-            if data:
-                yield event, "\n".join(data)
-            event, data = "message", list[str]()
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            event = value
-        elif field == "data":
-            data.append(value)

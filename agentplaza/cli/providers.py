@@ -6,19 +6,23 @@ then drop the old secret from the settings. docs/studio.md, "Providers".
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from agentplaza.cli.server import SERVER_EXTRA_HINT, _settings
+from agentplaza.cli.server import (
+    SERVER_EXTRA_HINT,
+    DatabaseUrlOpt,
+    DataDirOpt,
+    _settings,
+    refuse,
+)
 
 providers_app = typer.Typer(help="LLM providers (run on a server host).", no_args_is_help=True)
 
 
 @providers_app.command("reseal")
 def reseal(
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
+    database_url: DatabaseUrlOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Re-encrypt every provider's API key with llm_secret_key (keys sealed with a secret in
     llm_previous_secret_keys are opened with it). Safe while servers run."""
@@ -30,8 +34,7 @@ def reseal(
         from agentplaza.services.providers import ResealReport, reseal_all
         from agentplaza.store import open_store
     except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(f"{SERVER_EXTRA_HINT} ({exc})") from exc
     url = settings.effective_database_url
     try:
         sealer = load_sealer(
@@ -41,8 +44,7 @@ def reseal(
             shared_database=not url.startswith("sqlite"),
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(str(exc)) from exc
 
     async def run() -> ResealReport:
         store = open_store(url, pool_size=1)

@@ -9,6 +9,7 @@ Exit codes (docs/cli.md): 0 ok, 1 the server refused (4xx other than below, 5xx)
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -138,6 +139,64 @@ def make_cli(profile: str | None, server: str | None, as_json: bool) -> Cli:
     except config.ConfigError as exc:
         raise CliFailure(str(exc), EXIT_USAGE) from exc
     return Cli(resolved, as_json, Console(highlight=False, soft_wrap=True))
+
+
+_CLIENT_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+    for name, kind, default in (
+        ("profile", ProfileOpt, None),
+        ("server", ServerOpt, None),
+        ("as_json", JsonOpt, False),
+    )
+]
+
+
+def client_command(work: Callable[..., None]) -> Callable[..., None]:
+    """A command that talks to a server, written as `work(cli, <its own options>)`: the
+    command typer sees takes those options plus --profile, --server and --json (declared
+    once, here), and resolves the three into `cli` (`make_cli`) before calling `work`.
+
+    Typer reads options from a signature, so the command gets `work`'s signature with the
+    first parameter replaced by the three options (last, as `--help` lists them)."""
+    own = list(inspect.signature(work, eval_str=True).parameters.values())[1:]
+
+    def command(
+        *args: Any,
+        profile: str | None = None,
+        server: str | None = None,
+        as_json: bool = False,
+        **options: Any,
+    ) -> None:
+        work(make_cli(profile, server, as_json), *args, **options)
+
+    command.__signature__ = inspect.Signature([*own, *_CLIENT_OPTIONS])  # type: ignore[attr-defined]
+    command.__name__ = work.__name__
+    command.__qualname__ = work.__qualname__
+    command.__doc__ = work.__doc__
+    command.__module__ = work.__module__
+    return command
+
+
+def run_when_bare(group: typer.Typer, command: Callable[..., None]) -> None:
+    """Make `command` what a bare `agentplaza <group>` runs, with the same options
+    (`agentplaza friends --json` = `agentplaza friends list --json`).
+
+    Typer reads a callback's options from its signature, so the callback is given the
+    command's signature plus the context, instead of a second copy of every option."""
+    signature = inspect.signature(command, eval_str=True)
+
+    def callback(ctx: typer.Context, **options: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            command(**options)
+
+    context = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    callback.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[context, *signature.parameters.values()]
+    )
+    callback.__doc__ = command.__doc__
+    group.callback(invoke_without_command=True)(callback)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -14,6 +14,14 @@ import typer
 from agentplaza.settings import Settings
 
 SERVER_EXTRA_HINT = 'the server needs its dependencies: pip install "agentplaza[server]"'
+DatabaseUrlOpt = Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")]
+DataDirOpt = Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")]
+
+
+def refuse(message: str) -> typer.Exit:
+    """Says why on stderr; the exit (code 2, as a usage error) for the caller to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
 
 
 def _settings(overrides: dict[str, Any]) -> Settings:
@@ -21,8 +29,7 @@ def _settings(overrides: dict[str, Any]) -> Settings:
     try:
         return Settings.from_env().with_values(given)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(str(exc)) from exc
 
 
 def serve(
@@ -31,7 +38,7 @@ def serve(
     data_dir: Annotated[
         str | None, typer.Option(help="Where the SQLite file lives (AGENTPLAZA_DATA_DIR).")
     ] = None,
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
+    database_url: DatabaseUrlOpt = None,
     bus_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_BUS_URL.")] = None,
     log_level: Annotated[str | None, typer.Option(help="AGENTPLAZA_LOG_LEVEL.")] = None,
     log_format: Annotated[
@@ -65,18 +72,16 @@ def serve(
     try:
         from agentplaza.server import StartupRefused, run
     except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(f"{SERVER_EXTRA_HINT} ({exc})") from exc
     try:
         run(settings)
     except StartupRefused as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(str(exc)) from exc
 
 
 def migrate(
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
+    database_url: DatabaseUrlOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Bring the database schema up to date (the server also does this at start-up)."""
     settings = _settings({"database_url": database_url, "data_dir": data_dir})
@@ -85,8 +90,7 @@ def migrate(
 
         from agentplaza.store.migrate import upgrade_to_head
     except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(f"{SERVER_EXTRA_HINT} ({exc})") from exc
     url = settings.effective_database_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +106,8 @@ def chatr_verify(
     owner_twitter: Annotated[
         str | None, typer.Option("--owner-twitter", help="Its owner's Twitter/X handle.")
     ] = None,
-    database_url: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATABASE_URL.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="AGENTPLAZA_DATA_DIR.")] = None,
+    database_url: DatabaseUrlOpt = None,
+    data_dir: DataDirOpt = None,
 ) -> None:
     """Approve a chatr agent's Moltbook verification by hand (Moltbook is not reachable from
     this deployment): after checking its post, the agent's verify/complete then succeeds."""
@@ -116,8 +120,7 @@ def chatr_verify(
         from agentplaza.services.runtime import wall_clock_us
         from agentplaza.store import open_store
     except ImportError as exc:
-        typer.echo(f"error: {SERVER_EXTRA_HINT} ({exc})", err=True)
-        raise typer.Exit(2) from exc
+        raise refuse(f"{SERVER_EXTRA_HINT} ({exc})") from exc
 
     async def approve() -> str:
         store = open_store(settings.effective_database_url)

@@ -14,16 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from agentplaza.cli import config
-from agentplaza.cli.runtime import (
-    EXIT_USAGE,
-    Cli,
-    CliFailure,
-    JsonOpt,
-    ProfileOpt,
-    ServerOpt,
-    make_cli,
-    table,
-)
+from agentplaza.cli.runtime import EXIT_USAGE, Cli, CliFailure, client_command, table
 from agentplaza.integrations import render
 from agentplaza.sdk import Message, WebhookVerificationError
 
@@ -38,14 +29,12 @@ def _save_secret(cli: Cli, answer: dict[str, Any]) -> None:
 
 
 @webhook_app.command("set")
+@client_command
 def webhook_set(
+    cli: Cli,
     url: Annotated[str, typer.Argument(help="http(s) URL the server will POST to.")],
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Register (or replace) your webhook; its signing secret is saved in the profile."""
-    cli = make_cli(profile, server, as_json)
     answer = cli.run(lambda c: c.set_webhook(url))
     _save_secret(cli, answer)
     cli.emit(
@@ -56,11 +45,9 @@ def webhook_set(
 
 
 @webhook_app.command("show")
-def webhook_show(
-    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
-) -> None:
+@client_command
+def webhook_show(cli: Cli) -> None:
     """Your webhook and its delivery counters."""
-    cli = make_cli(profile, server, as_json)
     hook = cli.run(lambda c: c.webhook())
     keys = ["url", "active", "payload_format", "pending", "delivered", "failed", "last_error"]
     keys += ["last_success_at", "last_failure_at", "created_at"]
@@ -68,11 +55,9 @@ def webhook_show(
 
 
 @webhook_app.command("deliveries")
-def webhook_deliveries(
-    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
-) -> None:
+@client_command
+def webhook_deliveries(cli: Cli) -> None:
     """Delivery counters and the deliveries given up recently."""
-    cli = make_cli(profile, server, as_json)
     hook = cli.run(lambda c: c.webhook())
     failures = hook.get("recent_failures") or []
     data = {k: hook.get(k) for k in ("pending", "delivered", "failed")}
@@ -99,16 +84,16 @@ def webhook_deliveries(
 
 
 @webhook_app.command("delete")
-def webhook_delete(
-    profile: ProfileOpt = None, server: ServerOpt = None, as_json: JsonOpt = False
-) -> None:
+@client_command
+def webhook_delete(cli: Cli) -> None:
     """Unregister your webhook (pending deliveries are dropped; sync still has them)."""
-    cli = make_cli(profile, server, as_json)
     cli.run(lambda c: c.delete_webhook())
     cli.emit({"deleted": True}, "webhook deleted")
 
 
+@client_command
 def dev(
+    cli: Cli,
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
     secret: Annotated[
@@ -130,12 +115,8 @@ def dev(
     count: Annotated[
         int | None, typer.Option("--count", min=1, help="Exit after this many deliveries.")
     ] = None,
-    profile: ProfileOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Local webhook receiver for development: verifies signatures, prints deliveries."""
-    cli = make_cli(profile, server, as_json)
     httpd = _Receiver((host, port), _Handler)
     bound_port = httpd.server_address[1]
     if register:
@@ -153,7 +134,7 @@ def dev(
 
     def on_delivery(ok: bool, text: str, payload: dict[str, Any] | None) -> None:
         nonlocal received
-        if as_json:
+        if cli.as_json:
             print(json.dumps({"verified": ok, "error": None if ok else text, "payload": payload}))
         else:
             print(("✓ " if ok else "✗ rejected: ") + text)

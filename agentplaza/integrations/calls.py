@@ -23,6 +23,11 @@ class ToolOutput(str):
         return out
 
 
+def field_of(obj: Any, name: str) -> Any:
+    """A field of an SDK's object (an attribute) or of the same as a dict (a key)."""
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
 def parse_arguments(raw: Any) -> dict[str, Any]:
     """Arguments as a model sends them: a JSON object, or its text (OpenAI sends text)."""
     if raw is None or raw == "":

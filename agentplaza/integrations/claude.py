@@ -17,10 +17,9 @@ for block in response.content:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from agentplaza.integrations.calls import ToolOutput, run_tool
+from agentplaza.integrations.calls import ToolOutput, field_of, run_tool
 from agentplaza.integrations.toolset import TOOLS, Session
 
 
@@ -31,10 +30,6 @@ def agentim_tools() -> list[dict[str, Any]]:
     ]
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 async def handle_tool_use(
     block: Any,
     api_key: str | None = None,
@@ -43,9 +38,9 @@ async def handle_tool_use(
     session: Session | None = None,
 ) -> ToolOutput:
     """Run a tool_use block; the text for its tool_result (`.is_error` set on failure)."""
-    name = str(_field(block, "name") or "")
+    name = str(field_of(block, "name") or "")
     return await run_tool(
-        name, _field(block, "input"), api_key=api_key, server=server, session=session
+        name, field_of(block, "input"), api_key=api_key, server=server, session=session
     )
 
 

@@ -16,10 +16,9 @@ for tool_call in response.choices[0].message.tool_calls or []:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from agentplaza.integrations.calls import ToolOutput, run_tool
+from agentplaza.integrations.calls import ToolOutput, field_of, run_tool
 from agentplaza.integrations.toolset import TOOLS, Session
 
 
@@ -35,16 +34,12 @@ def agentim_functions() -> list[dict[str, Any]]:
     ]
 
 
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-
-
 def call_name_and_arguments(tool_call: Any) -> tuple[str, Any]:
     """(name, raw arguments) of a Chat Completions tool call (`.function.name/.arguments`) or
     a Responses function call (`.name/.arguments`), object or dict."""
-    function = _field(tool_call, "function")
+    function = field_of(tool_call, "function")
     holder = function if function is not None else tool_call
-    return str(_field(holder, "name") or ""), _field(holder, "arguments")
+    return str(field_of(holder, "name") or ""), field_of(holder, "arguments")
 
 
 async def handle_tool_call(

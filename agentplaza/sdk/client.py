@@ -92,18 +92,16 @@ class AsyncClient(CommunityMethods):
         """Registers an agent; the answer has `api_key` and `recovery_secret` (shown once).
         This client uses the new key from now on."""
         body = {"display_name": display_name, "bio": bio or ""}
-        data: JsonDict = await self._call("POST", "/v1/agents/register", json_body=body)
+        data = await self._json("POST", "/v1/agents/register", json_body=body)
         self._core.api_key = data["api_key"]
         return data
 
     async def login(self) -> JsonDict:
         """Checks the key; the caller's profile."""
-        result: JsonDict = await self._call("POST", "/v1/agents/login")
-        return result
+        return await self._json("POST", "/v1/agents/login")
 
     async def me(self) -> JsonDict:
-        result: JsonDict = await self._call("GET", "/v1/agents/me")
-        return result
+        return await self._json("GET", "/v1/agents/me")
 
     async def update_me(
         self,
@@ -120,25 +118,23 @@ class AsyncClient(CommunityMethods):
             "capabilities": capabilities,
         }
         body = {k: v for k, v in fields.items() if v is not None}
-        result: JsonDict = await self._call("PATCH", "/v1/agents/me", json_body=body)
-        return result
+        return await self._json("PATCH", "/v1/agents/me", json_body=body)
 
     async def get_agent(self, agent_id: str) -> JsonDict:
-        result: JsonDict = await self._call("GET", f"/v1/agents/{agent_id}")
-        return result
+        return await self._json("GET", f"/v1/agents/{agent_id}")
 
     async def profile(self, agent_id: str) -> JsonDict:
         """The public profile card (with friend, moment and group counts)."""
-        result: JsonDict = await self._call("GET", f"/v1/profile/{agent_id}")
-        return result
+        return await self._json("GET", f"/v1/profile/{agent_id}")
 
     async def search_agents(self, query: str, limit: int | None = None) -> list[JsonDict]:
-        data = await self._call("GET", "/v1/agents/search", params={"q": query, "limit": limit})
-        return list(data["agents"])
+        return await self._list(
+            "GET", "/v1/agents/search", params={"q": query, "limit": limit}, field="agents"
+        )
 
     async def rotate_key(self) -> JsonDict:
         """A new API key; the old one stops working at once. This client adopts the new one."""
-        data: JsonDict = await self._call("POST", "/v1/agents/me/rotate-key")
+        data = await self._json("POST", "/v1/agents/me/rotate-key")
         self._core.api_key = data["api_key"]
         return data
 
@@ -147,7 +143,7 @@ class AsyncClient(CommunityMethods):
         body: JsonDict = {"recovery_secret": recovery_secret}
         if agent_id is not None:
             body["agent_id"] = str(agent_id)
-        data: JsonDict = await self._call("POST", "/v1/agents/recover", json_body=body)
+        data = await self._json("POST", "/v1/agents/recover", json_body=body)
         self._core.api_key = data["api_key"]
         return data
 
@@ -156,8 +152,7 @@ class AsyncClient(CommunityMethods):
         await self._call("DELETE", "/v1/agents/me")
 
     async def card(self) -> JsonDict:
-        result: JsonDict = await self._call("GET", "/v1/card/preview")
-        return result
+        return await self._json("GET", "/v1/card/preview")
 
     async def online(self) -> list[str]:
         """Ids of discoverable accounts with a live connection (at most 200)."""
@@ -165,10 +160,7 @@ class AsyncClient(CommunityMethods):
         return [str(a) for a in data["agents"]]
 
     async def set_public_key(self, pem: str) -> JsonDict:
-        result: JsonDict = await self._call(
-            "PUT", "/v1/agents/me/public-key", json_body={"public_key": pem}
-        )
-        return result
+        return await self._json("PUT", "/v1/agents/me/public-key", json_body={"public_key": pem})
 
     async def public_key(self, agent_id: str) -> str | None:
         """An account's registered public key (PEM), or None when it has none."""
@@ -280,12 +272,12 @@ class AsyncClient(CommunityMethods):
     async def sync_page(self, since_seq: int, limit: int | None = None) -> JsonDict:
         """The raw page: `{"messages", "next_seq", "has_more"}`."""
         params = {"since_seq": since_seq, "limit": limit}
-        result: JsonDict = await self._call("GET", "/v1/messages/sync", params=params)
-        return result
+        return await self._json("GET", "/v1/messages/sync", params=params)
 
     async def threads(self, limit: int | None = None) -> list[JsonDict]:
-        data = await self._call("GET", "/v1/messages/threads", params={"limit": limit})
-        return list(data["threads"])
+        return await self._list(
+            "GET", "/v1/messages/threads", params={"limit": limit}, field="threads"
+        )
 
     async def thread_messages(
         self, thread_id: str, limit: int | None = None, before: str | None = None
@@ -304,17 +296,14 @@ class AsyncClient(CommunityMethods):
         content_type: str | None = None,
     ) -> JsonDict:
         """Uploads a file; the answer has its `id` and absolute `url`."""
-        files = {"file": _file_part(path_or_bytes, filename, content_type)}
-        result: JsonDict = await self._call("POST", "/v1/files/upload", files=files)
-        return result
+        return await self._upload("/v1/files/upload", path_or_bytes, filename, content_type)
 
     async def download(self, file_id: str) -> bytes:
         data: bytes = await self._core.request("GET", f"/v1/files/{file_id}", raw=True)
         return data
 
     async def file_info(self, file_id: str) -> JsonDict:
-        result: JsonDict = await self._call("GET", f"/v1/files/{file_id}/info")
-        return result
+        return await self._json("GET", f"/v1/files/{file_id}/info")
 
     async def delete_file(self, file_id: str) -> None:
         await self._call("DELETE", f"/v1/files/{file_id}")
@@ -326,9 +315,14 @@ class AsyncClient(CommunityMethods):
         content_type: str | None = None,
     ) -> JsonDict:
         """Uploads a JPEG or PNG as the account's avatar."""
-        files = {"file": _file_part(path_or_bytes, filename, content_type)}
-        result: JsonDict = await self._call("POST", "/v1/agents/avatar", files=files)
-        return result
+        return await self._upload("/v1/agents/avatar", path_or_bytes, filename, content_type)
+
+    async def _upload(
+        self, path: str, source: FileInput, filename: str | None, content_type: str | None
+    ) -> JsonDict:
+        """POSTs `source` as the multipart field `file`."""
+        files = {"file": _file_part(source, filename, content_type)}
+        return await self._json("POST", path, files=files)
 
     # --- notifications ----------------------------------------------------------------------
 
@@ -336,27 +330,22 @@ class AsyncClient(CommunityMethods):
         self, *, unread_only: bool = False, before: str | None = None, limit: int | None = None
     ) -> list[JsonDict]:
         params = {"unread_only": "true" if unread_only else None, "before": before, "limit": limit}
-        data = await self._call("GET", "/v1/notifications", params=params)
-        return list(data["notifications"])
+        return await self._list("GET", "/v1/notifications", params=params, field="notifications")
 
     async def read_notification(self, notification_id: str) -> JsonDict:
-        result: JsonDict = await self._call("POST", f"/v1/notifications/{notification_id}/read")
-        return result
+        return await self._json("POST", f"/v1/notifications/{notification_id}/read")
 
     async def read_all_notifications(self) -> JsonDict:
-        result: JsonDict = await self._call("POST", "/v1/notifications/read", json_body={})
-        return result
+        return await self._json("POST", "/v1/notifications/read", json_body={})
 
     # --- webhooks -----------------------------------------------------------------------------
 
     async def set_webhook(self, url: str) -> JsonDict:
         """Registers (or replaces) the webhook; the answer holds `webhook_secret`, once."""
-        result: JsonDict = await self._call("POST", "/v1/agents/me/webhook", json_body={"url": url})
-        return result
+        return await self._json("POST", "/v1/agents/me/webhook", json_body={"url": url})
 
     async def webhook(self) -> JsonDict:
-        result: JsonDict = await self._call("GET", "/v1/agents/me/webhook")
-        return result
+        return await self._json("GET", "/v1/agents/me/webhook")
 
     async def delete_webhook(self) -> None:
         await self._call("DELETE", "/v1/agents/me/webhook")
@@ -364,8 +353,7 @@ class AsyncClient(CommunityMethods):
     # --- server -------------------------------------------------------------------------------
 
     async def version(self) -> JsonDict:
-        result: JsonDict = await self._call("GET", "/v1/version")
-        return result
+        return await self._json("GET", "/v1/version")
 
 
 def _file_part(

@@ -18,32 +18,37 @@ class CommunityMethods:
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return await self._core.request(method, path, **kwargs)
 
+    async def _json(self, method: str, path: str, **kwargs: Any) -> JsonDict:
+        """An endpoint that answers with a JSON object, returned as is."""
+        result: JsonDict = await self._core.request(method, path, **kwargs)
+        return result
+
+    async def _list(self, method: str, path: str, *, field: str, **kwargs: Any) -> list[JsonDict]:
+        """An endpoint that answers `{field: [...]}`: the list."""
+        data = await self._core.request(method, path, **kwargs)
+        return list(data[field])
+
     # --- friends, blocks, privacy ---------------------------------------------------------
 
     async def add_friend(self, agent_id: str, message: str | None = None) -> JsonDict:
         body: JsonDict = {"addressee": str(agent_id)}
         if message is not None:
             body["message"] = message
-        result: JsonDict = await self._call("POST", "/v1/friends/request", json_body=body)
-        return result
+        return await self._json("POST", "/v1/friends/request", json_body=body)
 
     async def accept_friend(self, agent_id: str) -> JsonDict:
         body = {"requester": str(agent_id)}
-        result: JsonDict = await self._call("POST", "/v1/friends/accept", json_body=body)
-        return result
+        return await self._json("POST", "/v1/friends/accept", json_body=body)
 
     async def reject_friend(self, agent_id: str) -> JsonDict:
         body = {"requester": str(agent_id)}
-        result: JsonDict = await self._call("POST", "/v1/friends/reject", json_body=body)
-        return result
+        return await self._json("POST", "/v1/friends/reject", json_body=body)
 
     async def remove_friend(self, agent_id: str) -> JsonDict:
-        result: JsonDict = await self._call("DELETE", f"/v1/friends/{agent_id}")
-        return result
+        return await self._json("DELETE", f"/v1/friends/{agent_id}")
 
     async def friends(self, limit: int | None = None) -> list[JsonDict]:
-        data = await self._call("GET", "/v1/friends", params={"limit": limit})
-        return list(data["friends"])
+        return await self._list("GET", "/v1/friends", params={"limit": limit}, field="friends")
 
     async def friend_requests(self) -> JsonDict:
         """`{"received": [...], "sent": [...]}`: pending requests both ways."""
@@ -52,26 +57,21 @@ class CommunityMethods:
         return {"received": received["requests"], "sent": sent["requests"]}
 
     async def block(self, agent_id: str) -> JsonDict:
-        result: JsonDict = await self._call("POST", f"/v1/agents/block/{agent_id}")
-        return result
+        return await self._json("POST", f"/v1/agents/block/{agent_id}")
 
     async def unblock(self, agent_id: str) -> JsonDict:
-        result: JsonDict = await self._call("DELETE", f"/v1/agents/block/{agent_id}")
-        return result
+        return await self._json("DELETE", f"/v1/agents/block/{agent_id}")
 
     async def blocks(self) -> list[JsonDict]:
-        data = await self._call("GET", "/v1/agents/blocks")
-        return list(data["blocks"])
+        return await self._list("GET", "/v1/agents/blocks", field="blocks")
 
     async def get_privacy(self) -> JsonDict:
-        result: JsonDict = await self._call("GET", "/v1/agents/settings")
-        return result
+        return await self._json("GET", "/v1/agents/settings")
 
     async def update_privacy(self, **fields: Any) -> JsonDict:
         """`who_can_message` ("everyone", "friends_only", "nobody"), `discoverable`,
         `trust_overrides`; absent ones stay as they are."""
-        result: JsonDict = await self._call("PUT", "/v1/agents/settings", json_body=fields)
-        return result
+        return await self._json("PUT", "/v1/agents/settings", json_body=fields)
 
     # --- groups -----------------------------------------------------------------------------
 
@@ -88,25 +88,20 @@ class CommunityMethods:
             body["description"] = description
         if public is not None:
             body["is_public"] = public
-        result: JsonDict = await self._call("POST", "/v1/groups", json_body=body)
-        return result
+        return await self._json("POST", "/v1/groups", json_body=body)
 
     async def groups(self) -> list[JsonDict]:
-        data = await self._call("GET", "/v1/groups")
-        return list(data["groups"])
+        return await self._list("GET", "/v1/groups", field="groups")
 
     async def group(self, group_id: str) -> JsonDict:
-        result: JsonDict = await self._call("GET", f"/v1/groups/{group_id}")
-        return result
+        return await self._json("GET", f"/v1/groups/{group_id}")
 
     async def group_members(self, group_id: str) -> list[JsonDict]:
-        data = await self._call("GET", f"/v1/groups/{group_id}/members")
-        return list(data["members"])
+        return await self._list("GET", f"/v1/groups/{group_id}/members", field="members")
 
     async def update_group(self, group_id: str, **fields: Any) -> JsonDict:
         """`name`, `description`, `avatar_url`, `is_public`, `announcement`."""
-        result: JsonDict = await self._call("PATCH", f"/v1/groups/{group_id}", json_body=fields)
-        return result
+        return await self._json("PATCH", f"/v1/groups/{group_id}", json_body=fields)
 
     async def group_messages(
         self, group_id: str, limit: int | None = None, before: str | None = None
@@ -118,52 +113,40 @@ class CommunityMethods:
 
     async def invite(self, group_id: str, members: Iterable[str]) -> JsonDict:
         body = {"members": [str(m) for m in members]}
-        result: JsonDict = await self._call(
-            "POST", f"/v1/groups/{group_id}/members", json_body=body
-        )
-        return result
+        return await self._json("POST", f"/v1/groups/{group_id}/members", json_body=body)
 
     async def kick(self, group_id: str, agent_id: str) -> JsonDict:
-        result: JsonDict = await self._call("DELETE", f"/v1/groups/{group_id}/members/{agent_id}")
-        return result
+        return await self._json("DELETE", f"/v1/groups/{group_id}/members/{agent_id}")
 
     async def leave(self, group_id: str) -> JsonDict:
-        result: JsonDict = await self._call("POST", f"/v1/groups/{group_id}/leave")
-        return result
+        return await self._json("POST", f"/v1/groups/{group_id}/leave")
 
     async def join(self, group_id: str) -> JsonDict:
-        result: JsonDict = await self._call("POST", f"/v1/groups/{group_id}/join")
-        return result
+        return await self._json("POST", f"/v1/groups/{group_id}/join")
 
     async def set_role(self, group_id: str, agent_id: str, role: str) -> JsonDict:
         path = f"/v1/groups/{group_id}/members/{agent_id}/role"
-        result: JsonDict = await self._call("PUT", path, json_body={"role": role})
-        return result
+        return await self._json("PUT", path, json_body={"role": role})
 
     async def mute(self, group_id: str, agent_id: str, minutes: float | None = None) -> JsonDict:
         """Mute for `minutes`, or until unmuted when None."""
         body = {"duration": round(minutes * 60)} if minutes else {}
         path = f"/v1/groups/{group_id}/mute/{agent_id}"
-        result: JsonDict = await self._call("POST", path, json_body=body)
-        return result
+        return await self._json("POST", path, json_body=body)
 
     async def unmute(self, group_id: str, agent_id: str) -> JsonDict:
-        result: JsonDict = await self._call("DELETE", f"/v1/groups/{group_id}/mute/{agent_id}")
-        return result
+        return await self._json("DELETE", f"/v1/groups/{group_id}/mute/{agent_id}")
 
     async def announce(self, group_id: str, text: str) -> JsonDict:
         path = f"/v1/groups/{group_id}/announcement"
-        result: JsonDict = await self._call("POST", path, json_body={"announcement": text})
-        return result
+        return await self._json("POST", path, json_body={"announcement": text})
 
     async def transfer(self, group_id: str, agent_id: str) -> JsonDict:
         path = f"/v1/groups/{group_id}/transfer"
-        result: JsonDict = await self._call("POST", path, json_body={"new_owner": str(agent_id)})
-        return result
+        return await self._json("POST", path, json_body={"new_owner": str(agent_id)})
 
     async def disband(self, group_id: str) -> JsonDict:
-        result: JsonDict = await self._call("DELETE", f"/v1/groups/{group_id}")
-        return result
+        return await self._json("DELETE", f"/v1/groups/{group_id}")
 
     # --- moments ----------------------------------------------------------------------------
 
@@ -173,43 +156,35 @@ class CommunityMethods:
         body: JsonDict = {"content": content, "visibility": visibility}
         if media is not None:
             body["media"] = media
-        result: JsonDict = await self._call("POST", "/v1/moments", json_body=body)
-        return result
+        return await self._json("POST", "/v1/moments", json_body=body)
 
     async def feed(self, cursor: str | None = None, limit: int | None = None) -> JsonDict:
         """`{"moments", "has_more", "next_cursor"}`; pass `next_cursor` back as `cursor`."""
         params = {"before": cursor, "limit": limit}
-        result: JsonDict = await self._call("GET", "/v1/moments/feed", params=params)
-        return result
+        return await self._json("GET", "/v1/moments/feed", params=params)
 
     async def moments_of(
         self, agent_id: str, cursor: str | None = None, limit: int | None = None
     ) -> JsonDict:
         params = {"before": cursor, "limit": limit}
-        result: JsonDict = await self._call("GET", f"/v1/moments/{agent_id}", params=params)
-        return result
+        return await self._json("GET", f"/v1/moments/{agent_id}", params=params)
 
     async def moment(self, moment_id: str) -> JsonDict:
-        result: JsonDict = await self._call("GET", f"/v1/moments/detail/{moment_id}")
-        return result
+        return await self._json("GET", f"/v1/moments/detail/{moment_id}")
 
     async def like(self, moment_id: str) -> JsonDict:
-        result: JsonDict = await self._call("POST", f"/v1/moments/{moment_id}/like")
-        return result
+        return await self._json("POST", f"/v1/moments/{moment_id}/like")
 
     async def unlike(self, moment_id: str) -> JsonDict:
-        result: JsonDict = await self._call("DELETE", f"/v1/moments/{moment_id}/like")
-        return result
+        return await self._json("DELETE", f"/v1/moments/{moment_id}/like")
 
     async def comment(self, moment_id: str, text: str) -> JsonDict:
         path = f"/v1/moments/{moment_id}/comments"
-        result: JsonDict = await self._call("POST", path, json_body={"content": text})
-        return result
+        return await self._json("POST", path, json_body={"content": text})
 
     async def comments(self, moment_id: str, cursor: str | None = None) -> JsonDict:
         path = f"/v1/moments/{moment_id}/comments"
-        result: JsonDict = await self._call("GET", path, params={"after": cursor})
-        return result
+        return await self._json("GET", path, params={"after": cursor})
 
     async def delete_comment(self, moment_id: str, comment_id: str) -> None:
         await self._call("DELETE", f"/v1/moments/{moment_id}/comments/{comment_id}")

@@ -7,6 +7,7 @@ keeps its `except` clauses.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -94,6 +95,14 @@ _BY_STATUS: dict[int, type[PlazaError]] = {
     413: ValidationError,
     422: ValidationError,
 }
+
+
+def body_of(raw: bytes | bytearray) -> Any:
+    """An error answer's body for `error_from_response`: its JSON, or its text if not JSON."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 def error_from_response(status: int, body: Any, headers: Mapping[str, str]) -> PlazaError:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
 from agentplaza.sdk.client import AsyncClient
-from agentplaza.sdk.errors import AuthenticationError, RateLimitError, error_from_response
+from agentplaza.sdk.errors import AuthenticationError, RateLimitError, body_of, error_from_response
 from agentplaza.sdk.models import Message
 
 OnOpen = Callable[[], None]
@@ -68,10 +68,7 @@ async def run_ws(
         )
     except InvalidStatus as exc:
         response = exc.response
-        try:
-            body: Any = json.loads(response.body or b"")
-        except ValueError:
-            body = (response.body or b"").decode(errors="replace")
+        body = body_of(response.body or b"")
         raise _refusal(response.status_code, body, response.headers, "WebSocket") from None
     async with ws:
         on_open()
@@ -98,31 +95,33 @@ async def run_sse(
         "GET", "/v1/stream", params=params, headers=headers, timeout=timeout
     ) as response:
         if response.status_code != 200:
-            text = (await response.aread()).decode(errors="replace")
-            try:
-                body: Any = json.loads(text)
-            except ValueError:
-                body = text
+            body = body_of(await response.aread())
             raise _refusal(response.status_code, body, response.headers, "SSE")
         if not response.headers.get("content-type", "").startswith("text/event-stream"):
             raise Refused("SSE answered with something else than text/event-stream")
         on_open()
-        event = "message"
-        data: list[str] = []
-        async for line in response.aiter_lines():
-            if line == "":
-                if data and event == "message":
-                    on_message(Message.from_wire(json.loads("\n".join(data))))
-                event, data = "message", []
-            elif line.startswith(":"):
-                continue  # heartbeat comment
-            else:
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if name == "event":
-                    event = value
-                elif name == "data":
-                    data.append(value)
+        async for event, data in sse_events(response):
+            if event == "message":
+                on_message(Message.from_wire(json.loads(data)))
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream; heartbeat comments and retry hints skipped."""
+    event, data = "message", list[str]()
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "message", list[str]()
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
 
 
 async def run_longpoll(

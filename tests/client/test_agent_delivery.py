@@ -151,7 +151,7 @@ async def test_transport_fallback(
     try:
         results, via = await run_pair(proxy.url, alice.api_key, bob.api_key, tmp_path, 20)
     finally:
-        await proxy.close()
+        await proxy.drop()
     assert [r.json() for _, r in results] == [{"answer": f"q{i}"} for i in range(20)]
     assert set(via) - {None} == {expected}
     paths = {p.split("?")[0] for _, p in proxy.seen}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tests.api.helpers import send
 from tests.client.conftest import CliRunner
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess
@@ -193,11 +194,6 @@ async def test_register_then_other_agent_messages(
     """Interop: an account made by the CLI talks with one made over plain HTTP."""
     me = _register(cli, server)
     other = await register(client)
-    answer = await client.post(
-        "/v1/messages",
-        headers=other.headers,
-        json={"to": me["id"], "content": {"format": "text", "body": "ping"}},
-    )
-    assert answer.status_code == 201
+    await send(client, other, me["id"], "ping", "text")
     out = cli.ok("listen", "--count", "1", "--timeout", "20", "--json")
     assert json.loads(out)["from"] == other.id

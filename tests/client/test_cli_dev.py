@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
+from tests.api.helpers import send
 from tests.client.conftest import CliRunner
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess, free_port
@@ -46,13 +47,8 @@ async def test_webhook_commands_and_dev_receiver(
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         peer = await register(http)
 
-        async def send(text: str) -> None:
-            answer = await http.post(
-                "/v1/messages",
-                headers=peer.headers,
-                json={"to": me["id"], "content": {"format": "text", "body": text}},
-            )
-            assert answer.status_code == 201, answer.text
+        async def send_me(text: str) -> None:
+            await send(http, peer, me["id"], text, "text")
 
         # dev --register: registers http://127.0.0.1:PORT/ and verifies with its secret.
         port = free_port("127.0.0.1")
@@ -67,7 +63,7 @@ async def test_webhook_commands_and_dev_receiver(
             },
         )
         assert forged.status_code == 401
-        await send("pushed to the webhook")
+        await send_me("pushed to the webhook")
         rejected, accepted = _finish(dev)
         assert rejected["verified"] is False and "signature" in str(rejected["error"])
         assert accepted["verified"] is True
@@ -81,7 +77,7 @@ async def test_webhook_commands_and_dev_receiver(
         assert saved["webhook_secret"] == hook["webhook_secret"]
         dev = cli.popen("dev", "--port", str(port), "--count", "1", "--json")
         _wait_listening(port, dev)
-        await send("second delivery")
+        await send_me("second delivery")
         (second,) = _finish(dev)
         assert second["verified"] is True
 
@@ -120,12 +116,7 @@ async def test_init_generates_a_bot_that_replies(
     )
     try:
         peer = await register(client)
-        sent = await client.post(
-            "/v1/messages",
-            headers=peer.headers,
-            json={"to": bot["id"], "content": {"format": "text", "body": "hi there"}},
-        )
-        assert sent.status_code == 201
+        sent = await send(client, peer, bot["id"], "hi there", "text")
         replies: list[dict[str, object]] = []
         deadline = time.monotonic() + 40
         while not replies and time.monotonic() < deadline:
@@ -136,7 +127,7 @@ async def test_init_generates_a_bot_that_replies(
             replies = [m for m in answer.json() if m["from"] == bot["id"]]
         assert replies, "the generated bot did not reply"
         assert replies[0]["content"] == {"format": "text", "body": "Echo: hi there"}
-        assert replies[0]["thread_id"] == sent.json()["thread_id"]
+        assert replies[0]["thread_id"] == sent["thread_id"]
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.helpers import send
 from tests.client.conftest import AGENTPLAZA_BIN, CliRunner
 from tests.conftest import register, unique_name
 from tests.server import ServerProcess, free_port
@@ -98,11 +99,7 @@ async def test_every_tool(
         assert peer.id in await t.ok("agentim_search_agents", query=peer.display_name)
 
         # Receiving: wait returns the next message; poll shows it until it is acked.
-        await client.post(
-            "/v1/messages",
-            headers=peer.headers,
-            json={"to": me, "content": {"format": "text", "body": "hello mcp"}},
-        )
+        await send(client, peer, me, "hello mcp", "text")
         waited = await t.ok("agentim_wait", timeout=20)
         assert "hello mcp" in waited and f"from {peer.id}" in waited
         polled = await t.ok("agentim_poll")

@@ -193,7 +193,7 @@ async def test_retried_send_is_delivered_once(
             ).json()
             in_group = await a.group_send(group["group_id"], "group once")
     finally:
-        await proxy.close()
+        await proxy.drop()
     assert len(dropped) == 2
     assert [m for m in proxy.seen if m[0] == "POST"].count(("POST", "/v1/messages")) == 2
     inbox = (await client.get("/v1/messages/sync?since_seq=0", headers=bob.headers)).json()

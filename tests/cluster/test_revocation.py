@@ -12,16 +12,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests import conftest
-from tests.api.helpers import assert_error
 from tests.cluster.conftest import Cluster, clients
 from tests.conftest import register
-from tests.realtime.test_revocation import (
-    _assert_cut,
-    _human,
-    _old_credential_is_refused,
-    live_connections,
-)
+from tests.realtime.revocation import assert_revocation_cuts, human, with_key
 
 pytestmark = pytest.mark.slow
 # A cache this long would keep an old key alive on B for minutes without the revocation.
@@ -36,24 +29,9 @@ async def test_revoking_on_a_ends_connections_and_cached_key_on_b(
     a, b = cluster.start_node(), cluster.start_node()
     async with clients(a, b) as (via_a, via_b):
         alice = await register(via_a)
-        # B has alice's key cached and two of its connections open.
+        # B has alice's key cached (and then, in assert_revocation_cuts, three connections).
         assert (await via_b.get("/v1/agents/me", headers=alice.headers)).status_code == 200
-
-        async def revoke() -> None:
-            if how == "rotate-key":
-                response = await via_a.post("/v1/agents/me/rotate-key", headers=alice.headers)
-            elif how == "recover":
-                response = await via_a.post(
-                    "/v1/agents/recover", json={"recovery_secret": alice.recovery_secret}
-                )
-            else:
-                response = await via_a.delete("/v1/agents/me", headers=alice.headers)
-            assert response.status_code in (200, 204), response.text
-
-        async with live_connections(b, via_b, alice) as cut:
-            _assert_cut(await cut(revoke))
-        assert_error(await via_b.get("/v1/agents/me", headers=alice.headers), 401)
-        await _old_credential_is_refused(b, via_b, alice)
+        await assert_revocation_cuts(how, alice, via=via_a, node=b, node_http=via_b)
 
 
 async def test_old_key_is_refused_on_b_right_after_rotation_on_a(
@@ -68,7 +46,7 @@ async def test_old_key_is_refused_on_b_right_after_rotation_on_a(
             assert (await via_b.get("/v1/agents/me", headers=alice.headers)).status_code == 200
         response = await via_a.post("/v1/agents/me/rotate-key", headers=alice.headers)
         assert response.status_code == 200
-        new = conftest.TestAgent(alice.id, response.json()["api_key"], alice.display_name, "")
+        new = with_key(alice, response.json()["api_key"])
         # The publication reached B before A answered? Not promised: allow it a moment.
         await _refused_soon(via_b, alice.headers)
         assert (await via_b.get("/v1/agents/me", headers=new.headers)).status_code == 200
@@ -87,15 +65,8 @@ async def test_session_revoked_on_a_ends_its_connections_on_b(
     cluster = cluster_factory(**ENV)
     a, b = cluster.start_node(), cluster.start_node()
     async with clients(a, b) as (via_a, via_b):
-        first, second = await _human(via_a)
-
-        async def revoke() -> None:
-            response = await via_a.post("/v1/users/logout", headers=first.headers)
-            assert response.status_code == 204, response.text
-
-        async with live_connections(b, via_b, first) as cut:
-            _assert_cut(await cut(revoke))
-        await _old_credential_is_refused(b, via_b, first)
+        first, second = await human(via_a)
+        await assert_revocation_cuts("logout", first, via=via_a, node=b, node_http=via_b)
         assert (await via_b.get("/v1/agents/me", headers=second.headers)).status_code == 200
 
 

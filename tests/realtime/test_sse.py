@@ -9,27 +9,24 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.api.helpers import send
 from tests.conftest import register
+from tests.realtime.test_websocket import Frame, assert_contiguous, body
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:  # imported by name, pytest would try to collect it as a test class
     from tests.conftest import TestAgent
 
 EVENT_TIMEOUT_SECS = 5.0
-Frame = dict[str, Any]
 
 
 # --- a tiny SSE parser -------------------------------------------------------------------------
@@ -139,17 +136,6 @@ async def open_stream(
     ) as response:
         assert response.status_code == 200, (await response.aread()).decode()
         yield Stream(response)
-
-
-def assert_contiguous(messages: list[Frame], first: int, last: int) -> None:
-    seqs = [m["seq"] for m in messages]
-    assert seqs == list(range(first, last + 1)), seqs
-    ids = [m["id"] for m in messages]
-    assert len(set(ids)) == len(ids), "a message was delivered twice"
-
-
-def body(tag: str) -> str:
-    return f"{tag}-{uuid.uuid4().hex}"
 
 
 # --- auth ------------------------------------------------------------------------------------
@@ -341,67 +327,6 @@ async def test_streams_per_address_are_capped_with_429(
                         break
                     assert response.status_code == 429
                 await asyncio.sleep(0.05)
-
-
-def _kernel_max(path: str, default: int) -> int:
-    try:
-        return int(Path(path).read_text().split()[-1])
-    except (OSError, ValueError, IndexError):
-        return default
-
-
-@pytest.mark.parametrize("cap", ["messages", "bytes"])
-async def test_slow_consumer_stream_is_ended_and_resumes_without_loss(
-    server_factory: Callable[..., ServerProcess], cap: str
-) -> None:
-    """A reader that stops reading fills its socket; the server's queue for it overflows and
-    the stream ends (after what is already in the pipe); Last-Event-ID recovers the rest.
-
-    Sized as in the WebSocket test: more bytes than the server's socket send buffer can ever
-    hold (tcp_wmem max) plus the client's small fixed receive buffer plus the queue limit.
-    """
-    queue_max = 4
-    body_bytes = 256 * 1024
-    srv = server_factory(
-        env={
-            "AGENTPLAZA_RATE_LIMITS_ENABLED": "0",
-            # The same queue of `queue_max` deliveries, capped by their count or their size.
-            "AGENTPLAZA_WS_SEND_QUEUE_MAX": str(queue_max if cap == "messages" else 1000),
-            "AGENTPLAZA_WS_SEND_QUEUE_MAX_BYTES": str(
-                100 * 1024 * 1024 if cap == "messages" else queue_max * (body_bytes + 512)
-            ),
-            "AGENTPLAZA_MAX_MESSAGE_BODY_BYTES": str(body_bytes + 1024),
-            "AGENTPLAZA_MAX_BODY_BYTES": str(2 * body_bytes),
-        }
-    )
-    rcvbuf = 64 * 1024
-    in_pipe = _kernel_max("/proc/sys/net/ipv4/tcp_wmem", 4 * 1024 * 1024) + 4 * rcvbuf
-    count = in_pipe // body_bytes + 4 * queue_max + 8
-    bodies = [f"{i:05d}-" + "x" * body_bytes for i in range(count)]
-    transport = httpx.AsyncHTTPTransport(
-        socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)]
-    )
-    async with (
-        httpx.AsyncClient(base_url=srv.url, timeout=30) as http,
-        httpx.AsyncClient(base_url=srv.url, timeout=30, transport=transport) as slow,
-    ):
-        sender, reader = await register(http), await register(http)
-        async with open_stream(slow, reader) as stream:
-            await stream.wait_live()
-            for text in bodies:  # the reader is not reading
-                await send(http, sender, reader, text)
-            got: list[Frame] = []
-            async with asyncio.timeout(30):
-                async for event in stream.events:  # reads on until the server ends it
-                    if event.event == "message":
-                        got.append(event.json())
-        assert 0 < len(got) < count, "the slow consumer was not cut off"
-        assert_contiguous(got, 1, len(got))
-
-        async with open_stream(http, reader, last_event_id=got[-1]["seq"]) as stream:
-            rest = [await stream.next_message() for _ in range(count - len(got))]
-    assert_contiguous(got + rest, 1, count)
-    assert [m["content"]["body"] for m in got + rest] == bodies
 
 
 async def test_stream_on_one_node_gets_sends_made_through_another(

@@ -207,6 +207,20 @@ async def run_agent(
 
 
 @contextlib.asynccontextmanager
+async def run_pair(
+    url: str, caller_key: str, peer_key: str, peer_reply: Replier
+) -> AsyncIterator[tuple[RunningAgent, RunningAgent]]:
+    """Two agents started together, the peer answering with `peer_reply`; yields
+    `(caller, peer)` once both are connected."""
+    async with (
+        run_agent(url, peer_key, peer_reply, wait=False) as peer,
+        run_agent(url, caller_key, wait=False) as caller,
+    ):
+        await asyncio.gather(wait_connected(peer), wait_connected(caller))
+        yield caller, peer
+
+
+@contextlib.asynccontextmanager
 async def sdk_client(url: str, who: TestAgent) -> AsyncIterator[AgentIMClient]:
     async with AgentIMClient(api_key=who.api_key, server=url) as c:
         assert c.agent_id == who.id

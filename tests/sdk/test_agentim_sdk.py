@@ -9,7 +9,6 @@ See /work/shared/agentim-wire.md for the contract these tests exercise.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -30,6 +29,7 @@ from tests.sdk.conftest import (
     SDK_LEAKS,
     RunningAgent,
     run_agent,
+    run_pair,
     sdk_client,
     wait_connected,
 )
@@ -235,13 +235,8 @@ async def test_agent_request_round_trip_text_and_json(
     server: ServerProcess, client: httpx.AsyncClient
 ) -> None:
     requester, responder = await register(client), await register(client)
-    async with contextlib.AsyncExitStack() as stack:
-        rb = await stack.enter_async_context(
-            run_agent(server.url, responder.api_key, answer_request, wait=False)
-        )
-        ra = await stack.enter_async_context(run_agent(server.url, requester.api_key, wait=False))
-        await asyncio.gather(wait_connected(rb), wait_connected(ra))
-
+    pair = run_pair(server.url, requester.api_key, responder.api_key, answer_request)
+    async with pair as (ra, rb):
         reply = await ra.agent.request(responder.id, "ping", timeout=EVENT_TIMEOUT)
         [question] = rb.received
         assert (question.sender, question.body, question.format) == (requester.id, "ping", "text")
@@ -514,13 +509,7 @@ async def test_agent_never_receives_its_own_messages(
     server: ServerProcess, client: httpx.AsyncClient
 ) -> None:
     me, peer = await register(client), await register(client)
-    async with contextlib.AsyncExitStack() as stack:
-        rp = await stack.enter_async_context(
-            run_agent(server.url, peer.api_key, echo_text, wait=False)
-        )
-        ra = await stack.enter_async_context(run_agent(server.url, me.api_key, wait=False))
-        await asyncio.gather(wait_connected(rp), wait_connected(ra))
-
+    async with run_pair(server.url, me.api_key, peer.api_key, echo_text) as (ra, _):
         # WebSocket: my own messages would be in my inbox before the peer's echo of them.
         mine = [await ra.agent.send(peer.id, f"m{i}") for i in range(3)]
         got = await ra.messages(3)
