@@ -285,6 +285,9 @@ class LocalServer:
                 AGENTPLAZA_WS_MAX_CONNECTIONS_PER_IP="1000000",
                 AGENTPLAZA_HEALTH_DETAILS="1",
                 AGENTPLAZA_LOG_LEVEL="warning",
+                # The workloads use HTTP and WebSocket; AIM's fixed port 8082 would collide
+                # with another server on the box (the test suite's AIM tests, in CI).
+                AGENTPLAZA_AIM_ENABLED="false",
             )
             env.update(self.extra_env)
             with open(self.log_path, "ab") as log:

@@ -97,6 +97,7 @@ class LocalServer:
             AGENTPLAZA_PORT=str(self.port),
             AGENTPLAZA_DATA_DIR=self.data_dir,
             AGENTPLAZA_RATE_LIMITS_ENABLED="0",
+            AGENTPLAZA_AIM_ENABLED="false",  # AIM's fixed port 8082 is the test suite's
             AGENTPLAZA_HEALTH_DETAILS="1",
             AGENTPLAZA_LOG_LEVEL="warning",
         )

@@ -133,6 +133,7 @@ def start_server(python: str, data_dir: str, database_url: str | None, streams: 
         AGENTPLAZA_LLM_ALLOW_PRIVATE_BASE_URLS="1",
         AGENTPLAZA_STUDIO_MAX_STREAMS_PER_ACCOUNT=str(max(streams, 1)),
         AGENTPLAZA_LOG_LEVEL="warning",
+        AGENTPLAZA_AIM_ENABLED="false",  # AIM's fixed port 8082 is the test suite's
     )
     if database_url:
         env["AGENTPLAZA_DATABASE_URL"] = database_url
