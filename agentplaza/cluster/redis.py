@@ -84,7 +84,7 @@ class RedisClusterState:
         self._link.closed = True  # from now on nothing new is written (the withdrawal aside)
         # Bounded: a node's shutdown must not wait on Redis (a CI run once hung here); presence
         # not withdrawn lapses with its TTL.
-        for step in (self._presence.withdraw, self._link.aclose):
+        for step in (self._buckets.close, self._presence.withdraw, self._link.aclose):
             try:
                 async with asyncio.timeout(CLOSE_STEP_SECS):
                     await step()

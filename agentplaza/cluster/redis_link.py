@@ -100,6 +100,34 @@ class RedisLink:
                 await self.redis.script_load(script.source)
                 return await self.redis.evalsha(script.sha, numkeys, *keys_and_args)
 
+    async def eval_many(
+        self, script: Script, numkeys: int, calls: list[tuple[str | float, ...]]
+    ) -> list[Any]:
+        """`eval` for each of `calls` (keys and args), in one pipeline."""
+        with translated:
+            replies = await self._pipeline(script, numkeys, calls)
+            if any(isinstance(r, NoScriptError) for r in replies):
+                # Redis restarted or was flushed since start(): load it and send only those
+                # again (the others ran: sending them twice would take twice).
+                await self.redis.script_load(script.source)
+                again = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+                retried = await self._pipeline(script, numkeys, [calls[i] for i in again])
+                for i, reply in zip(again, retried, strict=True):
+                    replies[i] = reply
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
+
+    async def _pipeline(
+        self, script: Script, numkeys: int, calls: list[tuple[str | float, ...]]
+    ) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys_and_args in calls:
+            pipe.evalsha(script.sha, numkeys, *keys_and_args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        return replies
+
     async def execute(self, pipe: Pipeline) -> list[Any]:
         with translated:
             return await pipe.execute()

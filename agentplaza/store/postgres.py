@@ -10,8 +10,8 @@ are in bench/README.md.
 
 A write runs between `BEGIN` and `COMMIT` on one pooled connection; a read runs its
 statements directly (each sees committed data; no transaction round trips). A direct message,
-the hot path, is two statements without BEGIN/COMMIT whose write re-checks the facts it was
-decided on (store/queries/postgres_fast.py). Statements are
+the hot path, is one statement without BEGIN/COMMIT (two for a pair's first send) whose
+write re-checks the facts it was decided on (store/queries/postgres_fast.py). Statements are
 prepared once per connection. A write is shielded from its caller's cancellation: once
 started it commits or rolls back, as on SQLite.
 
@@ -41,12 +41,17 @@ from asyncpg import exceptions as pg_exc
 from agentplaza.domain.errors import AgentplazaError, Conflict, ErrorCode, Invalid
 from agentplaza.store import migrate
 from agentplaza.store.base import Store
-from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod, write
+from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
 from agentplaza.store.queries.postgres_fast import (
     FactsChanged,
+    ack_up_to_pg,
     append_direct_message_pg,
+)
+from agentplaza.store.queries.postgres_group import (
+    GROUP_FACTS_SAME_DDL,
+    NeedsTransaction,
     append_group_message_pg,
 )
 
@@ -124,6 +129,11 @@ class PostgresStore(Store):
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
         self._open: set[_Connection] = set()
+        # What the hot paths remember between sends, per function (see _remembering).
+        self._known: dict[Callable[..., Any], dict[Any, Any]] = {
+            append_direct_message_pg: {},
+            append_group_message_pg: {},
+        }
 
     async def start(self) -> None:
         try:
@@ -133,6 +143,22 @@ class PostgresStore(Store):
             raise Unavailable(f"cannot migrate the PostgreSQL database: {exc}") from exc
         self._slots = asyncio.Semaphore(self._pool_size)
         await self.ping()
+        await self._create_functions()
+
+    async def _create_functions(self) -> None:
+        """The PL/pgSQL function of the group send (postgres_group.py). Derived from the
+        queries, so created here rather than by a migration; named after its body, so nodes
+        of different versions do not replace each other's. The advisory lock keeps nodes
+        starting together from updating the catalog row at once."""
+        conn = await self._acquire()
+        try:
+            async with conn.raw.transaction():
+                await conn.raw.execute("SELECT pg_advisory_xact_lock(7233001)")
+                await conn.raw.execute(GROUP_FACTS_SAME_DDL)
+        except Exception as exc:
+            raise Unavailable(f"cannot create the PostgreSQL functions: {exc}") from exc
+        finally:
+            self._release(conn)
 
     async def close(self) -> None:
         if self._slots is not None:  # wait for running jobs: take every slot
@@ -196,7 +222,7 @@ class PostgresStore(Store):
             for attempt in range(1, WRITE_ATTEMPTS + 1):
                 try:
                     return await self._once(fn, call, transaction)
-                except AgentplazaError:
+                except (AgentplazaError, NeedsTransaction):
                     raise
                 except Exception as exc:
                     failure = _translate(exc)
@@ -220,12 +246,26 @@ class PostgresStore(Store):
         needs no BEGIN/COMMIT round trips (store/queries/postgres_fast.py)."""
         return await asyncio.shield(self._job(fn, (args, kwargs), transaction=False))
 
-    # --- fast-path overrides of Store methods (store/queries/postgres_fast.py): the same
+    async def _remembering(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A hot path that remembers the facts of its previous sends (`known`): first in
+        autocommit mode, each statement guarded by the facts it was decided on; then in a
+        transaction if the function raises NeedsTransaction (postgres_fast.py,
+        postgres_group.py)."""
+        kwargs["known"] = self._known[fn]
+        try:
+            return await self._write_statements(fn, *args, autocommit=True, **kwargs)
+        except NeedsTransaction:
+            return await self._write(fn, *args, autocommit=False, **kwargs)
+
+    # --- fast-path overrides of Store methods (store/queries/postgres_*.py): the same
     # effect (the contract tests run both), fewer round trips, measured in bench/README.md.
-    # A group message: five round trips instead of eleven.
-    append_group_message = write(append_group_message_pg)
-    # A direct message: two statements, no BEGIN/COMMIT.
-    append_direct_message = TxnMethod(append_direct_message_pg, "_write_statements")
+    # A direct message: one statement (two for a pair's first), no BEGIN/COMMIT.
+    append_direct_message = TxnMethod(append_direct_message_pg, "_remembering")
+    # A group message: one statement when the sender's previous send knew the group's facts,
+    # else a transaction of five round trips.
+    append_group_message = TxnMethod(append_group_message_pg, "_remembering")
+    # An ack up to a seq: one statement instead of BEGIN, two UPDATEs, COMMIT.
+    ack_up_to = TxnMethod(ack_up_to_pg, "_write_statements")
 
 
 _CONNECTION_LOST = (

@@ -346,3 +346,22 @@ async def test_limiter_refuses_through_the_cluster_state() -> None:
     with pytest.raises(RateLimited) as refused:
         await limiter.check(limiter.send, "k")
     assert 0 < refused.value.retry_after_secs <= 0.5
+
+
+async def test_concurrent_takes_after_a_script_flush_each_take_once(
+    start_redis_node: StartNode,
+) -> None:
+    """Takes of one loop turn share a pipeline; when Redis lost the script (a restart), only
+    the takes it refused are sent again, so none is counted twice."""
+    state = await start_redis_node()
+    assert (await state.take("send", "flushed", capacity=10, per_sec=SLOW)).allowed
+    raw = redis.asyncio.Redis.from_url(backends.require("redis"))
+    try:
+        await raw.script_flush()
+    finally:
+        await raw.aclose()
+    decisions = await asyncio.gather(
+        *(state.take("send", "flushed", capacity=10, per_sec=SLOW) for _ in range(12))
+    )
+    assert sum(d.allowed for d in decisions) == 9
+    assert sorted(d.remaining for d in decisions if d.allowed) == list(range(9))

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from agentplaza.domain.accounts import ProfileChanges
 from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
-from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id
-from agentplaza.domain.messages import DeliveryContext
+from agentplaza.domain.groups import GroupSendFacts, NewGroup, new_group_id, plan_group_delivery
+from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id, new_message_id
+from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType
 from agentplaza.domain.permissions import DirectFacts, check_direct_message
 from agentplaza.domain.social import SettingsChanges, WhoCanMessage
 from agentplaza.domain.webhooks import PayloadFormat
@@ -410,3 +413,75 @@ async def test_postgres_direct_message_never_lands_on_facts_that_changed_after_t
     finally:
         await impl.close()
         backends.drop_postgres_database(database_url)
+
+
+def _group_message(sender: AccountId, gid: str, body: str) -> Message:
+    return Message(
+        id=new_message_id(T0 // 1000, os.urandom(10)),
+        sender_id=sender,
+        recipient_id=None,
+        thread_id=ThreadId(gid),
+        reply_to=None,
+        type=MessageType.REQUEST,
+        format=MessageFormat.TEXT,
+        body=body,
+        created_at_us=T0,
+    )
+
+
+def _decide_group(facts: GroupSendFacts) -> tuple[list[DeliveryContext], list[Any]]:
+    deliveries, _ = plan_group_delivery(facts, now_us=T0, mentions=[])
+    return deliveries, []
+
+
+async def test_each_send_decides_on_the_facts_at_its_own_time(store: Store) -> None:
+    """PostgreSQL remembers a sender's facts from its previous send (postgres_fast.py,
+    postgres_group.py): a change since then must count as if nothing were remembered."""
+    s, x, y, z = [await new_agent(store, n) for n in ("fs", "fx", "fy", "fz")]
+    sent = await store.append_direct_message(
+        dm(s, x, "first"), decide=_decide_stranger, idempotency_key=None
+    )
+    assert len(sent.items) == 1
+    await store.block(x, s, now_us=T0)
+    with pytest.raises(Forbidden):
+        await store.append_direct_message(
+            dm(s, x, "blocked"), decide=_decide_stranger, idempotency_key=None
+        )
+    await store.unblock(x, s)
+    again = await store.append_direct_message(
+        dm(s, x, "again"), decide=_decide_stranger, idempotency_key=None
+    )
+    assert [i.seq for i in again.items] == [2]
+
+    gid = new_group_id(os.urandom(16))
+    await store.create_group(
+        NewGroup(
+            id=gid,
+            name="facts",
+            description="",
+            avatar_url="",
+            is_public=False,
+            owner_id=s,
+            member_ids=(x, y),
+            now_us=T0,
+        )
+    )
+
+    async def fan_out(body: str) -> set[AccountId]:
+        appended = await store.append_group_message(
+            _group_message(s, gid, body), decide=_decide_group, idempotency_key=None
+        )
+        return {i.context.recipient_id for i in appended.items}
+
+    assert await fan_out("g1") == {x, y}
+    assert await fan_out("g2") == {x, y}  # the same facts: remembered on PostgreSQL
+    await store.remove_group_member(gid, s, y, now_us=T0)
+    assert await fan_out("g3") == {x}
+    await store.add_group_members(gid, s, [z], now_us=T0)
+    assert await fan_out("g4") == {x, z}
+    await store.block(x, s, now_us=T0)
+    assert await fan_out("g5") == {z}
+    history = await store.read_group_messages(gid, z, before_num=None, limit=10)
+    assert [m.body for _, m in history] == ["g5", "g4", "g3", "g2", "g1"]
+    page = await store.read_inbox(y, after_seq=0, limit=10, unacked_only=False)
+    assert [i.message.body for i in page.items] == ["g1", "g2"]

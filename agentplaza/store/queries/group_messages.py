@@ -56,6 +56,8 @@ SEND_FACTS_SQL = (
     " LEFT JOIN blocks b ON b.account_id = gm.account_id AND b.blocked_id = ?"
     " WHERE gm.group_id = ?"
 )
+"""The facts of a group send: parameters sender ×3, then the group. PostgreSQL's
+`postgres_group.GROUP_FACTS_SAME_FN` is built from this text (keep the parameter order)."""
 
 
 def append_group_message_txn(

@@ -1,0 +1,224 @@
+"""PostgreSQL's faster group message: one statement when the group's facts are known.
+
+Same effect as `group_messages.append_group_message_txn` (the contract tests run both). The
+group row is locked so that membership changes and fan-outs happen in one order, and the
+facts a send is decided on must be read after that lock is granted (read before, a member
+kicked by the transaction the lock waited for would still get the message).
+
+The transaction path (`autocommit=False`) runs BEGIN, the lock, the facts, one
+data-modifying CTE for every write, the mention notifications if any, and COMMIT: five round
+trips, the group's lock held across three of them.
+
+The remembered path (`autocommit=True`) runs one statement and no BEGIN/COMMIT. The store
+remembers the facts of each (group, sender) from its last send; `decide` runs on them and
+the statement calls `GROUP_FACTS_SAME_FN`, a PL/pgSQL function that takes the group's lock
+and then compares the facts, read in a snapshot of their own taken after the lock, with the
+remembered ones. The writes happen only if they are the same; otherwise nothing is written
+and the send raises `NeedsTransaction`, and the store runs the transaction path. The lock is
+held for the one statement only, never across a network round trip. A message with
+@mentions takes the transaction path (its notifications are a statement of their own).
+Measured in bench/README.md (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agentplaza.domain.errors import AgentplazaError
+from agentplaza.domain.groups import GroupDecision, GroupSendFacts
+from agentplaza.domain.messages import DeliveryContext, InboxItem, Message, MessageType
+from agentplaza.store.engine import Txn
+from agentplaza.store.queries.group_messages import SEND_FACTS_SQL, lock_group_for_send_txn
+from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_values, replay_txn
+from agentplaza.store.queries.notifications import insert_notifications_txn
+from agentplaza.store.records import Appended
+
+KNOWN_GROUPS_MAX = 1_000
+"""(group, sender) pairs whose facts a store remembers; past this the memory is cleared.
+A member's facts take ~200 bytes: at most ~10 MB for groups of 50."""
+KNOWN_MEMBERS_MAX = 1_000
+"""Larger groups' facts are not remembered (each of their sends is a transaction)."""
+KnownGroups = dict[tuple[str, str], GroupSendFacts]
+
+
+class NeedsTransaction(Exception):
+    """The remembered facts did not hold (or there were none): run the transaction path."""
+
+
+def _facts_same_body() -> str:
+    # The facts query itself (one source: group_messages.SEND_FACTS_SQL), aggregated into
+    # arrays in account id order ("C": Python's sort order), compared with the remembered ones.
+    assert SEND_FACTS_SQL.count("?") == 4, "parameters: sender x3, then the group"
+    facts = SEND_FACTS_SQL.replace("?", "p_sender", 3).replace("?", "p_group")
+    cols = ("c0", "c1", "c2", "c3", "c4", "c5")
+    aggs = ", ".join(f'array_agg(f.{c} ORDER BY f.c0 COLLATE "C")' for c in cols)
+    return (
+        "DECLARE pub integer; a0 text[]; a1 text[]; a2 bigint[]; a3 boolean[]; a4 text[];"
+        " a5 boolean[];"
+        " BEGIN"
+        " SELECT is_public INTO pub FROM groups WHERE id = p_group AND deleted_at IS NULL"
+        " FOR NO KEY UPDATE;"  # the lock an UPDATE of the row takes, as the other path's
+        " IF NOT FOUND OR (pub <> 0) IS DISTINCT FROM p_public THEN RETURN false; END IF;"
+        # A new statement: in READ COMMITTED it sees what committed before the lock came.
+        f" SELECT {aggs} INTO a0, a1, a2, a3, a4, a5 FROM ({facts}) AS f ({', '.join(cols)});"
+        " RETURN a0 IS NOT DISTINCT FROM p_ids AND a1 IS NOT DISTINCT FROM p_roles"
+        " AND a2 IS NOT DISTINCT FROM p_muted AND a3 IS NOT DISTINCT FROM p_friend"
+        " AND a4 IS NOT DISTINCT FROM p_override AND a5 IS NOT DISTINCT FROM p_blocks;"
+        " END"
+    )
+
+
+_BODY = _facts_same_body()
+GROUP_FACTS_SAME_FN = "agentplaza_group_facts_same_" + hashlib.sha1(_BODY.encode()).hexdigest()[:12]
+"""Named after its body, so nodes running different versions each find their own."""
+GROUP_FACTS_SAME_DDL = (
+    f"CREATE OR REPLACE FUNCTION {GROUP_FACTS_SAME_FN}(p_group text, p_sender text,"
+    " p_public boolean, p_ids text[], p_roles text[], p_muted bigint[], p_friend boolean[],"
+    " p_override text[], p_blocks boolean[]) RETURNS boolean LANGUAGE plpgsql VOLATILE"
+    f" AS $fn$ {_BODY} $fn$"
+)
+"""Created by PostgresStore.start (not a migration: it is derived from SEND_FACTS_SQL)."""
+
+
+@functools.cache
+def group_write_sql(remembered: bool) -> str:
+    """Every write of a group send in one data-modifying CTE; `remembered`: guarded by the
+    facts function (first parameters), and it sets `last_message_at` the lock did not."""
+    guard = (
+        f"SELECT {GROUP_FACTS_SAME_FN}(?::text, ?::text, ?::boolean, ?::text[], ?::text[],"
+        " ?::bigint[], ?::boolean[], ?::text[], ?::boolean[])"
+        if remembered
+        else "SELECT true"
+    )
+    return (
+        f"WITH g AS ({guard} AS same),"
+        f" m AS (INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) SELECT ?::text, ?::text,"
+        " ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::text, ?::text"
+        " FROM g WHERE g.same RETURNING num),"
+        # Each member's next seq, rows locked in id order as in messages._allocate_seqs_txn.
+        " s AS (UPDATE accounts a SET last_seq = a.last_seq + 1 FROM (SELECT id FROM accounts"
+        " WHERE id = ANY(?::text[]) AND EXISTS (SELECT 1 FROM m) ORDER BY id FOR UPDATE) locked"
+        " WHERE a.id = locked.id RETURNING a.id, a.last_seq),"
+        " d AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[])"
+        " AS d (account_id, scene, sender_relation, trust_level, intent)),"
+        " i AS (INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
+        " sender_relation, trust_level, intent, created_at) SELECT d.account_id, s.last_seq,"
+        " m.num, ?::text, d.scene, d.sender_relation, d.trust_level, d.intent, ?::bigint"
+        " FROM d JOIN s ON s.id = d.account_id CROSS JOIN m RETURNING account_id, seq),"
+        # The webhook outbox rows (docs/webhooks.md) of the members with an active webhook.
+        " o AS (INSERT INTO webhook_outbox (account_id, message_id, seq, created_at, attempts,"
+        " next_attempt_at) SELECT i.account_id, ?::text, i.seq, ?::bigint, 0, ?::bigint"
+        " FROM i JOIN webhooks w ON w.account_id = i.account_id AND w.active = 1),"
+        # The sender's thread row (events are not conversations: the flag is false for them).
+        " t AS (INSERT INTO thread_members (account_id, thread_id, peer_id, last_message_num,"
+        " last_message_at) SELECT ?::text, ?::text, NULL, m.num, ?::bigint FROM m"
+        " WHERE ?::boolean ON CONFLICT (account_id, thread_id) DO UPDATE"
+        " SET last_message_num = excluded.last_message_num,"
+        " last_message_at = excluded.last_message_at),"
+        " k AS (INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
+        " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m WHERE ?::text IS NOT NULL),"
+        " u AS (UPDATE groups SET last_message_num = m.num"
+        f"{', last_message_at = ?::bigint' if remembered else ''}"
+        " FROM m WHERE groups.id = ?::text)"
+        " SELECT g.same, i.account_id, i.seq FROM g LEFT JOIN i ON true"
+    )
+
+
+def _facts_params(facts: GroupSendFacts) -> list[Any]:
+    members = sorted(facts.members, key=lambda m: m.account_id)
+    return [
+        facts.group_id,
+        facts.sender_id,
+        facts.is_public,
+        [m.account_id for m in members],
+        [m.role.value for m in members],
+        [m.muted_until_us for m in members],
+        [m.is_friend for m in members],
+        [m.override for m in members],
+        [m.blocks_sender for m in members],
+    ]
+
+
+def append_group_message_pg(
+    txn: Txn,
+    message: Message,
+    *,
+    decide: Callable[[GroupSendFacts], GroupDecision],
+    idempotency_key: str | None,
+    known: KnownGroups | None = None,
+    autocommit: bool = False,
+) -> Appended:
+    """Same effect as `group_messages.append_group_message_txn`. In a transaction, or with
+    `autocommit` one guarded statement on the facts in `known` (NeedsTransaction when that
+    does not apply); see the module doc."""
+    if idempotency_key is not None:
+        replayed = replay_txn(txn, message.sender_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+    pair = (message.thread_id, message.sender_id)
+    if autocommit:
+        remembered = None if known is None else known.pop(pair, None)
+        if remembered is None:
+            raise NeedsTransaction()
+        try:
+            deliveries, notifications = decide(remembered)
+        except AgentplazaError:  # perhaps refused on stale facts: decide on fresh ones
+            raise NeedsTransaction() from None
+        if notifications:
+            raise NeedsTransaction()
+        appended = _write(txn, message, deliveries, idempotency_key, _facts_params(remembered))
+        if appended is None:
+            raise NeedsTransaction()
+        _remember(known, pair, remembered)
+        return appended
+    facts = lock_group_for_send_txn(txn, message)
+    deliveries, notifications = decide(facts)
+    appended = _write(txn, message, deliveries, idempotency_key, None)
+    assert appended is not None, "the unguarded write always writes"
+    insert_notifications_txn(txn, notifications)
+    _remember(known, pair, facts)
+    return appended
+
+
+def _remember(known: KnownGroups | None, pair: tuple[str, str], facts: GroupSendFacts) -> None:
+    if known is not None and len(facts.members) <= KNOWN_MEMBERS_MAX:
+        if len(known) >= KNOWN_GROUPS_MAX:
+            known.clear()
+        known[pair] = facts
+
+
+def _write(
+    txn: Txn,
+    message: Message,
+    deliveries: Sequence[DeliveryContext],
+    idempotency_key: str | None,
+    guard: list[Any] | None,
+) -> Appended | None:
+    """The one-statement write; None (nothing written) when the `guard` facts did not hold."""
+    ordered = sorted(deliveries, key=lambda d: d.recipient_id)
+    recipients = [ctx.recipient_id for ctx in ordered]
+    at = message.created_at_us
+    params: list[Any] = [*(guard or ()), *message_values(message), recipients]
+    params += [
+        recipients,
+        [ctx.scene.value for ctx in ordered],
+        [ctx.sender_relation for ctx in ordered],
+        [ctx.trust_level for ctx in ordered],
+        [ctx.intent for ctx in ordered],
+    ]
+    params += [message.id, at, message.id, at, at]
+    params += [message.sender_id, message.thread_id, at, message.type is not MessageType.EVENT]
+    params += [message.sender_id, idempotency_key, message.id, at, idempotency_key]
+    params += [at, message.thread_id] if guard is not None else [message.thread_id]
+    rows = txn.execute(group_write_sql(guard is not None), params).fetchall()
+    if not rows or not rows[0][0]:
+        return None
+    seqs = {row[1]: int(row[2]) for row in rows if row[1] is not None}
+    items = tuple(
+        InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
+        for ctx in ordered
+    )
+    return Appended(message=message, items=items)
