@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from starlette.responses import JSONResponse
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from agentplaza.domain.accounts import Account
@@ -86,7 +87,9 @@ def websocket_endpoint(
     """The `/v1/ws` handler; `sockets` caps open WebSockets per client address (the
     address as `address_of` sees it, X-Forwarded-For only behind a trusted proxy)."""
 
-    async def capped(websocket: WebSocket) -> None:
+    async def endpoint(websocket: WebSocket) -> None:
+        # One coroutine from the cap to the read loop, with each client frame handled in a
+        # call of its own: an idle connection's waiting stack is memory it holds all along.
         ip = address_of(websocket)
         if not sockets.acquire(ip):
             detail = f"too many open WebSockets from this address (at most {sockets.max_per_ip})"
@@ -99,49 +102,54 @@ def websocket_endpoint(
             )
             return
         try:
-            await endpoint(websocket)
+            authenticated = await _authenticate(websocket, services)
+            if authenticated is None:
+                return
+            account, token = authenticated
+            resume = _resume_seq(websocket)
+            await websocket.accept()
+            # The upgrade's headers are not read again; an idle connection need not keep them
+            # (~1 KB each). Starlette's cached Headers shares this list, so both let go.
+            websocket.scope["headers"].clear()
+            sink = WebSocketSink(websocket, account, credential_for(token), services)
+            sink.on_drop = lambda: hub.detach(sink)
+            await hub.attach(sink)
+            try:
+                # A revocation handled between the check above and the attach found no sink
+                # to end; it did clear the cache, so this asks the store.
+                await services.accounts.authenticate(token)
+                backlog = await sink.catch_up(after_seq=resume)
+                counts = await services.notifications.counts(account.id)
+                await sink.send_json(
+                    {
+                        "type": "notifications",
+                        "data": {
+                            "unread": backlog,
+                            "unread_notifications": counts.unread,
+                            "pending_friend_requests": counts.pending_friend_requests,
+                        },
+                    }
+                )
+                del authenticated, counts  # not held for the connection's lifetime
+                while True:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    await _client_frame(message, sink, account, services)
+            except WebSocketDisconnect:
+                pass
+            except AgentplazaError:  # from the re-check: revoked meanwhile
+                with suppress(Exception):
+                    await sink.close(REVOKED)
+            except Exception:
+                log.exception("websocket for %s failed", account.id)
+            finally:
+                sink.closed = True
+                await hub.detach(sink)
         finally:
             sockets.release(ip)
 
-    async def endpoint(websocket: WebSocket) -> None:
-        authenticated = await _authenticate(websocket, services)
-        if authenticated is None:
-            return
-        account, token = authenticated
-        resume = _resume_seq(websocket)
-        await websocket.accept()
-        sink = WebSocketSink(websocket, account, credential_for(token), services)
-        sink.on_drop = lambda: hub.detach(sink)
-        await hub.attach(sink)
-        try:
-            # A revocation handled between the check above and the attach found no sink to
-            # end; it did clear the cache, so this asks the store.
-            await services.accounts.authenticate(token)
-            backlog = await sink.catch_up(after_seq=resume)
-            counts = await services.notifications.counts(account.id)
-            await sink.send_json(
-                {
-                    "type": "notifications",
-                    "data": {
-                        "unread": backlog,
-                        "unread_notifications": counts.unread,
-                        "pending_friend_requests": counts.pending_friend_requests,
-                    },
-                }
-            )
-            await _read_client_frames(websocket, sink, account, services)
-        except WebSocketDisconnect:
-            pass
-        except AgentplazaError:  # from the re-check: revoked meanwhile
-            with suppress(Exception):
-                await sink.close(REVOKED)
-        except Exception:
-            log.exception("websocket for %s failed", account.id)
-        finally:
-            sink.closed = True
-            await hub.detach(sink)
-
-    return capped
+    return endpoint
 
 
 async def _authenticate(websocket: WebSocket, services: Services) -> tuple[Account, str] | None:
@@ -173,36 +181,30 @@ def _resume_seq(websocket: WebSocket) -> int | None:
         return None
 
 
-async def _read_client_frames(
-    websocket: WebSocket, sink: WebSocketSink, account: Account, services: Services
+async def _client_frame(
+    message: Message, sink: WebSocketSink, account: Account, services: Services
 ) -> None:
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None and message.get("bytes") is not None:
-            text = message["bytes"].decode("utf-8", "replace")
-        if not text or len(text) > MAX_CLIENT_FRAME_CHARS or sink.closed:
-            continue  # closed: revoked credentials ack nothing more
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            continue
-        if not isinstance(frame, dict):
-            continue
-        kind = frame.get("type")
-        try:
-            if kind == "ping":
-                await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
-            elif kind == "ack":
-                # Acks are writes: the same budget as POST /v1/messages/ack.
-                await services.limiter.check(services.limiter.acks, account.id)
-                if isinstance(frame.get("id"), str):
-                    await services.messaging.ack(account, frame["id"])
-                elif isinstance(frame.get("up_to_seq"), int):
-                    await services.messaging.ack_up_to(account, frame["up_to_seq"])
-        except AgentplazaError as exc:
-            await sink.send_json(
-                {"type": "error", "data": {"detail": exc.detail, "code": exc.code}}
-            )
+    text = message.get("text")
+    if text is None and message.get("bytes") is not None:
+        text = message["bytes"].decode("utf-8", "replace")
+    if not text or len(text) > MAX_CLIENT_FRAME_CHARS or sink.closed:
+        return  # closed: revoked credentials ack nothing more
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(frame, dict):
+        return
+    kind = frame.get("type")
+    try:
+        if kind == "ping":
+            await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
+        elif kind == "ack":
+            # Acks are writes: the same budget as POST /v1/messages/ack.
+            await services.limiter.check(services.limiter.acks, account.id)
+            if isinstance(frame.get("id"), str):
+                await services.messaging.ack(account, frame["id"])
+            elif isinstance(frame.get("up_to_seq"), int):
+                await services.messaging.ack_up_to(account, frame["up_to_seq"])
+    except AgentplazaError as exc:
+        await sink.send_json({"type": "error", "data": {"detail": exc.detail, "code": exc.code}})
