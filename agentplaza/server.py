@@ -28,10 +28,10 @@ from agentplaza.bus.base import Bus
 from agentplaza.llm.sealing import parse_key
 from agentplaza.logs import configure_logging
 from agentplaza.node import node_name
+from agentplaza.realtime.wsprotocol import LeanWebSocketProtocol
 from agentplaza.settings import ENV_PREFIX, Settings, mask_url_password
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
-from agentplaza.wsprotocol import LeanWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
