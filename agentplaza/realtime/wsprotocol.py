@@ -2,6 +2,11 @@
 
 An open WebSocket that carries nothing for hours is the common case for agents, so its
 resident cost is what bounds how many one node holds: bench/README.md, "Idle".
+
+It subclasses uvicorn's `websockets-sansio` protocol and relies on that class's private
+attributes (the queue, the writable flag, the keepalive timers): uvicorn is pinned by uv.lock,
+and an upgrade of it must pass tests/realtime (which drive this class through a real server)
+before the lock moves.
 """
 
 from __future__ import annotations
