@@ -6,7 +6,8 @@ social areas' in bad_input_cases.py, with `Endpoint` and `Case`);
 parameter of an existing one) without bad-input cases fails the suite. On top of the specific
 cases every endpoint gets generic ones: a body over its cap (413), and where applicable missing
 or invalid credentials (401), malformed JSON (400) and a non-object JSON body (400), or for the
-upload routes a body that is not multipart (400).
+upload routes a body that is not multipart (400). A case answered from the request alone runs on
+SQLite only, one whose answer depends on stored rows on both stores: `answered_from_request`.
 """
 
 from __future__ import annotations

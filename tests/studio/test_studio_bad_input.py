@@ -7,7 +7,9 @@ without rows here fails. Each route gets, as they apply: no or a wrong credentia
 over the cap (413), malformed / non-object / empty JSON (400), each path id replaced by ids that
 are not ids (404, or 400 beyond the id's length cap) and by well-formed ids of nothing (404),
 its body fields one at a time with wrong types or sizes (400), its query parameters out of
-range (400). The WebSocket (/studio/ws/chat-room/…) is not HTTP: test_chat_room_ws.py.
+range (400). The WebSocket (/studio/ws/chat-room/…) is not HTTP: test_chat_room_ws.py. A case
+answered from the request alone runs on SQLite only, the others on both stores:
+`answered_from_request`.
 """
 
 from __future__ import annotations
