@@ -17,7 +17,7 @@ import pytest
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from tests import backends
-from tests.server import ServerProcess
+from tests.server import CLIENT_TLS, ServerProcess
 
 _names = itertools.count()
 
@@ -137,7 +137,7 @@ def server_factory(backend: str, tmp_path: Path) -> Iterator[Callable[..., Serve
 
 @pytest.fixture
 async def client(server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=CLIENT_TLS) as c:
         yield c
 
 

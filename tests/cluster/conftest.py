@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests import backends
-from tests.server import TEST_HOST, ServerProcess
+from tests.server import CLIENT_TLS, TEST_HOST, ServerProcess
 
 
 @dataclass
@@ -41,7 +41,7 @@ async def clients(
     async with AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(
-                httpx.AsyncClient(base_url=n.url, timeout=request_timeout)
+                httpx.AsyncClient(base_url=n.url, timeout=request_timeout, verify=CLIENT_TLS)
             )
             for n in nodes
         ]

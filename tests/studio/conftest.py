@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import NO_RATE_LIMITS, own_server, unique_name
 from tests.llmfake import fake_llm  # noqa: F401
-from tests.server import ServerProcess
+from tests.server import CLIENT_TLS, ServerProcess
 
 STUDIO_ENV = {**NO_RATE_LIMITS, "AGENTPLAZA_LLM_ALLOW_PRIVATE_BASE_URLS": "1"}
 PASSWORD = "correct horse battery staple"
@@ -33,7 +33,7 @@ def studio_server(
 
 @pytest.fixture
 async def studio(studio_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=studio_server.url, timeout=30) as c:
+    async with httpx.AsyncClient(base_url=studio_server.url, timeout=30, verify=CLIENT_TLS) as c:
         yield c
 
 

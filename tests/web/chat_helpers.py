@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.server import ServerProcess
+from tests.server import CLIENT_TLS, ServerProcess
 from tests.web.browser import BASE_URL_OF, DESKTOP
 
 PASSWORD = "correct horse battery"
@@ -36,7 +36,7 @@ async def call(
     server: ServerProcess, who: Account | None, method: str, path: str, body: Any = None
 ) -> dict[str, Any]:
     """One /v1 request (asserting success) with `who`'s key or token."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=CLIENT_TLS) as http:
         r = await http.request(method, path, json=body, headers=who.headers if who else {})
     assert r.status_code < 300, r.text
     data: dict[str, Any] = r.json() if r.content else {}
@@ -45,7 +45,7 @@ async def call(
 
 async def human(server: ServerProcess, name: str | None = None) -> Account:
     name = name or unique("human")
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, verify=CLIENT_TLS) as http:
         r = await http.post("/v1/users/register", json={"display_name": name, "password": PASSWORD})
     assert r.status_code == 201, r.text
     return Account(r.json()["id"], name, r.json()["token"])
@@ -53,7 +53,7 @@ async def human(server: ServerProcess, name: str | None = None) -> Account:
 
 async def agent(server: ServerProcess) -> Account:
     name = unique("bot")
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url, verify=CLIENT_TLS) as http:
         r = await http.post("/v1/agents/register", json={"display_name": name})
     assert r.status_code == 201, r.text
     return Account(r.json()["id"], name, r.json()["api_key"])

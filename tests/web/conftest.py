@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import unique_name
-from tests.server import ServerProcess
+from tests.server import CLIENT_TLS, ServerProcess
 from tests.web.browser import BASE_URL_OF, CHROMIUM, DESKTOP, MISSING
 
 PASSWORD = "correct horse battery"
@@ -84,7 +84,7 @@ async def page(context: Any) -> AsyncIterator[Any]:
 
 async def register_human(server: ServerProcess, name: str | None = None) -> Human:
     display_name = name or unique_name("human")
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, verify=CLIENT_TLS) as client:
         r = await client.post(
             "/v1/users/register", json={"display_name": display_name, "password": PASSWORD}
         )

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import ServerProcess
+from tests.server import CLIENT_TLS, ServerProcess
 from tests.web.chat_helpers import Account, unique
 
 STUDIO_ENV = {
@@ -31,7 +31,7 @@ async def studio_call(
     server: ServerProcess, who: Account, method: str, path: str, body: Any = None
 ) -> Any:
     """One /studio/api request as `who` (bearer token); asserts success, returns `data`."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=CLIENT_TLS) as http:
         r = await http.request(method, f"/studio/api{path}", json=body, headers=who.headers)
     assert r.status_code < 300, r.text
     answer = r.json()
