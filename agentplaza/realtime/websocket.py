@@ -24,11 +24,14 @@ from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.realtime.sse import StreamCounter
+from agentplaza.realtime.wsframes import FrameWriter
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
 FRAME_PREFIX = '{"type":"msg","data":{"message":'
 FRAME_SUFFIX = "}}"
+_PREFIX_BYTES = FRAME_PREFIX.encode()
+_SUFFIX_BYTES = FRAME_SUFFIX.encode()
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_REVOKED = 4001  # the key was rotated or recovered, the session ended: do not reconnect
@@ -53,12 +56,28 @@ class WebSocketSink(OrderedSink):
         )
         self._ws = websocket
         self.on_drop: Callable[[], Awaitable[None]] | None = None
+        # Created after the accept: deliveries may go straight to the socket.
+        self._frames = FrameWriter.of(websocket)
 
     async def write(self, body: bytes, seq: int) -> None:
-        await self._ws.send(
-            {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
-        )
+        frames = self._frames
+        if frames is None:
+            await self._ws.send(
+                {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
+            )
+        else:
+            if not frames.writable():
+                await frames.wait_writable()
+            frames.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
         DELIVERED_WS.inc()
+
+    def write_now(self, body: bytes, seq: int) -> bool:
+        frames = self._frames
+        if frames is None or not frames.writable():
+            return False
+        frames.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
+        DELIVERED_WS.inc()
+        return True
 
     async def write_heartbeat(self) -> None:
         await self.send_json({"type": "heartbeat", "data": {"ts": int(time.time() * 1000)}})
