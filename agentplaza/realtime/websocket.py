@@ -83,6 +83,8 @@ class WebSocketSink(OrderedSink):
         await self.send_json({"type": "heartbeat", "data": {"ts": int(time.time() * 1000)}})
 
     async def send_json(self, frame: dict[str, object]) -> None:
+        if self._frames is not None:
+            self._frames.flush()  # the deliveries written before it go before it
         await self._ws.send(
             {"type": "websocket.send", "text": json.dumps(frame, separators=(",", ":"))}
         )
@@ -92,6 +94,8 @@ class WebSocketSink(OrderedSink):
         if self.on_drop is not None:
             await self.on_drop()  # off the hub at once, even if the close frame is stuck
         if self._ws.application_state is WebSocketState.CONNECTED:
+            if self._frames is not None:
+                self._frames.flush()
             await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
