@@ -56,6 +56,9 @@ class FrameWriter:
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
         self._held: list[bytes] = []  # written this loop turn, not yet on the transport
+        self.writable = protocol.writable.is_set
+        """False while the client is not reading: the transport's buffer is over its high
+        water mark (the ASGI send would wait here too)."""
 
     @classmethod
     def of(cls, websocket: WebSocket) -> FrameWriter | None:
@@ -68,23 +71,20 @@ class FrameWriter:
             return None
         return cls(protocol)
 
-    def writable(self) -> bool:
-        """False while the client is not reading: the transport's buffer is over its high
-        water mark (the ASGI send would wait here too)."""
-        return self._protocol.writable.is_set()
-
     async def wait_writable(self) -> None:
         await self._protocol.writable.wait()
 
     def write_text(self, *parts: bytes) -> None:
         """One text frame of the concatenated `parts`, on the transport by the end of this
-        loop turn; raises SocketClosed once a close frame was sent or received."""
-        if self._closing():
+        loop turn; raises SocketClosed once a close frame was sent or the peer is gone (a
+        close frame received is seen at the flush, which then drops the frames)."""
+        protocol = self._protocol
+        if protocol.close_sent or protocol.disconnected:
             raise SocketClosed
         held = self._held
         held.append(text_frame(*parts))
         if len(held) == 1:
-            self._protocol.loop.call_soon(self.flush)
+            protocol.loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Put the held frames on the transport now (dropped if the socket is closing: the
