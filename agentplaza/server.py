@@ -28,6 +28,7 @@ from agentplaza.bus.base import Bus
 from agentplaza.llm.sealing import parse_key
 from agentplaza.logs import configure_logging
 from agentplaza.node import node_name
+from agentplaza.realtime.wsprotocol import LeanWebSocketProtocol
 from agentplaza.settings import ENV_PREFIX, Settings, mask_url_password
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
@@ -124,7 +125,7 @@ def uvicorn_config(settings: Settings, app: AgentplazaApp | str, **extra: Any) -
         port=settings.port,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        ws=LeanWebSocketProtocol,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         ws_max_size=WS_MAX_FRAME_BYTES,

@@ -36,6 +36,7 @@ class Scope(StrEnum):
     KEYS = "keys"  # the API key changed (rotation, recovery): every key-authenticated one
     ALL = "all"  # the account is gone
     SESSION = "session"  # one human session token (logout, revoke): the ones it opened
+    PROFILE = "profile"  # the profile changed: cached copies of the account are stale; none
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ class Revocation:
     token_hash: str = ""  # the session's, for Scope.SESSION
 
     def covers(self, credential: Credential) -> bool:
+        if self.scope is Scope.PROFILE:
+            return False
         if self.scope is Scope.ALL:
             return True
         if self.scope is Scope.KEYS:

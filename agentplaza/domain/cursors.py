@@ -47,3 +47,23 @@ def decode_page_cursor(cursor: str) -> int:
     if not 0 <= value <= MAX_POSITION:
         raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR)
     return value
+
+
+def encode_activity_cursor(activity_us: int, item_id: str) -> str:
+    """A cursor after (activity, id) in a list ordered by activity, newest first."""
+    raw = f"a{activity_us}:{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_activity_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("a"):
+            raise ValueError(raw)
+        activity, item_id = raw[1:].split(":", 1)
+        value = int(activity)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR) from None
+    if not 0 <= value <= MAX_POSITION or not item_id:
+        raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR)
+    return value, item_id

@@ -29,6 +29,7 @@ GROUP_AVATAR_URL_MAX_CHARS = 2048
 MAX_GROUP_MEMBERS = 500
 """Owner included. Fan-out is on write: one inbox row per member per message."""
 INVITE_MAX_IDS = 200
+MY_GROUPS_MAX_LIMIT = 500  # one page of GET /v1/groups
 MUTE_MAX_SECS = 10 * 365 * 86400
 PERMANENT_MUTE_US = 2**62
 """`muted_until` of a permanent mute: later than any real clock, still a 64-bit integer."""

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from starlette.responses import JSONResponse
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from agentplaza.domain.accounts import Account
@@ -25,6 +26,7 @@ from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.realtime.sse import StreamCounter
 from agentplaza.realtime.wsframes import FrameWriter
+from agentplaza.realtime.wsprotocol import SEND_NOW_EXTENSION, SendNow, text_frame
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,25 @@ class WebSocketSink(OrderedSink):
         self.on_drop: Callable[[], Awaitable[None]] | None = None
         # Created after the accept: deliveries may go straight to the socket.
         self._frames = FrameWriter.of(websocket)
+        # Our uvicorn protocol (realtime/wsprotocol.py) writes a frame without a task; absent
+        # under another server, where heartbeats take the ASGI way.
+        send_now = (websocket.scope.get("extensions") or {}).get(SEND_NOW_EXTENSION)
+        self._send_now: SendNow | None = send_now["send"] if send_now else None
+
+    def heartbeat(self) -> None:
+        # A task per connection per beat was about a third of the idle CPU at 10,000
+        # connections (bench/README.md, "Idle"): an idle socket gets the frame at once.
+        if self._frames is not None:
+            self._frames.flush()  # the deliveries written before it go before it
+        if (
+            self._send_now is not None
+            and self._task is None
+            and self._last_seq is not None
+            and not self.closed
+            and self._send_now(_heartbeat_frame())
+        ):
+            return
+        super().heartbeat()  # busy, or its buffer is full: in turn with its writes
 
     async def write(self, body: bytes, seq: int) -> None:
         frames = self._frames
@@ -80,7 +101,10 @@ class WebSocketSink(OrderedSink):
         return True
 
     async def write_heartbeat(self) -> None:
-        await self.send_json({"type": "heartbeat", "data": {"ts": int(time.time() * 1000)}})
+        text = _heartbeat_text(int(time.time() * 1000))
+        if self._frames is not None:
+            self._frames.flush()
+        await self._ws.send({"type": "websocket.send", "text": text})
 
     async def send_json(self, frame: dict[str, object]) -> None:
         if self._frames is not None:
@@ -99,6 +123,22 @@ class WebSocketSink(OrderedSink):
             await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
+_beat: tuple[int, bytes] = (0, b"")
+
+
+def _heartbeat_frame() -> bytes:
+    """The heartbeat frame, encoded once per millisecond (a sweep writes thousands)."""
+    global _beat
+    now_ms = int(time.time() * 1000)
+    if _beat[0] != now_ms:
+        _beat = (now_ms, text_frame(_heartbeat_text(now_ms)))
+    return _beat[1]
+
+
+def _heartbeat_text(now_ms: int) -> str:
+    return json.dumps({"type": "heartbeat", "data": {"ts": now_ms}}, separators=(",", ":"))
+
+
 def websocket_endpoint(
     services: Services,
     hub: Hub,
@@ -109,7 +149,9 @@ def websocket_endpoint(
     """The `/v1/ws` handler; `sockets` caps open WebSockets per client address (the
     address as `address_of` sees it, X-Forwarded-For only behind a trusted proxy)."""
 
-    async def capped(websocket: WebSocket) -> None:
+    async def endpoint(websocket: WebSocket) -> None:
+        # One coroutine from the cap to the read loop, with each client frame handled in a
+        # call of its own: an idle connection's waiting stack is memory it holds all along.
         ip = address_of(websocket)
         if not sockets.acquire(ip):
             detail = f"too many open WebSockets from this address (at most {sockets.max_per_ip})"
@@ -122,49 +164,54 @@ def websocket_endpoint(
             )
             return
         try:
-            await endpoint(websocket)
+            authenticated = await _authenticate(websocket, services)
+            if authenticated is None:
+                return
+            account, token = authenticated
+            resume = _resume_seq(websocket)
+            await websocket.accept()
+            # The upgrade's headers are not read again; an idle connection need not keep them
+            # (~1 KB each). Starlette's cached Headers shares this list, so both let go.
+            websocket.scope["headers"].clear()
+            sink = WebSocketSink(websocket, account, credential_for(token), services)
+            sink.on_drop = lambda: hub.detach(sink)
+            await hub.attach(sink)
+            try:
+                # A revocation handled between the check above and the attach found no sink
+                # to end; it did clear the cache, so this asks the store.
+                await services.accounts.authenticate(token)
+                backlog = await sink.catch_up(after_seq=resume)
+                counts = await services.notifications.counts(account.id)
+                await sink.send_json(
+                    {
+                        "type": "notifications",
+                        "data": {
+                            "unread": backlog,
+                            "unread_notifications": counts.unread,
+                            "pending_friend_requests": counts.pending_friend_requests,
+                        },
+                    }
+                )
+                del authenticated, counts  # not held for the connection's lifetime
+                while True:
+                    message = await websocket.receive()
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    await _client_frame(message, sink, account, services)
+            except WebSocketDisconnect:
+                pass
+            except AgentplazaError:  # from the re-check: revoked meanwhile
+                with suppress(Exception):
+                    await sink.close(REVOKED)
+            except Exception:
+                log.exception("websocket for %s failed", account.id)
+            finally:
+                sink.closed = True
+                await hub.detach(sink)
         finally:
             sockets.release(ip)
 
-    async def endpoint(websocket: WebSocket) -> None:
-        authenticated = await _authenticate(websocket, services)
-        if authenticated is None:
-            return
-        account, token = authenticated
-        resume = _resume_seq(websocket)
-        await websocket.accept()
-        sink = WebSocketSink(websocket, account, credential_for(token), services)
-        sink.on_drop = lambda: hub.detach(sink)
-        await hub.attach(sink)
-        try:
-            # A revocation handled between the check above and the attach found no sink to
-            # end; it did clear the cache, so this asks the store.
-            await services.accounts.authenticate(token)
-            backlog = await sink.catch_up(after_seq=resume)
-            counts = await services.notifications.counts(account.id)
-            await sink.send_json(
-                {
-                    "type": "notifications",
-                    "data": {
-                        "unread": backlog,
-                        "unread_notifications": counts.unread,
-                        "pending_friend_requests": counts.pending_friend_requests,
-                    },
-                }
-            )
-            await _read_client_frames(websocket, sink, account, services)
-        except WebSocketDisconnect:
-            pass
-        except AgentplazaError:  # from the re-check: revoked meanwhile
-            with suppress(Exception):
-                await sink.close(REVOKED)
-        except Exception:
-            log.exception("websocket for %s failed", account.id)
-        finally:
-            sink.closed = True
-            await hub.detach(sink)
-
-    return capped
+    return endpoint
 
 
 async def _authenticate(websocket: WebSocket, services: Services) -> tuple[Account, str] | None:
@@ -196,36 +243,30 @@ def _resume_seq(websocket: WebSocket) -> int | None:
         return None
 
 
-async def _read_client_frames(
-    websocket: WebSocket, sink: WebSocketSink, account: Account, services: Services
+async def _client_frame(
+    message: Message, sink: WebSocketSink, account: Account, services: Services
 ) -> None:
-    while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None and message.get("bytes") is not None:
-            text = message["bytes"].decode("utf-8", "replace")
-        if not text or len(text) > MAX_CLIENT_FRAME_CHARS or sink.closed:
-            continue  # closed: revoked credentials ack nothing more
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            continue
-        if not isinstance(frame, dict):
-            continue
-        kind = frame.get("type")
-        try:
-            if kind == "ping":
-                await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
-            elif kind == "ack":
-                # Acks are writes: the same budget as POST /v1/messages/ack.
-                await services.limiter.check(services.limiter.acks, account.id)
-                if isinstance(frame.get("id"), str):
-                    await services.messaging.ack(account, frame["id"])
-                elif isinstance(frame.get("up_to_seq"), int):
-                    await services.messaging.ack_up_to(account, frame["up_to_seq"])
-        except AgentplazaError as exc:
-            await sink.send_json(
-                {"type": "error", "data": {"detail": exc.detail, "code": exc.code}}
-            )
+    text = message.get("text")
+    if text is None and message.get("bytes") is not None:
+        text = message["bytes"].decode("utf-8", "replace")
+    if not text or len(text) > MAX_CLIENT_FRAME_CHARS or sink.closed:
+        return  # closed: revoked credentials ack nothing more
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(frame, dict):
+        return
+    kind = frame.get("type")
+    try:
+        if kind == "ping":
+            await sink.send_json({"type": "pong", "data": {"ts": int(time.time() * 1000)}})
+        elif kind == "ack":
+            # Acks are writes: the same budget as POST /v1/messages/ack.
+            await services.limiter.check(services.limiter.acks, account.id)
+            if isinstance(frame.get("id"), str):
+                await services.messaging.ack(account, frame["id"])
+            elif isinstance(frame.get("up_to_seq"), int):
+                await services.messaging.ack_up_to(account, frame["up_to_seq"])
+    except AgentplazaError as exc:
+        await sink.send_json({"type": "error", "data": {"detail": exc.detail, "code": exc.code}})

@@ -183,8 +183,9 @@ class Accounts:
             # The others' cached credentials still expire (auth_cache_ttl_secs), and their
             # live connections are re-checked against the store when their bus resyncs.
             log.warning(
-                "could not tell other nodes that credentials of %s were revoked",
+                "could not tell other nodes that credentials of %s were revoked (%s)",
                 revocation.account_id,
+                revocation.scope.value,
             )
 
     async def recover(self, *, recovery_secret: str, agent_id: str | None) -> NewCredentials:
@@ -243,7 +244,9 @@ class Accounts:
             else rules.validate_capabilities(list(changes.capabilities)),
         )
         updated = await self._store.update_profile(account.id, checked, now_us=self._rt.clock_us())
-        self._forget(account.id)
+        # Every node's cached copy of the account (its credential cache) is now stale: the
+        # display name would otherwise travel with messages sent through another node.
+        await self._revoke(Revocation(account.id, Scope.PROFILE))
         return updated
 
     async def delete(self, account: Account) -> None:

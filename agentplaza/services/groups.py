@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 from agentplaza.domain import ids
 from agentplaza.domain.accounts import Account, named_account_id
+from agentplaza.domain.cursors import clamp_limit, decode_activity_cursor, encode_activity_cursor
 from agentplaza.domain.errors import ErrorCode, Forbidden, Invalid, NotFound
 from agentplaza.domain.groups import (
     INVITE_MAX_IDS,
     MAX_GROUP_MEMBERS,
+    MY_GROUPS_MAX_LIMIT,
     Group,
     GroupChanges,
     GroupRole,
@@ -90,8 +92,21 @@ class Groups:
         return await self._detail(group, GroupRole.OWNER)
 
     # --- reads --------------------------------------------------------------------------------
-    async def mine(self, actor: Account) -> list[tuple[Group, GroupRole]]:
-        return await self._store.list_account_groups(actor.id)
+    async def mine(
+        self, actor: Account, *, cursor: str | None = None, limit: int = MY_GROUPS_MAX_LIMIT
+    ) -> tuple[list[tuple[Group, GroupRole]], str | None]:
+        """A page of the actor's groups, most recently active first, and the cursor of the
+        next page (None on the last)."""
+        limit = clamp_limit(limit, default=MY_GROUPS_MAX_LIMIT, maximum=MY_GROUPS_MAX_LIMIT)
+        after = decode_activity_cursor(cursor) if cursor else None
+        rows = await self._store.list_account_groups(actor.id, after=after, limit=limit + 1)
+        if len(rows) <= limit:
+            return rows, None
+        last = rows[limit - 1][0]
+        activity = (
+            last.last_message_at_us if last.last_message_at_us is not None else last.created_at_us
+        )
+        return rows[:limit], encode_activity_cursor(activity, last.id)
 
     async def get(self, actor: Account, group_id: str) -> GroupDetail:
         """Members see everything; anyone sees a public group; a private one is not found."""

@@ -311,6 +311,7 @@ notifications = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("read_at", BigInteger),
     Index("ix_notifications_account_num", "account_id", "num"),
+    Index("ix_notifications_created_at", "created_at"),  # the retention purge (0014)
     Index(
         "ix_notifications_unread",
         "account_id",

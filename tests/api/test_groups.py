@@ -142,6 +142,33 @@ async def test_my_groups_and_details(
     assert {m["agent_id"] for m in detail["members"]} == {alice.id, bob.id}
 
 
+async def test_my_groups_come_in_pages_most_recently_active_first(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
+) -> None:
+    made = [(await create_group(client, alice, [bob]))["id"] for _ in range(5)]
+    # A message makes the oldest group the most recently active one.
+    await sent(client, bob, made[0], "wake up")
+    expected = [made[0], *reversed(made[1:])]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        response = await client.get("/v1/groups", headers=alice.headers, params=params)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["groups"]) <= 2
+        seen += [g["id"] for g in page["groups"]]
+        assert page["has_more"] is (page["next_cursor"] is not None)
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    assert seen == expected
+    whole = (await client.get("/v1/groups", headers=alice.headers)).json()
+    assert [g["id"] for g in whole["groups"]] == expected and whole["has_more"] is False
+    for bad in ({"limit": 0}, {"limit": 501}, {"cursor": "nope"}, {"cursor": "r12"}):
+        assert_error(await client.get("/v1/groups", headers=alice.headers, params=bad), 400)
+
+
 async def test_private_group_is_invisible_to_outsiders_public_one_is_readable(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:

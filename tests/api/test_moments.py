@@ -535,6 +535,28 @@ async def test_comments_are_listed_oldest_first_with_a_cursor(
     assert detail["comment_count"] == detail["comments"] == 3
 
 
+async def test_comments_of_blocked_accounts_are_hidden_from_the_blocker(
+    client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent, carol: TestAgent
+) -> None:
+    # On a third party's moment, as the feed hides a blocked author's moments.
+    moment = await post_moment(client, alice, visibility="public")
+    url = f"/v1/moments/{moment['id']}/comments"
+    ids = {}
+    for who in (bob, carol):
+        response = await client.post(url, headers=who.headers, json={"content": who.id})
+        assert response.status_code == 201, response.text
+        ids[who.id] = response.json()["id"]
+    response = await client.post(f"/v1/agents/block/{bob.id}", headers=carol.headers)
+    assert response.status_code == 200, response.text
+
+    def listed(page: dict[str, Any]) -> list[str]:
+        return [c["id"] for c in page["comments"]]
+
+    assert listed(await get_json(client, carol, url)) == [ids[carol.id]]
+    assert listed(await get_json(client, bob, url)) == [ids[bob.id]]  # blocked either way
+    assert listed(await get_json(client, alice, url)) == [ids[bob.id], ids[carol.id]]
+
+
 async def test_a_comment_notifies_the_author(
     client: httpx.AsyncClient, alice: TestAgent, bob: TestAgent
 ) -> None:

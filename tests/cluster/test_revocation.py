@@ -97,3 +97,25 @@ async def test_session_revoked_on_a_ends_its_connections_on_b(
             _assert_cut(await cut(revoke))
         await _old_credential_is_refused(b, via_b, first)
         assert (await via_b.get("/v1/agents/me", headers=second.headers)).status_code == 200
+
+
+async def test_a_profile_changed_on_a_is_not_served_stale_by_b(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    """B caches alice's account with her key (for 600 s here); a rename through A must not
+    leave B answering with the old profile."""
+    cluster = cluster_factory(**ENV)
+    a, b = cluster.start_node(), cluster.start_node()
+    async with clients(a, b) as (via_a, via_b):
+        alice = await register(via_a)
+        assert (await via_b.get("/v1/agents/me", headers=alice.headers)).status_code == 200
+        response = await via_a.patch(
+            "/v1/agents/me", headers=alice.headers, json={"display_name": "Alice Renamed"}
+        )
+        assert response.status_code == 200, response.text
+        deadline = time.monotonic() + 1.0
+        while (await via_b.get("/v1/agents/me", headers=alice.headers)).json()[
+            "display_name"
+        ] != "Alice Renamed":
+            assert time.monotonic() < deadline, "B still serves the old profile"
+            await asyncio.sleep(0.02)

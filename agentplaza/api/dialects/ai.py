@@ -297,7 +297,8 @@ async def create_group(body: AiGroupIn, account: CurrentAccount, services: Servi
 
 @router.get("/groups", summary="/ai: the groups you are in (GET /v1/groups)")
 async def my_groups(account: CurrentAccount, services: ServicesDep) -> Response:
-    groups = [group_view(g, role) for g, role in await services.groups.mine(account)]
+    mine, _ = await services.groups.mine(account)
+    groups = [group_view(g, role) for g, role in mine]
     return json_response({"groups": groups, "count": len(groups)})
 
 

@@ -30,6 +30,7 @@ from agentplaza.domain.clock import iso_from_us
 from agentplaza.domain.cursors import decode_page_cursor, encode_page_cursor
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.groups import (
+    MY_GROUPS_MAX_LIMIT,
     PERMANENT_MUTE_US,
     Group,
     GroupChanges,
@@ -118,10 +119,23 @@ async def create_group(
     return json_response(detail_view(detail, services.runtime.clock_us()), 201)
 
 
-@router.get("", summary="The caller's groups")
-async def my_groups(account: CurrentAccount, services: ServicesDep) -> Response:
-    groups = await services.groups.mine(account)
-    return json_response({"groups": [group_view(g, role) for g, role in groups]})
+@router.get("", summary="The caller's groups, most recently active first")
+async def my_groups(
+    account: CurrentAccount,
+    services: ServicesDep,
+    cursor: str | None = Query(
+        None, max_length=256, description="next_cursor of the previous page"
+    ),
+    limit: int = Query(MY_GROUPS_MAX_LIMIT, ge=1, le=MY_GROUPS_MAX_LIMIT),
+) -> Response:
+    groups, next_cursor = await services.groups.mine(account, cursor=cursor, limit=limit)
+    return json_response(
+        {
+            "groups": [group_view(g, role) for g, role in groups],
+            "has_more": next_cursor is not None,
+            "next_cursor": next_cursor,
+        }
+    )
 
 
 @router.get("/{group_id}", summary="A group's details (members; anyone for a public group)")

@@ -107,7 +107,7 @@ def plaza_tools(
         )
 
     async def list_my_groups(args: NoArgs, ctx: ToolContext) -> str:
-        mine = await groups.mine(ctx.account)
+        mine, _ = await groups.mine(ctx.account)
         return _json(
             [
                 {"id": g.id, "name": g.name, "role": role.value, "members": g.member_count}

@@ -164,14 +164,24 @@ def list_members_txn(txn: Txn, group_id: str) -> list[Member]:
     return [_member_from_row(r) for r in rows]
 
 
-def list_account_groups_txn(txn: Txn, account: AccountId) -> list[tuple[Group, GroupRole]]:
-    """The account's live groups with its role, most recently active first."""
+def list_account_groups_txn(
+    txn: Txn, account: AccountId, *, after: tuple[int, str] | None, limit: int
+) -> list[tuple[Group, GroupRole]]:
+    """At most `limit` of the account's live groups with its role, most recently active
+    first (activity = the last message, else the creation), after the (activity, id) of the
+    previous page's last group."""
     cols = ", ".join(f"g.{c.strip()}" for c in GROUP_COLUMNS.split(","))
+    activity = "COALESCE(g.last_message_at, g.created_at)"
+    page = ""
+    params: tuple[object, ...] = (account,)
+    if after is not None:
+        page = f" AND ({activity} < ? OR ({activity} = ? AND g.id > ?))"
+        params += (after[0], after[0], after[1])
     rows = txn.execute(
         f"SELECT {cols}, gm.role FROM group_members gm JOIN groups g ON g.id = gm.group_id"
-        " WHERE gm.account_id = ? AND g.deleted_at IS NULL"
-        " ORDER BY COALESCE(g.last_message_at, g.created_at) DESC, g.id",
-        (account,),
+        f" WHERE gm.account_id = ? AND g.deleted_at IS NULL{page}"
+        f" ORDER BY {activity} DESC, g.id LIMIT ?",
+        (*params, limit),
     ).fetchall()
     return [(_group_from_row(r), GroupRole(r[12])) for r in rows]
 

@@ -313,12 +313,17 @@ def list_comments_txn(
     limit: int,
     decide: Decide,
 ) -> list[CommentRow]:
-    """At most `limit` live comments of a visible moment after `after_num`, oldest first."""
+    """At most `limit` live comments of a visible moment after `after_num`, oldest first,
+    leaving out those of authors the viewer has blocked or who blocked the viewer (as the
+    feed leaves out their moments)."""
     decide(moment_facts_txn(txn, viewer, moment_id))
     rows = txn.execute(
         f"SELECT {COMMENT_COLUMNS} FROM moment_comments c JOIN accounts a ON a.id = c.author_id"
-        " WHERE c.moment_id = ? AND c.deleted_at IS NULL AND c.num > ? ORDER BY c.num LIMIT ?",
-        (moment_id, after_num if after_num is not None else 0, limit),
+        " WHERE c.moment_id = ? AND c.deleted_at IS NULL AND c.num > ?"
+        " AND NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.account_id = ? AND b.blocked_id ="
+        " c.author_id) OR (b.account_id = c.author_id AND b.blocked_id = ?))"
+        " ORDER BY c.num LIMIT ?",
+        (moment_id, after_num if after_num is not None else 0, viewer, viewer, limit),
     ).fetchall()
     return [comment_row_from(r) for r in rows]
 

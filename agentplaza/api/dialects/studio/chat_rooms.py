@@ -8,12 +8,11 @@ event types and data, from the stored human message until the room's floor goes 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from agentplaza.api.auth import CurrentAccount, ServicesDep
 from agentplaza.api.budgets import WRITES
@@ -24,6 +23,7 @@ from agentplaza.api.dialects.studio.envelope import (
     ok,
     page,
 )
+from agentplaza.api.dialects.studio.streaming import EventWriter, SseStream
 from agentplaza.domain import chat_rooms as rules
 from agentplaza.domain.floor import MAX_CONSECUTIVE_AGENT_TURNS_LIMIT, FloorPolicy
 from agentplaza.realtime.studio_rooms import StudioRoomHub
@@ -201,26 +201,17 @@ async def send(
         await hub.detach(listener)
         raise
 
-    async def events() -> AsyncIterator[bytes]:
+    async def produce(writer: EventWriter) -> None:
         try:
             while (item := await listener.next()) is not None:
                 kind, frame = item
                 data: Any = json.loads(frame)["data"]
                 if kind == IDLE:
                     if int(data.get("floor_seq", 0)) >= message.seq:
-                        return
+                        return  # the floor went quiet after this message: its answers are out
                     continue
-                yield sse(kind, data)
+                await writer.event(kind, data)
         finally:
             await hub.detach(listener)
 
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-    )
-
-
-def sse(kind: str, data: Any) -> bytes:
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return f"event: {kind}\ndata: {payload}\n\n".encode()
+    return SseStream(produce, heartbeat_secs=services.runtime.settings.ws_heartbeat_interval_secs)

@@ -1,0 +1,261 @@
+"""uvicorn's WebSocket protocol, made lighter for connections that idle (issue 17).
+
+An open WebSocket that carries nothing for hours is the common case for agents, so its
+resident cost is what bounds how many one node holds: bench/README.md, "Idle".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+
+SEND_NOW_EXTENSION = "agentplaza.send_now"
+"""scope["extensions"][SEND_NOW_EXTENSION]["send"] is the connection's `send_frame_now`."""
+SendNow = Callable[[bytes], bool]
+KEEPALIVE_SLOTS = 20  # the keepalive sweep visits 1/20 of the connections per tick
+
+
+def text_frame(text: str) -> bytes:
+    """`text` as one unmasked (server to client) text frame, ready for `send_frame_now`."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+class _Inbox:
+    """The part of asyncio.Queue that uvicorn's WebSocket protocol uses for received events.
+
+    An empty asyncio.Queue holds three deques and an Event (~2.5 KB per connection, most of
+    it idle); this holds a list and, while a reader waits, its future. Every put wakes every
+    waiter (there is one reader per connection), so a cancelled reader loses no wake-up.
+    """
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: list[ASGIReceiveEvent] = []
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def put_nowait(self, item: ASGIReceiveEvent) -> None:
+        self._items.append(item)
+        _wake(self._waiters)
+        self._waiters = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    async def get(self) -> ASGIReceiveEvent:
+        while not self._items:
+            # Inline, not a helper coroutine: an idle connection waits here, and each frame
+            # of its waiting stack is memory held for as long as it idles.
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters = _with(self._waiters, waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters = _without(self._waiters, waiter)
+        return self._items.pop(0)
+
+
+class _Gate:
+    """asyncio.Event as uvicorn's WebSocket protocol uses it (`writable`: set, clear, wait),
+    without the Event's deque of waiters (~0.7 KB per connection)."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        _wake(self._waiters)
+        self._waiters = None
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> bool:
+        if not self._open:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters = _with(self._waiters, waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters = _without(self._waiters, waiter)
+        return True
+
+
+_Waiters = list[asyncio.Future[None]] | None
+
+
+def _with(waiters: _Waiters, waiter: asyncio.Future[None]) -> list[asyncio.Future[None]]:
+    if waiters is None:
+        return [waiter]
+    waiters.append(waiter)
+    return waiters
+
+
+def _without(waiters: _Waiters, waiter: asyncio.Future[None]) -> _Waiters:
+    """`waiters` less `waiter` (woken ones were dropped already), None when empty."""
+    if waiters is not None and waiter in waiters:
+        waiters.remove(waiter)
+    return waiters or None
+
+
+def _wake(waiters: _Waiters) -> None:
+    for waiter in waiters or ():
+        if not waiter.done():
+            waiter.set_result(None)
+
+
+class _KeepaliveSweep:
+    """One timer per event loop for every connection's keepalive ping.
+
+    uvicorn gives each connection two timers (the next ping, the pong deadline); at 10,000
+    idle connections those timers, and a ping frame built per connection, were about half of
+    the idle CPU. Here the connections are spread over KEEPALIVE_SLOTS buckets and one tick
+    every interval / KEEPALIVE_SLOTS visits one bucket, so each connection is visited once
+    per interval, with one ping frame (and payload) shared by the bucket.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float) -> None:
+        self._loop = loop
+        self._interval = interval
+        self._buckets: list[set[LeanWebSocketProtocol]] = [set() for _ in range(KEEPALIVE_SLOTS)]
+        self._next = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, protocol: LeanWebSocketProtocol) -> set[LeanWebSocketProtocol]:
+        # The bucket visited last: its first ping goes out about one interval from now.
+        bucket = self._buckets[(self._next - 1) % KEEPALIVE_SLOTS]
+        bucket.add(protocol)
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.tick_secs, self._tick)
+        return bucket
+
+    @property
+    def tick_secs(self) -> float:
+        return self._interval / KEEPALIVE_SLOTS
+
+    def _tick(self) -> None:
+        bucket = self._buckets[self._next]
+        self._next = (self._next + 1) % KEEPALIVE_SLOTS
+        if bucket:
+            payload = struct.pack("!I", random.getrandbits(32))
+            frame = b"\x89\x04" + payload  # FIN + ping, unmasked, 4-byte payload
+            for protocol in tuple(bucket):
+                protocol.keepalive(payload, frame)
+        if any(self._buckets):
+            self._timer = self._loop.call_later(self.tick_secs, self._tick)
+        else:
+            self._timer = None
+            _SWEEPS.pop((self._loop, self._interval), None)
+
+
+_SWEEPS: dict[tuple[asyncio.AbstractEventLoop, float], _KeepaliveSweep] = {}
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, lighter while a connection idles.
+
+    Same wire behaviour (keepalive pings every `ws_ping_interval`, a connection whose pong is
+    `ws_ping_timeout` late is failed with 1011, close handshake, flow control), with:
+    - the small receive queue and `writable` gate above, and the upgrade's Request and
+      Response (two websockets Headers) dropped once the accept is sent: about 8 KB less per
+      open WebSocket (tracemalloc; bench/README.md, "Idle");
+    - pings from one shared sweep (`_KeepaliveSweep`) instead of two timers per connection;
+    - `send_frame_now`, offered to the app as the scope extension SEND_NOW_EXTENSION: a
+      pre-encoded frame written at once, without a task (the /v1/ws heartbeat uses it).
+    """
+
+    request: Request
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.queue = _Inbox()  # type: ignore[assignment]  # the same three methods
+        self.writable = _Gate()  # type: ignore[assignment]  # the same three methods
+        self._keepalive_bucket: set[LeanWebSocketProtocol] | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        extensions = getattr(self, "scope", {}).get("extensions")
+        if extensions is not None:
+            extensions[SEND_NOW_EXTENSION] = {"send": self.send_frame_now}
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # Read only by the handshake; the scope keeps the request's headers for the app.
+            # websockets' parser keeps the Request in its generator's frame for the
+            # connection's lifetime, so its Headers are emptied rather than just let go.
+            self.request.headers.clear()
+            del self.request, self.response
+
+    def send_frame_now(self, frame: bytes) -> bool:
+        """Write `frame` (one whole frame, e.g. from `text_frame`) now if the connection is
+        open and its write buffer below the high-water mark; False (nothing written) if not."""
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+        ):
+            return False
+        self.transport.write(frame)
+        return True
+
+    def start_keepalive(self) -> None:
+        if self.ping_interval is not None and self.ping_interval > 0:
+            key = (self.loop, self.ping_interval)
+            sweep = _SWEEPS.get(key)
+            if sweep is None:
+                sweep = _SWEEPS[key] = _KeepaliveSweep(self.loop, self.ping_interval)
+            self._keepalive_bucket = sweep.add(self)
+
+    def stop_keepalive(self) -> None:
+        if self._keepalive_bucket is not None:
+            self._keepalive_bucket.discard(self)
+            self._keepalive_bucket = None
+        super().stop_keepalive()
+
+    def keepalive(self, payload: bytes, frame: bytes) -> None:
+        """The sweep's visit, once per ping interval: fail the connection if the last ping
+        is unanswered past the timeout, else send `frame` (a ping carrying `payload`)."""
+        if self.close_sent or self.transport.is_closing():
+            return
+        if self.pending_ping_payload is not None:
+            if self.ping_timeout is None:
+                return
+            # Visits come one interval apart, give or take a tick of timer jitter.
+            tick = (self.ping_interval or 0.0) / KEEPALIVE_SLOTS
+            late = self.loop.time() - self.ping_sent_at + tick
+            if late >= self.ping_timeout:
+                self.keepalive_timeout()
+            return
+        if self.conn.state is not State.OPEN:
+            return
+        self.pending_ping_payload = payload
+        self.ping_sent_at = self.loop.time()
+        self.transport.write(frame)
