@@ -18,7 +18,7 @@ from contextlib import suppress
 from agentplaza.bus.base import RESYNC, Bus
 from agentplaza.cluster.base import ClusterState
 from agentplaza.domain.credentials import Revocation
-from agentplaza.domain.envelopes import account_of, decode_envelope, topic_for
+from agentplaza.domain.envelopes import TOPIC_PREFIX, account_of, decode_envelope, topic_for
 from agentplaza.domain.ids import AccountId
 from agentplaza.realtime.sink import Sink
 
@@ -39,7 +39,9 @@ class Hub:
 
     def route_topics(self, prefix: str, handler: Callable[[str, bytes], None]) -> None:
         """Hand publications on topics starting with `prefix`, and every RESYNC, to `handler`
-        (called on the listener task: it must not block)."""
+        (called on the listener task: it must not block). Inbox topics are the hub's own."""
+        if prefix.startswith(TOPIC_PREFIX) or TOPIC_PREFIX.startswith(prefix):
+            raise ValueError(f"{prefix!r} overlaps the inbox topics")
         self._topic_handlers.append((prefix, handler))
 
     async def start(self) -> None:
@@ -143,12 +145,14 @@ class Hub:
                 log.exception("resync of a %s connection failed", sink.transport)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
-        for prefix, handler in self._topic_handlers:
-            if topic.startswith(prefix):
-                handler(topic, payload)
-                return
-        account = account_of(topic)
-        group = self._sinks.get(account) if account is not None else None
+        account = account_of(topic)  # first: nearly every publication is a delivery
+        if account is None:
+            for prefix, handler in self._topic_handlers:
+                if topic.startswith(prefix):
+                    handler(topic, payload)
+                    return
+            return
+        group = self._sinks.get(account)
         if not group:
             return
         try:

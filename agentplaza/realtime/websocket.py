@@ -25,12 +25,15 @@ from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.realtime.sse import StreamCounter
+from agentplaza.realtime.wsframes import FrameWriter
 from agentplaza.realtime.wsprotocol import SEND_NOW_EXTENSION, SendNow, text_frame
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
 FRAME_PREFIX = '{"type":"msg","data":{"message":'
 FRAME_SUFFIX = "}}"
+_PREFIX_BYTES = FRAME_PREFIX.encode()
+_SUFFIX_BYTES = FRAME_SUFFIX.encode()
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_REVOKED = 4001  # the key was rotated or recovered, the session ended: do not reconnect
@@ -55,6 +58,8 @@ class WebSocketSink(OrderedSink):
         )
         self._ws = websocket
         self.on_drop: Callable[[], Awaitable[None]] | None = None
+        # Created after the accept: deliveries may go straight to the socket.
+        self._frames = FrameWriter.of(websocket)
         # Our uvicorn protocol (realtime/wsprotocol.py) writes a frame without a task; absent
         # under another server, where heartbeats take the ASGI way.
         send_now = (websocket.scope.get("extensions") or {}).get(SEND_NOW_EXTENSION)
@@ -63,6 +68,8 @@ class WebSocketSink(OrderedSink):
     def heartbeat(self) -> None:
         # A task per connection per beat was about a third of the idle CPU at 10,000
         # connections (bench/README.md, "Idle"): an idle socket gets the frame at once.
+        if self._frames is not None:
+            self._frames.flush()  # the deliveries written before it go before it
         if (
             self._send_now is not None
             and self._task is None
@@ -74,16 +81,34 @@ class WebSocketSink(OrderedSink):
         super().heartbeat()  # busy, or its buffer is full: in turn with its writes
 
     async def write(self, body: bytes, seq: int) -> None:
-        await self._ws.send(
-            {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
-        )
+        frames = self._frames
+        if frames is None:
+            await self._ws.send(
+                {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
+            )
+        else:
+            if not frames.writable():
+                await frames.wait_writable()
+            frames.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
         DELIVERED_WS.inc()
+
+    def write_now(self, body: bytes, seq: int) -> bool:
+        frames = self._frames
+        if frames is None or not frames.writable():
+            return False
+        frames.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
+        DELIVERED_WS.inc()
+        return True
 
     async def write_heartbeat(self) -> None:
         text = _heartbeat_text(int(time.time() * 1000))
+        if self._frames is not None:
+            self._frames.flush()
         await self._ws.send({"type": "websocket.send", "text": text})
 
     async def send_json(self, frame: dict[str, object]) -> None:
+        if self._frames is not None:
+            self._frames.flush()  # the deliveries written before it go before it
         await self._ws.send(
             {"type": "websocket.send", "text": json.dumps(frame, separators=(",", ":"))}
         )
@@ -93,6 +118,8 @@ class WebSocketSink(OrderedSink):
         if self.on_drop is not None:
             await self.on_drop()  # off the hub at once, even if the close frame is stuck
         if self._ws.application_state is WebSocketState.CONNECTED:
+            if self._frames is not None:
+                self._frames.flush()
             await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
