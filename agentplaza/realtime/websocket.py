@@ -25,8 +25,7 @@ from agentplaza.metrics import DELIVERED_WS
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.sink import REVOKED, OrderedSink
 from agentplaza.realtime.sse import StreamCounter
-from agentplaza.realtime.wsframes import FrameWriter
-from agentplaza.realtime.wsprotocol import SEND_NOW_EXTENSION, SendNow, text_frame
+from agentplaza.realtime.wsframes import FrameWriter, SocketClosed
 from agentplaza.services.registry import Services
 
 log = logging.getLogger(__name__)
@@ -58,26 +57,25 @@ class WebSocketSink(OrderedSink):
         )
         self._ws = websocket
         self.on_drop: Callable[[], Awaitable[None]] | None = None
-        # Created after the accept: deliveries may go straight to the socket.
+        # Created after the accept: deliveries and heartbeats may go straight to the socket
+        # (None under another server than uvicorn's, where they take the ASGI send).
         self._frames = FrameWriter.of(websocket)
-        # Our uvicorn protocol (realtime/wsprotocol.py) writes a frame without a task; absent
-        # under another server, where heartbeats take the ASGI way.
-        send_now = (websocket.scope.get("extensions") or {}).get(SEND_NOW_EXTENSION)
-        self._send_now: SendNow | None = send_now["send"] if send_now else None
 
     def heartbeat(self) -> None:
         # A task per connection per beat was about a third of the idle CPU at 10,000
-        # connections (bench/README.md, "Idle"): an idle socket gets the frame at once.
-        if self._frames is not None:
-            self._frames.flush()  # the deliveries written before it go before it
+        # connections (bench/README.md, "Idle"): an idle socket gets the frame at once, after
+        # the deliveries written before it.
+        frames = self._frames
         if (
-            self._send_now is not None
+            frames is not None
             and self._task is None
             and self._last_seq is not None
             and not self.closed
-            and self._send_now(_heartbeat_frame())
+            and frames.writable()
         ):
-            return
+            with suppress(SocketClosed):  # gone: the task path below finds out and ends it
+                frames.write_text(_heartbeat_payload())
+                return
         super().heartbeat()  # busy, or its buffer is full: in turn with its writes
 
     async def write(self, body: bytes, seq: int) -> None:
@@ -126,12 +124,12 @@ class WebSocketSink(OrderedSink):
 _beat: tuple[int, bytes] = (0, b"")
 
 
-def _heartbeat_frame() -> bytes:
-    """The heartbeat frame, encoded once per millisecond (a sweep writes thousands)."""
+def _heartbeat_payload() -> bytes:
+    """The heartbeat frame's text, encoded once per millisecond (a sweep writes thousands)."""
     global _beat
     now_ms = int(time.time() * 1000)
     if _beat[0] != now_ms:
-        _beat = (now_ms, text_frame(_heartbeat_text(now_ms)))
+        _beat = (now_ms, _heartbeat_text(now_ms).encode())
     return _beat[1]
 
 

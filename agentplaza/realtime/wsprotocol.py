@@ -14,26 +14,16 @@ from __future__ import annotations
 import asyncio
 import random
 import struct
-from collections.abc import Callable
 from typing import Any
 
 from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
-SEND_NOW_EXTENSION = "agentplaza.send_now"
-"""scope["extensions"][SEND_NOW_EXTENSION]["send"] is the connection's `send_frame_now`."""
-SendNow = Callable[[bytes], bool]
 KEEPALIVE_SLOTS = 20  # the keepalive sweep visits 1/20 of the connections per tick
-
-
-def text_frame(text: str) -> bytes:
-    """`text` as one unmasked (server to client) text frame, ready for `send_frame_now`."""
-    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
 class _Inbox:
@@ -184,9 +174,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     - the small receive queue and `writable` gate above, and the upgrade's Request and
       Response (two websockets Headers) dropped once the accept is sent: about 8 KB less per
       open WebSocket (tracemalloc; bench/README.md, "Idle");
-    - pings from one shared sweep (`_KeepaliveSweep`) instead of two timers per connection;
-    - `send_frame_now`, offered to the app as the scope extension SEND_NOW_EXTENSION: a
-      pre-encoded frame written at once, without a task (the /v1/ws heartbeat uses it).
+    - pings from one shared sweep (`_KeepaliveSweep`) instead of two timers per connection.
+    Frames of the app's own go straight to the transport through realtime/wsframes.py.
     """
 
     request: Request
@@ -203,12 +192,6 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.writable = _Gate()  # type: ignore[assignment]  # the same three methods
         self._keepalive_bucket: set[LeanWebSocketProtocol] | None = None
 
-    def handle_connect(self, event: Request) -> None:
-        super().handle_connect(event)
-        extensions = getattr(self, "scope", {}).get("extensions")
-        if extensions is not None:
-            extensions[SEND_NOW_EXTENSION] = {"send": self.send_frame_now}
-
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
@@ -217,19 +200,6 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             # connection's lifetime, so its Headers are emptied rather than just let go.
             self.request.headers.clear()
             del self.request, self.response
-
-    def send_frame_now(self, frame: bytes) -> bool:
-        """Write `frame` (one whole frame, e.g. from `text_frame`) now if the connection is
-        open and its write buffer below the high-water mark; False (nothing written) if not."""
-        if (
-            self.close_sent
-            or self.disconnected
-            or not self.writable.is_set()
-            or self.conn.state is not State.OPEN
-        ):
-            return False
-        self.transport.write(frame)
-        return True
 
     def start_keepalive(self) -> None:
         if self.ping_interval is not None and self.ping_interval > 0:
