@@ -175,7 +175,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
       Response (two websockets Headers) dropped once the accept is sent: about 8 KB less per
       open WebSocket (tracemalloc; bench/README.md, "Idle");
     - pings from one shared sweep (`_KeepaliveSweep`) instead of two timers per connection.
-    Frames of the app's own go straight to the transport through realtime/wsframes.py.
+    The app's own delivery frames go to the transport through websocket.py's FrameWriter.
     """
 
     request: Request
