@@ -540,7 +540,8 @@ async def test_open_streams_do_not_hold_up_shutdown(server_factory: Any) -> None
         assert (await events.next())[0] == "history"
         started = time.monotonic()
         await asyncio.to_thread(srv.stop)
-        assert time.monotonic() - started < 5
+        # A stream that held shutdown up would take the whole 10 s drain (shutdown_drain_secs).
+        assert time.monotonic() - started < 8
 
 
 async def test_a_post_on_one_node_reaches_watchers_on_another(
