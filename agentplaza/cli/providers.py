@@ -31,7 +31,7 @@ def reseal(
         import asyncio
 
         from agentplaza.llm.sealing import load_sealer
-        from agentplaza.services.providers import ResealReport, reseal_all
+        from agentplaza.services.provider_keys import ResealReport, reseal_all
         from agentplaza.store import open_store
     except ImportError as exc:
         raise refuse(f"{SERVER_EXTRA_HINT} ({exc})") from exc

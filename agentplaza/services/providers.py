@@ -40,7 +40,6 @@ from agentplaza.llm.sealing import Sealer, SealError
 from agentplaza.logs import redact
 from agentplaza.services.runtime import Runtime
 from agentplaza.services.webhooks import resolve_host
-from agentplaza.store.base import Store
 
 log = logging.getLogger(__name__)
 OpenClient = Callable[[ProviderConfig], ModelClient]
@@ -374,37 +373,3 @@ def _error_text(exc: BaseException) -> str:
 
 def price_view(prices: Mapping[str, ModelPrice]) -> dict[str, dict[str, float]]:
     return {m: {"input": p.input, "output": p.output} for m, p in prices.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class ResealReport:
-    resealed: int
-    already_current: int
-    failed: tuple[str, ...]
-    """Providers whose key opens under none of the secrets given (their owners must set the
-    key again)."""
-
-
-async def reseal_all(store: Store, sealer: Sealer, *, batch: int = 500) -> ResealReport:
-    """Re-encrypt every provider's key under the current secret (`agentplaza providers
-    reseal`). Safe while servers run: each row is swapped only if unchanged since read."""
-    resealed = current = 0
-    failed: list[str] = []
-    after = ""
-    while rows := await store.sealed_provider_keys(after_id=after, limit=batch):
-        for provider_id, sealed in rows:
-            if sealer.is_current(sealed):
-                current += 1
-                continue
-            try:
-                plaintext = sealer.open(sealed, context=provider_id)
-            except SealError:
-                failed.append(provider_id)
-                continue
-            new = sealer.seal(plaintext, context=provider_id)
-            if await store.swap_provider_sealed_key(provider_id, old=sealed, new=new):
-                resealed += 1
-            else:
-                current += 1  # its owner set a new key meanwhile, sealed with the current secret
-        after = rows[-1][0]
-    return ResealReport(resealed, current, tuple(failed))

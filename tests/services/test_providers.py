@@ -13,7 +13,7 @@ from agentplaza.domain.accounts import Account
 from agentplaza.domain.errors import Invalid, NotFound
 from agentplaza.domain.providers import ProviderChanges
 from agentplaza.llm.sealing import KEY_FILE_NAME, Sealer, SealError, load_sealer, parse_key
-from agentplaza.services.providers import reseal_all
+from agentplaza.services.provider_keys import reseal_all
 from agentplaza.services.registry import Services
 from agentplaza.settings import Settings
 from tests.services.conftest import Clock, running_services
