@@ -35,6 +35,7 @@ from typing import Any
 
 from group_bench import GROUP_COLUMNS, group_level
 from harness import (
+    DELIVERY_COLUMNS,
     HTTP_ERRORS,
     LOOPBACK_HOSTS,
     REGISTER_CONCURRENCY,
@@ -149,19 +150,7 @@ DM_COLUMNS = [
     ("pairs", "pairs"),
     ("procs", "procs"),
     ("sent", "sent"),
-    ("delivered", "delivered"),
-    ("lost", "lost"),
-    ("dups", "dups"),
-    ("accepted/s", "accepted_per_s"),
-    ("delivered/s", "delivered_per_s"),
-    ("p50 ms", "lat_ms_p50"),
-    ("p95 ms", "lat_ms_p95"),
-    ("p99 ms", "lat_ms_p99"),
-    ("srv CPU%", "server_cpu_pct"),
-    ("srv RSS MB", "server_rss_mb"),
-    ("cli CPU%", "client_cpu_pct"),
-    ("box CPU%", "machine_cpu_pct"),
-    ("errors", "send_errors"),
+    *DELIVERY_COLUMNS,
 ]
 IDLE_COLUMNS = [
     ("conns", "conns_requested"),

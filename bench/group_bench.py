@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.parse
 
-from harness import Ctx, Row, register_agents, request
+from harness import DELIVERY_COLUMNS, Ctx, Row, register_agents, request
 from loadgen import Sender, run_level
 
 
@@ -60,19 +60,7 @@ GROUP_COLUMNS = [
     ("procs", "procs"),
     ("sent", "sent"),
     ("expected", "expected"),
-    ("delivered", "delivered"),
-    ("lost", "lost"),
-    ("dups", "dups"),
-    ("accepted/s", "accepted_per_s"),
-    ("delivered/s", "delivered_per_s"),
-    ("p50 ms", "lat_ms_p50"),
-    ("p95 ms", "lat_ms_p95"),
-    ("p99 ms", "lat_ms_p99"),
-    ("srv CPU%", "server_cpu_pct"),
-    ("srv RSS MB", "server_rss_mb"),
-    ("cli CPU%", "client_cpu_pct"),
-    ("box CPU%", "machine_cpu_pct"),
-    ("errors", "send_errors"),
+    *DELIVERY_COLUMNS,
 ]
 
 

@@ -636,6 +636,24 @@ async def server_connections(ctx: Ctx) -> int | None:
 
 
 # ------------------------------------------------------------------------------------- output
+# The columns every delivery workload reports (after its own level columns).
+DELIVERY_COLUMNS = [
+    ("delivered", "delivered"),
+    ("lost", "lost"),
+    ("dups", "dups"),
+    ("accepted/s", "accepted_per_s"),
+    ("delivered/s", "delivered_per_s"),
+    ("p50 ms", "lat_ms_p50"),
+    ("p95 ms", "lat_ms_p95"),
+    ("p99 ms", "lat_ms_p99"),
+    ("srv CPU%", "server_cpu_pct"),
+    ("srv RSS MB", "server_rss_mb"),
+    ("cli CPU%", "client_cpu_pct"),
+    ("box CPU%", "machine_cpu_pct"),
+    ("errors", "send_errors"),
+]
+
+
 def table(title: str, columns: Sequence[tuple[str, str]], rows: Sequence[Row]) -> str:
     def cell(row: Row, key: str) -> str:
         if "error" in row and key not in row:

@@ -13,34 +13,21 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
-import uuid
 from typing import Any
 
 import httpx
+from harness import _die_with_parent, free_port
+from harness import proc_rss_bytes as rss_bytes
 from studio_client import StreamResult, from_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SERVER_START_TIMEOUT_S = 60.0
 
 
 # ---------------------------------------------------------------------------------- /proc
-def cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE_SIZE
-
-
 def box_cpu() -> tuple[float, float, float]:
     """(busy, steal, total) jiffies of the whole machine."""
     with open("/proc/stat") as fh:
@@ -66,19 +53,6 @@ class Sampler(threading.Thread):
 
 
 # ------------------------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # runs in the child before exec
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def stop(proc: subprocess.Popen[Any] | None) -> None:
     if proc is not None and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -123,7 +97,7 @@ class Fake:
 
 
 def start_server(python: str, data_dir: str, database_url: str | None, streams: int) -> Any:
-    port = free_port()
+    port = free_port("127.0.0.1")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPLAZA_")}
     env.update(
         AGENTPLAZA_HOST="127.0.0.1",
@@ -156,20 +130,6 @@ def start_server(python: str, data_dir: str, database_url: str | None, streams: 
     with open(os.path.join(data_dir, "server.log"), errors="replace") as fh:
         tail = fh.read()[-3000:]
     raise RuntimeError(f"the server did not start:\n{tail}")
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Any:
-    import psycopg
-
-    name = f"agentplaza_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Workers:

@@ -42,14 +42,14 @@ import uuid
 from typing import Any
 
 import httpx
+from harness import postgres_database
+from harness import proc_cpu_s as cpu_s
 from studio_client import StreamResult, analyse, r2, run_streams, runq_wait_s
 from studio_procs import (
     Fake,
     Sampler,
     Workers,
     box_cpu,
-    cpu_s,
-    postgres_database,
     rss_bytes,
     start_server,
     stop,
