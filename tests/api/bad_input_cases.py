@@ -119,14 +119,15 @@ def limit_cases(maximum: int, *, path: str | None = None, **params: Any) -> list
     ]
 
 
-def cursor_cases(param: str, *, path: str | None = None) -> list[Case]:
-    """Bad page cursors (domain/cursors.py: base64url of "r<row number>") in `param`."""
+def cursor_cases(param: str, *, path: str | None = None, max_chars: int = 64) -> list[Case]:
+    """Bad page cursors (domain/cursors.py: base64url of "r<row number>", or of
+    "a<activity>:<id>") in `param`, which takes at most `max_chars` characters."""
     bad: list[tuple[str, str, str]] = [
         ("garbage", "@@@", CUR),
         ("not-base64-cursor", "aGVsbG8", CUR),  # "hello"
         ("negative", "ci0x", CUR),  # "r-1"
         ("int64-overflow", "cjk5OTk5OTk5OTk5OTk5OTk5OTk5", CUR),  # "r" + 9 * 21
-        ("65", "c" * 65, V),
+        (str(max_chars + 1), "c" * (max_chars + 1), V),
     ]
     return [
         Case(f"{param}-{name}", f"query:{param}", 400, code, path=path, params={param: value})
@@ -474,7 +475,11 @@ SEND_GROUP_MESSAGE_CASES = [
 ]
 
 GROUP_CASES: dict[tuple[str, str], list[Case]] = {
-    ("GET", "/v1/groups"): [],
+    ("GET", "/v1/groups"): [
+        *limit_cases(500),
+        *cursor_cases("cursor", max_chars=256),
+        Case("cursor-no-id", "query:cursor", 400, CUR, params={"cursor": "YTEyOg"}),  # "a12:"
+    ],
     ("POST", "/v1/groups"): CREATE_GROUP_CASES,
     ("GET", "/v1/groups/{group_id}"): _group_path_cases(),
     **{
