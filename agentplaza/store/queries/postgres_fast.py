@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from agentplaza.domain.errors import AgentplazaError, ErrorCode, NotFound
 from agentplaza.domain.ids import AccountId
@@ -75,6 +75,8 @@ def _insert_sql(fact_columns: int) -> str:
     )
 
 
+K = TypeVar("K")
+V = TypeVar("V")
 KNOWN_FACTS_MAX = 50_000
 """Pairs whose facts a store remembers (`known`); past this the memory is cleared."""
 KnownFacts = dict[tuple[str, str], tuple[Any, ...]]
@@ -126,11 +128,17 @@ def append_direct_message_pg(
     return appended
 
 
-def _remember(known: KnownFacts | None, pair: tuple[str, str], row: tuple[Any, ...]) -> None:
+def remember(known: dict[K, V] | None, key: K, value: V, *, limit: int) -> None:
+    """Keep `value` for `key` in a hot path's memory of facts (postgres_group.py too), which
+    is cleared whole when it holds `limit` entries: a lost memory costs one facts read."""
     if known is not None:
-        if len(known) >= KNOWN_FACTS_MAX:
+        if len(known) >= limit:
             known.clear()
-        known[pair] = row
+        known[key] = value
+
+
+def _remember(known: KnownFacts | None, pair: tuple[str, str], row: tuple[Any, ...]) -> None:
+    remember(known, pair, row, limit=KNOWN_FACTS_MAX)
 
 
 def _insert_direct(

@@ -34,6 +34,7 @@ from agentplaza.store.engine import Txn
 from agentplaza.store.queries.group_messages import SEND_FACTS_SQL, lock_group_for_send_txn
 from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_values, replay_txn
 from agentplaza.store.queries.notifications import insert_notifications_txn
+from agentplaza.store.queries.postgres_fast import remember
 from agentplaza.store.records import Appended
 
 KNOWN_GROUPS_MAX = 1_000
@@ -184,10 +185,8 @@ def append_group_message_pg(
 
 
 def _remember(known: KnownGroups | None, pair: tuple[str, str], facts: GroupSendFacts) -> None:
-    if known is not None and len(facts.members) <= KNOWN_MEMBERS_MAX:
-        if len(known) >= KNOWN_GROUPS_MAX:
-            known.clear()
-        known[pair] = facts
+    if len(facts.members) <= KNOWN_MEMBERS_MAX:
+        remember(known, pair, facts, limit=KNOWN_GROUPS_MAX)
 
 
 def _write(
