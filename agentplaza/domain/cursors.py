@@ -32,38 +32,50 @@ def clamp_limit(limit: int | None, *, default: int, maximum: int) -> int:
     return min(limit, maximum)
 
 
+def _encode(kind: str, text: str) -> str:
+    return base64.urlsafe_b64encode(f"{kind}{text}".encode()).decode().rstrip("=")
+
+
+def _not_ours() -> Invalid:
+    return Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR)
+
+
+def _decode(cursor: str, kind: str) -> str:
+    """The text after `kind` in a cursor `_encode(kind, …)` made; Invalid for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise _not_ours() from None
+    if not raw.startswith(kind):
+        raise _not_ours()
+    return raw[len(kind) :]
+
+
+def _position(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise _not_ours() from None
+    if not 0 <= value <= MAX_POSITION:
+        raise _not_ours()
+    return value
+
+
 def encode_page_cursor(row_number: int) -> str:
-    return base64.urlsafe_b64encode(f"r{row_number}".encode()).decode().rstrip("=")
+    return _encode("r", str(row_number))
 
 
 def decode_page_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("r"):
-            raise ValueError(raw)
-        value = int(raw[1:])
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR) from None
-    if not 0 <= value <= MAX_POSITION:
-        raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR)
-    return value
+    return _position(_decode(cursor, "r"))
 
 
 def encode_activity_cursor(activity_us: int, item_id: str) -> str:
     """A cursor after (activity, id) in a list ordered by activity, newest first."""
-    raw = f"a{activity_us}:{item_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _encode("a", f"{activity_us}:{item_id}")
 
 
 def decode_activity_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("a"):
-            raise ValueError(raw)
-        activity, item_id = raw[1:].split(":", 1)
-        value = int(activity)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR) from None
-    if not 0 <= value <= MAX_POSITION or not item_id:
-        raise Invalid("cursor is not one this server issued", ErrorCode.INVALID_CURSOR)
-    return value, item_id
+    activity, _, item_id = _decode(cursor, "a").partition(":")
+    if not item_id:
+        raise _not_ours()
+    return _position(activity), item_id
