@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agentplaza.domain.errors import ErrorCode, Forbidden, Invalid
 from agentplaza.domain.ids import AccountId
@@ -39,6 +40,15 @@ def delivery_context(
 ) -> DeliveryContext:
     """The security context of one delivery: `sender_relation` is the real relation;
     `trust_level` follows the recipient's override for this sender when it has one."""
+    return _context(recipient, scene, is_friend, override, intent)
+
+
+@lru_cache(maxsize=8192)
+def _context(
+    recipient: AccountId, scene: Scene, is_friend: bool, override: str | None, intent: str | None
+) -> DeliveryContext:
+    # Memoized (the value is immutable, a pure function of the arguments): a 50-member group
+    # send builds the same 49 contexts every time, ~1 µs each when built.
     relation = RELATION_FRIEND if is_friend else RELATION_STRANGER
     trusted_as = override if override in TRUST_BY_RELATION else relation
     return DeliveryContext(

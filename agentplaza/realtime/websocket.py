@@ -95,6 +95,7 @@ class FrameWriter:
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
         self._held: list[bytes] = []  # written this loop turn, not yet on the transport
+        self._held_deliveries = 0  # of which deliveries: counted in DELIVERED_WS at the flush
         self.writable = protocol.writable.is_set
         """False while the client is not reading: the transport's buffer is over its high
         water mark (the ASGI send would wait here too)."""
@@ -125,6 +126,12 @@ class FrameWriter:
         if len(held) == 1:
             protocol.loop.call_soon(self.flush)
 
+    def write_delivery(self, body: bytes) -> None:
+        """write_text of one delivery's frame, counted in DELIVERED_WS once per flush (a
+        counter increment per delivery of a 50-member fan-out was ~2 % of its CPU)."""
+        self.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
+        self._held_deliveries += 1
+
     def flush(self) -> None:
         """Put the held frames on the transport now (dropped if the socket is closing: the
         client resumes from its last seq)."""
@@ -132,6 +139,9 @@ class FrameWriter:
         if not held:
             return
         self._held = []
+        if self._held_deliveries:
+            DELIVERED_WS.inc(self._held_deliveries)
+            self._held_deliveries = 0
         if not self._closing():
             self._protocol.transport.write(held[0] if len(held) == 1 else b"".join(held))
 
@@ -187,18 +197,17 @@ class WebSocketSink(OrderedSink):
             await self._ws.send(
                 {"type": "websocket.send", "text": FRAME_PREFIX + body.decode() + FRAME_SUFFIX}
             )
+            DELIVERED_WS.inc()
         else:
             if not frames.writable():
                 await frames.wait_writable()
-            frames.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
-        DELIVERED_WS.inc()
+            frames.write_delivery(body)
 
     def write_now(self, body: bytes, seq: int) -> bool:
         frames = self._frames
         if frames is None or not frames.writable():
             return False
-        frames.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
-        DELIVERED_WS.inc()
+        frames.write_delivery(body)
         return True
 
     async def write_heartbeat(self) -> None:

@@ -5,6 +5,7 @@ history. Unknown, disbanded and (for non-members) private groups raise NotFound
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from agentplaza.domain.groups import (
     GroupDecision,
@@ -97,12 +98,26 @@ def lock_group_for_send_txn(txn: Txn, message: Message) -> GroupSendFacts:
     if locked is None:
         raise not_found()
     sender = message.sender_id
-    rows = txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall()
+    rows = tuple(txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall())
     return GroupSendFacts(
-        group_id=group_id,
-        is_public=bool(locked[0]),
-        sender_id=sender,
-        members=tuple(
+        group_id=group_id, is_public=bool(locked[0]), sender_id=sender, members=_members(rows)
+    )
+
+
+_MEMBERS_MEMO: dict[tuple[Any, ...], tuple[MemberFacts, ...]] = {}
+MEMBERS_MEMO_MAX = 256
+"""Distinct (group, sender) fact sets remembered; past it the memo starts over."""
+
+
+def _members(rows: tuple[Any, ...]) -> tuple[MemberFacts, ...]:
+    """The MemberFacts of SEND_FACTS_SQL's rows, memoized by the rows themselves.
+
+    The key is everything just read in this transaction, so a hit is exactly what building
+    them would give (nothing is cached across a change: a changed fact is a different key).
+    It saves building 50 frozen dataclasses per 50-member send when the group is unchanged."""
+    members = _MEMBERS_MEMO.get(rows)
+    if members is None:
+        members = tuple(
             MemberFacts(
                 account_id=AccountId(r[0]),
                 role=GroupRole(r[1]),
@@ -112,5 +127,8 @@ def lock_group_for_send_txn(txn: Txn, message: Message) -> GroupSendFacts:
                 blocks_sender=bool(r[5]),
             )
             for r in rows
-        ),
-    )
+        )
+        if len(_MEMBERS_MEMO) >= MEMBERS_MEMO_MAX:
+            _MEMBERS_MEMO.clear()
+        _MEMBERS_MEMO[rows] = members
+    return members
