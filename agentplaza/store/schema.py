@@ -84,8 +84,8 @@ inbox = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("acked_at", BigInteger),
     # Message first: a fan-out's rows then share one leaf page instead of one per member.
-    Index("ix_inbox_message_account", "message_id", "account_id"),
-    Index("ix_inbox_message_num", "message_num"),
+    # Serves a message's rows (outbox, purge) and an ack by (account, message num).
+    Index("ix_inbox_message_num_account", "message_num", "account_id"),
     Index(
         "ix_inbox_acked_at",
         "acked_at",

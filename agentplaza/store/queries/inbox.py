@@ -49,16 +49,19 @@ def ack_txn(txn: Txn, account: AccountId, message_id: str, *, now_us: int) -> bo
 
     Returns False if `account` never received that message.
     """
+    # By the message's num: ix_inbox_message_num_account serves (message_num, account_id).
     cur = txn.execute(
-        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND message_id = ?"
-        " AND acked_at IS NULL",
+        "UPDATE inbox SET acked_at = ? WHERE account_id = ?"
+        " AND message_num = (SELECT num FROM messages WHERE id = ?) AND acked_at IS NULL",
         (now_us, account, message_id),
     )
     if cur.rowcount > 0:
         _raise_ack_floor_txn(txn, account)
         return True
     row = txn.execute(
-        "SELECT 1 FROM inbox WHERE account_id = ? AND message_id = ?", (account, message_id)
+        "SELECT 1 FROM inbox WHERE account_id = ?"
+        " AND message_num = (SELECT num FROM messages WHERE id = ?)",
+        (account, message_id),
     ).fetchone()
     return row is not None
 

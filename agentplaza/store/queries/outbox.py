@@ -15,8 +15,8 @@ OUTBOX_FROM_INBOX_SQL = (
     " WHERE i.message_num = ?"
 )
 """One outbox row per inbox row of message `num` whose owner has an active webhook: one
-statement whatever the fan-out (the inbox rows by `ix_inbox_message_num`, then one primary-key
-probe of `webhooks` each)."""
+statement whatever the fan-out (the inbox rows by `ix_inbox_message_num_account`, then one
+primary-key probe of `webhooks` each)."""
 
 
 def insert_outbox_for_message_txn(txn: Txn, message_num: int) -> None:
