@@ -105,8 +105,9 @@ def lock_group_for_send_txn(txn: Txn, message: Message) -> GroupSendFacts:
 
 
 _MEMBERS_MEMO: dict[tuple[Any, ...], tuple[MemberFacts, ...]] = {}
-MEMBERS_MEMO_MAX = 256
-"""Distinct (group, sender) fact sets remembered; past it the memo starts over."""
+MEMBERS_MEMO_MAX = 20_000
+"""Members (over all the fact sets) the memo holds, ~250 bytes each; past it, it starts over."""
+_memo_members = 0
 
 
 def _members(rows: tuple[Any, ...]) -> tuple[MemberFacts, ...]:
@@ -115,6 +116,7 @@ def _members(rows: tuple[Any, ...]) -> tuple[MemberFacts, ...]:
     The key is everything just read in this transaction, so a hit is exactly what building
     them would give (nothing is cached across a change: a changed fact is a different key).
     It saves building 50 frozen dataclasses per 50-member send when the group is unchanged."""
+    global _memo_members
     members = _MEMBERS_MEMO.get(rows)
     if members is None:
         members = tuple(
@@ -128,7 +130,9 @@ def _members(rows: tuple[Any, ...]) -> tuple[MemberFacts, ...]:
             )
             for r in rows
         )
-        if len(_MEMBERS_MEMO) >= MEMBERS_MEMO_MAX:
+        if _memo_members + len(rows) > MEMBERS_MEMO_MAX:
             _MEMBERS_MEMO.clear()
+            _memo_members = 0
         _MEMBERS_MEMO[rows] = members
+        _memo_members += len(rows)
     return members
