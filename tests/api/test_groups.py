@@ -748,24 +748,31 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
             now_us=T0,
         )
     )
-    # After the group exists: a block refuses being added, not a membership that was there.
-    await store._write(write_rows)
-    message = Message(
-        id=new_message_id(T0 // 1000, os.urandom(10)),
-        sender_id=sender,
-        recipient_id=None,
-        thread_id=ThreadId(gid),
-        reply_to=None,
-        type=MessageType.REQUEST,
-        format=MessageFormat.TEXT,
-        body=f"@{plain} hi",
-        created_at_us=T0,
-    )
+
+    def new_message() -> Message:
+        return Message(
+            id=new_message_id(T0 // 1000, os.urandom(10)),
+            sender_id=sender,
+            recipient_id=None,
+            thread_id=ThreadId(gid),
+            reply_to=None,
+            type=MessageType.REQUEST,
+            format=MessageFormat.TEXT,
+            body=f"@{plain} hi",
+            created_at_us=T0,
+        )
 
     def decide(facts: GroupSendFacts) -> tuple[list[DeliveryContext], list[Any]]:
         deliveries, _ = plan_group_delivery(facts, now_us=T0, mentions=[plain])
         return deliveries, []
 
+    # A send before the rows exist: what it read (and the facts memo) must not outlive them.
+    before = await store.append_group_message(new_message(), decide=decide, idempotency_key=None)
+    assert len(before.items) == 4
+    assert all(i.context.sender_relation == "stranger" for i in before.items)
+    # After the group exists: a block refuses being added, not a membership that was there.
+    await store._write(write_rows)
+    message = new_message()
     appended = await store.append_group_message(message, decide=decide, idempotency_key=None)
     got = {i.context.recipient_id: i.context for i in appended.items}
     assert set(got) == {friend, trusting, plain}  # not the sender, not who blocks it
@@ -773,8 +780,8 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
     assert (got[trusting].sender_relation, got[trusting].trust_level) == ("stranger", "trusted")
     assert (got[plain].sender_relation, got[plain].trust_level) == ("stranger", "minimal")
     assert got[plain].intent == "mentioned" and got[friend].intent is None
-    assert all(i.seq == 1 for i in appended.items)  # each member's first inbox row
-    [(_, stored)] = await store.read_group_messages(gid, friend, before_num=None, limit=5)
+    assert all(i.seq == 2 for i in appended.items)  # each member's second inbox row
+    [(_, stored), _] = await store.read_group_messages(gid, friend, before_num=None, limit=5)
     assert stored.id == message.id
 
 
