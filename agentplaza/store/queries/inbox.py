@@ -49,11 +49,13 @@ def ack_txn(txn: Txn, account: AccountId, message_id: str, *, now_us: int) -> bo
 
     Returns False if `account` never received that message.
     """
-    # By the message's num: ix_inbox_message_num_account serves (message_num, account_id).
+    # The row's seq by ix_inbox_message_num_account, then the row by its primary key: asked
+    # for account_id and message_num at once, SQLite's UPDATE walked the account's whole inbox.
     cur = txn.execute(
-        "UPDATE inbox SET acked_at = ? WHERE account_id = ?"
-        " AND message_num = (SELECT num FROM messages WHERE id = ?) AND acked_at IS NULL",
-        (now_us, account, message_id),
+        "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq IN (SELECT seq FROM inbox"
+        " WHERE message_num = (SELECT num FROM messages WHERE id = ?) AND account_id = ?)"
+        " AND acked_at IS NULL",
+        (now_us, account, message_id, account),
     )
     if cur.rowcount > 0:
         _raise_ack_floor_txn(txn, account)
