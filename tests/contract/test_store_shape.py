@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentplaza.domain.ids import AccountId
 from agentplaza.store.base import Store
 from agentplaza.store.engine import TxnMethod
 from agentplaza.store.postgres import PostgresStore
@@ -66,3 +67,25 @@ def test_methods_bind_once_per_store(tmp_path: Path) -> None:
 def test_queries_ask_for_capabilities_not_engine_names() -> None:
     offenders = [p.name for p in QUERIES.glob("*.py") if ".dialect" in p.read_text()]
     assert offenders == []
+
+
+async def test_an_ack_by_message_id_reads_no_whole_inbox(tmp_path: Path) -> None:
+    """Every statement an ack by message id runs finds inbox rows by an index on both of its
+    keys: one that searched the primary key by account alone walked the whole inbox."""
+    store = SqliteStore(str(tmp_path / "plan.db"))
+    await store.start()
+    try:
+        statements: list[str] = []
+        writer = store._writer
+        assert writer is not None
+        writer.set_trace_callback(statements.append)
+        assert await store.ack(AccountId("acct_nobody"), "msg_unknown", now_us=1) is False
+        writer.set_trace_callback(None)
+        on_inbox = [s for s in statements if " inbox " in s]
+        assert len(on_inbox) == 2  # the UPDATE, then the SELECT that tells "unknown" apart
+        for statement in on_inbox:
+            plan = [row[3] for row in writer.execute("EXPLAIN QUERY PLAN " + statement)]
+            account_only = [step for step in plan if step.endswith("PRIMARY KEY (account_id=?)")]
+            assert account_only == [], plan
+    finally:
+        await store.close()
