@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from agentplaza.domain.messages import (
 )
 from agentplaza.domain.notifications import NewNotification
 from agentplaza.domain.permissions import DirectFacts
-from agentplaza.store.engine import SQLITE, Txn
+from agentplaza.store.engine import Txn
 from agentplaza.store.queries.notifications import insert_notifications_txn
 from agentplaza.store.queries.outbox import (
     RECIPIENT_HAS_WEBHOOK_SQL,
@@ -262,7 +263,8 @@ def insert_message_txn(
 ) -> Appended:
     """Write `message` and its inbox rows; `outbox=False` when no recipient can have an active
     webhook (the caller read that in this transaction), to skip the outbox statement."""
-    if txn.caps is SQLITE:
+    num: Any
+    if isinstance(txn, sqlite3.Connection):
         # `num` is the rowid: lastrowid is ~2 µs cheaper than RETURNING (issue 17).
         num = txn.execute(MESSAGE_INSERT_SQL, message_values(message)).lastrowid
     else:
