@@ -19,6 +19,12 @@ statement whatever the fan-out (the inbox rows by `ix_inbox_message_num_account`
 primary-key probe of `webhooks` each)."""
 
 
+RECIPIENT_HAS_WEBHOOK_SQL = "EXISTS (SELECT 1 FROM webhooks WHERE account_id = ? AND active = 1)"
+"""A column (0/1) telling whether account `?` has an active webhook: OUTBOX_FROM_INBOX_SQL's
+join for one recipient. A DM reads it with its facts, in the same write transaction, and
+skips the outbox statement when it is 0 (most recipients have no webhook)."""
+
+
 def insert_outbox_for_message_txn(txn: Txn, message_num: int) -> None:
     """Call after the message's inbox rows are written, in the same transaction."""
     txn.execute(OUTBOX_FROM_INBOX_SQL, (message_num,))
