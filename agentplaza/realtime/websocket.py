@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -125,6 +126,22 @@ class FrameWriter:
         if len(held) == 1:
             protocol.loop.call_soon(self.flush)
 
+    def write_beat(self) -> None:
+        """The heartbeat frame, with a keepalive ping when the protocol wants one (it then
+        skips its own ping write: one write per idle connection per beat instead of two),
+        written at once unless frames are held (then after them, at the end of this turn);
+        raises SocketClosed as write_text does."""
+        protocol = self._protocol
+        if protocol.close_sent or protocol.disconnected:
+            raise SocketClosed
+        beat, payload, beat_and_ping = _heartbeat_frames()
+        carry = getattr(protocol, "ping_to_carry", None)  # LeanWebSocketProtocol's
+        data = beat_and_ping if carry is not None and carry(payload) else beat
+        if self._held:
+            self._held.append(data)
+        elif not self._closing():
+            protocol.transport.write(data)
+
     def flush(self) -> None:
         """Put the held frames on the transport now (dropped if the socket is closing: the
         client resumes from its last seq)."""
@@ -177,7 +194,7 @@ class WebSocketSink(OrderedSink):
             and frames.writable()
         ):
             with suppress(SocketClosed):  # gone: the task path below finds out and ends it
-                frames.write_text(_heartbeat_payload())
+                frames.write_beat()
                 return
         super().heartbeat()  # busy, or its buffer is full: in turn with its writes
 
@@ -224,15 +241,19 @@ class WebSocketSink(OrderedSink):
             await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
-_beat: tuple[int, bytes] = (0, b"")
+_beat: tuple[int, tuple[bytes, bytes, bytes]] = (0, (b"", b"", b""))
 
 
-def _heartbeat_payload() -> bytes:
-    """The heartbeat frame's text, encoded once per millisecond (a sweep writes thousands)."""
+def _heartbeat_frames() -> tuple[bytes, bytes, bytes]:
+    """(the heartbeat text frame, a ping payload, the heartbeat frame then a ping frame with
+    that payload), built once per millisecond (a sweep writes thousands); the ping's random
+    payload only tells its pong from other pongs."""
     global _beat
     now_ms = int(time.time() * 1000)
     if _beat[0] != now_ms:
-        _beat = (now_ms, _heartbeat_text(now_ms).encode())
+        payload = struct.pack("!I", random.getrandbits(32))
+        frame = text_frame(_heartbeat_text(now_ms).encode())
+        _beat = (now_ms, (frame, payload, frame + b"\x89\x04" + payload))  # FIN + ping, 4 B
     return _beat[1]
 
 
