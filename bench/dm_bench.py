@@ -190,6 +190,7 @@ async def run_levels(
             print(f"no agentplaza server answers at {base}: {exc!r}", file=sys.stderr)
             return rows, None
         ctx = Ctx(base, session, server_pids, register_concurrency=args.register_concurrency)
+        ctx.nodes, ctx.infra_pids = args.nodes, args.infra_pid
         for kind, transport, level in levels:
             if time.perf_counter() - args.t_start > args.max_total:
                 print(f"stopping: --max-total {args.max_total}s reached", file=sys.stderr)
@@ -261,6 +262,14 @@ PARAM_KEYS = (
 )
 
 
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _csv_int(text: str) -> list[int]:
+    return [int(x) for x in _csv(text)]
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -297,6 +306,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--url", default=None, help="use a running server (loopback only)")
     p.add_argument("--server-pid", default=None, help="server PID(s) for CPU/RSS, comma separated")
     p.add_argument("--server-python", default=sys.executable, help="python that runs the server")
+    p.add_argument(
+        "--nodes", type=_csv, default=[], help="cluster node URLs the workers spread over"
+    )
+    p.add_argument("--infra-pid", type=_csv_int, default=[], help="PostgreSQL/Redis PIDs: CPU")
     p.add_argument("--keep-data", action="store_true", help="keep the temp data dir and log")
     p.add_argument("--json-out", default=None, help="also write the JSON result to this file")
     p.add_argument("--no-uvloop", action="store_true", help="plain asyncio event loop")

@@ -253,9 +253,15 @@ class LocalServer:
     settings (a PostgreSQL database, a bus)."""
 
     def __init__(
-        self, python: str, host: str, keep_data: bool, env: dict[str, str] | None = None
+        self,
+        python: str,
+        host: str,
+        keep_data: bool,
+        env: dict[str, str] | None = None,
+        port: int = 0,  # 0: a free one
     ) -> None:
         self.python = python
+        self.fixed_port = port
         self.host = host
         self.keep_data = keep_data
         self.extra_env = dict(env or {})  # e.g. AGENTPLAZA_DATABASE_URL, AGENTPLAZA_BUS_URL
@@ -275,7 +281,7 @@ class LocalServer:
         self.data_dir = tempfile.mkdtemp(prefix="agentplaza-bench-")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTPLAZA_")}
         for attempt in range(3):  # the free port may be taken between probe and bind
-            self.port = free_port(self.host)
+            self.port = self.fixed_port or free_port(self.host)
             env.update(
                 AGENTPLAZA_HOST=self.host,
                 AGENTPLAZA_PORT=str(self.port),
@@ -373,6 +379,11 @@ class Ctx:
     base: str
     http: aiohttp.ClientSession
     server_pids: list[int] = field(default_factory=list)
+    # Cluster nodes sharing one database and bus (`--nodes`): the load's workers spread their
+    # receivers and senders over them (loadgen.run_level); empty = everything through `base`.
+    nodes: list[str] = field(default_factory=list)
+    # PIDs measured beside the server (e.g. PostgreSQL and Redis): `infra_cpu_pct` in a row.
+    infra_pids: list[int] = field(default_factory=list)
     register_concurrency: int = REGISTER_CONCURRENCY
     registered: int = 0
 
@@ -439,6 +450,10 @@ async def gather_limited(factories: Sequence[Callable[[], Awaitable[T]]], limit:
     return list(await asyncio.gather(*(one(f) for f in factories)))
 
 
+# Display names are unique per server: a second run against the same server needs others.
+RUN_TAG = f"{os.getpid():x}{time.time_ns() % 2**20:x}"
+
+
 async def register_agents(ctx: Ctx, n: int) -> list[Agent]:
     start = ctx.registered
     ctx.registered += n
@@ -448,7 +463,7 @@ async def register_agents(ctx: Ctx, n: int) -> list[Agent]:
             ctx.http,
             "POST",
             "/v1/agents/register",
-            json_body={"display_name": f"bench-{i}", "bio": "bench agent"},
+            json_body={"display_name": f"bench-{RUN_TAG}-{i}", "bio": "bench agent"},
         )
         if r.status_code != 201:
             raise RuntimeError(f"register -> {r.status_code} {r.text[:200]}")

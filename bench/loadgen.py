@@ -134,8 +134,10 @@ async def worker() -> None:
     col = Collector(spec["tag"])
     conns: list[ClientConnection] = []
     tasks: list[asyncio.Task[None]] = []
-    async with http_session(spec["base"]) as http:
+    send_base = spec.get("send_base", spec["base"])
+    async with http_session(spec["base"]) as http, http_session(send_base) as send_http:
         ctx = Ctx(base=spec["base"], http=http)
+        send_ctx = Ctx(base=send_base, http=send_http)
         try:
             ready = True
             if spec["transport"] == "ws":
@@ -158,7 +160,7 @@ async def worker() -> None:
             t0 = time.perf_counter()
             deadline = t0 + spec["duration"]
             await asyncio.gather(
-                *(sender_loop(ctx, spec, s, deadline, stats) for s in spec["senders"])
+                *(sender_loop(send_ctx, spec, s, deadline, stats) for s in spec["senders"])
             )
             stats["send_s"] = time.perf_counter() - t0
             _emit({"sent": stats})
@@ -273,10 +275,17 @@ async def run_level(
         "max_polls": args.messages * max(in_degree.values(), default=1) * 2 + 100,
     }
     shares = [(list(receivers[i::n]), list(senders[i::n])) for i in range(n)]
+    # Over k cluster nodes, worker i receives on node i % k and sends through node
+    # (i + i // k) % k: with k * k workers (or a multiple) every (send node, receive node)
+    # combination carries the same share, as clients behind a load balancer would.
+    nodes = ctx.nodes or [ctx.base]
+    k = len(nodes)
     workers: list[_Worker] = []
     try:
         for i, (rs, ss) in enumerate(shares):
             spec = base_spec | {
+                "base": nodes[i % k],
+                "send_base": nodes[(i + i // k) % k],
                 "receivers": [[r.id, r.key] for r in rs],
                 "senders": [
                     {"idx": s.idx, "id": s.agent.id, "key": s.agent.key, "path": s.path}
@@ -291,7 +300,9 @@ async def run_level(
         await asyncio.sleep(args.settle)
 
         mon = Monitor(ctx.server_pids, [w.proc.pid for w in workers])
+        infra = Monitor(ctx.infra_pids)
         mon.begin()
+        infra.begin()
         t0 = time.perf_counter()
         t0_ns = time.time_ns()
         for w in workers:
@@ -312,6 +323,7 @@ async def run_level(
         limit = args.drain + WORKER_REPLY_SLACK_S
         results = await asyncio.gather(*(w.reply("result", limit) for w in workers))
         m = mon.end()
+        m["infra_cpu_pct"] = infra.end()["server_cpu_pct"]
     finally:
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
 

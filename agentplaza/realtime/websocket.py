@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import struct
 import time
 from collections.abc import Awaitable, Callable
@@ -41,8 +42,7 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_REVOKED = 4001  # the key was rotated or recovered, the session ended: do not reconnect
 _CLOSE_CODES = {"slow consumer": CLOSE_TRY_AGAIN_LATER, REVOKED: CLOSE_REVOKED}
 MAX_CLIENT_FRAME_CHARS = 4096
-# A hint only: the cap frees a slot when one of the address's sockets closes.
-LIMIT_RETRY_AFTER_SECS = 5
+LIMIT_RETRY_AFTER_SECS = 5  # a hint: the cap frees a slot when one of the address's closes
 
 
 # --- frames written past the ASGI send -------------------------------------------------------
@@ -62,11 +62,10 @@ LIMIT_RETRY_AFTER_SECS = 5
 # pings, pongs, close) to the transport in one write as soon as websockets produced it, so our
 # frames never land inside one of its; because a frame is written only while the handshake is
 # done and no close was sent or received; and because per-message deflate is off (server.py).
-# Anything else (another ASGI server, a test client, an extension negotiated) keeps the ASGI send.
-# Whoever sends through ASGI on the same socket calls `flush()` first, so frames keep their order.
+# Anything else (another ASGI server, a test client, an extension) keeps the ASGI send; who
+# sends through ASGI on the same socket calls `flush()` first, so frames keep their order.
 
-# RFC 6455 §5.2: FIN + opcode 1 (text), then the length in 7 bits, or 126 + 16 bits, or
-# 127 + 64 bits; a server's frames are not masked.
+# RFC 6455 §5.2: FIN + opcode 1 (text), the length in 7 bits, 126 + 16 bits or 127 + 64 bits.
 _SHORT_HEADS = [bytes((0x81, n)) for n in range(126)]
 _HEAD_16 = struct.Struct("!BBH").pack
 _HEAD_64 = struct.Struct("!BBQ").pack
@@ -132,9 +131,24 @@ class FrameWriter:
         self.write_text(_PREFIX_BYTES, body, _SUFFIX_BYTES)
         self._held_deliveries += 1
 
+    def write_beat(self) -> None:
+        """The heartbeat frame, with a keepalive ping when the protocol wants one (it then
+        skips its own ping write: one write per idle connection per beat instead of two),
+        written at once unless frames are held (then after them, at the end of this turn);
+        raises SocketClosed as write_text does."""
+        protocol = self._protocol
+        if protocol.close_sent or protocol.disconnected:
+            raise SocketClosed
+        beat, payload, beat_and_ping = _heartbeat_frames()
+        carry = getattr(protocol, "ping_to_carry", None)  # LeanWebSocketProtocol's
+        data = beat_and_ping if carry is not None and carry(payload) else beat
+        if self._held:
+            self._held.append(data)
+        elif not self._closing():
+            protocol.transport.write(data)
+
     def flush(self) -> None:
-        """Put the held frames on the transport now (dropped if the socket is closing: the
-        client resumes from its last seq)."""
+        """Put the held frames on the transport now (dropped if closing: the client resumes)."""
         held = self._held
         if not held:
             return
@@ -187,7 +201,7 @@ class WebSocketSink(OrderedSink):
             and frames.writable()
         ):
             with suppress(SocketClosed):  # gone: the task path below finds out and ends it
-                frames.write_text(_heartbeat_payload())
+                frames.write_beat()
                 return
         super().heartbeat()  # busy, or its buffer is full: in turn with its writes
 
@@ -233,15 +247,19 @@ class WebSocketSink(OrderedSink):
             await self._ws.close(code=_CLOSE_CODES.get(reason, 1001), reason=reason[:100])
 
 
-_beat: tuple[int, bytes] = (0, b"")
+_beat: tuple[int, tuple[bytes, bytes, bytes]] = (0, (b"", b"", b""))
 
 
-def _heartbeat_payload() -> bytes:
-    """The heartbeat frame's text, encoded once per millisecond (a sweep writes thousands)."""
+def _heartbeat_frames() -> tuple[bytes, bytes, bytes]:
+    """(the heartbeat text frame, a ping payload, the heartbeat frame then a ping frame with
+    that payload), built once per millisecond (a sweep writes thousands); the ping's random
+    payload only tells its pong from other pongs."""
     global _beat
     now_ms = int(time.time() * 1000)
     if _beat[0] != now_ms:
-        _beat = (now_ms, _heartbeat_text(now_ms).encode())
+        payload = struct.pack("!I", random.getrandbits(32))
+        frame = text_frame(_heartbeat_text(now_ms).encode())
+        _beat = (now_ms, (frame, payload, frame + b"\x89\x04" + payload))  # FIN + ping, 4 B
     return _beat[1]
 
 

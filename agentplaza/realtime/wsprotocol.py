@@ -174,7 +174,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     - the small receive queue and `writable` gate above, and the upgrade's Request and
       Response (two websockets Headers) dropped once the accept is sent: about 8 KB less per
       open WebSocket (tracemalloc; bench/README.md, "Idle");
-    - pings from one shared sweep (`_KeepaliveSweep`) instead of two timers per connection.
+    - pings from one shared sweep (`_KeepaliveSweep`) instead of two timers per connection,
+      or carried by the app's heartbeat frame in the same write (`ping_to_carry`).
     The app's own delivery frames go to the transport through websocket.py's FrameWriter.
     """
 
@@ -191,6 +192,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = _Inbox()  # type: ignore[assignment]  # the same three methods
         self.writable = _Gate()  # type: ignore[assignment]  # the same three methods
         self._keepalive_bucket: set[LeanWebSocketProtocol] | None = None
+        self._carried = False  # the last ping went out with a heartbeat (ping_to_carry)
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
@@ -223,14 +225,46 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.pending_ping_payload is not None:
             if self.ping_timeout is None:
                 return
-            # Visits come one interval apart, give or take a tick of timer jitter.
-            tick = (self.ping_interval or 0.0) / KEEPALIVE_SLOTS
-            late = self.loop.time() - self.ping_sent_at + tick
+            late = self.loop.time() - self.ping_sent_at + self.tick_secs()
             if late >= self.ping_timeout:
                 self.keepalive_timeout()
             return
         if self.conn.state is not State.OPEN:
             return
+        now = self.loop.time()
+        if self._carried and now - self.ping_sent_at < 2 * (self.ping_interval or 0.0) - 1:
+            return  # the heartbeats carry the pings (ping_to_carry); this covers a missed one
         self.pending_ping_payload = payload
-        self.ping_sent_at = self.loop.time()
+        self.ping_sent_at = now
+        self._carried = False
         self.transport.write(frame)
+
+    def ping_to_carry(self, payload: bytes) -> bool:
+        """True if the caller is to write a ping carrying `payload` with the frame it writes
+        now: no ping is in flight (one whose pong is past the timeout fails the connection,
+        as the sweep would) and keepalive is on.
+
+        The hub's heartbeat (every 25 s) carries one, and the sweep above skips a connection
+        whose last ping a heartbeat carried less than two ping intervals ago: an idle
+        connection gets one write per heartbeat (heartbeat + ping) instead of that plus a
+        ping write every 20 s (bench/README.md, "Idle"). Idle connections are then pinged
+        every heartbeat interval; busy ones, whose heartbeat waits for their writes and
+        carries no ping, by the sweep, within two intervals of the last carried ping.
+        """
+        if self._keepalive_bucket is None or self.close_sent or self.transport.is_closing():
+            return False
+        now = self.loop.time()
+        if self.pending_ping_payload is not None:
+            if self.ping_timeout is not None and now - self.ping_sent_at >= self.ping_timeout:
+                self.keepalive_timeout()
+            return False
+        if self.conn.state is not State.OPEN:
+            return False
+        self.pending_ping_payload = payload
+        self.ping_sent_at = now
+        self._carried = True
+        return True
+
+    def tick_secs(self) -> float:
+        """Slack for the sweep's timer jitter: visits come one interval apart, give or take."""
+        return (self.ping_interval or 0.0) / KEEPALIVE_SLOTS

@@ -69,6 +69,7 @@ class SqliteStore(Store):
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._in_thread: asyncio.Future[None] | None = None
         self._wal_restart_owed = False  # set by the checkpointer thread (see _restart_wal)
+        self._batches = 0  # write batches run so far: the checkpointer skips while unchanged
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
@@ -184,6 +185,8 @@ class SqliteStore(Store):
             if self._writer.in_transaction:
                 self._writer.rollback()
             return [(False, _translate(exc))] * len(batch)
+        finally:
+            self._batches += 1  # after the commit: a checkpoint that saw it copies it
 
     @staticmethod
     def _resolve(batch: list[Job], outcomes: list[tuple[bool, Any]]) -> None:
@@ -223,15 +226,21 @@ class SqliteStore(Store):
 
     def _checkpoint_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         conn = self._connect()
+        done = -1  # the batch count when a checkpoint last copied the whole WAL
         try:
             while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL_SECS):
+                batches = self._batches
+                if batches == done:
+                    continue  # nothing written since: an idle server's thread stays asleep
                 try:
-                    _busy, wal_frames, _copied = conn.execute(
+                    busy, wal_frames, copied = conn.execute(
                         "PRAGMA wal_checkpoint(PASSIVE)"
                     ).fetchone()
                 except sqlite3.Error:
                     log.exception("WAL checkpoint failed; will retry")
                     continue
+                if not busy and copied == wal_frames:
+                    done = batches
                 if wal_frames > WAL_RESTART_FRAMES and not self._wal_restart_owed:
                     self._wal_restart_owed = True
                     loop.call_soon_threadsafe(self._commit_queued)
