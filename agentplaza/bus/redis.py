@@ -387,6 +387,8 @@ def _buffered_replies(conn: AbstractConnection) -> Callable[[], object] | None:
 
     def next_reply() -> object:
         reply = gets()
+        if isinstance(reply, Exception):  # an error reply: raised, as read_response does
+            raise reply
         return None if reply is incomplete else reply
 
     return next_reply
