@@ -3,7 +3,8 @@
 Two connections to Redis (hiredis parses replies when installed, which `agentplaza[redis]`
 does): a client for PUBLISH and PING with short timeouts and no retries, so a publish fails
 fast when Redis is down and is never sent twice, and one subscriber connection owned by a
-reader task. Publishes are pipelined per event-loop turn (measurements in `publish`). The reader
+reader task. Publishes are batched per event-loop turn, a batch being one script call
+(measurements in `publish_many`). The reader
 reconnects by itself (backoff up to BACKOFF_MAX_SECS), subscribes every current topic, waits
 until Redis has processed that, then owes the consumer a RESYNC. redis-py's own PubSub is
 not used because it reconnects and resubscribes silently, which would hide the loss.
@@ -21,10 +22,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
+from redis._parsers import hiredis as _redis_hiredis
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from agentplaza.bus.base import BusError, EventBuffer, check_namespace
@@ -38,6 +41,9 @@ IDLE_CHECK_SECS = 5.0  # an idle subscriber PINGs; no reply within as long again
 SUBSCRIBE_WAIT_SECS = 2.0
 MAX_BATCH = 1024  # PUBLISH commands per pipeline
 MAX_BUFFERED = 65_536
+PUBLISH_SCRIPT = "for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end"
+"""A batch of publishes as one command, ARGV = channel, payload, channel, payload, …: one
+reply to read instead of one per PUBLISH (measured in `publish_many`)."""
 
 
 @contextmanager
@@ -68,6 +74,7 @@ class RedisBus:
         self._reader: asyncio.Task[None] | None = None
         self._outbox: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._sender: asyncio.Task[None] | None = None
+        self._publish_script: AsyncScript | None = None
 
     @property
     def subscriber_name(self) -> str:
@@ -85,6 +92,9 @@ class RedisBus:
             socket_timeout=TIMEOUT_SECS,
             socket_keepalive=True,
         )
+        # redis-py's Script runs EVALSHA and loads the script on NOSCRIPT (nothing ran then,
+        # so that second try cannot publish twice).
+        self._publish_script = self._publisher.register_script(PUBLISH_SCRIPT)
         # No retries on the subscriber: the reader reconnects, so that it notices the loss.
         # RESP2 there: messages are plain arrays. Under RESP3 (redis-py 8's default) they are
         # push frames that redis-py routes through a per-message handler that formats a
@@ -121,6 +131,7 @@ class RedisBus:
         if self._publisher is not None:
             await self._publisher.aclose()
             self._publisher = None
+            self._publish_script = None
         if self._sub_pool is not None:
             await self._sub_pool.disconnect()
             self._sub_pool = None
@@ -136,21 +147,16 @@ class RedisBus:
         await self.publish_many(((topic, payload),))
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        # Publishes queue up; one sender task sends each loop turn's worth as one pipeline
-        # (one pipeline in flight; what arrives meanwhile forms the next, like group commit).
-        # Measured against one PUBLISH round trip each (redis-py's pool; and the same with
-        # a BlockingConnectionPool of 64), 300-byte payloads to 100 channels, a subscriber
-        # bus in the same process consuming, Redis 7.0 on localhost, 2 shared cores,
-        # variants interleaved, median of 5 runs, msg/s:
-        #   1 publisher awaiting each:   pipelined 6.7k   direct 9.9k   direct/64 7.8k
-        #   10 concurrent publishers:    pipelined 31.5k  direct 15.2k  direct/64 13.0k
-        #   200 concurrent publishers:   pipelined 59.8k  direct fails (redis-py's pool
-        #                                refuses past 100 connections)  direct/64 14.9k
-        #   20k publishes at once:       pipelined 30.3k  both direct variants fail (pool
-        #                                exhausted; 1 s connect timeouts)
-        # The lone sequential publisher pays one extra loop turn (about 30%); the server
-        # publishes from many concurrent requests, where pipelining wins 2-4x on one
-        # connection. So pipelined it is.
+        # Publishes queue up; one sender task sends each loop turn's worth as one batch
+        # (one in flight; what arrives meanwhile forms the next, like group commit). Against
+        # one PUBLISH round trip each (300-byte payloads, 100 channels, msg/s, median of 5):
+        # 1 publisher awaiting each: batched 6.7k, direct 9.9k; 10 concurrent: 31.5k vs
+        # 15.2k; 200 concurrent: 59.8k vs failing (redis-py's pool stops at 100 connections).
+        # A batch of two or more is one EVALSHA (PUBLISH_SCRIPT), not a pipeline of PUBLISHes:
+        # one reply to read instead of one each. Process CPU per message, the bus alone (a
+        # subscribed RedisBus in the same process, uvloop, 2 runs each), pipeline → script:
+        # 10 concurrent publish() loops 26.4, 26.1 → 20.6, 15.5 µs (Redis +1-2 µs); a loop of
+        # publish_many of 49: 16.2, 15.7 → 5.2, 4.9 µs (with the reader's drain, in _read).
         self._require()
         if not messages:
             return
@@ -176,18 +182,21 @@ class RedisBus:
                 raise failure
 
     async def _send(self) -> None:
-        """Send the outbox in pipelines of up to MAX_BATCH until it is empty."""
+        """Send the outbox, up to MAX_BATCH publishes per EVALSHA, until it is empty."""
         batch: list[tuple[str, bytes, asyncio.Future[None]]] = []
         try:
-            while self._outbox and self._publisher is not None:
+            while self._outbox and (script := self._publish_script) is not None:
                 batch = self._outbox[:MAX_BATCH]
                 del self._outbox[:MAX_BATCH]
-                pipe = self._publisher.pipeline(transaction=False)
-                for channel, payload, _ in batch:
-                    pipe.publish(channel, payload)
                 try:
                     with translate_errors("PUBLISH"):
-                        await pipe.execute()
+                        if len(batch) == 1:  # a DM's: a plain PUBLISH costs Redis less
+                            await self._require().publish(batch[0][0], batch[0][1])
+                        else:
+                            args: list[str | bytes] = []
+                            for channel, payload, _ in batch:
+                                args += (channel, payload)
+                            await script(args=args)
                 except BusError as exc:
                     _settle(batch, exc)
                 else:
@@ -313,6 +322,7 @@ class RedisBus:
 
     async def _read(self, conn: AbstractConnection) -> None:
         pinged = False
+        buffered = _buffered_replies(conn)
         while True:
             reply = await conn.read_response(timeout=IDLE_CHECK_SECS)
             if reply is None:  # nothing for IDLE_CHECK_SECS: is the connection alive?
@@ -323,6 +333,11 @@ class RedisBus:
                 continue
             pinged = False
             self._handle(reply)
+            # The replies already read off the socket, without a read_response (a timeout
+            # context and three coroutines) each: a group send's fan-out arrives together.
+            if buffered is not None:
+                while (reply := buffered()) is not None:
+                    self._handle(reply)
 
     def _handle(self, reply: object) -> None:
         if isinstance(reply, list) and len(reply) >= 2:
@@ -352,6 +367,31 @@ def _settle(batch: list[tuple[str, bytes, asyncio.Future[None]]], error: BusErro
             done.set_result(None)
         else:
             done.set_exception(error)
+
+
+def _buffered_replies(conn: AbstractConnection) -> Callable[[], object] | None:
+    """The next complete reply already read off `conn`'s socket, or None when there is none,
+    straight from the hiredis reader behind redis-py's parser. That parser is private to
+    redis-py, hence the checks: without it (no hiredis, another redis-py) this is None and
+    every reply takes a read_response."""
+    parser = getattr(conn, "_parser", None)
+    reader = getattr(parser, "_reader", None)
+    incomplete = getattr(_redis_hiredis, "NOT_ENOUGH_DATA", None)
+    if (
+        not isinstance(parser, _redis_hiredis._AsyncHiredisParser)
+        or reader is None
+        or incomplete is None
+    ):
+        return None
+    gets = reader.gets
+
+    def next_reply() -> object:
+        reply = gets()
+        if isinstance(reply, Exception):  # an error reply: raised, as read_response does
+            raise reply
+        return None if reply is incomplete else reply
+
+    return next_reply
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

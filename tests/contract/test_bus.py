@@ -175,6 +175,24 @@ async def test_publish_many_delivers_a_fan_out_in_order_to_subscribed_topics(
     assert await reader.quiet() == []
 
 
+async def test_a_fan_out_larger_than_one_batch_arrives_whole_and_in_order(
+    broker: Broker,
+) -> None:
+    # Redis sends publishes in batches of MAX_BATCH (one script call each) and its reader
+    # takes what arrived together without a read each: both edges are crossed here.
+    publisher, subscriber = await broker.open(), await broker.open()
+    if broker.kind == "memory":
+        publisher = subscriber
+    await subscriber.subscribe(["inbox.a", "inbox.b"])
+    reader = broker.read(subscriber)
+    sent = [(f"inbox.{'ab'[n % 2]}", n.to_bytes(4, "big")) for n in range(2_500)]
+    await publisher.publish_many(sent)
+    got = [await reader.next_data() for _ in sent]
+    for topic in ("inbox.a", "inbox.b"):
+        assert [p for t, p in got if t == topic] == [p for t, p in sent if t == topic]
+    assert await reader.quiet() == []
+
+
 async def test_namespaces_on_one_broker_are_isolated(network: Broker) -> None:
     ours = await network.open()
     theirs = await network.open(namespace=backends.unique_namespace())

@@ -27,6 +27,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.groups import GroupDecision, GroupSendFacts
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message, MessageType
@@ -50,24 +52,24 @@ class NeedsTransaction(Exception):
 
 
 def _facts_same_body() -> str:
-    # The facts query itself (one source: group_messages.SEND_FACTS_SQL), aggregated into
-    # arrays in account id order ("C": Python's sort order), compared with the remembered ones.
+    # The facts query itself (one source: group_messages.SEND_FACTS_SQL), as one JSON array
+    # of rows in account id order ("C": Python's sort order), compared with the remembered
+    # ones (`_facts_params`). One JSON text rather than six arrays: asyncpg encodes arrays
+    # element by element, slowly. Group of 50, this call alone, client CPU per call
+    # 87-104 µs → 30-33 µs, PostgreSQL's CPU the same (200-220 µs).
     assert SEND_FACTS_SQL.count("?") == 4, "parameters: sender x3, then the group"
     facts = SEND_FACTS_SQL.replace("?", "p_sender", 3).replace("?", "p_group")
-    cols = ("c0", "c1", "c2", "c3", "c4", "c5")
-    aggs = ", ".join(f'array_agg(f.{c} ORDER BY f.c0 COLLATE "C")' for c in cols)
+    cols = "c0, c1, c2, c3, c4, c5"
     return (
-        "DECLARE pub integer; a0 text[]; a1 text[]; a2 bigint[]; a3 boolean[]; a4 text[];"
-        " a5 boolean[];"
+        "DECLARE pub integer; same boolean;"
         " BEGIN"
         " SELECT is_public INTO pub FROM groups WHERE id = p_group AND deleted_at IS NULL"
         " FOR NO KEY UPDATE;"  # the lock an UPDATE of the row takes, as the other path's
         " IF NOT FOUND OR (pub <> 0) IS DISTINCT FROM p_public THEN RETURN false; END IF;"
         # A new statement: in READ COMMITTED it sees what committed before the lock came.
-        f" SELECT {aggs} INTO a0, a1, a2, a3, a4, a5 FROM ({facts}) AS f ({', '.join(cols)});"
-        " RETURN a0 IS NOT DISTINCT FROM p_ids AND a1 IS NOT DISTINCT FROM p_roles"
-        " AND a2 IS NOT DISTINCT FROM p_muted AND a3 IS NOT DISTINCT FROM p_friend"
-        " AND a4 IS NOT DISTINCT FROM p_override AND a5 IS NOT DISTINCT FROM p_blocks;"
+        f' SELECT coalesce(jsonb_agg(jsonb_build_array({cols}) ORDER BY c0 COLLATE "C"),'
+        f" '[]') = p_facts INTO same FROM ({facts}) AS f ({cols});"
+        " RETURN same;"
         " END"
     )
 
@@ -77,8 +79,7 @@ GROUP_FACTS_SAME_FN = "agentplaza_group_facts_same_" + hashlib.sha1(_BODY.encode
 """Named after its body, so nodes running different versions each find their own."""
 GROUP_FACTS_SAME_DDL = (
     f"CREATE OR REPLACE FUNCTION {GROUP_FACTS_SAME_FN}(p_group text, p_sender text,"
-    " p_public boolean, p_ids text[], p_roles text[], p_muted bigint[], p_friend boolean[],"
-    " p_override text[], p_blocks boolean[]) RETURNS boolean LANGUAGE plpgsql VOLATILE"
+    " p_public boolean, p_facts jsonb) RETURNS boolean LANGUAGE plpgsql VOLATILE"
     f" AS $fn$ {_BODY} $fn$"
 )
 """Created by PostgresStore.start (not a migration: it is derived from SEND_FACTS_SQL)."""
@@ -89,8 +90,7 @@ def group_write_sql(remembered: bool) -> str:
     """Every write of a group send in one data-modifying CTE; `remembered`: guarded by the
     facts function (first parameters), and it sets `last_message_at` the lock did not."""
     guard = (
-        f"SELECT {GROUP_FACTS_SAME_FN}(?::text, ?::text, ?::boolean, ?::text[], ?::text[],"
-        " ?::bigint[], ?::boolean[], ?::text[], ?::boolean[])"
+        f"SELECT {GROUP_FACTS_SAME_FN}(?::text, ?::text, ?::boolean, ?::jsonb)"
         if remembered
         else "SELECT true"
     )
@@ -99,12 +99,15 @@ def group_write_sql(remembered: bool) -> str:
         f" m AS (INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) SELECT ?::text, ?::text,"
         " ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::text, ?::text"
         " FROM g WHERE g.same RETURNING num),"
+        # The deliveries as one JSON text, not five arrays (see _facts_same_body). This whole
+        # statement, group of 50, unguarded, autocommit: client CPU 238-260 → 141-159 µs per
+        # send, PostgreSQL's 1,500-1,567 → 900 µs (issue 17, 2026-12-06).
+        " d AS (SELECT x ->> 0 AS account_id, x ->> 1 AS scene, x ->> 2 AS sender_relation,"
+        " x ->> 3 AS trust_level, x ->> 4 AS intent FROM jsonb_array_elements(?::jsonb) AS x),"
         # Each member's next seq, rows locked in id order as in messages._allocate_seqs_txn.
         " s AS (UPDATE accounts a SET last_seq = a.last_seq + 1 FROM (SELECT id FROM accounts"
-        " WHERE id = ANY(?::text[]) AND EXISTS (SELECT 1 FROM m) ORDER BY id FOR UPDATE) locked"
-        " WHERE a.id = locked.id RETURNING a.id, a.last_seq),"
-        " d AS (SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[])"
-        " AS d (account_id, scene, sender_relation, trust_level, intent)),"
+        " WHERE id = ANY(ARRAY(SELECT d.account_id FROM d)) AND EXISTS (SELECT 1 FROM m)"
+        " ORDER BY id FOR UPDATE) locked WHERE a.id = locked.id RETURNING a.id, a.last_seq),"
         " i AS (INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
         " sender_relation, trust_level, intent, created_at) SELECT d.account_id, s.last_seq,"
         " m.num, ?::text, d.scene, d.sender_relation, d.trust_level, d.intent, ?::bigint"
@@ -130,17 +133,11 @@ def group_write_sql(remembered: bool) -> str:
 
 def _facts_params(facts: GroupSendFacts) -> list[Any]:
     members = sorted(facts.members, key=lambda m: m.account_id)
-    return [
-        facts.group_id,
-        facts.sender_id,
-        facts.is_public,
-        [m.account_id for m in members],
-        [m.role.value for m in members],
-        [m.muted_until_us for m in members],
-        [m.is_friend for m in members],
-        [m.override for m in members],
-        [m.blocks_sender for m in members],
+    rows = [
+        (m.account_id, m.role.value, m.muted_until_us, m.is_friend, m.override, m.blocks_sender)
+        for m in members
     ]
+    return [facts.group_id, facts.sender_id, facts.is_public, orjson.dumps(rows).decode()]
 
 
 def append_group_message_pg(
@@ -198,16 +195,12 @@ def _write(
 ) -> Appended | None:
     """The one-statement write; None (nothing written) when the `guard` facts did not hold."""
     ordered = sorted(deliveries, key=lambda d: d.recipient_id)
-    recipients = [ctx.recipient_id for ctx in ordered]
-    at = message.created_at_us
-    params: list[Any] = [*(guard or ()), *message_values(message), recipients]
-    params += [
-        recipients,
-        [ctx.scene.value for ctx in ordered],
-        [ctx.sender_relation for ctx in ordered],
-        [ctx.trust_level for ctx in ordered],
-        [ctx.intent for ctx in ordered],
+    rows = [
+        (ctx.recipient_id, ctx.scene.value, ctx.sender_relation, ctx.trust_level, ctx.intent)
+        for ctx in ordered
     ]
+    at = message.created_at_us
+    params: list[Any] = [*(guard or ()), *message_values(message), orjson.dumps(rows).decode()]
     params += [message.id, at, message.id, at, at]
     params += [message.sender_id, message.thread_id, at, message.type is not MessageType.EVENT]
     params += [message.sender_id, idempotency_key, message.id, at, idempotency_key]
