@@ -69,3 +69,18 @@ def test_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
     assert done.returncode == 2, (done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert lines == [lines[0]] and f"cannot listen on {TEST_HOST}:{taken_port}" in lines[0], lines
+
+
+def test_the_server_process_tunes_its_garbage_collector() -> None:
+    """What start-up built is frozen and young collections run at GC_THRESHOLDS (in a child:
+    the test process keeps CPython's defaults)."""
+    probe = (
+        "import gc; from agentplaza.server import GC_THRESHOLDS, tune_garbage_collector;"
+        "before = gc.get_threshold(); tune_garbage_collector();"
+        "print(before != GC_THRESHOLDS, gc.get_threshold() == GC_THRESHOLDS,"
+        " gc.get_freeze_count() > 1000)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["True", "True", "True"]
