@@ -11,33 +11,12 @@ from typing import Any
 
 import pytest
 
-from agentplaza.domain.groups import GroupSendFacts, NewGroup, new_group_id, plan_group_delivery
-from agentplaza.domain.ids import AccountId, ThreadId, new_message_id
-from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType
+from agentplaza.domain.groups import NewGroup, new_group_id
 from agentplaza.domain.social import SettingsChanges
 from agentplaza.store import open_store
 from agentplaza.store.postgres import PostgresStore
 from tests import backends
-from tests.contract.storedata import T0, new_agent
-
-
-def _message(sender: AccountId, gid: str, body: str) -> Message:
-    return Message(
-        id=new_message_id(T0 // 1000, os.urandom(10)),
-        sender_id=sender,
-        recipient_id=None,
-        thread_id=ThreadId(gid),
-        reply_to=None,
-        type=MessageType.REQUEST,
-        format=MessageFormat.TEXT,
-        body=body,
-        created_at_us=T0,
-    )
-
-
-def _decide(facts: GroupSendFacts) -> tuple[list[DeliveryContext], list[Any]]:
-    deliveries, _ = plan_group_delivery(facts, now_us=T0, mentions=[])
-    return deliveries, []
+from tests.contract.storedata import T0, decide_group, group_message, new_agent
 
 
 async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement(
@@ -86,7 +65,7 @@ async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement
             seqs = []
             for n in range(3):
                 appended = await store.append_group_message(
-                    _message(s, gid, f"m{n}"), decide=_decide, idempotency_key=None
+                    group_message(s, gid, f"m{n}"), decide=decide_group, idempotency_key=None
                 )
                 seqs.append({i.context.recipient_id: i.seq for i in appended.items})
             assert transactions == 1, "only the first send (nothing remembered yet)"

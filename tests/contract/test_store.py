@@ -6,15 +6,14 @@ import asyncio
 import os
 import random
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
 from agentplaza.domain.accounts import ProfileChanges
 from agentplaza.domain.errors import Conflict, ErrorCode, Forbidden, NotFound
-from agentplaza.domain.groups import GroupSendFacts, NewGroup, new_group_id, plan_group_delivery
-from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id, new_message_id
-from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType
+from agentplaza.domain.groups import NewGroup, new_group_id
+from agentplaza.domain.ids import AccountId, ThreadId, dm_thread_id
+from agentplaza.domain.messages import DeliveryContext
 from agentplaza.domain.permissions import DirectFacts, check_direct_message
 from agentplaza.domain.social import SettingsChanges, WhoCanMessage
 from agentplaza.domain.webhooks import PayloadFormat
@@ -22,7 +21,7 @@ from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from agentplaza.store.errors import Unavailable
 from tests import backends
-from tests.contract.storedata import T0, dm, new_agent, to
+from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
 
 
 async def test_accounts_get_sequential_ids_and_unique_names(store: Store) -> None:
@@ -415,25 +414,6 @@ async def test_postgres_direct_message_never_lands_on_facts_that_changed_after_t
         backends.drop_postgres_database(database_url)
 
 
-def _group_message(sender: AccountId, gid: str, body: str) -> Message:
-    return Message(
-        id=new_message_id(T0 // 1000, os.urandom(10)),
-        sender_id=sender,
-        recipient_id=None,
-        thread_id=ThreadId(gid),
-        reply_to=None,
-        type=MessageType.REQUEST,
-        format=MessageFormat.TEXT,
-        body=body,
-        created_at_us=T0,
-    )
-
-
-def _decide_group(facts: GroupSendFacts) -> tuple[list[DeliveryContext], list[Any]]:
-    deliveries, _ = plan_group_delivery(facts, now_us=T0, mentions=[])
-    return deliveries, []
-
-
 async def test_each_send_decides_on_the_facts_at_its_own_time(store: Store) -> None:
     """PostgreSQL remembers a sender's facts from its previous send (postgres_fast.py,
     postgres_group.py): a change since then must count as if nothing were remembered."""
@@ -469,7 +449,7 @@ async def test_each_send_decides_on_the_facts_at_its_own_time(store: Store) -> N
 
     async def fan_out(body: str) -> set[AccountId]:
         appended = await store.append_group_message(
-            _group_message(s, gid, body), decide=_decide_group, idempotency_key=None
+            group_message(s, gid, body), decide=decide_group, idempotency_key=None
         )
         return {i.context.recipient_id for i in appended.items}
 
