@@ -10,6 +10,7 @@ import itertools
 import random
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ WORKERS = 20
 ROUNDS = 3
 SYNC_PAGE = 137  # deliberately not a divisor of anything
 REQUEST_TIMEOUT_SECS = 10.0
+BURST_START_SECS = 15.0  # at most this long for WORKERS sends to succeed before the kill
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ async def _burst(
     """WORKERS tasks send continuously until the server is SIGKILLed under them."""
     out = Outcomes(acked={}, unknown=[])
     killed = asyncio.Event()
+    going = asyncio.Event()  # WORKERS sends succeeded: the burst is under way
     in_flight = 0
     counter = itertools.count()
     limits = httpx.Limits(max_connections=WORKERS, max_keepalive_connections=WORKERS)
@@ -97,11 +100,18 @@ async def _burst(
                     data = response.json()
                     assert data["content"]["body"] == attempt.body
                     out.acked[attempt.body] = (attempt, data["id"])
+                    if len(out.acked) >= WORKERS:
+                        going.set()
                 else:
                     out.unknown.append(attempt)
 
         tasks = [asyncio.create_task(worker(w)) for w in range(WORKERS)]
-        await asyncio.sleep(random.uniform(0.5, 1.0))  # let the burst get going
+        # Let the burst get going: with a fixed 0.5-1 s, one loaded CI run had no send of its
+        # third round committed yet when the kill came (the store held none of them), and a
+        # kill before the first 2xx proves nothing.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(going.wait(), BURST_START_SECS)
+        await asyncio.sleep(random.uniform(0.1, 0.5))  # then cut it at a random point
         out.in_flight_at_kill = in_flight
         await asyncio.to_thread(kill)  # the loop keeps sending while the signal lands
         killed.set()
