@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -11,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from agentplaza.domain.groups import GroupSendFacts, NewGroup, new_group_id, plan_group_delivery
-from agentplaza.domain.ids import ThreadId, new_message_id
-from agentplaza.domain.messages import DeliveryContext, Message, MessageFormat, MessageType
+from agentplaza.domain.messages import DeliveryContext
 from agentplaza.store.base import Store
 from tests.api.helpers import assert_error, assert_no_server_errors, send, sync
 from tests.conftest import register, unique_name
-from tests.contract.storedata import T0, new_agent
+from tests.contract.storedata import T0, group_message, new_agent
 from tests.server import ServerProcess
 
 if TYPE_CHECKING:
@@ -749,30 +747,19 @@ async def test_fan_out_reads_friendship_trust_and_blocks_from_each_members_side(
         )
     )
 
-    def new_message() -> Message:
-        return Message(
-            id=new_message_id(T0 // 1000, os.urandom(10)),
-            sender_id=sender,
-            recipient_id=None,
-            thread_id=ThreadId(gid),
-            reply_to=None,
-            type=MessageType.REQUEST,
-            format=MessageFormat.TEXT,
-            body=f"@{plain} hi",
-            created_at_us=T0,
-        )
-
     def decide(facts: GroupSendFacts) -> tuple[list[DeliveryContext], list[Any]]:
         deliveries, _ = plan_group_delivery(facts, now_us=T0, mentions=[plain])
         return deliveries, []
 
     # A send before the rows exist: what it read (and the facts memo) must not outlive them.
-    before = await store.append_group_message(new_message(), decide=decide, idempotency_key=None)
+    before = await store.append_group_message(
+        group_message(sender, gid, f"@{plain} hi"), decide=decide, idempotency_key=None
+    )
     assert len(before.items) == 4
     assert all(i.context.sender_relation == "stranger" for i in before.items)
     # After the group exists: a block refuses being added, not a membership that was there.
     await store._write(write_rows)
-    message = new_message()
+    message = group_message(sender, gid, f"@{plain} hi")
     appended = await store.append_group_message(message, decide=decide, idempotency_key=None)
     got = {i.context.recipient_id: i.context for i in appended.items}
     assert set(got) == {friend, trusting, plain}  # not the sender, not who blocks it
