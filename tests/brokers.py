@@ -98,6 +98,12 @@ class Broker:
         self.buses.append(bus)
         return bus
 
+    async def pair(self) -> tuple[Bus, Bus]:
+        """(publisher, subscriber): two nodes' buses, or one bus where the bus is in-process."""
+        subscriber = await self.open()
+        publisher = subscriber if self.kind == "memory" else await self.open()
+        return publisher, subscriber
+
     def read(self, bus: Bus) -> Reader:
         reader = Reader(bus)
         self.readers.append(reader)

@@ -101,9 +101,7 @@ async def test_another_node_receives_publications(broker: Broker) -> None:
 
 
 async def test_nothing_arrives_after_unsubscribe(broker: Broker) -> None:
-    publisher, subscriber = await broker.open(), await broker.open()
-    if broker.kind == "memory":
-        publisher = subscriber  # one process, one bus
+    publisher, subscriber = await broker.pair()
     await subscriber.subscribe(["inbox.1", "inbox.2"])
     reader = broker.read(subscriber)
     await publisher.publish("inbox.1", b"before")
@@ -117,9 +115,7 @@ async def test_nothing_arrives_after_unsubscribe(broker: Broker) -> None:
 
 
 async def test_nothing_arrives_for_topics_never_subscribed(broker: Broker) -> None:
-    publisher, subscriber = await broker.open(), await broker.open()
-    if broker.kind == "memory":
-        publisher = subscriber
+    publisher, subscriber = await broker.pair()
     await subscriber.subscribe(["inbox.1"])
     reader = broker.read(subscriber)
     await publisher.publish("inbox.2", b"not for us")
@@ -141,9 +137,7 @@ async def test_subscribing_twice_yields_one_copy(broker: Broker) -> None:
 
 
 async def test_per_topic_order_of_1000_publications(broker: Broker) -> None:
-    publisher, subscriber = await broker.open(), await broker.open()
-    if broker.kind == "memory":
-        publisher = subscriber
+    publisher, subscriber = await broker.pair()
     await subscriber.subscribe(["inbox.1", "inbox.2"])
     reader = broker.read(subscriber)
     # Launched together, so a batching publisher gets them in one loop turn; two topics
@@ -159,9 +153,7 @@ async def test_per_topic_order_of_1000_publications(broker: Broker) -> None:
 async def test_publish_many_delivers_a_fan_out_in_order_to_subscribed_topics(
     broker: Broker,
 ) -> None:
-    publisher, subscriber = await broker.open(), await broker.open()
-    if broker.kind == "memory":
-        publisher = subscriber
+    publisher, subscriber = await broker.pair()
     await subscriber.subscribe([f"inbox.{n}" for n in range(50)])
     reader = broker.read(subscriber)
     await publisher.publish_many([])
@@ -180,9 +172,7 @@ async def test_a_fan_out_larger_than_one_batch_arrives_whole_and_in_order(
 ) -> None:
     # Redis sends publishes in batches of MAX_BATCH (one script call each) and its reader
     # takes what arrived together without a read each: both edges are crossed here.
-    publisher, subscriber = await broker.open(), await broker.open()
-    if broker.kind == "memory":
-        publisher = subscriber
+    publisher, subscriber = await broker.pair()
     await subscriber.subscribe(["inbox.a", "inbox.b"])
     reader = broker.read(subscriber)
     sent = [(f"inbox.{'ab'[n % 2]}", n.to_bytes(4, "big")) for n in range(2_500)]
