@@ -89,3 +89,17 @@ async def test_an_ack_by_message_id_reads_no_whole_inbox(tmp_path: Path) -> None
             assert account_only == [], plan
     finally:
         await store.close()
+
+
+async def test_statement_journals_stay_in_memory(tmp_path: Path) -> None:
+    """A multi-row statement journals the pages it changes; on disk (temp_store=FILE, the
+    default) a 50-member fan-out's journal spilled to a temporary file created and deleted
+    per send, which tripled the INSERT's cost (bench/README.md, issue 17)."""
+    store = SqliteStore(str(tmp_path / "temp.db"))
+    await store.start()
+    try:
+        assert store._writer is not None
+        assert store._writer.execute("PRAGMA temp_store").fetchone() == (2,)  # 2 = MEMORY
+        assert store._reader_conn().execute("PRAGMA temp_store").fetchone() == (2,)
+    finally:
+        await store.close()
