@@ -15,6 +15,7 @@ from agentplaza.domain.groups import NewGroup, new_group_id
 from agentplaza.domain.social import SettingsChanges
 from agentplaza.store import open_store
 from agentplaza.store.postgres import PostgresStore
+from agentplaza.store.queries.postgres_group import _literal
 from tests import backends
 from tests.contract.storedata import T0, decide_group, group_message, new_agent
 
@@ -77,3 +78,17 @@ async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement
             await store.close()
     finally:
         backends.drop_postgres_database(database_url)
+
+
+@pytest.mark.parametrize(
+    "value", ["10002", "owner", "it's", "back\\slash", "é ü", "", 0, 2**62, -1, True, False, None]
+)
+def test_remembered_facts_are_quoted_as_postgresql_quotes_them(value: Any) -> None:
+    """The facts function compares `format('%L', …)` texts with `_facts_params`'s: a value
+    quoted differently would make every send of its group fall back to a transaction."""
+    import psycopg
+
+    cast = "boolean" if isinstance(value, bool) else "bigint" if isinstance(value, int) else "text"
+    with psycopg.connect(backends.require("postgres"), autocommit=True) as conn:
+        row = conn.execute(f"SELECT format('%%L', %s::{cast})", (value,)).fetchone()
+    assert row is not None and _literal(value) == row[0]

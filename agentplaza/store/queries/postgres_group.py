@@ -31,20 +31,29 @@ import orjson
 
 from agentplaza.domain.errors import AgentplazaError
 from agentplaza.domain.groups import GroupDecision, GroupSendFacts
-from agentplaza.domain.messages import DeliveryContext, InboxItem, Message, MessageType
+from agentplaza.domain.ids import AccountId
+from agentplaza.domain.messages import DeliveryContext, Message, MessageType
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.group_messages import SEND_FACTS_SQL, lock_group_for_send_txn
-from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_values, replay_txn
+from agentplaza.store.queries.messages import (
+    MESSAGE_INSERT_COLUMNS,
+    message_values,
+    new_inbox_items,
+    replay_txn,
+)
 from agentplaza.store.queries.notifications import insert_notifications_txn
 from agentplaza.store.queries.postgres_fast import remember
 from agentplaza.store.records import Appended
 
 KNOWN_GROUPS_MAX = 1_000
 """(group, sender) pairs whose facts a store remembers; past this the memory is cleared.
-A member's facts take ~200 bytes: at most ~10 MB for groups of 50."""
+A member's facts take ~200 bytes, their guard parameter ~60: at most ~13 MB for groups of 50."""
 KNOWN_MEMBERS_MAX = 1_000
 """Larger groups' facts are not remembered (each of their sends is a transaction)."""
-KnownGroups = dict[tuple[str, str], GroupSendFacts]
+KnownGroups = dict[tuple[str, str], tuple[GroupSendFacts, list[Any]]]
+"""(group, sender) → the facts of its last send and their guard parameters (`_facts_params`),
+built once per remembered facts, not per send: 40-58 µs of the node's CPU per send of a
+group of 50 (issue 17)."""
 
 
 class NeedsTransaction(Exception):
@@ -52,11 +61,11 @@ class NeedsTransaction(Exception):
 
 
 def _facts_same_body() -> str:
-    # The facts query itself (one source: group_messages.SEND_FACTS_SQL), as one JSON array
-    # of rows in account id order ("C": Python's sort order), compared with the remembered
-    # ones (`_facts_params`). One JSON text rather than six arrays: asyncpg encodes arrays
-    # element by element, slowly. Group of 50, this call alone, client CPU per call
-    # 87-104 µs → 30-33 µs, PostgreSQL's CPU the same (200-220 µs).
+    # The facts query itself (one source: group_messages.SEND_FACTS_SQL), as one text of
+    # rows in account id order ("C": Python's sort order), each value a quoted literal
+    # (NULL unquoted, so the text says exactly which facts it holds), compared with the
+    # remembered ones (`_facts_params`). Was jsonb_agg compared with a jsonb parameter:
+    # this call alone, group of 50, PostgreSQL's CPU 520-540 → 410-430 µs (issue 17).
     assert SEND_FACTS_SQL.count("?") == 4, "parameters: sender x3, then the group"
     facts = SEND_FACTS_SQL.replace("?", "p_sender", 3).replace("?", "p_group")
     cols = "c0, c1, c2, c3, c4, c5"
@@ -67,8 +76,8 @@ def _facts_same_body() -> str:
         " FOR NO KEY UPDATE;"  # the lock an UPDATE of the row takes, as the other path's
         " IF NOT FOUND OR (pub <> 0) IS DISTINCT FROM p_public THEN RETURN false; END IF;"
         # A new statement: in READ COMMITTED it sees what committed before the lock came.
-        f' SELECT coalesce(jsonb_agg(jsonb_build_array({cols}) ORDER BY c0 COLLATE "C"),'
-        f" '[]') = p_facts INTO same FROM ({facts}) AS f ({cols});"
+        f" SELECT coalesce(string_agg(format('%L,%L,%L,%L,%L,%L', {cols}), ';'"
+        f" ORDER BY c0 COLLATE \"C\"), '') = p_facts INTO same FROM ({facts}) AS f ({cols});"
         " RETURN same;"
         " END"
     )
@@ -79,7 +88,7 @@ GROUP_FACTS_SAME_FN = "agentplaza_group_facts_same_" + hashlib.sha1(_BODY.encode
 """Named after its body, so nodes running different versions each find their own."""
 GROUP_FACTS_SAME_DDL = (
     f"CREATE OR REPLACE FUNCTION {GROUP_FACTS_SAME_FN}(p_group text, p_sender text,"
-    " p_public boolean, p_facts jsonb) RETURNS boolean LANGUAGE plpgsql VOLATILE"
+    " p_public boolean, p_facts text) RETURNS boolean LANGUAGE plpgsql VOLATILE"
     f" AS $fn$ {_BODY} $fn$"
 )
 """Created by PostgresStore.start (not a migration: it is derived from SEND_FACTS_SQL)."""
@@ -90,7 +99,7 @@ def group_write_sql(remembered: bool) -> str:
     """Every write of a group send in one data-modifying CTE; `remembered`: guarded by the
     facts function (first parameters), and it sets `last_message_at` the lock did not."""
     guard = (
-        f"SELECT {GROUP_FACTS_SAME_FN}(?::text, ?::text, ?::boolean, ?::jsonb)"
+        f"SELECT {GROUP_FACTS_SAME_FN}(?::text, ?::text, ?::boolean, ?::text)"
         if remembered
         else "SELECT true"
     )
@@ -137,7 +146,20 @@ def _facts_params(facts: GroupSendFacts) -> list[Any]:
         (m.account_id, m.role.value, m.muted_until_us, m.is_friend, m.override, m.blocks_sender)
         for m in members
     ]
-    return [facts.group_id, facts.sender_id, facts.is_public, orjson.dumps(rows).decode()]
+    text = ";".join(",".join(map(_literal, row)) for row in rows)
+    return [facts.group_id, facts.sender_id, facts.is_public, text]
+
+
+def _literal(value: str | int | bool | None) -> str:
+    """PostgreSQL's `format('%L', value)` (quote_literal, NULL unquoted) of a fact."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "'t'" if value else "'f'"
+    text = str(value).replace("'", "''")
+    if "\\" in text:
+        return "E'" + text.replace("\\", "\\\\") + "'"
+    return "'" + text + "'"
 
 
 def append_group_message_pg(
@@ -158,32 +180,29 @@ def append_group_message_pg(
             return replayed
     pair = (message.thread_id, message.sender_id)
     if autocommit:
-        remembered = None if known is None else known.pop(pair, None)
-        if remembered is None:
+        entry = None if known is None else known.pop(pair, None)
+        if entry is None:
             raise NeedsTransaction()
+        remembered, guard = entry
         try:
             deliveries, notifications = decide(remembered)
         except AgentplazaError:  # perhaps refused on stale facts: decide on fresh ones
             raise NeedsTransaction() from None
         if notifications:
             raise NeedsTransaction()
-        appended = _write(txn, message, deliveries, idempotency_key, _facts_params(remembered))
+        appended = _write(txn, message, deliveries, idempotency_key, guard)
         if appended is None:
             raise NeedsTransaction()
-        _remember(known, pair, remembered)
+        remember(known, pair, entry, limit=KNOWN_GROUPS_MAX)
         return appended
     facts = lock_group_for_send_txn(txn, message)
     deliveries, notifications = decide(facts)
     appended = _write(txn, message, deliveries, idempotency_key, None)
     assert appended is not None, "the unguarded write always writes"
     insert_notifications_txn(txn, notifications)
-    _remember(known, pair, facts)
+    if known is not None and len(facts.members) <= KNOWN_MEMBERS_MAX:
+        remember(known, pair, (facts, _facts_params(facts)), limit=KNOWN_GROUPS_MAX)
     return appended
-
-
-def _remember(known: KnownGroups | None, pair: tuple[str, str], facts: GroupSendFacts) -> None:
-    if len(facts.members) <= KNOWN_MEMBERS_MAX:
-        remember(known, pair, facts, limit=KNOWN_GROUPS_MAX)
 
 
 def _write(
@@ -208,9 +227,5 @@ def _write(
     rows = txn.execute(group_write_sql(guard is not None), params).fetchall()
     if not rows or not rows[0][0]:
         return None
-    seqs = {row[1]: int(row[2]) for row in rows if row[1] is not None}
-    items = tuple(
-        InboxItem(message=message, context=ctx, seq=seqs[ctx.recipient_id], acked=False)
-        for ctx in ordered
-    )
-    return Appended(message=message, items=items)
+    seqs = {AccountId(row[1]): int(row[2]) for row in rows if row[1] is not None}
+    return Appended(message=message, items=new_inbox_items(message, ordered, seqs))
