@@ -26,7 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplaza.api.auth import account_for, current_account
+from agentplaza.api.auth import current_account
 from agentplaza.api.errors import render_exception
 from agentplaza.api.httpmetrics import OTHER, HttpMetrics
 from agentplaza.api.limits import refuse_declared
@@ -329,12 +329,12 @@ async def _parse(
                 problem = _located(errors)
     else:
         problem = _NOT_AN_OBJECT
-    authorization, api_key = headers.get(b"authorization"), headers.get(b"x-api-key")
-    if pick_credential(authorization, api_key) is not None:
-        # current_account's first choice, from the headers already read: it would build
-        # Starlette's Headers and scan them twice more. With _body this took _parse
-        # from 18 % to 12 % of a DM's in-process CPU (py-spy, issue 17).
-        account = await account_for(services, authorization, api_key)
+    token = pick_credential(headers.get(b"authorization"), headers.get(b"x-api-key"))
+    if token is not None:
+        # current_account's first choice (account_for's), from the headers already read: it
+        # would build Starlette's Headers and scan them twice more. With _body this took
+        # _parse from 18 % to 12 % of a DM's in-process CPU (py-spy, issue 17).
+        account = await services.accounts.authenticate(token)
     else:
         account = await current_account(Request(scope, receive))  # the browser's session cookie
     key = headers.get(b"idempotency-key")
