@@ -92,12 +92,19 @@ class AgentplazaApp:
     ) -> None:
         self.api = api
         self._websocket = websocket
-        http: ASGIApp = BodySizeLimit(
-            sends.SendRoutes(api), max_bytes=max_body_bytes, path_limits=body_limits
-        )
+        http: ASGIApp = BodySizeLimit(api, max_bytes=max_body_bytes, path_limits=body_limits)
+        metrics = None
         if metrics_enabled:
-            http = HttpMetrics(http)
+            http = metrics = HttpMetrics(http)
         self._http = RequestId(http)
+        # The send endpoints skip the stack: SendRoutes does its three layers' work inline.
+        self._sends = sends.SendRoutes(
+            api,
+            api.state.services,
+            max_bytes=max_body_bytes,
+            path_limits=dict(body_limits or {}),
+            metrics=metrics,
+        )
         # The web app's pages and assets go compressed (the page-weight budget); the API's hot
         # paths are spared the CPU, and event streams are never buffered (GZip skips them).
         self._web_http = RequestId(GZipMiddleware(http, minimum_size=500))
@@ -109,9 +116,13 @@ class AgentplazaApp:
             request_id_var.set(request_id_of(scope))
             await self._websocket(WebSocket(scope, receive, send))
             return
-        if scope["type"] == "http" and not scope["path"].startswith(_API_PREFIXES):
-            await self._web_http(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            if scope["method"] == "POST" and (group_id := self._sends.target(scope)) is not None:
+                await self._sends(scope, receive, send, group_id)
+                return
+            if not scope["path"].startswith(_API_PREFIXES):
+                await self._web_http(scope, receive, send)
+                return
         await self._http(scope, receive, send)
 
     async def going_away(self) -> None:

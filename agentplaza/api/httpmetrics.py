@@ -48,9 +48,9 @@ class HttpMetrics:
             await self.app(scope, receive, send_recording_status)
         finally:
             method = scope["method"] if scope["method"] in _METHODS else OTHER
-            self._observe(method, route_template(scope), status, time.perf_counter() - started)
+            self.observe(method, route_template(scope), status, time.perf_counter() - started)
 
-    def _observe(self, method: str, route: str, status: int, seconds: float) -> None:
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         counter = self._counters.get((method, route, status))
         if counter is None:
             counter = self._counters[(method, route, status)] = HTTP_REQUESTS.labels(

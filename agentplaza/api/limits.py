@@ -9,11 +9,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentplaza.api.dialects.studio.envelope import error as studio_error
 from agentplaza.api.errors import error_response
 from agentplaza.domain.errors import ErrorCode
+
+
+def refuse_declared(scope: Scope, limit: int) -> Response | None:
+    """The answer to a request whose Content-Length is over `limit` (413) or not a number (400),
+    else None."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared > limit or declared < 0:
+                status = 413 if declared > 0 else 400
+                detail = (
+                    f"request body larger than {limit} bytes"
+                    if declared > 0
+                    else "invalid Content-Length"
+                )
+                if scope["path"].startswith("/studio/"):
+                    return studio_error(status, detail)  # seed 004's error shape there
+                return error_response(
+                    status,
+                    detail,
+                    ErrorCode.PAYLOAD_TOO_LARGE.value if declared > 0 else "validation_error",
+                )
+    return None
 
 
 class BodySizeLimit:
@@ -37,32 +64,10 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.path_limits.get(scope["path"], self.max_bytes)
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > limit or declared < 0:
-                    status = 413 if declared > 0 else 400
-                    detail = (
-                        f"request body larger than {limit} bytes"
-                        if declared > 0
-                        else "invalid Content-Length"
-                    )
-                    response = (
-                        studio_error(status, detail)  # seed 004's error shape there
-                        if scope["path"].startswith("/studio/")
-                        else error_response(
-                            status,
-                            detail,
-                            ErrorCode.PAYLOAD_TOO_LARGE.value
-                            if declared > 0
-                            else "validation_error",
-                        )
-                    )
-                    await response(scope, receive, send)
-                    return
+        refusal = refuse_declared(scope, limit)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         received = 0
 
         async def counting_receive() -> Message:

@@ -14,23 +14,32 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Mapping
 from typing import Annotated, Any, NamedTuple, NoReturn, TypeVar
 
 import orjson
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agentplaza.api.auth import account_for, current_account, services_of
+from agentplaza.api.auth import current_account
 from agentplaza.api.errors import render_exception
+from agentplaza.api.httpmetrics import OTHER, HttpMetrics
+from agentplaza.api.limits import refuse_declared
 from agentplaza.api.render import limit_headers
+from agentplaza.api.requestid import HEADER as REQUEST_ID_HEADER
+from agentplaza.api.requestid import request_id_of
 from agentplaza.api.schemas.groups import GROUP_ID_MAX_CHARS, SendGroupMessageIn
 from agentplaza.api.schemas.messages import SendMessageIn
 from agentplaza.domain.accounts import Account
 from agentplaza.domain.credentials import pick_credential
 from agentplaza.domain.errors import Invalid
 from agentplaza.domain.messages import IDEMPOTENCY_KEY_MAX_CHARS, message_view
+from agentplaza.logs import request_id_var
 from agentplaza.services.registry import Services
 from agentplaza.services.sending import Outgoing, Sent
 
@@ -55,39 +64,114 @@ M = TypeVar("M", SendMessageIn, SendGroupMessageIn)
 
 
 class SendRoutes:
-    """Answers the two send endpoints; passes everything else to `app`."""
+    """Answers POST to the two send endpoints, with what the middleware stack gives every other
+    request done inline: the request id (api/requestid.py), the metrics (api/httpmetrics.py)
+    and the body cap (api/limits.py), same headers, statuses and labels.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    AgentplazaApp hands these requests here before its stack: three middleware coroutines,
+    two per-request send wrappers, a Request object and `app.state` look-ups were ~15 % of a
+    DM's in-process server CPU (py-spy, issue 17).
+    """
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        group = _GROUP_SEND.match(path) if path.startswith("/v1/groups/") else None
-        if path != SEND_PATH and group is None:
-            await self.app(scope, receive, send)
-            return
-        scope["app"] = self.app  # what FastAPI would set: services live on app.state
-        scope["route"] = _SEND_ROUTE if group is None else _GROUP_SEND_ROUTE
-        request = Request(scope, receive)
+    def __init__(
+        self,
+        api: ASGIApp,
+        services: Services,
+        *,
+        max_bytes: int,
+        path_limits: Mapping[str, int],
+        metrics: HttpMetrics | None,
+    ) -> None:
+        self.api = api
+        self.services = services
+        self.max_bytes = max_bytes
+        self.path_limits = path_limits
+        self.metrics = metrics
+
+    @staticmethod
+    def target(scope: Scope) -> str | None:
+        """For a POST to a send endpoint, `""` (POST /v1/messages) or the group id; else None."""
+        path: str = scope["path"]
+        if path == SEND_PATH:
+            return ""
+        if path.startswith("/v1/groups/") and (group := _GROUP_SEND.match(path)) is not None:
+            return group.group(1)
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, group_id: str) -> None:
+        """Answer the POST `target` chose (`group_id` as it returned)."""
+        request_id = request_id_of(scope)
+        request_id_var.set(request_id)  # not reset: see RequestId
+        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        started = time.perf_counter()
+        route = OTHER  # a declared-oversize body is refused before routing, as BodySizeLimit does
+        status = 500  # what the client gets if the app raises before answering
         try:
-            if group is None:
-                status, view, extra = await send_message(request)
-            else:
-                status, view, extra = await send_group_message(request, group.group(1))
-        except Exception as exc:
-            await (await render_exception(request, exc))(scope, receive, send)
-            return
-        body = orjson.dumps(view)
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            limit = self.path_limits.get(scope["path"], self.max_bytes)
+            refusal = refuse_declared(scope, limit)
+            if refusal is not None:
+                status = await _answer_with(refusal, id_header, scope, receive, send)
+                return
+            scope["app"] = self.api  # what FastAPI would set: services live on app.state
+            scope["route"] = _GROUP_SEND_ROUTE if group_id else _SEND_ROUTE
+            route = scope["route"].path
+            try:
+                if group_id:
+                    status, view, extra = await self._group_message(scope, receive, group_id, limit)
+                else:
+                    body, account, key = await _parse(
+                        self.services, scope, receive, limit, SendMessageIn, []
+                    )
+                    status, view, extra = await direct_message(self.services, account, body, key)
+            except Exception as exc:
+                response = await render_exception(Request(scope, receive), exc)
+                status = await _answer_with(response, id_header, scope, receive, send)
+                return
+            body_bytes = orjson.dumps(view)
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body_bytes)).encode()),
+            ]
+            if extra:
+                headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+            headers.append(id_header)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body_bytes})
+        finally:
+            if self.metrics is not None:
+                self.metrics.observe("POST", route, status, time.perf_counter() - started)
+
+    async def _group_message(
+        self, scope: Scope, receive: Receive, group_id: str, limit: int
+    ) -> Result:
+        """POST /v1/groups/{group_id}/messages (members)."""
+        path_errors = _errors(_GROUP_ID, group_id, ("path", "group_id"))
+        body, account, key = await _parse(
+            self.services, scope, receive, limit, SendGroupMessageIn, path_errors
+        )
+        content_format, content_body = _content(body)
+        out = Outgoing(
+            group_id=group_id,
+            format=content_format,
+            body=content_body,
+            reply_to=body.reply_to,
+            type=body.type,
+            idempotency_key=key or body.idempotency_key,
+            signature=body.signature,
+        )
+        headers, sent = await _send(self.services, account, out)
+        view = message_view(sent.message)
+        view.update(group_id=sent.message.thread_id, status="accepted", recipients=sent.recipients)
+        return (200 if sent.replayed else 201), view, headers
+
+
+async def _answer_with(
+    response: Response, id_header: tuple[bytes, bytes], scope: Scope, receive: Receive, send: Send
+) -> int:
+    """Send `response` with the request id header (last, where RequestId puts it)."""
+    response.raw_headers.append(id_header)
+    await response(scope, receive, send)
+    return response.status_code
 
 
 def not_served_here() -> NoReturn:
@@ -96,32 +180,6 @@ def not_served_here() -> NoReturn:
 
 
 # --- the endpoints ------------------------------------------------------------------------------
-
-
-async def send_message(request: Request) -> Result:
-    """POST /v1/messages: a DM, or (a thread id naming the sender's group) a group reply."""
-    body, account, key = await _parse(request, SendMessageIn, [])
-    return await direct_message(services_of(request), account, body, key)
-
-
-async def send_group_message(request: Request, group_id: str) -> Result:
-    """POST /v1/groups/{group_id}/messages (members)."""
-    path_errors = _errors(_GROUP_ID, group_id, ("path", "group_id"))
-    body, account, key = await _parse(request, SendGroupMessageIn, path_errors)
-    content_format, content_body = _content(body)
-    out = Outgoing(
-        group_id=group_id,
-        format=content_format,
-        body=content_body,
-        reply_to=body.reply_to,
-        type=body.type,
-        idempotency_key=key or body.idempotency_key,
-        signature=body.signature,
-    )
-    headers, sent = await _send(services_of(request), account, out)
-    view = message_view(sent.message)
-    view.update(group_id=sent.message.thread_id, status="accepted", recipients=sent.recipients)
-    return (200 if sent.replayed else 201), view, headers
 
 
 async def send_from_payload(
@@ -189,20 +247,28 @@ def _headers(scope: Scope) -> dict[bytes, str]:
     return found
 
 
-async def _body(receive: Receive) -> bytes:
-    """The request body (Starlette's Request.body without its stream generator)."""
+async def _body(receive: Receive, limit: int) -> bytes:
+    """The request body (Starlette's Request.body without its stream generator), at most
+    `limit` bytes whatever the headers said (BodySizeLimit's count, api/limits.py)."""
     message = await receive()
     if message["type"] == "http.disconnect":
         raise ClientDisconnect
     body: bytes = message.get("body", b"")
+    if len(body) > limit:
+        raise HTTPException(413, f"request body larger than {limit} bytes")
     if not message.get("more_body", False):
         return body
     chunks = [body]
+    received = len(body)
     while message.get("more_body", False):
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise HTTPException(413, f"request body larger than {limit} bytes")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -235,12 +301,17 @@ def _located(errors: list[Any]) -> list[Any]:
 
 
 async def _parse(
-    request: Request, model: type[M], path_errors: list[Any]
+    services: Services,
+    scope: Scope,
+    receive: Receive,
+    limit: int,
+    model: type[M],
+    path_errors: list[Any],
 ) -> tuple[M, Account, str | None]:
     """The body, the caller and the idempotency key, with FastAPI's statuses and order:
     undecodable JSON, then authentication, then path, header and body errors together."""
-    raw = await _body(request.receive)
-    headers = _headers(request.scope)
+    raw = await _body(receive, limit)
+    headers = _headers(scope)
     content_type = headers.get(b"content-type", "")
     is_json = not content_type or content_type.split(";")[0].strip().lower().endswith("json")
     body: M | None = None
@@ -258,14 +329,14 @@ async def _parse(
                 problem = _located(errors)
     else:
         problem = _NOT_AN_OBJECT
-    authorization, api_key = headers.get(b"authorization"), headers.get(b"x-api-key")
-    if pick_credential(authorization, api_key) is not None:
-        # current_account's first choice, from the headers already read: it would build
-        # Starlette's Headers and scan them twice more. With _body this took _parse
-        # from 18 % to 12 % of a DM's in-process CPU (py-spy, issue 17).
-        account = await account_for(services_of(request), authorization, api_key)
+    token = pick_credential(headers.get(b"authorization"), headers.get(b"x-api-key"))
+    if token is not None:
+        # current_account's first choice (account_for's), from the headers already read: it
+        # would build Starlette's Headers and scan them twice more. With _body this took
+        # _parse from 18 % to 12 % of a DM's in-process CPU (py-spy, issue 17).
+        account = await services.accounts.authenticate(token)
     else:
-        account = await current_account(request)  # the browser's session cookie
+        account = await current_account(Request(scope, receive))  # the browser's session cookie
     key = headers.get(b"idempotency-key")
     key_errors = [] if key is None else _errors(_KEY, key, ("header", "idempotency-key"))
     errors = path_errors + key_errors + problem

@@ -76,15 +76,16 @@ class InboxItem:
     acked: bool
 
 
+_FORMATS: dict[object, MessageFormat] = {f.value: f for f in MessageFormat}
+"""Format by name: a dict look-up is a tenth of `MessageFormat(fmt)`'s cost (0.05 vs 0.7 µs)."""
+
+
 def validate_content(fmt: str, body: Any, *, max_bytes: int) -> tuple[MessageFormat, str]:
     """The (format, body) to store; the body is kept byte-exact when it is a string."""
-    try:
-        message_format = MessageFormat(fmt)
-    except ValueError:
+    message_format = _FORMATS.get(fmt) if isinstance(fmt, str) else None
+    if message_format is None:
         allowed = ", ".join(f.value for f in MessageFormat)
-        raise Invalid(
-            f"content.format must be one of: {allowed}", ErrorCode.INVALID_CONTENT
-        ) from None
+        raise Invalid(f"content.format must be one of: {allowed}", ErrorCode.INVALID_CONTENT)
     if isinstance(body, dict | list) and message_format is MessageFormat.JSON:
         body = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     if not isinstance(body, str):
@@ -160,11 +161,13 @@ def validate_idempotency_key(key: str) -> str:
 
 def message_view(message: Message) -> dict[str, Any]:
     """The message as its sender (or a thread reader) sees it: no per-recipient fields."""
+    # `_value_`, not `.value`: the enum's `value` is a Python-level property, ~10x slower,
+    # and a DM renders this view twice (its response and its delivery).
     view: dict[str, Any] = {
         "id": message.id,
-        "type": message.type.value,
+        "type": message.type._value_,
         "from": message.sender_id,
-        "content": {"format": message.format.value, "body": message.body},
+        "content": {"format": message.format._value_, "body": message.body},
         "thread_id": message.thread_id,
         "created_at": iso_from_us(message.created_at_us),
     }
@@ -193,7 +196,7 @@ def recipient_fields(item: InboxItem) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "to": ctx.recipient_id,
         "seq": item.seq,
-        "scene": ctx.scene.value,
+        "scene": ctx.scene._value_,  # not `.value`: see message_view
         "sender_relation": ctx.sender_relation,
         "trust_level": ctx.trust_level,
     }

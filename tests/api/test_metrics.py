@@ -171,6 +171,33 @@ async def test_routes_are_labelled_by_template_never_by_raw_path(
     assert "PROPFIND" not in methods and "other" in methods
 
 
+async def test_send_endpoints_count_errors_and_refusals_like_any_route(
+    http: httpx.AsyncClient,
+) -> None:
+    """api/sends.py does the metrics middleware's work itself: the same labels, including a
+    body refused by its declared length before routing (`other`, as for any route)."""
+    agent = await register(http)
+    before = await scrape(http)
+    group = f"/v1/groups/{uuid.uuid4()}/messages"
+    assert (await http.post(group, json={"content": {"body": "x"}})).status_code == 401
+    oversize = await http.post(
+        "/v1/messages",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={**agent.headers, "Content-Type": "application/json"},
+    )
+    assert oversize.status_code == 413
+    after = await scrape(http)
+
+    def delta(**labels: str) -> float:
+        name = "agentplaza_http_requests_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    group_route = "/v1/groups/{group_id}/messages"
+    assert delta(method="POST", route=group_route, status="401") == 1
+    assert delta(method="POST", route="other", status="413") == 1
+    assert delta(method="POST", route="/v1/messages", status="413") == 0
+
+
 async def test_connection_gauge_follows_live_connections_by_transport(
     http: httpx.AsyncClient, metrics_server: ServerProcess
 ) -> None:

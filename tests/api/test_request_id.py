@@ -9,7 +9,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -46,6 +46,24 @@ async def test_send_fast_path_and_its_errors_echo_the_id(
     assert (refused.status_code, refused.headers["x-request-id"]) == (401, "no-auth")
     missing = await client.get("/no/such/route", headers={"X-Request-ID": "nowhere"})
     assert (missing.status_code, missing.headers["x-request-id"]) == (404, "nowhere")
+
+
+async def test_send_path_refusals_echo_the_id(client: httpx.AsyncClient, alice: TestAgent) -> None:
+    """A body over the cap is refused on the send path by its declared length and by count
+    (chunked), each with the request id, as the middleware gives every other route."""
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b" " * 65536
+
+    for content, given in ((b" " * (2 * 1024 * 1024), "declared"), (chunked(), "chunked")):
+        response = await client.post(
+            "/v1/messages",
+            content=content,
+            headers={**alice.headers, "Content-Type": "application/json", "X-Request-ID": given},
+        )
+        assert (response.status_code, response.headers["x-request-id"]) == (413, given)
+        assert response.json()["code"] == "payload_too_large"
 
 
 @pytest.mark.parametrize(
