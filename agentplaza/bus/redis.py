@@ -170,6 +170,9 @@ class RedisBus:
         if self._sender is None:
             self._sender = loop.create_task(self._send())
         try:
+            if len(futures) == 1:  # a DM, or a group's fan-out: no asyncio.wait machinery
+                await futures[0]
+                return
             await asyncio.wait(futures)
         except asyncio.CancelledError:
             for done in futures:  # the sender skips them (_settle), as it did a lone publish
