@@ -85,9 +85,7 @@ def encode_fanout(deliveries: Sequence[tuple[AccountId, int, bytes, bytes]]) -> 
     )
 
 
-def decode_fanout(
-    payload: bytes, wanted: Container[str]
-) -> Iterator[tuple[AccountId, Envelope]]:
+def decode_fanout(payload: bytes, wanted: Container[str]) -> Iterator[tuple[AccountId, Envelope]]:
     """The deliveries of an `encode_fanout` payload to the accounts in `wanted`, in order.
 
     Raises ValueError if the payload is malformed (before yielding anything).
