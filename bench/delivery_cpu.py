@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agentplaza.bus import open_bus
 from agentplaza.cluster.memory import MemoryClusterState
 from agentplaza.domain import ids
+from agentplaza.domain.credentials import Credential
 from agentplaza.domain.envelopes import Envelope
 from agentplaza.domain.ids import AccountId, ThreadId
 from agentplaza.domain.messages import (
@@ -59,7 +60,7 @@ class Tally:
 
 class CountingSink:
     transport = "count"
-    credential = None
+    credential: Credential | None = None
 
     def __init__(self, account_id: AccountId, tally: Tally) -> None:
         self.account_id = account_id
@@ -130,7 +131,7 @@ async def run(args: argparse.Namespace) -> None:
     tally = Tally()
     sinks = [CountingSink(a, tally) for a in accounts]
     for sink in sinks:
-        await hub.attach(sink)  # type: ignore[arg-type]
+        await hub.attach(sink)
     runtime: Any = SimpleNamespace(bus=bus, monotonic=time.monotonic)
     publisher = Publisher(runtime, committed=lambda _: None)
     work = batches(args.kind, args.messages, accounts)

@@ -15,6 +15,7 @@ import pytest
 
 from agentplaza.bus.base import Bus
 from agentplaza.cluster.memory import MemoryClusterState
+from agentplaza.domain.credentials import Credential
 from agentplaza.domain.envelopes import FANOUT_TOPIC, Envelope, topic_for
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Scene
@@ -37,7 +38,7 @@ class ListSink:
     """A connection that records what the hub pushes to it."""
 
     transport = "list"
-    credential = None
+    credential: Credential | None = None
 
     def __init__(self, account_id: AccountId) -> None:
         self.account_id = account_id
@@ -135,7 +136,7 @@ async def test_a_fanout_reaches_no_connection_of_an_account_not_in_it(broker: Br
         await hub.stop()
 
 
-def delivered(sink: ListSink) -> list[tuple[int, object]]:
+def delivered(sink: ListSink) -> list[tuple[int, Any]]:
     """(seq, JSON object) of each delivery: a fan-out's JSON has the keys in another order."""
     return [(envelope.seq, orjson.loads(envelope.body)) for envelope in sink.got]
 
