@@ -93,16 +93,36 @@ def cluster(args: argparse.Namespace, ports: list[int]) -> Iterator[list[LocalSe
     """Nodes on `ports` sharing a fresh database and a fresh bus namespace (a fresh pair per
     run: the same starting state for both modes, and dm_bench's agent names are free)."""
     with contextlib.ExitStack() as stack:
+        database = (
+            named_database(args.postgres, args.db_prefix)
+            if args.db_prefix
+            else postgres_database(args.postgres)
+        )
         env = {
-            "AGENTPLAZA_DATABASE_URL": stack.enter_context(postgres_database(args.postgres)),
+            "AGENTPLAZA_DATABASE_URL": stack.enter_context(database),
             "AGENTPLAZA_BUS_URL": args.bus_url,
-            "AGENTPLAZA_BUS_NAMESPACE": f"apcluster{time.time_ns()}",
+            "AGENTPLAZA_BUS_NAMESPACE": f"{args.namespace_prefix}{time.time_ns()}",
         }
         nodes = [LocalServer(args.server_python, "127.0.0.1", False, env, port) for port in ports]
         for node in nodes:
             stack.callback(node.cleanup)
             node.start()
         yield nodes
+
+
+@contextlib.contextmanager
+def named_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """harness.postgres_database, named `<prefix>_<hex>` (a shared server's naming rules)."""
+    import psycopg  # only needed here (the `postgres` extra)
+
+    name = f"{prefix}_{time.time_ns():x}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report(rows: list[dict[str, Any]]) -> str:
@@ -158,6 +178,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=1, help="1 node then 2 nodes, this many times")
     p.add_argument("--server-python", default=sys.executable)
     p.add_argument("--json-out", default=None)
+    p.add_argument("--db-prefix", default="", help="name the database <prefix>_<hex>")
+    p.add_argument("--namespace-prefix", default="apcluster", help="of the bus namespace")
     args = p.parse_args()
     args.infra_ports = [int(x) for x in args.infra_ports.split(",") if x]
     ports = [int(x) for x in args.ports.split(",")]

@@ -170,7 +170,8 @@ class RedisBus:
         if self._sender is None:
             self._sender = loop.create_task(self._send())
         try:
-            await asyncio.wait(futures)
+            # A lone one (a DM, a group's fan-out) needs no asyncio.wait machinery.
+            await (futures[0] if len(futures) == 1 else asyncio.wait(futures))
         except asyncio.CancelledError:
             for done in futures:  # the sender skips them (_settle), as it did a lone publish
                 done.cancel()

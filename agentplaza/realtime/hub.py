@@ -18,7 +18,14 @@ from contextlib import suppress
 from agentplaza.bus.base import RESYNC, Bus
 from agentplaza.cluster.base import ClusterState
 from agentplaza.domain.credentials import Revocation
-from agentplaza.domain.envelopes import TOPIC_PREFIX, account_of, decode_envelope, topic_for
+from agentplaza.domain.envelopes import (
+    FANOUT_TOPIC,
+    TOPIC_PREFIX,
+    account_of,
+    decode_envelope,
+    decode_fanout,
+    topic_for,
+)
 from agentplaza.domain.ids import AccountId
 from agentplaza.realtime.sink import Sink
 
@@ -45,6 +52,8 @@ class Hub:
         self._topic_handlers.append((prefix, handler))
 
     async def start(self) -> None:
+        # Fan-outs come on one topic for every node (services/sending.py, Publisher).
+        await self._bus.subscribe([FANOUT_TOPIC])
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeats())]
 
@@ -147,6 +156,9 @@ class Hub:
     def _dispatch(self, topic: str, payload: bytes) -> None:
         account = account_of(topic)  # first: nearly every publication is a delivery
         if account is None:
+            if topic == FANOUT_TOPIC:
+                self._dispatch_fanout(payload)
+                return
             for prefix, handler in self._topic_handlers:
                 if topic.startswith(prefix):
                     handler(topic, payload)
@@ -162,6 +174,17 @@ class Hub:
             return
         for sink in tuple(group):
             sink.push(envelope)
+
+    def _dispatch_fanout(self, payload: bytes) -> None:
+        sinks = self._sinks
+        try:
+            deliveries = decode_fanout(payload, sinks)
+        except ValueError:
+            log.warning("dropping malformed bus payload on %s", FANOUT_TOPIC)
+            return
+        for account, envelope in deliveries:
+            for sink in tuple(sinks.get(account, ())):
+                sink.push(envelope)
 
     async def _heartbeats(self) -> None:
         while True:
