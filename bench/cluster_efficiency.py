@@ -93,11 +93,7 @@ def cluster(args: argparse.Namespace, ports: list[int]) -> Iterator[list[LocalSe
     """Nodes on `ports` sharing a fresh database and a fresh bus namespace (a fresh pair per
     run: the same starting state for both modes, and dm_bench's agent names are free)."""
     with contextlib.ExitStack() as stack:
-        database = (
-            named_database(args.postgres, args.db_prefix)
-            if args.db_prefix
-            else postgres_database(args.postgres)
-        )
+        database = postgres_database(args.postgres, args.db_prefix or "agentplaza_bench")
         env = {
             "AGENTPLAZA_DATABASE_URL": stack.enter_context(database),
             "AGENTPLAZA_BUS_URL": args.bus_url,
@@ -108,21 +104,6 @@ def cluster(args: argparse.Namespace, ports: list[int]) -> Iterator[list[LocalSe
             stack.callback(node.cleanup)
             node.start()
         yield nodes
-
-
-@contextlib.contextmanager
-def named_database(admin_url: str, prefix: str) -> Iterator[str]:
-    """harness.postgres_database, named `<prefix>_<hex>` (a shared server's naming rules)."""
-    import psycopg  # only needed here (the `postgres` extra)
-
-    name = f"{prefix}_{time.time_ns():x}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def report(rows: list[dict[str, Any]]) -> str:

@@ -345,12 +345,12 @@ class LocalServer:
 
 
 @contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database beside `admin_url`'s (dropped after): the embedded
-    server's fresh data dir, for a PostgreSQL run."""
+def postgres_database(admin_url: str, prefix: str = "agentplaza_bench") -> Iterator[str]:
+    """A fresh, empty PostgreSQL database `<prefix>_<hex>` beside `admin_url`'s (dropped
+    after): the embedded server's fresh data dir, for a PostgreSQL run."""
     import psycopg  # only needed here (the `postgres` extra)
 
-    name = f"agentplaza_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
