@@ -13,11 +13,12 @@ import pytest
 
 from agentplaza.domain.groups import NewGroup, new_group_id
 from agentplaza.domain.social import SettingsChanges
+from agentplaza.domain.webhooks import PayloadFormat
 from agentplaza.store import open_store
 from agentplaza.store.postgres import PostgresStore
 from agentplaza.store.queries.postgres_group import _literal
 from tests import backends
-from tests.contract.storedata import T0, decide_group, group_message, new_agent
+from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
 
 
 async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement(
@@ -74,6 +75,59 @@ async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement
             for before, after in itertools.pairwise(seqs):
                 assert set(after) == set(before)
                 assert all(after[a] == before[a] + 1 for a in after)
+        finally:
+            await store.close()
+    finally:
+        backends.drop_postgres_database(database_url)
+
+
+async def test_a_direct_message_writes_only_the_tables_it_needs() -> None:
+    """A DM without an idempotency key, to a recipient without a webhook, runs a statement
+    that names neither idempotency_keys nor webhook_outbox: a CTE that writes nothing still
+    costs PostgreSQL its executor set-up (postgres_fast.py). With a key and a webhook, both
+    rows are written (and the key replays)."""
+    database_url = backends.create_postgres_database()
+    try:
+        store = open_store(database_url, pool_size=1)
+        assert isinstance(store, PostgresStore)
+        await store.start()
+        try:
+            a, b = await new_agent(store, "da"), await new_agent(store, "db")
+
+            async def send(body: str, key: str | None = None) -> Any:
+                return await store.append_direct_message(
+                    dm(a, b, body), decide=lambda facts: to(b)[0], idempotency_key=key
+                )
+
+            async def statements() -> list[str]:
+                [conn] = store._idle
+                rows = await conn.raw.fetch(
+                    "SELECT statement FROM pg_prepared_statements"
+                    " WHERE statement LIKE 'WITH g AS%INSERT INTO messages%'"
+                )
+                return [r[0] for r in rows]
+
+            await send("plain")
+            await send("plain again")  # the remembered facts' statement
+            [plain] = await statements()
+            assert "idempotency_keys" not in plain and "webhook_outbox" not in plain
+            await store.upsert_webhook(
+                b,
+                webhook_id="wh_db",
+                url="https://example.com/db",
+                secret="whsec_x",
+                events=("message.created",),
+                payload_format=PayloadFormat.AGENTIM,
+                now_us=T0,
+            )
+            first = await send("keyed", key="k1")
+            assert not first.replayed
+            again = await send("keyed", key="k1")
+            assert again.replayed and again.message.id == first.message.id
+            assert (await store.get_webhook(b)).pending == 1  # type: ignore[union-attr]
+            assert any(
+                "idempotency_keys" in s and "webhook_outbox" in s for s in await statements()
+            )
         finally:
             await store.close()
     finally:
