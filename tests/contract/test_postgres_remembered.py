@@ -13,12 +13,12 @@ import pytest
 
 from agentplaza.domain.groups import NewGroup, new_group_id
 from agentplaza.domain.social import SettingsChanges
-from agentplaza.domain.webhooks import PayloadFormat
 from agentplaza.store import open_store
 from agentplaza.store.postgres import PostgresStore
 from agentplaza.store.queries.postgres_group import _literal
 from tests import backends
 from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
+from tests.contract.test_webhook_claims import hook
 
 
 async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement(
@@ -111,15 +111,7 @@ async def test_a_direct_message_writes_only_the_tables_it_needs() -> None:
             await send("plain again")  # the remembered facts' statement
             [plain] = await statements()
             assert "idempotency_keys" not in plain and "webhook_outbox" not in plain
-            await store.upsert_webhook(
-                b,
-                webhook_id="wh_db",
-                url="https://example.com/db",
-                secret="whsec_x",
-                events=("message.created",),
-                payload_format=PayloadFormat.AGENTIM,
-                now_us=T0,
-            )
+            await hook(store, b)
             first = await send("keyed", key="k1")
             assert not first.replayed
             again = await send("keyed", key="k1")
