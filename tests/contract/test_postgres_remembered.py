@@ -126,6 +126,44 @@ async def test_a_direct_message_writes_only_the_tables_it_needs() -> None:
         backends.drop_postgres_database(database_url)
 
 
+async def test_a_group_sends_facts_probe_accounts_whatever_the_statistics() -> None:
+    """On tables PostgreSQL never analyzed (autovacuum off, as on the test machine) the
+    generic plan of a join with `accounts` scanned every account for every member of the
+    group (group_messages.SEND_FACTS_SQL): its cost grew with the whole site."""
+    from agentplaza.store.queries.group_messages import SEND_FACTS_SQL
+    from agentplaza.store.postgres import pg_sql
+
+    database_url = backends.create_postgres_database()
+    try:
+        store = open_store(database_url, pool_size=1)
+        assert isinstance(store, PostgresStore)
+        await store.start()
+        try:
+            ids = [await new_agent(store, f"p{n}") for n in range(300)]
+            await store.create_group(
+                NewGroup(
+                    id="grp_plan",
+                    name="plan",
+                    description="",
+                    avatar_url="",
+                    is_public=False,
+                    owner_id=ids[0],
+                    member_ids=tuple(ids[1:50]),
+                    now_us=T0,
+                )
+            )
+            [conn] = store._idle
+            async with conn.raw.transaction():
+                await conn.raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                statement = await conn.raw.prepare("EXPLAIN " + pg_sql(SEND_FACTS_SQL))
+                plan = "\n".join(r[0] for r in await statement.fetch(*[ids[0]] * 3, "grp_plan"))
+            assert "Seq Scan on accounts" not in plan, plan
+        finally:
+            await store.close()
+    finally:
+        backends.drop_postgres_database(database_url)
+
+
 @pytest.mark.parametrize(
     "value", ["10002", "owner", "it's", "back\\slash", "é ü", "", 0, 2**62, -1, True, False, None]
 )
