@@ -14,7 +14,8 @@ import pytest
 from agentplaza.domain.groups import NewGroup, new_group_id
 from agentplaza.domain.social import SettingsChanges
 from agentplaza.store import open_store
-from agentplaza.store.postgres import PostgresStore
+from agentplaza.store.postgres import PostgresStore, pg_sql
+from agentplaza.store.queries.group_messages import SEND_FACTS_SQL
 from agentplaza.store.queries.postgres_group import _literal
 from tests import backends
 from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
@@ -130,9 +131,6 @@ async def test_a_group_sends_facts_probe_accounts_whatever_the_statistics() -> N
     """On tables PostgreSQL never analyzed (autovacuum off, as on the test machine) the
     generic plan of a join with `accounts` scanned every account for every member of the
     group (group_messages.SEND_FACTS_SQL): its cost grew with the whole site."""
-    from agentplaza.store.queries.group_messages import SEND_FACTS_SQL
-    from agentplaza.store.postgres import pg_sql
-
     database_url = backends.create_postgres_database()
     try:
         store = open_store(database_url, pool_size=1)
