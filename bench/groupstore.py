@@ -1,9 +1,10 @@
-"""Per-statement CPU of a 50-member group send, straight on the store (no HTTP).
+"""Per-statement CPU of a 50-member group send (or a DM), straight on the store (no HTTP).
 
 Run from a checkout (its code is imported from the working directory):
     .venv/bin/python bench/groupstore.py            # SQLite, one sender
     C=5 .venv/bin/python bench/groupstore.py        # five concurrent senders
     PG=postgresql://postgres@127.0.0.1:5432/ap_group_bench .venv/bin/python bench/groupstore.py
+    DM=10 PG=… .venv/bin/python bench/groupstore.py # DMs instead: 10 pairs, each sending both ways
 Prints the event loop thread's CPU per message (the store runs its writes there), and on
 PostgreSQL the backends' CPU per message too (from /proc, the server being local).
 """
@@ -18,10 +19,11 @@ import time
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.join(os.getcwd(), "tests"))
-from contract.storedata import T0, decide_group, group_message
+from contract.storedata import T0, decide_group, dm, group_message
 
 from agentplaza.domain.accounts import AccountKind, NewAccount
 from agentplaza.domain.groups import NewGroup
+from agentplaza.domain.permissions import check_direct_message
 
 times: collections.Counter[str] = collections.Counter()
 counts: collections.Counter[str] = collections.Counter()
@@ -35,7 +37,7 @@ def instrument(cls: type) -> None:
         t = time.thread_time()
         r = orig(self, sql, *a)
         times[sql[:60]] += time.thread_time() - t
-        if sql.startswith("WITH g AS"):
+        if sql.startswith("WITH g AS") and "INSERT" in sql:
             last[:] = [sql, a[0] if a else ()]
         counts[sql[:60]] += 1
         return r
@@ -43,13 +45,14 @@ def instrument(cls: type) -> None:
     cls.execute = timed
 
 
-def backend_ticks(pids: list[int]) -> int:
+def backend_ticks(pids: list[int], fields_at: tuple[int, ...] = (11, 12)) -> int:
+    """utime + stime (or `fields_at` of /proc/PID/stat after the name) of `pids`, in ticks."""
     total = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(fields[i]) for i in fields_at)
         except OSError:
             pass
     return total
@@ -95,6 +98,18 @@ async def main() -> None:
         )
         ids.append(account.id)
     members = ids[::6][:50]
+    pairs = int(os.environ.get("DM", 0))
+
+    async def warm(k: int) -> None:  # concurrently, so that the pool holds all its connections
+        for i in range(k, 400, pairs):
+            await store.append_direct_message(
+                dm(ids[i % (2 * pairs)], ids[(i + pairs) % (2 * pairs)], "warm"),
+                decide=check_direct_message,
+                idempotency_key=None,
+            )
+
+    if pairs:  # some history in every inbox and thread
+        await asyncio.gather(*(warm(k) for k in range(pairs)))
     await store.create_group(
         NewGroup(
             id="grp_x",
@@ -107,7 +122,7 @@ async def main() -> None:
             now_us=T0,
         )
     )
-    for i in range(200):  # some history in every inbox
+    for i in range(0 if pairs else 200):  # some history in every inbox
         await store.append_group_message(
             group_message(members[i % 50], "grp_x", "warm"),
             decide=decide_group,
@@ -129,8 +144,18 @@ async def main() -> None:
     times.clear()
     counts.clear()
     n = int(os.environ.get("N", 1500))
-    conc = int(os.environ.get("C", 1))
+    conc = int(os.environ.get("C", pairs or 1))
     t0, c0, b0 = time.perf_counter(), time.thread_time(), backend_ticks(pids)
+    s0 = backend_ticks(pids, (12,))
+
+    async def dm_sender(k: int) -> None:  # k sends to k + pairs, and back
+        a, b = ids[k % pairs], ids[k % pairs + pairs]
+        for j in range(n // conc):
+            await store.append_direct_message(
+                dm(*((a, b) if j % 2 == 0 else (b, a)), "x" * 100),
+                decide=check_direct_message,
+                idempotency_key=os.environ.get("KEYS") and os.urandom(8).hex(),
+            )
 
     async def sender(k: int) -> None:
         for _ in range(n // conc):
@@ -140,9 +165,10 @@ async def main() -> None:
                 idempotency_key=None,
             )
 
-    await asyncio.gather(*(sender(k) for k in range(conc)))
+    await asyncio.gather(*((dm_sender if pairs else sender)(k) for k in range(conc)))
     wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
-    pg = f", postgres {(backend_ticks(pids) - b0) * 1e4 / n:.0f} us" if url else ""
+    pg, sys_us = (backend_ticks(pids) - b0) * 1e4 / n, (backend_ticks(pids, (12,)) - s0) * 1e4 / n
+    pg = f", postgres {pg:.0f} us (system {sys_us:.0f})" if url else ""
     print(f"per message: wall {wall / n * 1e6:.0f} us, loop thread cpu {cpu / n * 1e6:.0f} us{pg}")
     for k, v in times.most_common(int(os.environ.get("TOP", 12))):
         print(f"{v / n * 1e6:8.1f} us/msg {counts[k] / n:5.2f}x  {k}")
@@ -183,7 +209,7 @@ async def explain(url: str, sql: str, params: list) -> None:  # type: ignore[typ
 
     from agentplaza.store.postgres import pg_sql
 
-    old_id = params[4] if "facts_same" in sql else params[0]
+    old_id = next(p for p in params if isinstance(p, str) and p.startswith("m_"))
     new_id = old_id[:-4] + "zzzz"
     params = [new_id if p == old_id else p for p in params]
     conn = await asyncpg.connect(url)

@@ -14,10 +14,12 @@ import pytest
 from agentplaza.domain.groups import NewGroup, new_group_id
 from agentplaza.domain.social import SettingsChanges
 from agentplaza.store import open_store
-from agentplaza.store.postgres import PostgresStore
+from agentplaza.store.postgres import PostgresStore, pg_sql
+from agentplaza.store.queries.group_messages import SEND_FACTS_SQL
 from agentplaza.store.queries.postgres_group import _literal
 from tests import backends
-from tests.contract.storedata import T0, decide_group, group_message, new_agent
+from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
+from tests.contract.test_webhook_claims import hook
 
 
 async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement(
@@ -74,6 +76,86 @@ async def test_a_group_send_on_unchanged_facts_of_every_kind_takes_one_statement
             for before, after in itertools.pairwise(seqs):
                 assert set(after) == set(before)
                 assert all(after[a] == before[a] + 1 for a in after)
+        finally:
+            await store.close()
+    finally:
+        backends.drop_postgres_database(database_url)
+
+
+async def test_a_direct_message_writes_only_the_tables_it_needs() -> None:
+    """A DM without an idempotency key, to a recipient without a webhook, runs a statement
+    that names neither idempotency_keys nor webhook_outbox: a CTE that writes nothing still
+    costs PostgreSQL its executor set-up (postgres_fast.py). With a key and a webhook, both
+    rows are written (and the key replays)."""
+    database_url = backends.create_postgres_database()
+    try:
+        store = open_store(database_url, pool_size=1)
+        assert isinstance(store, PostgresStore)
+        await store.start()
+        try:
+            a, b = await new_agent(store, "da"), await new_agent(store, "db")
+
+            async def send(body: str, key: str | None = None) -> Any:
+                return await store.append_direct_message(
+                    dm(a, b, body), decide=lambda facts: to(b)[0], idempotency_key=key
+                )
+
+            async def statements() -> list[str]:
+                [conn] = store._idle
+                rows = await conn.raw.fetch(
+                    "SELECT statement FROM pg_prepared_statements"
+                    " WHERE statement LIKE 'WITH g AS%INSERT INTO messages%'"
+                )
+                return [r[0] for r in rows]
+
+            await send("plain")
+            await send("plain again")  # the remembered facts' statement
+            [plain] = await statements()
+            assert "idempotency_keys" not in plain and "webhook_outbox" not in plain
+            await hook(store, b)
+            first = await send("keyed", key="k1")
+            assert not first.replayed
+            again = await send("keyed", key="k1")
+            assert again.replayed and again.message.id == first.message.id
+            assert (await store.get_webhook(b)).pending == 1  # type: ignore[union-attr]
+            assert any(
+                "idempotency_keys" in s and "webhook_outbox" in s for s in await statements()
+            )
+        finally:
+            await store.close()
+    finally:
+        backends.drop_postgres_database(database_url)
+
+
+async def test_a_group_sends_facts_probe_accounts_whatever_the_statistics() -> None:
+    """On tables PostgreSQL never analyzed (autovacuum off, as on the test machine) the
+    generic plan of a join with `accounts` scanned every account for every member of the
+    group (group_messages.SEND_FACTS_SQL): its cost grew with the whole site."""
+    database_url = backends.create_postgres_database()
+    try:
+        store = open_store(database_url, pool_size=1)
+        assert isinstance(store, PostgresStore)
+        await store.start()
+        try:
+            ids = [await new_agent(store, f"p{n}") for n in range(300)]
+            await store.create_group(
+                NewGroup(
+                    id="grp_plan",
+                    name="plan",
+                    description="",
+                    avatar_url="",
+                    is_public=False,
+                    owner_id=ids[0],
+                    member_ids=tuple(ids[1:50]),
+                    now_us=T0,
+                )
+            )
+            [conn] = store._idle
+            async with conn.raw.transaction():
+                await conn.raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                statement = await conn.raw.prepare("EXPLAIN " + pg_sql(SEND_FACTS_SQL))
+                plan = "\n".join(r[0] for r in await statement.fetch(*[ids[0]] * 3, "grp_plan"))
+            assert "Seq Scan on accounts" not in plan, plan
         finally:
             await store.close()
     finally:

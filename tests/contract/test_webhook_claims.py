@@ -46,6 +46,16 @@ async def claim(store: Store, now: int, limit: int = 10, horizon: int = 10**9) -
     return [d.attempts for d in deliveries]
 
 
+async def claim_and_deliver(store: Store) -> list[AccountId]:
+    """The accounts of the deliveries due at T0, which are then recorded as delivered."""
+    deliveries = await store.claim_webhook_deliveries(
+        now_us=T0, lease_until_us=T0 + LEASE, limit=10, retry_after_us=backoff, horizon_us=10**9
+    )
+    for d in deliveries:
+        await store.mark_webhook_delivered(d.id, d.account_id, now_us=T0)
+    return sorted(d.account_id for d in deliveries)
+
+
 async def test_a_lease_that_runs_out_is_a_counted_attempt_with_its_backoff(store: Store) -> None:
     a, b = await new_agent(store, "a"), await hooked(store, "b")
     await store.append_message(dm(a, b, "m", at=T0), to(b), idempotency_key=None)
@@ -121,14 +131,7 @@ async def test_a_group_send_reads_its_members_webhooks_at_each_send(store: Store
         await store.append_group_message(
             group_message(a, "grp_hooks", "m"), decide=decide_group, idempotency_key=None
         )
-        deliveries = await store.claim_webhook_deliveries(
-            now_us=T0,
-            lease_until_us=T0 + LEASE,
-            limit=10,
-            retry_after_us=backoff,
-            horizon_us=10**9,
-        )
-        return sorted(d.account_id for d in deliveries)
+        return await claim_and_deliver(store)
 
     assert await send_and_claim() == []
     await hook(store, c)
@@ -136,3 +139,26 @@ async def test_a_group_send_reads_its_members_webhooks_at_each_send(store: Store
     await hook(store, b)
     await store.delete_webhook(c)
     assert await send_and_claim() == [b]
+
+
+async def test_a_direct_message_reads_its_recipients_webhook_at_each_send(store: Store) -> None:
+    """PostgreSQL writes a DM's outbox row only in the statement for a recipient whose facts
+    showed an active webhook (postgres_fast.py): a webhook registered (or removed) since the
+    pair's last send must change the next send's deliveries."""
+    a, b = await new_agent(store, "a"), await new_agent(store, "b")
+
+    async def send_and_claim(body: str) -> list[AccountId]:
+        await store.append_direct_message(
+            dm(a, b, body), decide=lambda facts: to(b)[0], idempotency_key=None
+        )
+        return await claim_and_deliver(store)
+
+    assert await send_and_claim("m1") == []
+    assert await send_and_claim("m2") == []  # the pair's facts are remembered now
+    await hook(store, b)
+    assert await send_and_claim("m3") == [b]
+    assert await send_and_claim("m4") == [b]
+    await store.delete_webhook(b)
+    assert await send_and_claim("m5") == []
+    page = await store.read_inbox(b, after_seq=0, limit=10, unacked_only=False)
+    assert [i.message.body for i in page.items] == ["m1", "m2", "m3", "m4", "m5"]

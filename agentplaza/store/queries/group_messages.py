@@ -51,14 +51,19 @@ SEND_FACTS_SQL = (
     "SELECT gm.account_id, gm.role, gm.muted_until, f.friend_id IS NOT NULL, t.relation,"
     " b.blocked_id IS NOT NULL"
     " FROM group_members gm"
-    " JOIN accounts a ON a.id = gm.account_id AND a.deleted_at IS NULL"
     " LEFT JOIN friendships f ON f.account_id = gm.account_id AND f.friend_id = ?"
     " LEFT JOIN trust_overrides t ON t.account_id = gm.account_id AND t.other_id = ?"
     " LEFT JOIN blocks b ON b.account_id = gm.account_id AND b.blocked_id = ?"
     " WHERE gm.group_id = ?"
+    " AND (SELECT a.deleted_at IS NULL FROM accounts a WHERE a.id = gm.account_id)"
 )
 """The facts of a group send: parameters sender ×3, then the group. PostgreSQL's
-`postgres_group.GROUP_FACTS_SAME_FN` is built from this text (keep the parameter order)."""
+`postgres_group.GROUP_FACTS_SAME_FN` is built from this text (keep the parameter order).
+Live members only, by a subquery per member rather than a join with `accounts`: on tables
+PostgreSQL has not analyzed (autovacuum off, as on the test machine) its generic plan
+joined every member with a scan of all accounts (members × accounts comparisons). The
+subquery is one probe of accounts' id index per member whatever the statistics: this query,
+50 members, 300 accounts, 8.4 M → 0.8 M instructions (callgrind, issue 17)."""
 
 
 def append_group_message_txn(

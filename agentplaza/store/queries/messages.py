@@ -97,8 +97,9 @@ def _facts_columns(recipient: str) -> str:
 DIRECT_FACTS_SQL = f"SELECT{_facts_columns('?')} FROM accounts WHERE id = ? AND deleted_at IS NULL"
 """One row holding every fact `check_direct_message` decides on (see `direct_facts_params`,
 `facts_from_row`), or no row when the recipient does not exist. Keep it one SELECT: the
-PostgreSQL fast path (postgres_fast.py) re-runs it inside its insert and writes only if it
-still returns the same row, so a new fact is guarded there without further changes.
+PostgreSQL fast path (postgres_fast.py) re-runs it (as DIRECT_SEND_FACTS_SQL) inside its
+insert and writes only if it still returns the same row, so a new fact is guarded there
+without further changes.
 Booleans are 0/1 integers so the guard compares the same types on both engines; every
 lookup is a primary-key probe (friendships, blocks, settings, overrides)."""
 
@@ -107,7 +108,8 @@ DIRECT_SEND_FACTS_SQL = (
     f"SELECT{_facts_columns('?')}, {RECIPIENT_HAS_WEBHOOK_SQL}"
     " FROM accounts WHERE id = ? AND deleted_at IS NULL"
 )
-"""DIRECT_FACTS_SQL plus whether the recipient has an active webhook (a last column)."""
+"""DIRECT_FACTS_SQL plus whether the recipient has an active webhook (a last column): the
+send then skips the outbox statement (SQLite) or CTE (PostgreSQL, whose guard re-reads it)."""
 
 
 def direct_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
@@ -118,6 +120,12 @@ def direct_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, .
         *(recipient, sender),  # the recipient's trust override for the sender
         recipient,
     )
+
+
+def direct_send_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
+    """The parameters of DIRECT_SEND_FACTS_SQL."""
+    *facts_params, where_id = direct_facts_params(sender, recipient)
+    return (*facts_params, recipient, where_id)
 
 
 def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectFacts:
@@ -202,8 +210,7 @@ def append_direct_message_txn(
             return replayed
     sender, recipient = message.sender_id, message.recipient_id
     assert recipient is not None, "a direct message has a recipient"
-    *facts_params, where_id = direct_facts_params(sender, recipient)
-    row = txn.execute(DIRECT_SEND_FACTS_SQL, (*facts_params, recipient, where_id)).fetchone()
+    row = txn.execute(DIRECT_SEND_FACTS_SQL, direct_send_facts_params(sender, recipient)).fetchone()
     if row is None:
         raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
     context = decide(facts_from_row(sender, recipient, row))

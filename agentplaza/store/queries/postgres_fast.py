@@ -4,13 +4,14 @@ Same effect as `messages.append_direct_message_txn` (the contract tests run both
 PostgreSQL every statement is a network round trip, so instead of BEGIN, facts, four writes,
 COMMIT (7 round trips) it runs, each statement atomic on its own:
 
-1. `DIRECT_FACTS_SQL` (after the idempotency replay check when a key is given);
+1. `DIRECT_SEND_FACTS_SQL` (after the idempotency replay check when a key is given);
 2. `decide(facts)` in Python, then one data-modifying CTE that writes the message, the
-   recipient's seq and inbox row, both thread rows, the idempotency key and the webhook
-   outbox row (when the recipient has a webhook) — only if
-   `DIRECT_FACTS_SQL`, run again inside the same statement, still returns the row that was
-   decided on. Otherwise it writes nothing and `FactsChanged` makes the store run the whole
-   send again, so no block or deletion can slip in between check and write.
+   recipient's seq and inbox row, both thread rows, the idempotency key (when the send has
+   one) and the webhook outbox row (when the facts say the recipient has an active webhook)
+   — only if `DIRECT_SEND_FACTS_SQL`, run again inside the same statement, still returns
+   the row that was decided on. Otherwise it writes nothing and `FactsChanged` makes the
+   store run the whole send again, so no block, deletion or webhook change can slip in
+   between check and write.
 
 A group message: store/queries/postgres_group.py. An ack up to a seq: one statement
 (`ack_up_to_pg`) instead of BEGIN, two UPDATEs, COMMIT.
@@ -30,9 +31,9 @@ from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.messages import (
-    DIRECT_FACTS_SQL,
+    DIRECT_SEND_FACTS_SQL,
     MESSAGE_INSERT_COLUMNS,
-    direct_facts_params,
+    direct_send_facts_params,
     facts_from_row,
     message_values,
     replay_txn,
@@ -45,11 +46,16 @@ class FactsChanged(Exception):
 
 
 @functools.cache
-def _insert_sql(fact_columns: int) -> str:
+def _insert_sql(fact_columns: int, *, key: bool, outbox: bool) -> str:
+    """The guarded write; without the idempotency key's CTE when the send has no key, and
+    without the outbox's when the facts say the recipient has no active webhook (the guard
+    re-reads that fact too). A CTE that writes nothing still costs PostgreSQL its executor
+    set-up: opening and locking its table and every index of it (4 for the outbox, 2 for
+    the keys), past the 16 fast-path lock slots a backend has (issue 17, bench/README.md)."""
     names = ", ".join(f"c{n}" for n in range(fact_columns))
     same = " AND ".join(f"f.c{n} IS NOT DISTINCT FROM ?" for n in range(fact_columns))
     return (
-        f"WITH g AS (SELECT 1 FROM ({DIRECT_FACTS_SQL}) AS f ({names}) WHERE {same}),"
+        f"WITH g AS (SELECT 1 FROM ({DIRECT_SEND_FACTS_SQL}) AS f ({names}) WHERE {same}),"
         f" m AS (INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) SELECT ?::text, ?::text,"
         " ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::text, ?::text"
         " FROM g RETURNING num),"
@@ -64,14 +70,22 @@ def _insert_sql(fact_columns: int) -> str:
         " FROM m, (VALUES (?::text, ?::text), (?::text, ?::text)) AS v (account_id, peer_id)"
         " ON CONFLICT (account_id, thread_id) DO UPDATE"
         " SET last_message_num = excluded.last_message_num,"
-        " last_message_at = excluded.last_message_at),"
-        " k AS (INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
-        " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m WHERE ?::text IS NOT NULL),"
+        " last_message_at = excluded.last_message_at)"
+        + (
+            ", k AS (INSERT INTO idempotency_keys (sender_id, key, message_id, created_at)"
+            " SELECT ?::text, ?::text, ?::text, ?::bigint FROM m)"
+            if key
+            else ""
+        )
         # The webhook outbox row (docs/webhooks.md), when the recipient has an active webhook.
-        " o AS (INSERT INTO webhook_outbox (account_id, message_id, seq, created_at, attempts,"
-        " next_attempt_at) SELECT w.account_id, ?::text, i.seq, ?::bigint, 0, ?::bigint"
-        " FROM i, webhooks w WHERE w.account_id = ?::text AND w.active = 1)"
-        " SELECT i.seq FROM i"
+        + (
+            ", o AS (INSERT INTO webhook_outbox (account_id, message_id, seq, created_at,"
+            " attempts, next_attempt_at) SELECT w.account_id, ?::text, i.seq, ?::bigint, 0,"
+            " ?::bigint FROM i, webhooks w WHERE w.account_id = ?::text AND w.active = 1)"
+            if outbox
+            else ""
+        )
+        + " SELECT i.seq FROM i"
     )
 
 
@@ -104,7 +118,7 @@ def append_direct_message_pg(
         replayed = replay_txn(txn, sender, idempotency_key)
         if replayed is not None:
             return replayed
-    facts_params = direct_facts_params(sender, recipient)
+    facts_params = direct_send_facts_params(sender, recipient)
     pair = (sender, recipient)
     remembered = None if known is None else known.pop(pair, None)
     if remembered is not None:
@@ -117,7 +131,7 @@ def append_direct_message_pg(
             if appended is not None:
                 _remember(known, pair, remembered)
                 return appended
-    facts_row = txn.execute(DIRECT_FACTS_SQL, facts_params).fetchone()
+    facts_row = txn.execute(DIRECT_SEND_FACTS_SQL, facts_params).fetchone()
     if facts_row is None:
         raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
     ctx = decide(facts_from_row(sender, recipient, facts_row))
@@ -168,9 +182,14 @@ def _insert_direct(
         message.created_at_us,
     ]
     params += [message.thread_id, message.created_at_us, first, peer[first], second, peer[second]]
-    params += [sender, idempotency_key, message.id, message.created_at_us, idempotency_key]
-    params += [message.id, message.created_at_us, message.created_at_us, ctx.recipient_id]
-    row = txn.execute(_insert_sql(len(facts_row)), params).fetchone()
+    key = idempotency_key is not None
+    if key:
+        params += [sender, idempotency_key, message.id, message.created_at_us]
+    outbox = bool(facts_row[-1])  # DIRECT_SEND_FACTS_SQL's last column: an active webhook
+    if outbox:
+        params += [message.id, message.created_at_us, message.created_at_us, ctx.recipient_id]
+    sql = _insert_sql(len(facts_row), key=key, outbox=outbox)
+    row = txn.execute(sql, params).fetchone()
     if row is None:
         return None
     item = InboxItem(message=message, context=ctx, seq=int(row[0]), acked=False)
