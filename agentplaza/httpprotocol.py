@@ -68,6 +68,9 @@ class HeadHoldingTransport:
         self._held = None
         self.raw.abort()
 
+    def is_closing(self) -> bool:  # asked once per response: not through __getattr__
+        return self.raw.is_closing()
+
     def __getattr__(self, name: str) -> Any:
         # get_extra_info, is_closing, pause/resume_reading, set_protocol, …: not writes.
         return getattr(self.raw, name)
