@@ -26,6 +26,7 @@ from agentplaza.api.app import AgentplazaApp, build_app
 from agentplaza.api.routes.metrics import forget_this_process
 from agentplaza.bus import open_bus
 from agentplaza.bus.base import Bus
+from agentplaza.httpprotocol import OneWriteHttpToolsProtocol
 from agentplaza.llm.sealing import parse_key
 from agentplaza.logs import configure_logging
 from agentplaza.node import node_name
@@ -125,7 +126,7 @@ def uvicorn_config(settings: Settings, app: AgentplazaApp | str, **extra: Any) -
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,
         ws=LeanWebSocketProtocol,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,

@@ -23,6 +23,8 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request
 from websockets.protocol import State
 
+from agentplaza.httpprotocol import unwrap
+
 KEEPALIVE_SLOTS = 20  # the keepalive sweep visits 1/20 of the connections per tick
 
 
@@ -193,6 +195,10 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.writable = _Gate()  # type: ignore[assignment]  # the same three methods
         self._keepalive_bucket: set[LeanWebSocketProtocol] | None = None
         self._carried = False  # the last ping went out with a heartbeat (ping_to_carry)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Upgraded from httpprotocol.py's HTTP protocol: frames go to the socket's own transport.
+        super().connection_made(unwrap(transport))
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
