@@ -130,8 +130,11 @@ async def late_server() -> Any:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    for _ in range(1000):  # up to 10 s
+        if server.started:
+            break
         await asyncio.sleep(0.01)
+    assert server.started
     yield f"http://{TEST_HOST}:{port}"
     BODY_MAY_GO.set()  # a failed test must not leave the response, and the server, waiting
     server.should_exit = True
