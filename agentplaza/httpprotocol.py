@@ -81,7 +81,7 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(HeadHoldingTransport(transport, self.loop))  # type: ignore[arg-type]
 
 
-def unwrap(transport: asyncio.BaseTransport) -> asyncio.BaseTransport:
+def unwrap(transport: asyncio.BaseTransport | HeadHoldingTransport) -> asyncio.BaseTransport:
     """The socket's own transport: a WebSocket upgraded from our HTTP protocol writes its
     frames without the head-holding wrapper (it has nothing to hold)."""
     if isinstance(transport, HeadHoldingTransport):
