@@ -31,7 +31,7 @@ from agentplaza.domain.groups import (
 )
 from agentplaza.domain.ids import AccountId
 from agentplaza.store.engine import Txn
-from agentplaza.store.queries.messages import direct_facts_many_txn
+from agentplaza.store.queries.direct_facts import direct_facts_many_txn
 
 GROUP_COLUMNS = (
     "id, name, description, avatar_url, announcement, announcement_at, is_public, owner_id,"

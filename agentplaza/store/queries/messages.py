@@ -19,11 +19,13 @@ from agentplaza.domain.messages import (
 from agentplaza.domain.notifications import NewNotification
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
-from agentplaza.store.queries.notifications import insert_notifications_txn
-from agentplaza.store.queries.outbox import (
-    RECIPIENT_HAS_WEBHOOK_SQL,
-    insert_outbox_for_message_txn,
+from agentplaza.store.queries.direct_facts import (
+    DIRECT_SEND_FACTS_SQL,
+    direct_send_facts_params,
+    facts_from_row,
 )
+from agentplaza.store.queries.notifications import insert_notifications_txn
+from agentplaza.store.queries.outbox import insert_outbox_for_message_txn
 from agentplaza.store.records import Appended
 
 MESSAGE_COLUMNS = (
@@ -77,93 +79,6 @@ def item_from_row(row: Any) -> InboxItem:
         seq=inbox[5],
         acked=inbox[6] is not None,
     )
-
-
-def _facts_columns(recipient: str) -> str:
-    """The facts about the sender (`?`) and `recipient` (SQL: `?` or a column)."""
-    r = recipient
-    return (
-        f" CASE WHEN EXISTS (SELECT 1 FROM friendships WHERE account_id = {r} AND friend_id = ?)"
-        " THEN 1 ELSE 0 END,"
-        f" CASE WHEN EXISTS (SELECT 1 FROM blocks WHERE account_id = {r} AND blocked_id = ?)"
-        f" OR EXISTS (SELECT 1 FROM blocks WHERE account_id = ? AND blocked_id = {r})"
-        " THEN 1 ELSE 0 END,"
-        f" COALESCE((SELECT who_can_message FROM account_settings WHERE account_id = {r}),"
-        " 'everyone'),"
-        f" (SELECT relation FROM trust_overrides WHERE account_id = {r} AND other_id = ?)"
-    )
-
-
-DIRECT_FACTS_SQL = f"SELECT{_facts_columns('?')} FROM accounts WHERE id = ? AND deleted_at IS NULL"
-"""One row holding every fact `check_direct_message` decides on (see `direct_facts_params`,
-`facts_from_row`), or no row when the recipient does not exist. Keep it one SELECT: the
-PostgreSQL fast path (postgres_fast.py) re-runs it (as DIRECT_SEND_FACTS_SQL) inside its
-insert and writes only if it still returns the same row, so a new fact is guarded there
-without further changes.
-Booleans are 0/1 integers so the guard compares the same types on both engines; every
-lookup is a primary-key probe (friendships, blocks, settings, overrides)."""
-
-
-DIRECT_SEND_FACTS_SQL = (
-    f"SELECT{_facts_columns('?')}, {RECIPIENT_HAS_WEBHOOK_SQL}"
-    " FROM accounts WHERE id = ? AND deleted_at IS NULL"
-)
-"""DIRECT_FACTS_SQL plus whether the recipient has an active webhook (a last column): the
-send then skips the outbox statement (SQLite) or CTE (PostgreSQL, whose guard re-reads it)."""
-
-
-def direct_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
-    return (
-        *(recipient, sender),  # friendship (both directions are stored: one suffices)
-        *(recipient, sender, sender, recipient),  # a block either way
-        recipient,  # the recipient's who_can_message
-        *(recipient, sender),  # the recipient's trust override for the sender
-        recipient,
-    )
-
-
-def direct_send_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
-    """The parameters of DIRECT_SEND_FACTS_SQL."""
-    *facts_params, where_id = direct_facts_params(sender, recipient)
-    return (*facts_params, recipient, where_id)
-
-
-def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectFacts:
-    return DirectFacts(
-        sender_id=sender,
-        recipient_id=recipient,
-        are_friends=bool(row[0]),
-        blocked=bool(row[1]),
-        who_can_message=row[2],
-        trust_override=row[3],
-    )
-
-
-def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
-    row = txn.execute(DIRECT_FACTS_SQL, direct_facts_params(sender, recipient)).fetchone()
-    return None if row is None else facts_from_row(sender, recipient, row)
-
-
-FACTS_CHUNK = 500  # recipients per statement, far below SQLite's parameter limit
-
-
-def direct_facts_many_txn(
-    txn: Txn, sender: AccountId, recipients: Sequence[AccountId]
-) -> dict[AccountId, DirectFacts]:
-    """`direct_facts_txn` for many recipients in a statement per FACTS_CHUNK; live accounts
-    only (a missing key is no such account)."""
-    found: dict[AccountId, DirectFacts] = {}
-    for start in range(0, len(recipients), FACTS_CHUNK):
-        chunk = recipients[start : start + FACTS_CHUNK]
-        rows = txn.execute(
-            f"SELECT accounts.id,{_facts_columns('accounts.id')} FROM accounts"
-            f" WHERE id IN ({', '.join('?' * len(chunk))}) AND deleted_at IS NULL",
-            [sender, sender, sender, sender, *chunk],
-        ).fetchall()
-        for row in rows:
-            recipient = AccountId(row[0])
-            found[recipient] = facts_from_row(sender, recipient, row[1:])
-    return found
 
 
 def _find_message_txn(txn: Txn, message_id: str) -> Message | None:

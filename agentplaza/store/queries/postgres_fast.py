@@ -30,14 +30,12 @@ from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
-from agentplaza.store.queries.messages import (
+from agentplaza.store.queries.direct_facts import (
     DIRECT_SEND_FACTS_SQL,
-    MESSAGE_INSERT_COLUMNS,
     direct_send_facts_params,
     facts_from_row,
-    message_values,
-    replay_txn,
 )
+from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_values, replay_txn
 from agentplaza.store.records import Appended
 
 
