@@ -27,38 +27,29 @@ def _facts_columns(recipient: str) -> str:
     )
 
 
-DIRECT_FACTS_SQL = f"SELECT{_facts_columns('?')} FROM accounts WHERE id = ? AND deleted_at IS NULL"
-"""One row holding every fact `check_direct_message` decides on (see `direct_facts_params`,
-`facts_from_row`), or no row when the recipient does not exist. Keep it one SELECT: the
-PostgreSQL fast path (postgres_fast.py) re-runs it (as DIRECT_SEND_FACTS_SQL) inside its
-insert and writes only if it still returns the same row, so a new fact is guarded there
-without further changes.
-Booleans are 0/1 integers so the guard compares the same types on both engines; every
-lookup is a primary-key probe (friendships, blocks, settings, overrides)."""
-
-
-DIRECT_SEND_FACTS_SQL = (
+DIRECT_FACTS_SQL = (
     f"SELECT{_facts_columns('?')}, {RECIPIENT_HAS_WEBHOOK_SQL}"
     " FROM accounts WHERE id = ? AND deleted_at IS NULL"
 )
-"""DIRECT_FACTS_SQL plus whether the recipient has an active webhook (a last column): the
-send then skips the outbox statement (SQLite) or CTE (PostgreSQL, whose guard re-reads it)."""
+"""One row holding every fact `check_direct_message` decides on (`facts_from_row`) and, last,
+whether the recipient has an active webhook (the send then skips the outbox statement on
+SQLite, the outbox CTE on PostgreSQL); no row when the recipient does not exist. Keep it one
+SELECT: the PostgreSQL fast path (postgres_fast.py) re-runs it inside its insert and writes
+only if it still returns the same row, so a new fact is guarded there without further
+changes. Booleans are 0/1 integers so the guard compares the same types on both engines;
+every lookup is a primary-key probe (friendships, blocks, settings, overrides, webhooks)."""
 
 
 def direct_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
+    """The parameters of DIRECT_FACTS_SQL."""
     return (
         *(recipient, sender),  # friendship (both directions are stored: one suffices)
         *(recipient, sender, sender, recipient),  # a block either way
         recipient,  # the recipient's who_can_message
         *(recipient, sender),  # the recipient's trust override for the sender
+        recipient,  # the recipient's webhook
         recipient,
     )
-
-
-def direct_send_facts_params(sender: AccountId, recipient: AccountId) -> tuple[Any, ...]:
-    """The parameters of DIRECT_SEND_FACTS_SQL."""
-    *facts_params, where_id = direct_facts_params(sender, recipient)
-    return (*facts_params, recipient, where_id)
 
 
 def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectFacts:
@@ -72,19 +63,14 @@ def facts_from_row(sender: AccountId, recipient: AccountId, row: Any) -> DirectF
     )
 
 
-def direct_facts_txn(txn: Txn, sender: AccountId, recipient: AccountId) -> DirectFacts | None:
-    row = txn.execute(DIRECT_FACTS_SQL, direct_facts_params(sender, recipient)).fetchone()
-    return None if row is None else facts_from_row(sender, recipient, row)
-
-
 FACTS_CHUNK = 500  # recipients per statement, far below SQLite's parameter limit
 
 
 def direct_facts_many_txn(
     txn: Txn, sender: AccountId, recipients: Sequence[AccountId]
 ) -> dict[AccountId, DirectFacts]:
-    """`direct_facts_txn` for many recipients in a statement per FACTS_CHUNK; live accounts
-    only (a missing key is no such account)."""
+    """The facts of `sender` messaging each of `recipients` (as DIRECT_FACTS_SQL, without the
+    webhook), a statement per FACTS_CHUNK; live accounts only (a missing key is no such account)."""
     found: dict[AccountId, DirectFacts] = {}
     for start in range(0, len(recipients), FACTS_CHUNK):
         chunk = recipients[start : start + FACTS_CHUNK]

@@ -20,8 +20,8 @@ from agentplaza.domain.notifications import NewNotification
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.direct_facts import (
-    DIRECT_SEND_FACTS_SQL,
-    direct_send_facts_params,
+    DIRECT_FACTS_SQL,
+    direct_facts_params,
     facts_from_row,
 )
 from agentplaza.store.queries.notifications import insert_notifications_txn
@@ -125,7 +125,7 @@ def append_direct_message_txn(
             return replayed
     sender, recipient = message.sender_id, message.recipient_id
     assert recipient is not None, "a direct message has a recipient"
-    row = txn.execute(DIRECT_SEND_FACTS_SQL, direct_send_facts_params(sender, recipient)).fetchone()
+    row = txn.execute(DIRECT_FACTS_SQL, direct_facts_params(sender, recipient)).fetchone()
     if row is None:
         raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
     context = decide(facts_from_row(sender, recipient, row))

@@ -4,11 +4,11 @@ Same effect as `messages.append_direct_message_txn` (the contract tests run both
 PostgreSQL every statement is a network round trip, so instead of BEGIN, facts, four writes,
 COMMIT (7 round trips) it runs, each statement atomic on its own:
 
-1. `DIRECT_SEND_FACTS_SQL` (after the idempotency replay check when a key is given);
+1. `DIRECT_FACTS_SQL` (after the idempotency replay check when a key is given);
 2. `decide(facts)` in Python, then one data-modifying CTE that writes the message, the
    recipient's seq and inbox row, both thread rows, the idempotency key (when the send has
    one) and the webhook outbox row (when the facts say the recipient has an active webhook)
-   — only if `DIRECT_SEND_FACTS_SQL`, run again inside the same statement, still returns
+   — only if `DIRECT_FACTS_SQL`, run again inside the same statement, still returns
    the row that was decided on. Otherwise it writes nothing and `FactsChanged` makes the
    store run the whole send again, so no block, deletion or webhook change can slip in
    between check and write.
@@ -31,8 +31,8 @@ from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.direct_facts import (
-    DIRECT_SEND_FACTS_SQL,
-    direct_send_facts_params,
+    DIRECT_FACTS_SQL,
+    direct_facts_params,
     facts_from_row,
 )
 from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_values, replay_txn
@@ -53,7 +53,7 @@ def _insert_sql(fact_columns: int, *, key: bool, outbox: bool) -> str:
     names = ", ".join(f"c{n}" for n in range(fact_columns))
     same = " AND ".join(f"f.c{n} IS NOT DISTINCT FROM ?" for n in range(fact_columns))
     return (
-        f"WITH g AS (SELECT 1 FROM ({DIRECT_SEND_FACTS_SQL}) AS f ({names}) WHERE {same}),"
+        f"WITH g AS (SELECT 1 FROM ({DIRECT_FACTS_SQL}) AS f ({names}) WHERE {same}),"
         f" m AS (INSERT INTO messages ({MESSAGE_INSERT_COLUMNS}) SELECT ?::text, ?::text,"
         " ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint, ?::text, ?::text"
         " FROM g RETURNING num),"
@@ -116,7 +116,7 @@ def append_direct_message_pg(
         replayed = replay_txn(txn, sender, idempotency_key)
         if replayed is not None:
             return replayed
-    facts_params = direct_send_facts_params(sender, recipient)
+    facts_params = direct_facts_params(sender, recipient)
     pair = (sender, recipient)
     remembered = None if known is None else known.pop(pair, None)
     if remembered is not None:
@@ -129,7 +129,7 @@ def append_direct_message_pg(
             if appended is not None:
                 _remember(known, pair, remembered)
                 return appended
-    facts_row = txn.execute(DIRECT_SEND_FACTS_SQL, facts_params).fetchone()
+    facts_row = txn.execute(DIRECT_FACTS_SQL, facts_params).fetchone()
     if facts_row is None:
         raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
     ctx = decide(facts_from_row(sender, recipient, facts_row))
@@ -183,7 +183,7 @@ def _insert_direct(
     key = idempotency_key is not None
     if key:
         params += [sender, idempotency_key, message.id, message.created_at_us]
-    outbox = bool(facts_row[-1])  # DIRECT_SEND_FACTS_SQL's last column: an active webhook
+    outbox = bool(facts_row[-1])  # DIRECT_FACTS_SQL's last column: an active webhook
     if outbox:
         params += [message.id, message.created_at_us, message.created_at_us, ctx.recipient_id]
     sql = _insert_sql(len(facts_row), key=key, outbox=outbox)
