@@ -1,10 +1,10 @@
 """RedisBus: Redis PUBLISH/SUBSCRIBE between nodes (at most once, like every bus).
 
-Two connections to Redis (hiredis parses replies when installed, which `agentplaza[redis]`
-does): a client for PUBLISH and PING with short timeouts and no retries, so a publish fails
-fast when Redis is down and is never sent twice, and one subscriber connection owned by a
-reader task. Publishes are batched per event-loop turn, a batch being one script call
-(measurements in `publish_many`). The reader
+Three connections to Redis (hiredis parses replies when installed, which `agentplaza[redis]`
+does), none with retries, so a publish fails fast when Redis is down and is never sent twice:
+one that publishes, one for PING, and one subscriber connection owned by a reader task.
+Publishes are batched per event-loop turn, a batch being one PUBLISH or one script call
+(measurements in `publish_many` and `_exchange`). The reader
 reconnects by itself (backoff up to BACKOFF_MAX_SECS), subscribes every current topic, waits
 until Redis has processed that, then owes the consumer a RESYNC. redis-py's own PubSub is
 not used because it reconnects and resubscribes silently, which would hide the loss.
@@ -27,7 +27,6 @@ from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from agentplaza.bus.base import BusError, EventBuffer, check_namespace
@@ -74,7 +73,7 @@ class RedisBus:
         self._reader: asyncio.Task[None] | None = None
         self._outbox: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._sender: asyncio.Task[None] | None = None
-        self._publish_script: AsyncScript | None = None
+        self._publishing: AbstractConnection | None = None  # see _exchange
 
     @property
     def subscriber_name(self) -> str:
@@ -87,14 +86,19 @@ class RedisBus:
         self._publisher = Redis.from_url(
             self._url,
             retry=Retry(NoBackoff(), 0),
-            client_name=f"{self._namespace}:bus-pub",
+            client_name=f"{self._namespace}:bus-ping",
             socket_connect_timeout=TIMEOUT_SECS,
             socket_timeout=TIMEOUT_SECS,
             socket_keepalive=True,
         )
-        # redis-py's Script runs EVALSHA and loads the script on NOSCRIPT (nothing ran then,
-        # so that second try cannot publish twice).
-        self._publish_script = self._publisher.register_script(PUBLISH_SCRIPT)
+        # No socket timeout on the publishing connection: _exchange bounds each exchange.
+        self._publishing = ConnectionPool.from_url(
+            self._url,
+            retry=Retry(NoBackoff(), 0),
+            client_name=f"{self._namespace}:bus-pub",
+            socket_connect_timeout=TIMEOUT_SECS,
+            socket_keepalive=True,
+        ).make_connection()  # type: ignore[no-untyped-call]
         # No retries on the subscriber: the reader reconnects, so that it notices the loss.
         # RESP2 there: messages are plain arrays. Under RESP3 (redis-py 8's default) they are
         # push frames that redis-py routes through a per-message handler that formats a
@@ -131,7 +135,9 @@ class RedisBus:
         if self._publisher is not None:
             await self._publisher.aclose()
             self._publisher = None
-            self._publish_script = None
+        if self._publishing is not None:
+            await self._publishing.disconnect()
+            self._publishing = None
         if self._sub_pool is not None:
             await self._sub_pool.disconnect()
             self._sub_pool = None
@@ -152,7 +158,7 @@ class RedisBus:
         # one PUBLISH round trip each (300-byte payloads, 100 channels, msg/s, median of 5):
         # 1 publisher awaiting each: batched 6.7k, direct 9.9k; 10 concurrent: 31.5k vs
         # 15.2k; 200 concurrent: 59.8k vs failing (redis-py's pool stops at 100 connections).
-        # A batch of two or more is one EVALSHA (PUBLISH_SCRIPT), not a pipeline of PUBLISHes:
+        # A batch of two or more is one EVAL (PUBLISH_SCRIPT), not a pipeline of PUBLISHes:
         # one reply to read instead of one each. Process CPU per message, the bus alone (a
         # subscribed RedisBus in the same process, uvloop, 2 runs each), pipeline → script:
         # 10 concurrent publish() loops 26.4, 26.1 → 20.6, 15.5 µs (Redis +1-2 µs); a loop of
@@ -183,21 +189,22 @@ class RedisBus:
                 raise failure
 
     async def _send(self) -> None:
-        """Send the outbox, up to MAX_BATCH publishes per EVALSHA, until it is empty."""
+        """Send the outbox, up to MAX_BATCH publishes per exchange, until it is empty."""
         batch: list[tuple[str, bytes, asyncio.Future[None]]] = []
         try:
-            while self._outbox and (script := self._publish_script) is not None:
+            while self._outbox and (conn := self._publishing) is not None:
                 batch = self._outbox[:MAX_BATCH]
                 del self._outbox[:MAX_BATCH]
+                if len(batch) == 1:  # a DM's: a plain PUBLISH costs Redis less
+                    command = conn.pack_command("PUBLISH", batch[0][0], batch[0][1])
+                else:
+                    args: list[str | bytes] = []
+                    for channel, payload, _ in batch:
+                        args += (channel, payload)
+                    command = conn.pack_command("EVAL", PUBLISH_SCRIPT, 0, *args)
                 try:
                     with translate_errors("PUBLISH"):
-                        if len(batch) == 1:  # a DM's: a plain PUBLISH costs Redis less
-                            await self._require().publish(batch[0][0], batch[0][1])
-                        else:
-                            args: list[str | bytes] = []
-                            for channel, payload, _ in batch:
-                                args += (channel, payload)
-                            await script(args=args)
+                        await _exchange(conn, command)
                 except BusError as exc:
                     _settle(batch, exc)
                 else:
@@ -358,6 +365,22 @@ class RedisBus:
             then = self._barriers.pop(token, None)
             if then is not None:
                 then()
+
+
+async def _exchange(conn: AbstractConnection, command: list[bytes]) -> None:
+    """Send one command on `conn` and read its reply, within TIMEOUT_SECS in all. On the
+    connection itself rather than through redis-py's client (pool checkout, retry wrapper,
+    and a task per write for the socket timeout): a PUBLISH round trip 150 → 114 µs of
+    process CPU (uvloop, 20,000 in a row, this 2-core VM; issue 17). Any failure drops the
+    connection, so that a late reply is never read as the next command's; the next exchange
+    connects again."""
+    try:
+        async with asyncio.timeout(TIMEOUT_SECS):
+            await conn.send_packed_command(command, check_health=False)
+            await conn.read_response()
+    except BaseException:
+        await conn.disconnect(nowait=True)
+        raise
 
 
 def _settle(batch: list[tuple[str, bytes, asyncio.Future[None]]], error: BusError | None) -> None:
