@@ -4,13 +4,14 @@ Three connections to Redis (hiredis parses replies when installed, which `agentp
 does), none with retries, so a publish fails fast when Redis is down and is never sent twice:
 one that publishes, one for PING, and one subscriber connection owned by a reader task.
 Publishes are batched per event-loop turn, a batch being one PUBLISH or one script call
-(measurements in `publish_many` and `_exchange`). The reader
-reconnects by itself (backoff up to BACKOFF_MAX_SECS), subscribes every current topic, waits
-until Redis has processed that, then owes the consumer a RESYNC. redis-py's own PubSub is
-not used because it reconnects and resubscribes silently, which would hide the loss.
+(bus/redis_publisher.py, with its measurements). The reader reconnects by itself (backoff up
+to BACKOFF_MAX_SECS), subscribes every current topic, waits until Redis has processed that,
+then owes the consumer a RESYNC. redis-py's own PubSub is not used because it reconnects and
+resubscribes silently, which would hide the loss.
 
 Wire channel: `<namespace>:<topic>`. Redis channels are global across databases, hence the
-namespace. The subscriber connection is named `<namespace>:bus-sub` (see CLIENT LIST).
+namespace. The connections are named `<namespace>:bus-pub`, `:bus-ping` and `:bus-sub`
+(see CLIENT LIST).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import suppress
 
 from redis._parsers import hiredis as _redis_hiredis
 from redis.asyncio import ConnectionPool, Redis
@@ -30,28 +31,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from agentplaza.bus.base import BusError, EventBuffer, check_namespace
+from agentplaza.bus.redis_publisher import TIMEOUT_SECS, RedisPublisher, translate_errors
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_SECS = 1.0  # connect, PUBLISH and PING; a publish must fail fast, not hang
 BACKOFF_MIN_SECS = 0.05
 BACKOFF_MAX_SECS = 2.0
 IDLE_CHECK_SECS = 5.0  # an idle subscriber PINGs; no reply within as long again = dead
 SUBSCRIBE_WAIT_SECS = 2.0
-MAX_BATCH = 1024  # PUBLISH commands per pipeline
 MAX_BUFFERED = 65_536
-PUBLISH_SCRIPT = "for i = 1, #ARGV, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end"
-"""A batch of publishes as one command, ARGV = channel, payload, channel, payload, …: one
-reply to read instead of one per PUBLISH (measured in `publish_many`)."""
-
-
-@contextmanager
-def translate_errors(action: str) -> Iterator[None]:
-    """The one place redis-py exceptions become BusError."""
-    try:
-        yield
-    except (RedisError, OSError) as exc:  # OSError includes socket errors and TimeoutError
-        raise BusError(f"redis {action} failed: {exc}") from exc
 
 
 class RedisBus:
@@ -71,9 +59,7 @@ class RedisBus:
         self._barriers: dict[bytes, Callable[[], None]] = {}
         self._tokens = itertools.count()
         self._reader: asyncio.Task[None] | None = None
-        self._outbox: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        self._sender: asyncio.Task[None] | None = None
-        self._publishing: AbstractConnection | None = None  # see _exchange
+        self._publishing: RedisPublisher | None = None
 
     @property
     def subscriber_name(self) -> str:
@@ -91,14 +77,7 @@ class RedisBus:
             socket_timeout=TIMEOUT_SECS,
             socket_keepalive=True,
         )
-        # No socket timeout on the publishing connection: _exchange bounds each exchange.
-        self._publishing = ConnectionPool.from_url(
-            self._url,
-            retry=Retry(NoBackoff(), 0),
-            client_name=f"{self._namespace}:bus-pub",
-            socket_connect_timeout=TIMEOUT_SECS,
-            socket_keepalive=True,
-        ).make_connection()  # type: ignore[no-untyped-call]
+        self._publishing = RedisPublisher(self._url, client_name=f"{self._namespace}:bus-pub")
         # No retries on the subscriber: the reader reconnects, so that it notices the loss.
         # RESP2 there: messages are plain arrays. Under RESP3 (redis-py 8's default) they are
         # push frames that redis-py routes through a per-message handler that formats a
@@ -120,14 +99,11 @@ class RedisBus:
         self._reader = asyncio.get_running_loop().create_task(self._run(conn))
 
     async def close(self) -> None:
-        for task in (self._reader, self._sender):
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-        self._reader = self._sender = None
-        outbox, self._outbox = self._outbox, []
-        _settle(outbox, BusError("redis bus closed"))
+        if self._reader is not None:
+            self._reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
         await self._release()
         self._buffer.close()
 
@@ -136,7 +112,7 @@ class RedisBus:
             await self._publisher.aclose()
             self._publisher = None
         if self._publishing is not None:
-            await self._publishing.disconnect()
+            await self._publishing.close()
             self._publishing = None
         if self._sub_pool is not None:
             await self._sub_pool.disconnect()
@@ -153,68 +129,10 @@ class RedisBus:
         await self.publish_many(((topic, payload),))
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        # Publishes queue up; one sender task sends each loop turn's worth as one batch
-        # (one in flight; what arrives meanwhile forms the next, like group commit). Against
-        # one PUBLISH round trip each (300-byte payloads, 100 channels, msg/s, median of 5):
-        # 1 publisher awaiting each: batched 6.7k, direct 9.9k; 10 concurrent: 31.5k vs
-        # 15.2k; 200 concurrent: 59.8k vs failing (redis-py's pool stops at 100 connections).
-        # A batch of two or more is one EVAL (PUBLISH_SCRIPT), not a pipeline of PUBLISHes:
-        # one reply to read instead of one each. Process CPU per message, the bus alone (a
-        # subscribed RedisBus in the same process, uvloop, 2 runs each), pipeline → script:
-        # 10 concurrent publish() loops 26.4, 26.1 → 20.6, 15.5 µs (Redis +1-2 µs); a loop of
-        # publish_many of 49: 16.2, 15.7 → 5.2, 4.9 µs (with the reader's drain, in _read).
-        self._require()
-        if not messages:
-            return
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in messages]
+        if self._publishing is None:
+            raise RuntimeError("RedisBus not started")
         prefix = self._prefix
-        self._outbox.extend(
-            (prefix + topic, payload, done)
-            for (topic, payload), done in zip(messages, futures, strict=True)
-        )
-        if self._sender is None:
-            self._sender = loop.create_task(self._send())
-        try:
-            # A lone one (a DM, a group's fan-out) needs no asyncio.wait machinery.
-            await (futures[0] if len(futures) == 1 else asyncio.wait(futures))
-        except asyncio.CancelledError:
-            for done in futures:  # the sender skips them (_settle), as it did a lone publish
-                done.cancel()
-            raise
-        # Every outcome read (none left "never retrieved"); the first failure is raised.
-        failures = [done.exception() for done in futures]
-        for failure in failures:
-            if failure is not None:
-                raise failure
-
-    async def _send(self) -> None:
-        """Send the outbox, up to MAX_BATCH publishes per exchange, until it is empty."""
-        batch: list[tuple[str, bytes, asyncio.Future[None]]] = []
-        try:
-            while self._outbox and (conn := self._publishing) is not None:
-                batch = self._outbox[:MAX_BATCH]
-                del self._outbox[:MAX_BATCH]
-                if len(batch) == 1:  # a DM's: a plain PUBLISH costs Redis less
-                    command = conn.pack_command("PUBLISH", batch[0][0], batch[0][1])
-                else:
-                    args: list[str | bytes] = []
-                    for channel, payload, _ in batch:
-                        args += (channel, payload)
-                    command = conn.pack_command("EVAL", PUBLISH_SCRIPT, 0, *args)
-                try:
-                    with translate_errors("PUBLISH"):
-                        await _exchange(conn, command)
-                except BusError as exc:
-                    _settle(batch, exc)
-                else:
-                    _settle(batch, None)
-                batch = []
-        except BaseException:
-            _settle(batch, BusError("redis bus closed while publishing"))
-            raise
-        finally:
-            self._sender = None
+        await self._publishing.publish_many([(prefix + t, payload) for t, payload in messages])
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -365,32 +283,6 @@ class RedisBus:
             then = self._barriers.pop(token, None)
             if then is not None:
                 then()
-
-
-async def _exchange(conn: AbstractConnection, command: list[bytes]) -> None:
-    """Send one command on `conn` and read its reply, within TIMEOUT_SECS in all. On the
-    connection itself rather than through redis-py's client (pool checkout, retry wrapper,
-    and a task per write for the socket timeout): a PUBLISH round trip 150 → 114 µs of
-    process CPU (uvloop, 20,000 in a row, this 2-core VM; issue 17). Any failure drops the
-    connection, so that a late reply is never read as the next command's; the next exchange
-    connects again."""
-    try:
-        async with asyncio.timeout(TIMEOUT_SECS):
-            await conn.send_packed_command(command, check_health=False)
-            await conn.read_response()
-    except BaseException:
-        await conn.disconnect(nowait=True)
-        raise
-
-
-def _settle(batch: list[tuple[str, bytes, asyncio.Future[None]]], error: BusError | None) -> None:
-    for _, _, done in batch:
-        if done.done():  # its publisher was cancelled
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
 
 
 def _buffered_replies(conn: AbstractConnection) -> Callable[[], object] | None:
