@@ -9,7 +9,7 @@ its synchronous core to asyncpg the same way. The store's query functions stay s
 The greenlets are reused, one job after another. A new greenlet's first Python frame gets
 CPython 3.11 a fresh 16 KiB frame stack, mapped with `mmap` and unmapped when the greenlet
 dies: one greenlet per call cost 12 µs, 8 of them in the kernel (`mmap`, `munmap` and a page
-fault), against 3.5 µs reused (`bench/greenbridge_cost.py`; issue 17).
+fault), against 3.3 µs reused (`bench/greenbridge_cost.py`; issue 17).
 """
 
 from __future__ import annotations
