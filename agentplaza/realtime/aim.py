@@ -55,6 +55,7 @@ SendFn = Callable[[Account, dict[str, Any]], Awaitable[dict[str, Any]]]
 HANDSHAKE_TIMEOUT_SECS = 10.0  # the SDK's own wait for the handshake answer
 HANDSHAKE_MAX_BYTES = 4096  # before authentication, nobody gets to make us buffer more
 BIND_RETRY_SECS = 5.0
+FAREWELL_WAIT_SECS = 5.0  # for a sink closed elsewhere to write its ERROR frame (_serve)
 _CLOSE_CODES = {REVOKED: ErrorCode.INVALID_CREDENTIALS.value}
 """The ERROR frame's `code` when the server ends a connection, by reason (else going_away)."""
 
@@ -146,6 +147,7 @@ class AimSink(OrderedSink):
         )
         self._conn = conn
         self.on_drop: Callable[[], Awaitable[None]] | None = None
+        self.told = asyncio.Event()  # set once close() has written the peer its frame
 
     async def write(self, body: bytes, seq: int) -> None:
         await self._conn.send(FrameType.MESSAGE, orjson.loads(body), seq=seq)
@@ -165,6 +167,7 @@ class AimSink(OrderedSink):
             self._conn.writer.transport.abort()  # its buffer is full: an ERROR frame would wait
         else:
             self._conn.refuse(reason, _CLOSE_CODES.get(reason, "going_away"))
+        self.told.set()
         if self.on_drop is not None:
             await self.on_drop()
 
@@ -281,6 +284,11 @@ class AimServer:
                 if sink.closed:
                     break  # revoked while this frame was read: it sends or acks nothing
                 await self._on_frame(conn, account, header, _unpack(raw))
+            # Closed by the hub (revoked, say, during the catch-up): the close task it started
+            # tells the peer why. Returning now would let _handle close the socket first and
+            # the ERROR frame would be lost (seen in CI under load).
+            with suppress(TimeoutError):
+                await asyncio.wait_for(sink.told.wait(), FAREWELL_WAIT_SECS)
         finally:
             sink.closed = True
             await self._hub.detach(sink)

@@ -263,6 +263,24 @@ async def test_rotating_the_key_ends_its_aim_connections(
         conn.close()
 
 
+async def test_a_key_rotated_as_its_connection_starts_still_gets_the_error_frame(
+    aim_server: ServerProcess, http: httpx.AsyncClient
+) -> None:
+    """The revocation lands between the handshake and the read loop (the sink attached, its
+    catch-up running): the handler must not close the socket before the sink's ERROR frame."""
+    for _ in range(12):
+        agent = await register(http)
+        raw = await RawAim.open(aim_server)
+        try:
+            await raw.handshake(agent.api_key)
+            response = await http.post("/v1/agents/me/rotate-key", headers=agent.headers)
+            assert response.status_code == 200, response.text
+            frames = await raw.frames_until_closed()
+        finally:
+            raw.close()
+        assert [(f.type, f.payload["code"]) for f in frames] == [(ERROR, "invalid_credentials")]
+
+
 # ---------------------------------------------------------------------------------------------
 # garbage: the connection is closed, the server is fine
 # ---------------------------------------------------------------------------------------------
