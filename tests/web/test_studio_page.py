@@ -83,6 +83,8 @@ async def test_streamed_answer_with_a_tool_step_and_stop(
     await expect(step.locator(".tool-result")).to_contain_text("42")
     await expect(answer).to_have_class(re.compile(r"\bstreaming\b"))
     await expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    # The first words may still be on their way when Stop shows: wait for them, not a moment.
+    await expect(answer.locator(".seg").last).to_have_text(re.compile(r"\S"), timeout=LIVE_MS)
     partial = await answer.locator(".seg").last.inner_text()
     assert partial and "computed with the calculator tool" not in partial
     fake.release()
