@@ -39,6 +39,10 @@ from typing import Any
 from harness import LocalServer, postgres_database
 
 REPO = Path(__file__).resolve().parents[1]
+# Where the shared harness is looked for, after --shared-bench and $AGENTPLAZA_SHARED_BENCH:
+# beside the checkout, and where this project's machines keep the shared material (CI runs
+# from a clone elsewhere).
+SHARED_BENCH_PLACES = (REPO.parent / "shared" / "bench", Path("/work/shared/bench"))
 SYSTEMS = ("synapse", "sqlite", "postgres")
 
 
@@ -62,17 +66,11 @@ ROWS = {
 
 
 def shared_bench(given: str | None) -> Path:
-    """The shared harness: `given`, $AGENTPLAZA_SHARED_BENCH, or ../shared/bench beside the repo."""
-    for candidate in (
-        given,
-        os.environ.get("AGENTPLAZA_SHARED_BENCH"),
-        REPO.parent / "shared/bench",
-    ):
+    """The shared harness: `given`, $AGENTPLAZA_SHARED_BENCH or one of SHARED_BENCH_PLACES."""
+    for candidate in (given, os.environ.get("AGENTPLAZA_SHARED_BENCH"), *SHARED_BENCH_PLACES):
         if candidate and (Path(candidate) / "bench.py").is_file():
             return Path(candidate)
-    raise SystemExit(
-        "no shared harness (bench.py): pass --shared-bench or set AGENTPLAZA_SHARED_BENCH"
-    )
+    raise SystemExit("no shared harness: pass --shared-bench or set AGENTPLAZA_SHARED_BENCH")
 
 
 @contextlib.contextmanager
@@ -208,10 +206,8 @@ def main(argv: list[str]) -> int:
         Path(args.json_out).write_text(json.dumps({"argv": sys.argv, "runs": runs}, indent=1))
     bad = [r for r in runs if "error" in r or r.get("lost_or_late") or r.get("dups")]
     for r in bad:
-        print(
-            f"[table] {r['system']} {r['row']} round {r['round']}: {r.get('error') or r}",
-            file=sys.stderr,
-        )
+        problem = r.get("error") or f"lost {r.get('lost_or_late')}, duplicated {r.get('dups')}"
+        print(f"[table] {r['system']} {r['row']} round {r['round']}: {problem}", file=sys.stderr)
     return 1 if bad else 0
 
 
