@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
@@ -44,6 +45,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 NCPU = os.cpu_count() or 1
 SERVER_START_TIMEOUT_S = 30.0
+CHECKOUT = Path(__file__).resolve().parents[1]  # the servers run this checkout's code
 REGISTER_CONCURRENCY = 32
 WS_OPEN_CONCURRENCY = 64
 WS_CLOSE_CONCURRENCY = 256
@@ -299,6 +301,9 @@ class LocalServer:
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     [self.python, "-m", "agentplaza", "serve"],
+                    # `-m` imports from the working directory first: the checkout this file
+                    # is in, whatever checkout the Python's editable install points at.
+                    cwd=CHECKOUT,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,

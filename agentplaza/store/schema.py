@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
 
 metadata = MetaData()
 
@@ -73,8 +84,8 @@ messages = Table(
 inbox = Table(
     "inbox",
     metadata,
-    Column("account_id", Text, primary_key=True),
-    Column("seq", BigInteger, primary_key=True),
+    Column("account_id", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("message_num", BigInteger, nullable=False),
     Column("message_id", Text, nullable=False),
     Column("scene", Text, nullable=False),
@@ -83,16 +94,20 @@ inbox = Table(
     Column("intent", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("acked_at", BigInteger),
-    # Message first: a fan-out's rows then share one leaf page instead of one per member.
-    # Serves a message's rows (outbox, purge) and an ack by (account, message num).
-    Index("ix_inbox_message_num_account", "message_num", "account_id"),
+    # Message first (0016): SQLite stores a WITHOUT ROWID table in primary key order, so a
+    # fan-out's rows share a page or two, where clustered on (account_id, seq) each member's
+    # row dirtied a page of its own, and a page split now and then. Also serves a message's
+    # rows (outbox, purge) and an ack by (account, message num).
+    PrimaryKeyConstraint("message_num", "account_id", "seq"),
+    # An account's inbox in seq order (reads, acks, the ack floor): small entries, so fewer
+    # page splits than the rows themselves had.
+    Index("ux_inbox_account_seq", "account_id", "seq", unique=True),
     Index(
         "ix_inbox_acked_at",
         "acked_at",
         sqlite_where=text("acked_at IS NOT NULL"),
         postgresql_where=text("acked_at IS NOT NULL"),
     ),
-    # Clustered on (account_id, seq): one b-tree instead of a rowid table plus an index.
     sqlite_with_rowid=False,
 )
 

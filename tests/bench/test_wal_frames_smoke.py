@@ -1,7 +1,7 @@
 """Smoke test of bench/wal_frames.py: a small run exits 0 and prints frames per commit by
 b-tree. The figures are counts, not times: once each member's inbox spans several pages, a
-group send commits about one inbox page per member it reaches (49), the largest share, and
-the b-trees' shares add up to the total; a DM commits a few pages."""
+group send commits about one page of the inbox's account-ordered b-tree per member it reaches
+(49), the largest share, and the b-trees' shares add up to the total; a DM commits a few."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def test_a_group_send_commits_a_page_per_member_at_least() -> None:
     by_tree = result["by_tree"]
     assert isinstance(by_tree, dict)
     assert sum(by_tree.values()) == pytest.approx(result["frames_per_commit"], abs=0.05)
-    assert by_tree["inbox"] > 40
-    assert max(by_tree, key=by_tree.__getitem__) == "inbox"
+    inbox_pages = sum(n for name, n in by_tree.items() if "inbox" in name)
+    assert inbox_pages > 40
+    assert "inbox" in max(by_tree, key=by_tree.__getitem__)
     assert by_tree["messages"] >= 1
 
 

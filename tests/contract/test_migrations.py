@@ -36,14 +36,71 @@ def test_migrations_match_declared_schema(database_url: str) -> None:
     assert diff == []
 
 
-def _upgrade_to(url: str, revision: str) -> None:
+def _upgrade_to(url: str, revision: str, *, down: bool = False) -> None:
     engine = create_engine(sqlalchemy_url(url))
     with engine.begin() as connection:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
     engine.dispose()
+
+
+INBOX_ROWS = [  # account_id, seq, message_num, acked_at: two accounts, interleaved messages
+    ("7", 1, 10, None),
+    ("8", 1, 10, 5),
+    ("7", 2, 11, 6),
+    ("8", 2, 12, None),
+    ("7", 3, 12, None),
+]
+
+
+def _inbox(url: str) -> list[tuple[object, ...]]:
+    engine = create_engine(sqlalchemy_url(url))
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT account_id, seq, message_num, acked_at, message_id, scene FROM inbox"
+                " ORDER BY account_id, seq"
+            )
+        ).fetchall()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_0016_rekeys_the_inbox_by_message_and_back_keeping_every_row(database_url: str) -> None:
+    """0016 rebuilds SQLite's inbox clustered by message (on PostgreSQL: swaps the keys): every
+    row survives, an account's (account_id, seq) stays unique, and the downgrade restores
+    the old key with the rows."""
+    _upgrade_to(database_url, "0015")
+    engine = create_engine(sqlalchemy_url(database_url))
+    with engine.begin() as conn:
+        for account_id, seq, num, acked_at in INBOX_ROWS:
+            conn.execute(
+                text(
+                    "INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
+                    " sender_relation, trust_level, created_at, acked_at) VALUES"
+                    " (:a, :s, :n, :m, 'dm', 'stranger', 'unverified', 1, :acked)"
+                ),
+                {"a": account_id, "s": seq, "n": num, "m": f"m_{num}", "acked": acked_at},
+            )
+    engine.dispose()
+    before = _inbox(database_url)
+    assert len(before) == len(INBOX_ROWS)
+    upgrade_to_head(database_url)
+    assert _inbox(database_url) == before
+    engine = create_engine(sqlalchemy_url(database_url))
+    with engine.begin() as conn, pytest.raises(IntegrityError):
+        conn.execute(  # another message at an account's existing seq
+            text(
+                "INSERT INTO inbox (account_id, seq, message_num, message_id, scene,"
+                " sender_relation, trust_level, created_at) VALUES"
+                " ('7', 2, 13, 'm_13', 'dm', 'stranger', 'unverified', 1)"
+            )
+        )
+    engine.dispose()
+    _upgrade_to(database_url, "0015", down=True)
+    assert _inbox(database_url) == before
 
 
 def test_name_skeleton_backfill_survives_existing_look_alikes(database_url: str) -> None:

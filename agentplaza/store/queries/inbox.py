@@ -49,8 +49,9 @@ def ack_txn(txn: Txn, account: AccountId, message_id: str, *, now_us: int) -> bo
 
     Returns False if `account` never received that message.
     """
-    # The row's seq by ix_inbox_message_num_account, then the row by its primary key: asked
-    # for account_id and message_num at once, SQLite's UPDATE walked the account's whole inbox.
+    # The row's seq by the primary key's prefix (message_num, account_id), then the row by
+    # ux_inbox_account_seq: asked for account_id and message_num at once, SQLite's UPDATE
+    # walked the account's whole inbox (when the key was (account_id, seq)).
     cur = txn.execute(
         "UPDATE inbox SET acked_at = ? WHERE account_id = ? AND seq IN (SELECT seq FROM inbox"
         " WHERE message_num = (SELECT num FROM messages WHERE id = ?) AND account_id = ?)"

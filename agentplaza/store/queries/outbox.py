@@ -15,8 +15,8 @@ OUTBOX_FROM_INBOX_SQL = (
     " WHERE i.message_num = ?"
 )
 """One outbox row per inbox row of message `num` whose owner has an active webhook: one
-statement whatever the fan-out (the inbox rows by `ix_inbox_message_num_account`, then one
-primary-key probe of `webhooks` each)."""
+statement whatever the fan-out (the inbox rows by their primary key's prefix, `message_num`,
+then one primary-key probe of `webhooks` each)."""
 
 
 RECIPIENT_HAS_WEBHOOK_SQL = "EXISTS (SELECT 1 FROM webhooks WHERE account_id = ? AND active = 1)"
