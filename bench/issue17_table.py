@@ -80,7 +80,8 @@ def synapse(bench_dir: Path) -> Iterator[tuple[str, list[int]]]:
     env = {**os.environ, "SYNAPSE_DATA": data}
     script = str(bench_dir / "setup" / "synapse.sh")
     try:
-        subprocess.run([script, "start"], env=env, check=True, stdout=subprocess.DEVNULL)
+        if subprocess.run([script, "start"], env=env, stdout=subprocess.DEVNULL).returncode:
+            raise SystemExit(f"{script} start failed: is Synapse installed ({script} install)?")
         yield "http://127.0.0.1:8008", [int(Path(data, "synapse.pid").read_text())]
     finally:
         subprocess.run([script, "wipe"], env=env, check=False, stdout=subprocess.DEVNULL)

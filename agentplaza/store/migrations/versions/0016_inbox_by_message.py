@@ -4,10 +4,11 @@ SQLite stores a WITHOUT ROWID table in primary key order. Keyed by (account_id, 
 50-member group send wrote each member's row into a page of its own, and split one now and
 then: 78 of the 90 pages its commit wrote to the WAL (bench/wal_frames.py). Keyed by message
 first, the rows of one send share a page or two; the unique index keeps an account's inbox in
-seq order with entries a fifth of a row's size: 72.5 pages per commit, and 7-13 % less server
-CPU per group delivery (bench/README.md, sixth round). On SQLite the table is rebuilt (rows
-copied in the new order); on PostgreSQL, whose heap has no such order, only the primary key
-and the indexes change (ix_inbox_message_num_account is the new key's prefix).
+seq order with entries a fifth of a row's size: 72 pages per commit, and 7 % less server CPU
+per group delivery at one sender (bench/README.md, sixth round). On SQLite the table is rebuilt
+(rows copied in the new order: ~4 s per million rows); on PostgreSQL, whose heap has no such
+order, only the primary key and the indexes change (ix_inbox_message_num_account is the new
+key's prefix).
 
 Revision ID: 0016
 """
