@@ -17,7 +17,7 @@ by ±20 %, and Synapse moves with it, so only ratios measured back to back compa
 The harness runs under `--harness-python` (it needs aiohttp, websockets, psutil, uvloop; the
 repo's .venv has them); Synapse comes from `../shared/bench/setup/synapse.sh install`.
 Prints a table, then one JSON line with every run. Exit status 1 if a run lost or duplicated a
-message or failed.
+message or failed, 3 if the shared harness is not found.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 # from a clone elsewhere).
 SHARED_BENCH_PLACES = (REPO.parent / "shared" / "bench", Path("/work/shared/bench"))
 SYSTEMS = ("synapse", "sqlite", "postgres")
+NO_HARNESS = 3  # the exit status when the shared harness is not found (the smoke test skips)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def shared_bench(given: str | None) -> Path:
     for candidate in (given, os.environ.get("AGENTPLAZA_SHARED_BENCH"), *SHARED_BENCH_PLACES):
         if candidate and (Path(candidate) / "bench.py").is_file():
             return Path(candidate)
-    raise SystemExit("no shared harness: pass --shared-bench or set AGENTPLAZA_SHARED_BENCH")
+    print("no shared harness: pass --shared-bench or set AGENTPLAZA_SHARED_BENCH", file=sys.stderr)
+    raise SystemExit(NO_HARNESS)
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import sqlite3
@@ -75,7 +76,7 @@ async def send_all(
 
     for i in range(args.history):
         await send(i)
-    with sqlite3.connect(store.path) as conn:  # between two sends: the store holds no lock
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:  # the store holds no lock now
         busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     if busy:
         raise RuntimeError("the WAL could not be emptied")
@@ -84,8 +85,12 @@ async def send_all(
 
 
 async def main(args: argparse.Namespace) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        return await measure(Path(data_dir) / "frames.db", args)
+
+
+async def measure(path: Path, args: argparse.Namespace) -> dict[str, object]:
     sqlite_store.CHECKPOINT_INTERVAL_SECS = 1e6  # the checkpointer thread must not touch the WAL
-    path = Path(tempfile.mkdtemp()) / "frames.db"
     store = sqlite_store.SqliteStore(str(path))
     await store.start()
     try:
@@ -119,7 +124,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         frames = wal_frames(Path(f"{path}-wal"))
     finally:
         await store.close()
-    with sqlite3.connect(path) as conn:  # close() checkpointed: every page is in the file now
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # close() checkpointed every page
         owners = dict(conn.execute("SELECT pageno, name FROM dbstat").fetchall())
     commits = sum(1 for _, ends in frames if ends)
     by_tree = collections.Counter(owners.get(page, "(freelist)") for page, _ in frames)
