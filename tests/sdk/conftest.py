@@ -139,11 +139,19 @@ def expected_transport(url: str) -> str:
 
 
 async def stop_agent(running: RunningAgent) -> None:
-    """Cancel the agent task; `Agent.start()` closes its HTTP session and cache on the way out."""
-    running.task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(running.task, EVENT_TIMEOUT)
+    """Cancel the agent task; `Agent.start()` closes its HTTP session and cache on the way out.
+
+    Cancelled again each second until it ends: CPython 3.11's `wait_for` loses a cancellation
+    that lands as its inner read completes (the SDK reads every AIM frame through one), and the
+    agent then reads on for up to its 60 s frame timeout (a CI flake)."""
+    deadline = asyncio.get_running_loop().time() + EVENT_TIMEOUT
+    while not running.task.done() and asyncio.get_running_loop().time() < deadline:
+        running.task.cancel()
+        await asyncio.wait([running.task], timeout=1.0)
     assert running.task.done()
+    if not running.task.cancelled():
+        with contextlib.suppress(asyncio.CancelledError):
+            running.task.result()
     # agentim 0.1.6 never closes its AIM socket when the Agent stops, nor cancels that socket's
     # heartbeat task: only the exit of the process does. Do what that exit would, or the server
     # rightly keeps the agent online for as long as this test process lives.
