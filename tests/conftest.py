@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ import pytest
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from tests import backends
-from tests.server import CLIENT_TLS, ServerProcess
+from tests.server import CLIENT_TLS, STARTED, ServerProcess
 
 _names = itertools.count()
 
@@ -204,3 +204,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             module_scoped[item.path] = 'scope="module"' in item.path.read_text()
         if module_scoped[item.path]:
             item.add_marker(pytest.mark.xdist_group(module))
+
+
+# What a failed test's servers logged while it ran, in its report: a flake seen only in CI
+# (which keeps the report, not the servers' log files) can then be read, not guessed at.
+_LOG_LINES = 150
+_log_offsets = pytest.StashKey[dict[int, int]]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_log_offsets] = {id(s): s.log_size() for s in STARTED}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.failed and call.when == "call":
+        offsets = item.stash.get(_log_offsets, {})
+        for server in STARTED:
+            logged = server.log_since(offsets.get(id(server), 0), max_lines=_LOG_LINES)
+            if logged.strip():
+                report.sections.append((f"server {server.url} logged during the test", logged))
+    return report

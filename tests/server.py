@@ -25,6 +25,9 @@ START_TIMEOUT_SECS = 60.0
 # per client, loading the CA bundle, 35 ms of CPU each, for a client per test (~4,600 tests),
 # though test servers speak plain HTTP.
 CLIENT_TLS = httpx.create_ssl_context()
+# Every server this test process started, for the failure report (tests/conftest.py shows
+# what each logged during a failed test: CI keeps only the report, not the servers' files).
+STARTED: list[ServerProcess] = []
 
 
 def free_port(host: str = TEST_HOST) -> int:
@@ -68,6 +71,7 @@ class ServerProcess:
         )
         env.update(self.env)
         self.log_path = self.data_dir / f"server-{self.port}.log"
+        STARTED.append(self)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -115,6 +119,24 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size if self.log_path else 0
+        except FileNotFoundError:  # its data dir was removed with the test's tmp_path
+            return 0
+
+    def log_since(self, offset: int, *, max_lines: int) -> str:
+        """What the server logged after byte `offset`, its last `max_lines` lines."""
+        if self.log_path is None:
+            return ""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-max_lines:])
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flushing; what was committed must survive."""
