@@ -108,9 +108,8 @@ class WebhookWorker:
             try:
                 free = self._free_slots(loop.time())
                 if free > 0:
-                    in_flight = {d.id for d, _ in self._inflight.values()}
                     for delivery in await self._webhooks.claim(free):
-                        if delivery.id in in_flight:
+                        if delivery.lease_ran_out and self._in_flight(delivery.id):
                             continue  # its lease ran out mid-attempt; that attempt decides
                         task = loop.create_task(self._deliver(delivery))
                         self._inflight[task] = (delivery, loop.time())
@@ -124,6 +123,12 @@ class WebhookWorker:
             self._wake.clear()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._next_look(loop.time()))
+
+    def _in_flight(self, delivery_id: int) -> bool:
+        """Whether an attempt at `delivery_id` runs here. Asked only of a row whose lease ran
+        out: a row whose attempt recorded its outcome (lease released) may be claimed again
+        before that attempt's task has ended, and that claim is the next attempt."""
+        return any(d.id == delivery_id for d, _ in self._inflight.values())
 
     def _free_slots(self, now: float) -> int:
         """Attempts that may start now: `webhook_concurrency` counts only the attempts younger

@@ -98,6 +98,9 @@ class Delivery:
     created_at_us: int
     item: InboxItem | None
     payload_format: PayloadFormat = PayloadFormat.AGENTIM
+    lease_ran_out: bool = False
+    """Claimed again because an earlier claim's lease expired before its outcome was
+    recorded: a crash, or an attempt still running on this node."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ restart, the SSRF policy, authorization, the legacy endpoints and group fan-out.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class Receiver:
     failures: int = 0
     answered: int = 0
     trickles: int = 0  # answers that send 200 and then a byte every 0.5 s for 20 s
+    failed_at: list[float] = field(default_factory=list)  # loop time of each 500 answered
 
     def url(self, path: str = "/hook") -> str:
         return f"http://{TEST_HOST}:{self.port}{path}"
@@ -63,6 +65,7 @@ class Receiver:
         self.answered += 1
         if self.failures > 0:
             self.failures -= 1
+            self.failed_at.append(asyncio.get_running_loop().time())
             return web.Response(status=500, text="receiver down")
         if self.trickles > 0:
             self.trickles -= 1
@@ -451,6 +454,38 @@ async def test_a_delivery_past_the_horizon_is_given_up_and_reported(
         [failure] = got["recent_failures"]
         assert failure["message_id"] == sent["id"]
         assert failure["last_status"] == 500 and failure["attempts"] >= 1
+
+
+async def test_a_retry_due_at_once_is_made_at_once_until_the_horizon(
+    server_factory: Callable[..., ServerProcess], receiver: Receiver
+) -> None:
+    """Full jitter makes some retries due at once: the worker's next claim may then take the
+    row its finishing attempt just released. That claim is a new attempt, not "its lease
+    ran out mid-attempt": skipping it left the row leased (webhook timeout + 10 s) with no
+    attempt in flight, then given up as "interrupted" past the horizon."""
+    srv = server_factory(
+        {
+            **FAST,
+            "AGENTPLAZA_WEBHOOK_BACKOFF_BASE_SECS": "0.001",
+            "AGENTPLAZA_WEBHOOK_BACKOFF_MAX_SECS": "0.002",
+            "AGENTPLAZA_WEBHOOK_POLL_INTERVAL_SECS": "0.001",
+            "AGENTPLAZA_WEBHOOK_RETRY_HORIZON_SECS": "3",
+        }
+    )
+    receiver.failures = 10**6
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+        alice, bob = await register(client), await register(client)
+        await hook(client, bob, receiver.url("/eager"))
+        await send(client, alice, bob.id, "again and again")
+
+        async def given_up() -> bool:
+            return bool((await state(client, bob))["failed"] == 1)
+
+        await wait_until(given_up, WAIT, "the delivery to be given up")
+        got = await state(client, bob)
+    assert "500" in got["last_error"], got["last_error"]
+    gaps = [b - a for a, b in itertools.pairwise(receiver.failed_at)]
+    assert len(receiver.failed_at) >= 10 and max(gaps) < 2.0, (len(gaps), max(gaps))
 
 
 async def test_a_send_wakes_the_worker_without_waiting_for_the_poll(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from agentplaza.domain.groups import NewGroup
 from agentplaza.domain.ids import AccountId
-from agentplaza.domain.webhooks import PayloadFormat
+from agentplaza.domain.webhooks import Delivery, PayloadFormat
 from agentplaza.store.base import Store
 from tests.contract.storedata import T0, decide_group, dm, group_message, new_agent, to
 
@@ -36,14 +36,17 @@ async def hook(store: Store, account: AccountId) -> None:
 
 
 async def claim(store: Store, now: int, limit: int = 10, horizon: int = 10**9) -> list[int]:
-    deliveries = await store.claim_webhook_deliveries(
+    return [d.attempts for d in await claimed(store, now, limit, horizon)]
+
+
+async def claimed(store: Store, now: int, limit: int = 10, horizon: int = 10**9) -> list[Delivery]:
+    return await store.claim_webhook_deliveries(
         now_us=now,
         lease_until_us=now + LEASE,
         limit=limit,
         retry_after_us=backoff,
         horizon_us=horizon,
     )
-    return [d.attempts for d in deliveries]
 
 
 async def claim_and_deliver(store: Store) -> list[AccountId]:
@@ -59,12 +62,14 @@ async def claim_and_deliver(store: Store) -> list[AccountId]:
 async def test_a_lease_that_runs_out_is_a_counted_attempt_with_its_backoff(store: Store) -> None:
     a, b = await new_agent(store, "a"), await hooked(store, "b")
     await store.append_message(dm(a, b, "m", at=T0), to(b), idempotency_key=None)
-    assert await claim(store, T0) == [1]
+    [first] = await claimed(store, T0)
+    assert (first.attempts, first.lease_ran_out) == (1, False)
     # Nobody records the outcome (the node died): not due while leased, nor during the backoff.
     assert await claim(store, T0 + LEASE + 1) == []
     assert await claim(store, T0 + LEASE + backoff(1) - 1) == []
     second = T0 + LEASE + backoff(1)
-    assert await claim(store, second) == [2]
+    [again] = await claimed(store, second)
+    assert (again.attempts, again.lease_ran_out) == (2, True)
     # Past the horizon, a row whose attempt was cut is given up instead of tried again.
     late = second + LEASE + backoff(2)
     assert await claim(store, late, horizon=late - T0 - 1) == []
@@ -73,6 +78,22 @@ async def test_a_lease_that_runs_out_is_a_counted_attempt_with_its_backoff(store
     assert failure.last_error.startswith("interrupted")
     webhook = await store.get_webhook(b)
     assert webhook is not None and (webhook.failed, webhook.pending) == (1, 0)
+
+
+async def test_a_row_whose_attempt_recorded_its_failure_is_claimed_as_a_new_attempt(
+    store: Store,
+) -> None:
+    """The worker skips a claimed row only if its lease ran out while this node still runs its
+    attempt; a row released by its attempt's recorded outcome is not such a row, even when
+    the next claim comes before that attempt's task has ended (delivery/webhooks.py)."""
+    a, b = await new_agent(store, "a"), await hooked(store, "b")
+    await store.append_message(dm(a, b, "m", at=T0), to(b), idempotency_key=None)
+    [first] = await claimed(store, T0)
+    await store.reschedule_webhook_delivery(
+        first.id, b, status=500, error="HTTP 500", next_attempt_us=T0 + 1, now_us=T0 + 1
+    )
+    [second] = await claimed(store, T0 + 1)
+    assert (second.id, second.attempts, second.lease_ran_out) == (first.id, 2, False)
 
 
 async def test_a_clean_release_makes_the_row_due_at_once_and_uncounted(store: Store) -> None:

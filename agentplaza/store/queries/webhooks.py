@@ -206,6 +206,7 @@ def claim_due_txn(
                 created_at_us=row[5],
                 item=item_from_row(item_row) if item_row is not None else None,
                 payload_format=PayloadFormat(row[6]),
+                lease_ran_out=interrupted,
             )
         )
     return deliveries
