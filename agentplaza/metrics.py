@@ -79,6 +79,12 @@ BUS_PUBLISH_SECONDS = Histogram(
     buckets=_STORE_BUCKETS,
     registry=REGISTRY,
 )
+STORE_DM_BATCH_SIZE = Histogram(
+    "agentplaza_store_dm_batch_size",
+    "Direct messages written per PostgreSQL statement (store/postgres_batching.py).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "agentplaza_http_requests",
     "HTTP requests answered, by method, route template (`other` if none matched) and status.",

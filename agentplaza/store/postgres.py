@@ -39,11 +39,21 @@ import asyncpg
 from asyncpg import exceptions as pg_exc
 
 from agentplaza.domain.errors import AgentplazaError, Conflict, ErrorCode, Invalid
+from agentplaza.domain.messages import DeliveryContext, Message
+from agentplaza.domain.permissions import DirectFacts
 from agentplaza.store import migrate
 from agentplaza.store.base import Store
 from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
+from agentplaza.store.postgres_batching import DirectBatcher
+from agentplaza.store.queries.direct_facts import DIRECT_FACTS_SQL
+from agentplaza.store.queries.postgres_dm_batch import (
+    BatchedDirect,
+    DirectBatchFunctions,
+    append_direct_batch_pg,
+    direct_batch_functions,
+)
 from agentplaza.store.queries.postgres_fast import (
     FactsChanged,
     ack_up_to_pg,
@@ -54,6 +64,7 @@ from agentplaza.store.queries.postgres_group import (
     NeedsTransaction,
     append_group_message_pg,
 )
+from agentplaza.store.records import Appended
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -134,6 +145,10 @@ class PostgresStore(Store):
             append_direct_message_pg: {},
             append_group_message_pg: {},
         }
+        self._direct_batcher = DirectBatcher(
+            self._write_direct_batch, self._known[append_direct_message_pg]
+        )
+        self._direct_batch_functions: DirectBatchFunctions | None = None  # set by start()
 
     async def start(self) -> None:
         try:
@@ -146,15 +161,21 @@ class PostgresStore(Store):
         await self._create_functions()
 
     async def _create_functions(self) -> None:
-        """The PL/pgSQL function of the group send (postgres_group.py). Derived from the
-        queries, so created here rather than by a migration; named after its body, so nodes
-        of different versions do not replace each other's. The advisory lock keeps nodes
-        starting together from updating the catalog row at once."""
+        """The PL/pgSQL functions of the group send (postgres_group.py) and of DM batches
+        (postgres_dm_batch.py). Derived from the queries, so created here rather than by a
+        migration; named after their bodies, so nodes of different versions do not replace
+        each other's. The advisory lock keeps nodes starting together from updating the
+        catalog rows at once."""
         conn = await self._acquire()
         try:
+            facts = await conn.raw.prepare(pg_sql(DIRECT_FACTS_SQL))
+            functions = direct_batch_functions(len(facts.get_attributes()))
             async with conn.raw.transaction():
                 await conn.raw.execute("SELECT pg_advisory_xact_lock(7233001)")
                 await conn.raw.execute(GROUP_FACTS_SAME_DDL)
+                await conn.raw.execute(functions.plain.ddl)
+                await conn.raw.execute(functions.keyed.ddl)
+            self._direct_batch_functions = functions
         except Exception as exc:
             raise Unavailable(f"cannot create the PostgreSQL functions: {exc}") from exc
         finally:
@@ -257,10 +278,32 @@ class PostgresStore(Store):
         except NeedsTransaction:
             return await self._write(fn, *args, autocommit=False, **kwargs)
 
+    async def _direct(
+        self,
+        fn: Callable[..., Appended],
+        message: Message,
+        *,
+        decide: Callable[[DirectFacts], DeliveryContext],
+        idempotency_key: str | None,
+    ) -> Appended:
+        """A direct message: in a batch with others when its facts are remembered
+        (postgres_batching.py), else alone (`_remembering`)."""
+        appended = await self._direct_batcher.append(message, decide, idempotency_key)
+        if appended is not None:
+            return appended
+        return await self._remembering(fn, message, decide=decide, idempotency_key=idempotency_key)
+
+    async def _write_direct_batch(self, batch: list[BatchedDirect]) -> list[Appended | None]:
+        assert self._direct_batch_functions is not None, "PostgresStore not started"
+        return await self._write_statements(
+            append_direct_batch_pg, batch, functions=self._direct_batch_functions
+        )
+
     # --- fast-path overrides of Store methods (store/queries/postgres_*.py): the same
     # effect (the contract tests run both), fewer round trips, measured in bench/README.md.
-    # A direct message: one statement (two for a pair's first), no BEGIN/COMMIT.
-    append_direct_message = TxnMethod(append_direct_message_pg, "_remembering")
+    # A direct message: one statement (two for a pair's first), no BEGIN/COMMIT; several DMs
+    # to a statement under load (postgres_batching.py).
+    append_direct_message = TxnMethod(append_direct_message_pg, "_direct")
     # A group message: one statement when the sender's previous send knew the group's facts,
     # else a transaction of five round trips.
     append_group_message = TxnMethod(append_group_message_pg, "_remembering")

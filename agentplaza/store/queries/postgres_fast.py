@@ -125,7 +125,9 @@ def append_direct_message_pg(
         except AgentplazaError:  # perhaps refused on stale facts: decide on fresh ones
             pass
         else:
-            appended = _insert_direct(txn, message, ctx, facts_params, remembered, idempotency_key)
+            appended = insert_direct_guarded(
+                txn, message, ctx, facts_params, remembered, idempotency_key
+            )
             if appended is not None:
                 _remember(known, pair, remembered)
                 return appended
@@ -133,7 +135,9 @@ def append_direct_message_pg(
     if facts_row is None:
         raise NotFound(f"no account with id {recipient!r}", ErrorCode.AGENT_NOT_FOUND)
     ctx = decide(facts_from_row(sender, recipient, facts_row))
-    appended = _insert_direct(txn, message, ctx, facts_params, tuple(facts_row), idempotency_key)
+    appended = insert_direct_guarded(
+        txn, message, ctx, facts_params, tuple(facts_row), idempotency_key
+    )
     if appended is None:
         raise FactsChanged(f"facts for {sender} → {recipient} changed; nothing written")
     _remember(known, pair, tuple(facts_row))
@@ -153,7 +157,7 @@ def _remember(known: KnownFacts | None, pair: tuple[str, str], row: tuple[Any, .
     remember(known, pair, row, limit=KNOWN_FACTS_MAX)
 
 
-def _insert_direct(
+def insert_direct_guarded(
     txn: Txn,
     message: Message,
     ctx: DeliveryContext,
