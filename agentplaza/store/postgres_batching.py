@@ -100,8 +100,8 @@ class DirectBatcher:
         """The oldest waiting DMs, at most MAX_BATCH, no two to the same recipient, in the
         same thread or with the same sender and idempotency key (the statement writes one seq
         per recipient, each thread row and key once); the others wait, in order, for the
-        next batch. DMs whose sender went away are
-        dropped: they were not written, and nobody waits for them."""
+        next batch. DMs whose sender went away (cancelled) are dropped: nothing was written
+        for them, and nobody waits for them."""
         batch: list[_Waiting] = []
         rest: list[_Waiting] = []
         taken: set[tuple[str, ...]] = set()  # recipients, threads and keys in the batch

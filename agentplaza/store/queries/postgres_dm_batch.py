@@ -1,10 +1,10 @@
 """PostgreSQL: several direct messages in one statement (store/postgres_batching.py gathers
 them).
 
-A DM's guarded statement (postgres_fast.py) costs PostgreSQL ~300–400 µs of CPU, most of it
+A DM's guarded statement (postgres_fast.py) costs PostgreSQL 325–350 µs of CPU, most of it
 fixed per statement (executor start-up over the tables and indexes it writes, the commit):
-the same writes for N DMs at once cost it 155 µs per DM at 5 and 108 at 10, and the node's
-CPU per DM falls with the round trips (`bench/pg_dm_batch.py`, bench/README.md). The batch
+the same writes for N DMs at once cost it 145–180 µs per DM at 5 and 122–150 at 10, and the
+node's CPU per DM falls with the round trips (`bench/pg_dm_batch.py`, bench/README.md). The batch
 is one call of a PL/pgSQL function over a JSON array of the DMs, which writes, for each DM
 whose facts are still those it was decided on, what the single statement writes. A DM whose
 facts changed is not written (no row for it in the result) and takes the single path.
