@@ -209,12 +209,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # What a failed test's servers logged while it ran, in its report: a flake seen only in CI
 # (which keeps the report, not the servers' log files) can then be read, not guessed at.
 _LOG_LINES = 150
-_log_offsets = pytest.StashKey[dict[int, int]]()
+# At a test's start: how many servers had been started, and the log size of each running one.
+_log_marks = pytest.StashKey[tuple[int, dict[int, int]]]()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    item.stash[_log_offsets] = {id(s): s.log_size() for s in STARTED}
+    running = {i: s.log_size() for i, s in enumerate(STARTED) if s.running()}
+    item.stash[_log_marks] = (len(STARTED), running)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -223,9 +225,11 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and call.when == "call":
-        offsets = item.stash.get(_log_offsets, {})
-        for server in STARTED:
-            logged = server.log_since(offsets.get(id(server), 0), max_lines=_LOG_LINES)
+        before, running = item.stash.get(_log_marks, (0, {}))
+        for i, server in enumerate(STARTED):
+            if i < before and i not in running:
+                continue  # stopped before this test began
+            logged = server.log_since(running.get(i, 0), max_lines=_LOG_LINES)
             if logged.strip():
                 report.sections.append((f"server {server.url} logged during the test", logged))
     return report

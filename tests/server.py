@@ -120,6 +120,9 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def log_size(self) -> int:
         try:
             return self.log_path.stat().st_size if self.log_path else 0
