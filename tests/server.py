@@ -6,12 +6,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.forkserver import ForkedServer
 
 # 127.0.0.2, not 127.0.0.1: the agentim SDK treats localhost/127.0.0.1 as "local" and first
 # tries its AIM TCP transport on :8082 (hard-coded), spending ~15 s before it falls back to the
@@ -44,7 +45,7 @@ class ServerProcess:
     host: str = TEST_HOST
     aim_port: int | None = None
     """AIM TCP on this port (on `host`); None: AIM off."""
-    proc: subprocess.Popen[bytes] | None = None
+    proc: ForkedServer | None = None
     log_path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -73,10 +74,8 @@ class ServerProcess:
         self.log_path = self.data_dir / f"server-{self.port}.log"
         STARTED.append(self)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agentplaza", "serve"], env=env, stdout=log, stderr=log
-            )
+        self.log_path.touch()
+        self.proc = ForkedServer(env, self.log_path)
         self._wait_ready()
         return self
 
