@@ -85,6 +85,12 @@ STORE_DM_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64),
     registry=REGISTRY,
 )
+STORE_GROUP_BATCH_SIZE = Histogram(
+    "agentplaza_store_group_batch_size",
+    "Messages to one group written per PostgreSQL statement (store/postgres_group_batching.py).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "agentplaza_http_requests",
     "HTTP requests answered, by method, route template (`other` if none matched) and status.",

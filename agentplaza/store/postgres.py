@@ -47,6 +47,8 @@ from agentplaza.store.engine import POSTGRESQL, Capabilities, TxnMethod
 from agentplaza.store.errors import StoreError, Unavailable
 from agentplaza.store.greenbridge import run_sync, wait_for
 from agentplaza.store.postgres_batching import DirectBatcher
+from agentplaza.store.postgres_group_batching import Decide as GroupDecide
+from agentplaza.store.postgres_group_batching import GroupBatcher
 from agentplaza.store.queries.direct_facts import DIRECT_FACTS_SQL
 from agentplaza.store.queries.postgres_dm_batch import (
     BatchedDirect,
@@ -63,6 +65,11 @@ from agentplaza.store.queries.postgres_group import (
     GROUP_FACTS_SAME_DDL,
     NeedsTransaction,
     append_group_message_pg,
+)
+from agentplaza.store.queries.postgres_group_batch import (
+    GROUP_BATCH_DDL,
+    BatchedGroupMessage,
+    append_group_batch_pg,
 )
 from agentplaza.store.records import Appended
 
@@ -149,6 +156,9 @@ class PostgresStore(Store):
             self._write_direct_batch, self._known[append_direct_message_pg]
         )
         self._direct_batch_functions: DirectBatchFunctions | None = None  # set by start()
+        self._group_batcher = GroupBatcher(
+            self._write_group_batch, self._send_group_alone, self._known[append_group_message_pg]
+        )
 
     async def start(self) -> None:
         try:
@@ -161,11 +171,11 @@ class PostgresStore(Store):
         await self._create_functions()
 
     async def _create_functions(self) -> None:
-        """The PL/pgSQL functions of the group send (postgres_group.py) and of DM batches
-        (postgres_dm_batch.py). Derived from the queries, so created here rather than by a
-        migration; named after their bodies, so nodes of different versions do not replace
-        each other's. The advisory lock keeps nodes starting together from updating the
-        catalog rows at once."""
+        """The PL/pgSQL functions of the group send (postgres_group.py), of group and DM
+        batches (postgres_group_batch.py, postgres_dm_batch.py). Derived from the queries, so
+        created here rather than by a migration; named after their bodies, so nodes of
+        different versions do not replace each other's. The advisory lock keeps nodes
+        starting together from updating the catalog rows at once."""
         conn = await self._acquire()
         try:
             facts = await conn.raw.prepare(pg_sql(DIRECT_FACTS_SQL))
@@ -173,6 +183,7 @@ class PostgresStore(Store):
             async with conn.raw.transaction():
                 await conn.raw.execute("SELECT pg_advisory_xact_lock(7233001)")
                 await conn.raw.execute(GROUP_FACTS_SAME_DDL)
+                await conn.raw.execute(GROUP_BATCH_DDL)
                 await conn.raw.execute(functions.plain.ddl)
                 await conn.raw.execute(functions.keyed.ddl)
             self._direct_batch_functions = functions
@@ -293,6 +304,29 @@ class PostgresStore(Store):
             return appended
         return await self._remembering(fn, message, decide=decide, idempotency_key=idempotency_key)
 
+    async def _group(
+        self,
+        fn: Callable[..., Appended],
+        message: Message,
+        *,
+        decide: GroupDecide,
+        idempotency_key: str | None,
+    ) -> Appended:
+        """A group message, in its group's turn (postgres_group_batching.py)."""
+        return await self._group_batcher.append(message, decide, idempotency_key)
+
+    async def _send_group_alone(
+        self, message: Message, decide: GroupDecide, idempotency_key: str | None
+    ) -> Appended:
+        return await self._remembering(
+            append_group_message_pg, message, decide=decide, idempotency_key=idempotency_key
+        )
+
+    async def _write_group_batch(
+        self, group_id: str, batch: list[BatchedGroupMessage]
+    ) -> list[Appended | None]:
+        return await self._write_statements(append_group_batch_pg, group_id, batch)
+
     async def _write_direct_batch(self, batch: list[BatchedDirect]) -> list[Appended | None]:
         assert self._direct_batch_functions is not None, "PostgresStore not started"
         return await self._write_statements(
@@ -304,9 +338,10 @@ class PostgresStore(Store):
     # A direct message: one statement (two for a pair's first), no BEGIN/COMMIT; several DMs
     # to a statement under load (postgres_batching.py).
     append_direct_message = TxnMethod(append_direct_message_pg, "_direct")
-    # A group message: one statement when the sender's previous send knew the group's facts,
-    # else a transaction of five round trips.
-    append_group_message = TxnMethod(append_group_message_pg, "_remembering")
+    # A group message: one statement per group at a time, several messages to it in one when
+    # they come together (postgres_group_batching.py), else one statement when the sender's
+    # previous send knew the group's facts, else a transaction of five round trips.
+    append_group_message = TxnMethod(append_group_message_pg, "_group")
     # An ack up to a seq: one statement instead of BEGIN, two UPDATEs, COMMIT.
     ack_up_to = TxnMethod(ack_up_to_pg, "_write_statements")
 
