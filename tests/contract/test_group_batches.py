@@ -15,12 +15,15 @@ from collections.abc import Iterator
 import pytest
 
 from agentplaza.domain.errors import NotFound
-from agentplaza.domain.groups import NewGroup, new_group_id
+from agentplaza.domain.groups import GroupDecision, GroupSendFacts, NewGroup, new_group_id
 from agentplaza.domain.ids import AccountId
+from agentplaza.domain.messages import Message
+from agentplaza.domain.notifications import NewNotification, NotificationKind
 from agentplaza.metrics import REGISTRY
 from agentplaza.store import postgres_group_batching
 from agentplaza.store.base import Store
 from agentplaza.store.postgres import PostgresStore
+from agentplaza.store.postgres_group_batching import Decide
 from agentplaza.store.records import Appended
 from tests.contract.storedata import T0, decide_group, group_message, new_agent
 from tests.contract.test_webhook_claims import hook
@@ -77,6 +80,26 @@ async def send(
     )
 
 
+def mentioning(message: Message, member: AccountId) -> Decide:
+    """A `decide` that also notifies `member` (a mention: such a send is never batched)."""
+
+    def decide(facts: GroupSendFacts) -> GroupDecision:
+        deliveries, _ = decide_group(facts)
+        notice = NewNotification(
+            id=f"nt_{os.urandom(8).hex()}",
+            account_id=member,
+            kind=NotificationKind.MENTION,
+            actor_id=message.sender_id,
+            subject_id=message.thread_id,
+            summary="mentioned",
+            message_id=message.id,
+            created_at_us=T0,
+        )
+        return deliveries, [notice]
+
+    return decide
+
+
 async def inbox_bodies(store: Store, account: AccountId) -> list[str]:
     page = await store.read_inbox(account, after_seq=0, limit=1000, unacked_only=False)
     assert [i.seq for i in page.items] == list(range(1, len(page.items) + 1))
@@ -96,11 +119,20 @@ async def test_concurrent_group_sends_are_each_stored_once_with_gapless_seqs(
     outbox_before = await store.webhook_queue_depth()
     before = batched_sends()
 
+    newcomer, mentioned = members[SENDERS], members[SENDERS + 1]
     sends = []
     for n in range(ROUNDS):
         sends += [send(store, s, gid, f"{s} {n}") for s in senders]
         sends.append(send(store, senders[0], gid, f"{senders[0]} again {n}"))  # two in flight
         sends.append(send(store, others[0], other, f"other {n}"))
+    # Sends no batch takes, among them: facts not remembered yet; a mention.
+    sends.append(send(store, newcomer, gid, f"{newcomer} first"))
+    mention = group_message(senders[1], gid, f"{senders[1]} mentions")
+    sends.append(
+        store.append_group_message(
+            mention, decide=mentioning(mention, mentioned), idempotency_key=None
+        )
+    )
     results = await asyncio.gather(*sends)
 
     seqs: dict[AccountId, list[int]] = defaultdict(list)
@@ -111,7 +143,7 @@ async def test_concurrent_group_sends_are_each_stored_once_with_gapless_seqs(
     # The group's messages in their stored order; each member's inbox in that same order.
     history = await store.read_group_messages(gid, members[0], before_num=None, limit=1000)
     in_order = [(m.sender_id, m.body) for _, m in sorted(history)]
-    assert len(set(in_order)) == len(in_order) == SENDERS + ROUNDS * (SENDERS + 1)
+    assert len(set(in_order)) == len(in_order) == SENDERS + ROUNDS * (SENDERS + 1) + 2
     for member in members:
         bodies = await inbox_bodies(store, member)
         assert len(bodies) == len(set(bodies))  # none stored twice
@@ -119,14 +151,18 @@ async def test_concurrent_group_sends_are_each_stored_once_with_gapless_seqs(
         mine = sorted(seqs[member])  # the last seqs of its inbox are these sends'
         assert mine == list(range(len(bodies) - len(mine) + 1, len(bodies) + 1))
     assert len(await inbox_bodies(store, others[1])) == 1 + ROUNDS
-    for s in senders:
+    for s in [*senders, newcomer]:
         assert [t.thread_id for t in await store.list_threads(s, limit=10)] == [gid]
-    sent_in_group = ROUNDS * (SENDERS + 1)
+    [notice] = await store.list_notifications(
+        mentioned, unread_only=False, before_num=None, limit=10
+    )
+    assert notice.message_id == mention.id
+    sent_in_group = ROUNDS * (SENDERS + 1) + 2
     assert await store.webhook_queue_depth() - outbox_before == sent_in_group
     if isinstance(store, PostgresStore):
         total, count = batched_sends()
         written, batches = total - before[0], count - before[1]
-        assert 0 < batches < written <= sent_in_group, (written, batches)
+        assert 0 < batches < written <= sent_in_group - 2, (written, batches)
 
 
 async def test_a_batched_group_send_on_changed_facts_is_decided_again(store: Store) -> None:
