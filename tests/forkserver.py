@@ -85,10 +85,6 @@ class ForkedServer:
         assert self._process.pid is not None
         self.pid: int = self._process.pid
 
-    @property
-    def returncode(self) -> int | None:
-        return self._process.exitcode
-
     def poll(self) -> int | None:
         self._process.join(0)
         return self._process.exitcode

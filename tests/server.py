@@ -82,8 +82,9 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         # Poll the port with a bare connect and ask /health only once it accepts, on one
         # client: an `httpx.get` per poll built a client (an SSL context) each time, 42 ms of
-        # CPU, 1.4-1.8 s of the test process's CPU per server start while the server imports
-        # (about 2.7 s of its own) on this 2-core machine, for each of the hundreds of starts.
+        # CPU, 1.4-1.8 s of the test process's CPU per server start while the server imported
+        # (2.7 s of its own before tests/forkserver.py) on this 2-core machine, for each of
+        # the hundreds of starts.
         deadline = time.monotonic() + START_TIMEOUT_SECS
         with httpx.Client(timeout=1, verify=CLIENT_TLS) as http:
             while time.monotonic() < deadline:

@@ -23,7 +23,6 @@ account), so concurrent batches and single sends queue on a row instead of deadl
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,7 @@ from agentplaza.domain.messages import DeliveryContext, InboxItem, Message
 from agentplaza.store.engine import Txn
 from agentplaza.store.queries.direct_facts import DIRECT_FACTS_SQL, direct_facts_params
 from agentplaza.store.queries.messages import MESSAGE_INSERT_COLUMNS, message_values, replay_txn
-from agentplaza.store.queries.postgres_fast import insert_direct_guarded
+from agentplaza.store.queries.postgres_fast import function_name, insert_direct_guarded
 from agentplaza.store.records import Appended
 
 
@@ -142,8 +141,7 @@ class DirectBatchFunctions:
 
 
 def _function(body: str) -> DirectBatchFunction:
-    # Named after its body, so nodes running different versions each find their own.
-    name = "agentplaza_dm_batch_" + hashlib.sha1(body.encode()).hexdigest()[:12]
+    name = function_name("agentplaza_dm_batch_", body)
     ddl = (
         f"CREATE OR REPLACE FUNCTION {name}(p_batch jsonb)"
         " RETURNS TABLE (o_message_id text, o_seq bigint) LANGUAGE plpgsql VOLATILE"

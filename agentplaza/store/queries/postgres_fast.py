@@ -22,6 +22,7 @@ Measured with ../shared/bench (bench/README.md): see the PostgreSQL rows there.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -142,6 +143,12 @@ def append_direct_message_pg(
         raise FactsChanged(f"facts for {sender} → {recipient} changed; nothing written")
     _remember(known, pair, tuple(facts_row))
     return appended
+
+
+def function_name(prefix: str, body: str) -> str:
+    """A PL/pgSQL function's name, `prefix` and a hash of its `body`: nodes running different
+    versions each create and call their own, never replacing another's."""
+    return prefix + hashlib.sha1(body.encode()).hexdigest()[:12]
 
 
 def remember(known: dict[K, V] | None, key: K, value: V, *, limit: int) -> None:

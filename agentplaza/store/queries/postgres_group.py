@@ -23,7 +23,6 @@ Measured in bench/README.md (PostgreSQL).
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,7 +41,7 @@ from agentplaza.store.queries.messages import (
     replay_txn,
 )
 from agentplaza.store.queries.notifications import insert_notifications_txn
-from agentplaza.store.queries.postgres_fast import remember
+from agentplaza.store.queries.postgres_fast import function_name, remember
 from agentplaza.store.records import Appended
 
 KNOWN_GROUPS_MAX = 1_000
@@ -84,8 +83,7 @@ def _facts_same_body() -> str:
 
 
 _BODY = _facts_same_body()
-GROUP_FACTS_SAME_FN = "agentplaza_group_facts_same_" + hashlib.sha1(_BODY.encode()).hexdigest()[:12]
-"""Named after its body, so nodes running different versions each find their own."""
+GROUP_FACTS_SAME_FN = function_name("agentplaza_group_facts_same_", _BODY)
 GROUP_FACTS_SAME_DDL = (
     f"CREATE OR REPLACE FUNCTION {GROUP_FACTS_SAME_FN}(p_group text, p_sender text,"
     " p_public boolean, p_facts text) RETURNS boolean LANGUAGE plpgsql VOLATILE"

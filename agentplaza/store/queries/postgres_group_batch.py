@@ -20,7 +20,6 @@ batch's order. A message whose facts changed, or whose idempotency key is alread
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from agentplaza.store.queries.messages import (
     message_values,
     new_inbox_items,
 )
+from agentplaza.store.queries.postgres_fast import function_name
 from agentplaza.store.queries.postgres_group import GROUP_FACTS_SAME_FN
 from agentplaza.store.records import Appended
 
@@ -119,8 +119,7 @@ def _function_body() -> str:
 
 
 _BODY = _function_body()
-GROUP_BATCH_FN = "agentplaza_group_batch_" + hashlib.sha1(_BODY.encode()).hexdigest()[:12]
-"""Named after its body, so nodes running different versions each find their own."""
+GROUP_BATCH_FN = function_name("agentplaza_group_batch_", _BODY)
 GROUP_BATCH_DDL = (
     f"CREATE OR REPLACE FUNCTION {GROUP_BATCH_FN}(p_group text, p_batch jsonb)"
     " RETURNS TABLE (o_message_id text, o_account_id text, o_seq bigint)"
