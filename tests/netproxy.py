@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Self
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit, urlunsplit
 
 DRAIN_TIMEOUT_SECS = 10.0
+
+
+class Readable(Protocol):
+    """What a pipe reads from: a StreamReader, or a wrapper that changes what it yields."""
+
+    async def read(self, n: int) -> bytes: ...
 
 
 class DroppableProxy:
@@ -74,7 +80,7 @@ class DroppableProxy:
 
     async def _relay(
         self,
-        reader: asyncio.StreamReader,
+        reader: Readable,
         writer: asyncio.StreamWriter,
         *,
         first: bytes = b"",
@@ -92,7 +98,7 @@ class DroppableProxy:
             self._transports.discard(up_writer.transport)
 
 
-async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, cut: bool = False) -> None:
+async def pipe(src: Readable, dst: asyncio.StreamWriter, *, cut: bool = False) -> None:
     """Copies `src` to `dst` until either ends, then aborts `dst`; with `cut`, aborts `dst` as
     soon as the first bytes arrive instead of passing them on."""
     try:

@@ -137,15 +137,26 @@ class NatsBus:
                     )
                 added = True
         if added and nc.is_connected:
-            # PING/PONG: once the server answers, it has the SUBs and routes what follows.
-            try:
+            await self._confirm_subscriptions(nc)
+
+    async def _confirm_subscriptions(self, nc: Client) -> None:
+        """Returns once the server has the SUBs, so it routes here what is published next.
+
+        A PONG answers every command sent before its PING, but nats-py writes the PING to
+        the socket at once and queued commands (the SUBs) only when its flusher task runs:
+        the first PING can overtake the SUBs. The flusher runs while the first PONG is
+        awaited, so the second PING follows the SUBs on the wire (without it, publications
+        right after subscribe() were lost with no RESYNC: a CI flake until 2026-12-07).
+        """
+        try:
+            for _ in range(2):
                 await nc.flush(timeout=FLUSH_TIMEOUT_SECS)
-            except (NatsError, OSError) as exc:
-                # A failing connection: nats-py replays the SUBs on reconnect and RESYNCs. A
-                # slow one: what is published before the server reads the SUBs is not routed
-                # here, and nothing RESYNCs; said at warning level so that a missed delivery
-                # can be traced to it (a CI flake of test_bus.py's NATS case, 2026-12-07).
-                log.warning("nats: the server did not confirm new subscriptions: %r", exc)
+        except (NatsError, OSError) as exc:
+            # A failing connection: nats-py replays the SUBs on reconnect and RESYNCs. A
+            # slow one: what is published before the server reads the SUBs is not routed
+            # here, and nothing RESYNCs; said at warning level so that a missed delivery
+            # can be traced to it.
+            log.warning("nats: the server did not confirm new subscriptions: %r", exc)
 
     async def unsubscribe(self, topics: Iterable[str]) -> None:
         self._started()

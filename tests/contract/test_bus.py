@@ -30,6 +30,7 @@ from tests.brokers import (
     broker_url,
     kill_redis_subscriber,
 )
+from tests.netproxy import DroppableProxy, Readable
 
 
 @pytest.fixture(params=["memory", *NETWORK])
@@ -257,6 +258,53 @@ async def test_a_dropped_connection_yields_resync_then_publications_arrive(
     got = {await reader.next_data(), await reader.next_data()}
     assert got == {("inbox.1", b"after"), ("inbox.2", b"subscribed while down")}
     assert await bus.ping() >= 0.0
+
+
+class HoldAfterPing:
+    """Reads a client's bytes and holds back, for HOLD_SECS, whatever follows a PING.
+
+    Bytes written together may reach the broker in separate reads, and NATS may route
+    another connection's PUBs in between: held here, that becomes certain.
+    """
+
+    HOLD_SECS = 0.3
+
+    def __init__(self, reader: Readable) -> None:
+        self._reader = reader
+        self._rest = b""
+        self._after_ping = False
+
+    async def read(self, n: int) -> bytes:
+        if self._after_ping:
+            await asyncio.sleep(self.HOLD_SECS)
+        data = self._rest or await self._reader.read(n)
+        head, ping, self._rest = data.partition(b"PING\r\n")
+        self._after_ping = bool(ping)
+        return head + ping
+
+
+class PingHoldingProxy(DroppableProxy):
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._relay(HoldAfterPing(reader), writer)
+
+
+async def test_nats_subscribe_returns_once_the_server_routes_to_us() -> None:
+    # nats-py writes PING to the socket at once but SUBs only when its flusher task runs, so
+    # a PONG alone does not prove the server has read the SUBs (a CI flake: every
+    # publication right after subscribe() lost, no RESYNC).
+    nats = Broker("nats", backends.require("nats"), backends.unique_namespace())
+    proxy = await PingHoldingProxy(nats.url, backends.DEFAULT_PORTS["nats"]).start()
+    nats.proxies.append(proxy)
+    try:
+        subscriber = await nats.open(url=proxy.url)
+        publisher = await nats.open()  # straight to the broker: another node
+        reader = nats.read(subscriber)
+        await subscriber.subscribe(["inbox.1", "inbox.2"])
+        await publisher.publish_many([("inbox.1", b"one"), ("inbox.2", b"two")])
+        got = [await reader.next(within=2 * HoldAfterPing.HOLD_SECS + 1) for _ in range(2)]
+        assert got == [("inbox.1", b"one"), ("inbox.2", b"two")]
+    finally:
+        await nats.close()
 
 
 async def test_redis_subscriber_killed_yields_resync_then_publications_arrive() -> None:
