@@ -206,6 +206,7 @@ def build_app(settings: Settings) -> AgentplazaApp:
             await room_hub.stop()
             studio_room_hub.stop()
             await services.chat_rooms.floor.stop()
+            await services.sending.drain()  # after everything that sends, before the bus closes
             await revocations.stop()
             await hub.stop()
             await cluster.close()
