@@ -169,7 +169,7 @@ class SqliteStore(Store):
             self._in_thread.add_done_callback(self._wal_restarted)
             return
         if not self._queued:
-            return  # close() committed them
+            return  # nothing left (close() commits what is queued itself)
         if self._turns_waited < COMMIT_WAIT_TURNS and len(self._queued) < self._group_commit_max:
             self._turns_waited += 1
             loop.call_soon(self._commit_queued)
