@@ -91,6 +91,25 @@ STORE_GROUP_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64),
     registry=REGISTRY,
 )
+GROUP_SENDS_ROUTED = Counter(
+    "agentplaza_group_sends_routed",
+    "Group sends this node handed to the group's home node (services/group_homes.py), by"
+    " outcome: answered (the home's answer, stored or refused), redo (the home was stopping),"
+    " unsent (the bus refused the request), unknown (no answer: sent here after all).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+CLUSTER_NODES = Gauge(
+    "agentplaza_cluster_nodes",
+    "Server processes this node hears on the bus, itself included (services/group_homes.py).",
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
+GROUP_SENDS_SERVED = Counter(
+    "agentplaza_group_sends_served",
+    "Group sends this node stored for another node, as the group's home.",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "agentplaza_http_requests",
     "HTTP requests answered, by method, route template (`other` if none matched) and status.",

@@ -32,6 +32,7 @@ class Settings:
     bus_namespace: str = "agentplaza"
     redis_url: str = ""
     node_id: str = ""
+    group_routing: bool = True
     database_pool_size: int = 8
     workers: int = 1
     log_level: str = "info"
@@ -118,6 +119,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'agentplaza.db'}"
+
+    @property
+    def shared_bus(self) -> bool:
+        """True when the bus reaches other server processes (a cluster, or workers)."""
+        return self.bus_url not in {"memory://", "memory", ""}
 
     @property
     def effective_redis_url(self) -> str:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Cluster efficiency: deliveries per machine-CPU-second with two nodes vs one (issue 17).
 
-Starts two `agentplaza serve` nodes on one fresh PostgreSQL database and one Redis bus
+Starts one or two `agentplaza serve` nodes on one fresh PostgreSQL database and one Redis bus
 namespace, then runs bench/dm_bench.py's DM and group rows against them, alternating:
 
-- "1 node": every worker sends and receives through node A (node B runs, idle);
+- "1 node": every worker sends and receives through node A, the only node (a second node
+  running idle would still be a cluster: the home of half the groups, services/group_homes.py);
 - "2 nodes": the workers are spread over both nodes as behind a load balancer: with --procs 4,
   worker i receives on node i % 2 and sends through node (i + i // 2) % 2, so a quarter of the
   senders and receivers sit on each (send node, receive node) combination and half of the DM
@@ -89,7 +90,9 @@ def run_mode(args: argparse.Namespace, nodes: list[LocalServer], two: bool) -> l
 
 
 @contextlib.contextmanager
-def cluster(args: argparse.Namespace, ports: list[int]) -> Iterator[list[LocalServer]]:
+def cluster(
+    args: argparse.Namespace, ports: list[int], *, two: bool
+) -> Iterator[list[LocalServer]]:
     """Nodes on `ports` sharing a fresh database and a fresh bus namespace (a fresh pair per
     run: the same starting state for both modes, and dm_bench's agent names are free)."""
     with contextlib.ExitStack() as stack:
@@ -98,8 +101,12 @@ def cluster(args: argparse.Namespace, ports: list[int]) -> Iterator[list[LocalSe
             "AGENTPLAZA_DATABASE_URL": stack.enter_context(database),
             "AGENTPLAZA_BUS_URL": args.bus_url,
             "AGENTPLAZA_BUS_NAMESPACE": f"{args.namespace_prefix}{time.time_ns()}",
+            **dict(pair.split("=", 1) for pair in args.env),
         }
-        nodes = [LocalServer(args.server_python, "127.0.0.1", False, env, port) for port in ports]
+        nodes = [
+            LocalServer(args.server_python, "127.0.0.1", False, env, port)
+            for port in ports[: 2 if two else 1]
+        ]
         for node in nodes:
             stack.callback(node.cleanup)
             node.start()
@@ -161,6 +168,13 @@ def main() -> int:
     p.add_argument("--json-out", default=None)
     p.add_argument("--db-prefix", default="", help="name the database <prefix>_<hex>")
     p.add_argument("--namespace-prefix", default="apcluster", help="of the bus namespace")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for both nodes, e.g. AGENTPLAZA_GROUP_ROUTING=0 (repeatable)",
+    )
     args = p.parse_args()
     args.infra_ports = [int(x) for x in args.infra_ports.split(",") if x]
     ports = [int(x) for x in args.ports.split(",")]
@@ -168,7 +182,7 @@ def main() -> int:
     for i in range(args.rounds):
         for two in (False, True):
             print(f"[cluster] round {i + 1}, {2 if two else 1} node(s)", file=sys.stderr)
-            with cluster(args, ports) as nodes:
+            with cluster(args, ports, two=two) as nodes:
                 rows += run_mode(args, nodes, two)
     print(report(rows))
     if args.json_out:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU per delivery of the delivery side alone: Publisher.publish -> bus -> Hub -> sinks.
 
-One process publishes group messages (or DMs) with services/sending.py's Publisher on a real
+One process publishes group messages (or DMs) with services/publishing.py's Publisher on a real
 bus and receives them with realtime/hub.py's Hub, into sinks that only count: no store, no
 HTTP, no WebSocket. Prints this process's CPU (time.process_time) per delivery and, with
 --broker-pid, the broker's (its /proc utime + stime, so run a broker of your own):
@@ -39,7 +39,7 @@ from agentplaza.domain.messages import (
     Scene,
 )
 from agentplaza.realtime.hub import Hub
-from agentplaza.services.sending import Publisher
+from agentplaza.services.publishing import Publisher
 
 T0 = 1_800_000_000_000_000
 

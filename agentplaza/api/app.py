@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 
@@ -47,6 +48,7 @@ from agentplaza.bus import open_bus
 from agentplaza.cluster import open_cluster_state
 from agentplaza.delivery.hosted_replies import HostedReplyWorker
 from agentplaza.delivery.webhooks import WebhookWorker
+from agentplaza.domain.group_homes import HOMES_TOPIC_PREFIX
 from agentplaza.logs import request_id_var
 from agentplaza.metrics import MULTIPROCESS
 from agentplaza.node import node_name
@@ -58,6 +60,7 @@ from agentplaza.realtime.sse import StreamCounter
 from agentplaza.realtime.studio_rooms import StudioRoomHub
 from agentplaza.realtime.websocket import websocket_endpoint
 from agentplaza.services.chat_room_events import STUDIO_ROOM_TOPIC_PREFIX
+from agentplaza.services.group_homes import GroupHomes
 from agentplaza.services.registry import Services, build_services
 from agentplaza.services.rooms import ROOM_TOPIC_PREFIX
 from agentplaza.services.runtime import Runtime
@@ -167,6 +170,13 @@ def build_app(settings: Settings) -> AgentplazaApp:
     studio_room_hub = StudioRoomHub(bus)  # studio chat rooms' listeners (WebSocket, SSE send)
     hub.route_topics(STUDIO_ROOM_TOPIC_PREFIX, studio_room_hub.on_bus_event)
     revocations = RevocationRelay(bus, hub, services.accounts)
+    group_homes = None
+    if settings.shared_bus and settings.group_routing:
+        # Unique per process, even for workers sharing a node_id: a node's topic has one reader.
+        node = f"{node_name(settings.node_id)}:{secrets.token_hex(4)}"
+        group_homes = GroupHomes(bus, node, services.sending.store_and_publish)
+        hub.route_topics(HOMES_TOPIC_PREFIX, group_homes.on_bus_event)
+        services.sending.route_groups(group_homes)  # each calls the other: set once both exist
     webhook_worker = WebhookWorker(services.webhooks, settings, due=webhook_due)
     hosted_worker = HostedReplyWorker(
         store, services.hosted, services.hosted_replying, settings, due=hosted_due
@@ -180,6 +190,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
         await cluster.start()
         await hub.start()
         await revocations.start()
+        if group_homes is not None:
+            await group_homes.start()
         await room_hub.start()
         await aim.start()
         purger = asyncio.get_running_loop().create_task(_purge_loop(services))
@@ -206,6 +218,8 @@ def build_app(settings: Settings) -> AgentplazaApp:
             await room_hub.stop()
             studio_room_hub.stop()
             await services.chat_rooms.floor.stop()
+            if group_homes is not None:
+                await group_homes.stop()  # forwards still waiting are stored here
             await services.sending.drain()  # after everything that sends, before the bus closes
             await revocations.stop()
             await hub.stop()

@@ -52,7 +52,7 @@ class Hub:
         self._topic_handlers.append((prefix, handler))
 
     async def start(self) -> None:
-        # Fan-outs come on one topic for every node (services/sending.py, Publisher).
+        # Fan-outs come on one topic for every node (services/publishing.py, Publisher).
         await self._bus.subscribe([FANOUT_TOPIC])
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeats())]

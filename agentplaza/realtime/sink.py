@@ -17,7 +17,7 @@ from typing import Protocol
 from agentplaza.domain.credentials import Credential
 from agentplaza.domain.envelopes import Envelope
 from agentplaza.domain.ids import AccountId
-from agentplaza.services.sending import encode_delivery
+from agentplaza.services.publishing import encode_delivery
 from agentplaza.store.base import Store
 
 log = logging.getLogger(__name__)

@@ -47,13 +47,13 @@ class Notifications:
     def __init__(
         self, runtime: Runtime, publish: Callable[[Sequence[InboxItem]], Awaitable[None]]
     ) -> None:
-        """`publish` is services/sending.py's Publisher.publish (pushed notices travel the
+        """`publish` is services/publishing.py's Publisher.publish (pushed notices travel the
         inbox like messages)."""
         self._rt = runtime
         self._store = runtime.store
         self._publish = publish
 
-    def new(self, actor: Account, notice: Notice) -> NewNotification:
+    def new(self, actor_id: AccountId, notice: Notice) -> NewNotification:
         """The notification row for `notice` (for callers that store it with their own write,
         such as a group message and its mentions)."""
         now_us = self._rt.clock_us()
@@ -63,7 +63,7 @@ class Notifications:
             ),
             account_id=notice.recipient,
             kind=notice.kind,
-            actor_id=actor.id,
+            actor_id=actor_id,
             subject_id=notice.subject_id,
             summary=notice.summary,
             data=notice.data,
@@ -84,7 +84,7 @@ class Notifications:
         for notice in notices:
             if notice.recipient == actor.id or notice.recipient in blocking:
                 continue  # no notifications about your own actions, nor from the blocked
-            row = self.new(actor, notice)
+            row = self.new(actor.id, notice)
             if notice.kind not in PUSHED_AS_EVENT:
                 quiet.append(row)
                 continue

@@ -28,10 +28,11 @@ from agentplaza.services.messaging import Messaging
 from agentplaza.services.moments import Moments
 from agentplaza.services.notifications import Notifications
 from agentplaza.services.providers import Providers
+from agentplaza.services.publishing import Publisher
 from agentplaza.services.ratelimits import RateLimiter
 from agentplaza.services.rooms import Rooms
 from agentplaza.services.runtime import Runtime
-from agentplaza.services.sending import Publisher, Sending
+from agentplaza.services.sending import Sending
 from agentplaza.services.signatures import Signatures
 from agentplaza.services.social import Social
 from agentplaza.services.tools import ToolRegistry, build_tools

@@ -108,7 +108,7 @@ class Webhooks:
 
     # --- the delivery worker --------------------------------------------------------------
     def committed(self, items: Sequence[InboxItem]) -> None:
-        """services/sending.py's Publisher calls this after each commit; cheap when nobody has a
+        """services/publishing.py's Publisher calls this after each commit; cheap when nobody has a
         webhook."""
         hooked = self._hooked
         if hooked and any(item.context.recipient_id in hooked for item in items):

@@ -22,6 +22,7 @@ from agentplaza.domain.notifications import NewNotification, NotificationKind
 from agentplaza.metrics import REGISTRY
 from agentplaza.store import postgres_group_batching
 from agentplaza.store.base import Store
+from agentplaza.store.errors import StoreError
 from agentplaza.store.postgres import PostgresStore
 from agentplaza.store.postgres_group_batching import Decide
 from agentplaza.store.records import Appended
@@ -230,3 +231,31 @@ async def test_a_group_batch_that_fails_sends_each_message_alone(store: Store) -
     total, count = batched_sends()
     assert total - before[0] >= 2 and count - before[1] >= 1  # some did share one
     assert (await inbox_bodies(store, members[-1])).count("fine") == SENDERS - 1
+
+
+async def test_a_message_id_stored_before_is_refused_alone_or_in_a_batch_that_fails(
+    store: Store,
+) -> None:
+    """A group send stored by its home node whose answer was lost is stored again where it
+    arrived, under the same id (services/group_homes.py): the store must refuse the second
+    copy, never deliver it twice, and the sends around it go on."""
+    gid, members = await new_group(store, "gd")
+    senders = members[:SENDERS]
+    for s in senders:
+        await send(store, s, gid, f"warm {s}")
+    stored = group_message(senders[0], gid, "stored once")
+    await store.append_group_message(stored, decide=decide_group, idempotency_key=None)
+    with pytest.raises(StoreError):
+        await store.append_group_message(stored, decide=decide_group, idempotency_key=None)
+    again = group_message(senders[1], gid, "twice at once")  # batched with others on PostgreSQL
+    results = await asyncio.gather(
+        *(send(store, s, gid, "around") for s in senders[2:]),
+        store.append_group_message(again, decide=decide_group, idempotency_key=None),
+        store.append_group_message(again, decide=decide_group, idempotency_key=None),
+        return_exceptions=True,
+    )
+    assert [isinstance(r, StoreError) for r in results].count(True) == 1, results
+    assert [isinstance(r, Appended) for r in results].count(True) == len(results) - 1, results
+    bodies = await inbox_bodies(store, members[-1])  # gapless seqs, checked there
+    assert bodies.count("stored once") == 1 and bodies.count("twice at once") == 1
+    assert bodies.count("around") == SENDERS - 2

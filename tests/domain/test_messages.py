@@ -15,7 +15,7 @@ from agentplaza.domain.messages import (
     delivery_view,
     validate_content,
 )
-from agentplaza.services.sending import encode_deliveries
+from agentplaza.services.publishing import encode_deliveries
 
 
 def test_body_is_kept_byte_exact() -> None:

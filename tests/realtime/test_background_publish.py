@@ -1,4 +1,4 @@
-"""A send is answered before its bus publication completes (services/sending.py,
+"""A send is answered before its bus publication completes (services/publishing.py,
 Publisher.publish_in_background): the publications still leave in commit order, a slow bus
 pushes back on senders past MAX_PUBLISHING in flight, and drain() waits for them all."""
 
@@ -16,8 +16,8 @@ from agentplaza.bus.base import Bus
 from agentplaza.domain.envelopes import topic_for
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Scene
-from agentplaza.services import sending
-from agentplaza.services.sending import Publisher
+from agentplaza.services import publishing
+from agentplaza.services.publishing import Publisher
 from tests import backends
 from tests.brokers import NETWORK, Broker, Reader, broker_url
 from tests.contract.storedata import dm
@@ -101,7 +101,7 @@ class GatedProxy(DroppableProxy):
 async def test_a_stalled_bus_pushes_back_past_the_bound_and_drain_waits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sending, "MAX_PUBLISHING", 3)
+    monkeypatch.setattr(publishing, "MAX_PUBLISHING", 3)
     redis = Broker("redis", backends.require("redis"), backends.unique_namespace())
     proxy = await GatedProxy(redis.url, backends.DEFAULT_PORTS["redis"]).start()
     redis.proxies.append(proxy)

@@ -1,4 +1,4 @@
-"""A group fan-out is one bus publication (services/sending.py, Publisher) that every node's
+"""A group fan-out is one bus publication (services/publishing.py, Publisher) that every node's
 hub reads for the accounts it holds: each connection gets its own delivery, once, on every
 bus implementation, and two nodes split the recipients between them."""
 
@@ -20,7 +20,7 @@ from agentplaza.domain.envelopes import FANOUT_TOPIC, Envelope, topic_for
 from agentplaza.domain.ids import AccountId
 from agentplaza.domain.messages import DeliveryContext, InboxItem, Scene
 from agentplaza.realtime.hub import Hub
-from agentplaza.services.sending import FANOUT_MIN, Publisher, encode_delivery
+from agentplaza.services.publishing import FANOUT_MIN, Publisher, encode_delivery
 from tests import backends
 from tests.brokers import NETWORK, QUIET_SECS, Broker, broker_url
 from tests.contract.storedata import group_message

@@ -23,7 +23,7 @@ from agentplaza.realtime import hub as hub_module
 from agentplaza.realtime.hub import Hub
 from agentplaza.realtime.longpoll import Waiter
 from agentplaza.realtime.sink import OrderedSink
-from agentplaza.services.sending import encode_delivery
+from agentplaza.services.publishing import encode_delivery
 from agentplaza.store import open_store
 from agentplaza.store.base import Store
 from agentplaza.store.records import InboxPage

@@ -1,0 +1,168 @@
+"""A group's sends are stored by one node, its home, whichever node they came through
+(services/group_homes.py): the forwarded send answers as a local one would, its refusals
+included, and a home that stops or dies hands its groups to the nodes left without a send
+failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.api.helpers import assert_error
+from tests.api.test_groups import create_group, group_send, received
+from tests.cluster.conftest import Cluster, clients
+from tests.conftest import register
+from tests.realtime.test_websocket import next_message, open_ws
+from tests.server import ServerProcess
+
+if TYPE_CHECKING:
+    from tests.conftest import TestAgent
+
+pytestmark = pytest.mark.slow
+ENV = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"}
+ROUTED = "agentplaza_group_sends_routed_total"
+SERVED = "agentplaza_group_sends_served_total"
+
+
+async def metric(http: httpx.AsyncClient, name: str, labels: str = "") -> float:
+    """The value of one series of GET /metrics (0 when it is not there yet)."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200, response.text
+    series = f"{name}{{{labels}}}" if labels else name
+    for line in response.text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[1])
+    return 0.0
+
+
+async def hear_each_other(*nodes: httpx.AsyncClient, count: int) -> None:
+    deadline = time.monotonic() + 10.0
+    for http in nodes:
+        while await metric(http, "agentplaza_cluster_nodes") != count:
+            assert time.monotonic() < deadline, "the nodes did not hear each other"
+            await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def two_nodes(
+    cluster_factory: Callable[..., Cluster],
+) -> AsyncIterator[tuple[list[ServerProcess], list[httpx.AsyncClient]]]:
+    """Two nodes that hear each other, and a client of each."""
+    cluster = cluster_factory(**ENV)
+    nodes = [cluster.start_node(), cluster.start_node()]
+    async with clients(*nodes) as pair:
+        await hear_each_other(*pair, count=2)
+        yield nodes, pair
+
+
+async def home_and_other(
+    pair: list[httpx.AsyncClient], sender: TestAgent, gid: str
+) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
+    """(the group's home, the other node): the node whose answered forwards grow when a send
+    goes through it is not the home."""
+    before = await metric(pair[0], ROUTED, 'outcome="answered"')
+    response = await group_send(pair[0], sender, gid, "which home")
+    assert response.status_code == 201, response.text
+    forwarded = await metric(pair[0], ROUTED, 'outcome="answered"') > before
+    return (pair[1], pair[0]) if forwarded else (pair[0], pair[1])
+
+
+async def test_sends_through_both_nodes_are_stored_by_the_home_in_order_once(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    async with two_nodes(cluster_factory) as ((_, b), pair):
+        owner, left, right, reader = [await register(pair[0]) for _ in range(4)]
+        gid = (await create_group(pair[0], owner, [left, right, reader]))["id"]
+        home, other = await home_and_other(pair, owner, gid)
+        served_before = await metric(home, SERVED)
+
+        async def burst(sender: TestAgent, tag: str) -> list[str]:
+            ids = []
+            for n in range(30):  # alternating nodes: half of them forwarded
+                response = await group_send(pair[n % 2], sender, gid, f"{tag}-{n}")
+                assert response.status_code == 201, response.text
+                ids.append(response.json()["id"])
+            return ids
+
+        async with open_ws(b, reader) as ws:
+            await asyncio.sleep(0.3)  # B subscribed the bus for `reader`
+            sent = await asyncio.gather(burst(left, "l"), burst(right, "r"))
+            got = [await next_message(ws) for _ in range(61)]
+        assert got.pop(0)["content"]["body"] == "which home"  # unacked: the backlog
+        assert [m["seq"] for m in got] == list(range(got[0]["seq"], got[0]["seq"] + 60))
+        for tag, ids in zip(("l", "r"), sent, strict=True):
+            assert [m["id"] for m in got if m["content"]["body"].startswith(tag)] == ids
+        history = [m["id"] for m in await received(pair[1], reader)]
+        assert sorted(history[1:]) == sorted(sent[0] + sent[1])  # once each, after "which home"
+        assert await metric(home, SERVED) - served_before == 30
+        assert await metric(home, ROUTED, 'outcome="answered"') == 0
+        assert await metric(other, ROUTED, 'outcome="unknown"') == 0
+
+
+async def test_the_home_refuses_as_the_node_it_came_through_would(
+    cluster_factory: Callable[..., Cluster],
+) -> None:
+    async with two_nodes(cluster_factory) as (_, pair):
+        owner, member, outsider = [await register(pair[0]) for _ in range(3)]
+        gid = (await create_group(pair[0], owner, [member]))["id"]
+        home, other = await home_and_other(pair, owner, gid)
+        answered = await metric(other, ROUTED, 'outcome="answered"')
+        for http in (home, other):  # private group, not a member: it does not exist for them
+            assert_error(await group_send(http, outsider, gid), 404, "group_not_found")
+        muted = await home.post(f"/v1/groups/{gid}/mute/{member.id}", headers=owner.headers)
+        assert muted.status_code == 200, muted.text
+        for http in (home, other):
+            assert_error(await group_send(http, member, gid), 403, "muted")
+        # Both refusals came back from the home.
+        assert await metric(other, ROUTED, 'outcome="answered"') - answered == 2
+
+        key = {"Idempotency-Key": "one-send"}
+        first = await other.post(
+            f"/v1/groups/{gid}/messages",
+            headers=owner.headers | key,
+            json={"content": {"format": "text", "body": "once"}},
+        )
+        again = await home.post(
+            f"/v1/groups/{gid}/messages",
+            headers=owner.headers | key,
+            json={"content": {"format": "text", "body": "once"}},
+        )
+        assert first.status_code == 201, first.text
+        assert again.status_code in (200, 201), again.text
+        assert again.json()["id"] == first.json()["id"]
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+async def test_a_home_that_goes_away_hands_its_groups_to_the_node_left(
+    cluster_factory: Callable[..., Cluster], how: str
+) -> None:
+    async with two_nodes(cluster_factory) as (nodes, pair):
+        owner, member = [await register(pair[0]) for _ in range(2)]
+        gid = (await create_group(pair[0], owner, [member]))["id"]
+        home, other = await home_and_other(pair, owner, gid)
+        gone = nodes[pair.index(home)]
+        if how == "stop":
+            gone.stop()
+        else:
+            gone.kill()
+
+        started = time.monotonic()
+        bodies = [f"after-{n}" for n in range(5)]
+        for body in bodies:
+            response = await group_send(other, owner, gid, body)
+            assert response.status_code == 201, response.text
+        # A stopped home says so at once; a killed one is missed within its announcements'
+        # timeout (3.5 s) and the send waiting for it is stored here.
+        assert time.monotonic() - started < (3 if how == "stop" else 8)
+        await hear_each_other(other, count=1)
+        got = [m["content"]["body"] for m in await received(other, member)]
+        assert got[-5:] == bodies
+        if how == "kill":
+            assert await metric(other, ROUTED, 'outcome="unknown"') >= 1
