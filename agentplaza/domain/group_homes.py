@@ -7,6 +7,13 @@ one (bench/README.md, cluster efficiency). So each node hands a group's sends to
 home, chosen by rendezvous hashing over the live nodes: every node computes the same home
 from the same live set, and a node joining or leaving moves only the groups it wins or held.
 
+A send goes to the home only while the group is contended: while some node has stored, within
+CONTENDED_SECS, a send of the group that arrived at another node than this one. Each node
+reports every REPORT_INTERVAL_SECS the groups it stored and where their sends arrived. A
+group with one sender (or senders on one node) is stored where its sends arrive, with no hop
+through the bus; a group with senders on several nodes converges on its home within a report
+interval, and leaves it when all its sends arrive at one node again.
+
 Routing is a speed-up, never a rule: any node may store any group's message correctly, so
 nodes that briefly disagree about the live set (a node starting, stopping or dying) only
 lose batching for a moment. Live nodes announce themselves on the bus every
@@ -20,15 +27,26 @@ from collections.abc import Iterable
 
 HOMES_TOPIC_PREFIX = "homes."
 NODES_TOPIC = "homes.nodes"
-"""Every node's announcements: `up <node>` periodically, `down <node>` when it stops."""
+"""Every node's announcements: `up` periodically, `down` when it stops, and its reports of the
+groups it stored."""
 ALIVE_INTERVAL_SECS = 1.0
 ALIVE_TIMEOUT_SECS = 3.5
 """Three announcements missed (and a half interval of slack for a busy loop)."""
+REPORT_INTERVAL_SECS = 0.25
+CONTENDED_SECS = 1.0
+"""How long a group counts as contended after a report showed a send of it from elsewhere:
+four reports, so a busy loop's late report does not send it back to being stored here."""
 
 
 def node_topic(node: str) -> str:
     """The topic of `node`'s requests and replies."""
     return f"{HOMES_TOPIC_PREFIX}node.{node}"
+
+
+def contended_for(me: str, report: dict[str, list[str]]) -> list[str]:
+    """The groups of a node's report (group -> the nodes their sends arrived at) that count as
+    contended on node `me`: some send of theirs arrived elsewhere."""
+    return [group for group, origins in report.items() if any(o != me for o in origins)]
 
 
 def home_of(group_id: str, nodes: Iterable[str]) -> str:

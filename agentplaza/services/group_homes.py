@@ -1,10 +1,12 @@
-"""Group sends stored by the group's home node (domain/group_homes.py says why, and how the
-home is chosen): this node forwards a group send to the home over the bus, and stores the
-sends other nodes forward to it.
+"""Group sends stored by the group's home node while the group is contended (domain/group_homes.py
+says why, when, and how the home is chosen): this node forwards such a send to the home over
+the bus, and stores the sends other nodes forward to it.
 
 On the bus (orjson arrays, the kind first):
 
-    NODES_TOPIC       ["up", node] every ALIVE_INTERVAL_SECS, ["down", node] when stopping
+    NODES_TOPIC       ["up", node] every ALIVE_INTERVAL_SECS, ["down", node] when stopping,
+                      ["stored", node, {group: [nodes its sends arrived at]}] every
+                      REPORT_INTERVAL_SECS in which it stored some
     node_topic(home)  ["send", request, from_node, author_id, author_name, message, key, now_us]
     node_topic(from)  ["sent", request, message, replayed, recipients]
                       ["refused", request, status, code, detail]  (as a local send would raise)
@@ -45,8 +47,11 @@ from agentplaza.domain.errors import (
 )
 from agentplaza.domain.group_homes import (
     ALIVE_INTERVAL_SECS,
+    CONTENDED_SECS,
     NODES_TOPIC,
+    REPORT_INTERVAL_SECS,
     LiveNodes,
+    contended_for,
     node_topic,
 )
 from agentplaza.domain.ids import AccountId, MessageId, ThreadId
@@ -59,6 +64,8 @@ log = logging.getLogger(__name__)
 FORWARD_TIMEOUT_SECS = 10.0
 """A backstop for a lost request or answer: a home that stops or dies is noticed sooner (its
 "down", or ALIVE_TIMEOUT_SECS of silence)."""
+REPORT_MAX_GROUPS = 5_000
+"""Groups per "stored" publication; more go in several."""
 
 StoreAndPublish = Callable[[Author, Message, "str | None", int], Awaitable[Sent]]
 _REFUSALS: dict[int, type[AgentplazaError]] = {
@@ -92,6 +99,8 @@ class GroupHomes:
         self._requests = itertools.count()
         self._pending: dict[int, tuple[str, asyncio.Future[list[Any] | None]]] = {}
         self._serving: set[asyncio.Task[None]] = set()
+        self._stored: dict[str, set[str]] = {}  # since the last report: group -> origins
+        self._contended: dict[str, float] = {}  # group -> until when
         self._announcing: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -123,11 +132,26 @@ class GroupHomes:
             await asyncio.wait(list(self._serving))
 
     def remote_home(self, group_id: str) -> str | None:
-        """The node to forward a send to `group_id` to; None to store it here."""
-        if self._stopping:
+        """The node to forward a send to `group_id` to; None to store it here (call
+        `storing_here` then)."""
+        until = self._contended.get(group_id)
+        if until is None or self._stopping or until < self._monotonic():
             return None
         home = self._live.home_of(group_id)
         return None if home == self._me else home
+
+    def home_of(self, group_id: str) -> str:
+        """The group's home among the live nodes, contended or not."""
+        return self._live.home_of(group_id)
+
+    def storing_here(self, group_id: str, origin: str | None = None) -> None:
+        """A send to `group_id` that arrived at `origin` (default: this node) is being stored
+        here; the next report says so."""
+        origins = self._stored.get(group_id)
+        if origins is None:
+            self._stored[group_id] = {origin or self._me}
+        else:
+            origins.add(origin or self._me)
 
     async def forward(
         self, home: str, author: Author, message: Message, key: str | None, now_us: int
@@ -175,15 +199,20 @@ class GroupHomes:
             item = orjson.loads(payload)
             kind = item[0]
             if topic == NODES_TOPIC:
-                self._on_node(kind, str(item[1]))
+                self._on_node(kind, str(item[1]), item)
             elif topic == self._topic and kind == "send":
                 self._serve(item)
             elif topic == self._topic:
                 self._settle(int(item[1]), item)
-        except (orjson.JSONDecodeError, LookupError, TypeError, ValueError):
+        except (orjson.JSONDecodeError, AttributeError, LookupError, TypeError, ValueError):
             log.warning("dropping a malformed group-homes payload on %s", topic)
 
-    def _on_node(self, kind: str, node: str) -> None:
+    def _on_node(self, kind: str, node: str, item: list[Any]) -> None:
+        if kind == "stored":
+            until = self._monotonic() + CONTENDED_SECS
+            for group in contended_for(self._me, item[2]):
+                self._contended[group] = until
+            return
         if kind == "up":
             self._live.heard(node, self._monotonic())
         elif kind == "down" and self._live.left(node):
@@ -202,15 +231,33 @@ class GroupHomes:
 
     async def _announce(self) -> None:
         up = orjson.dumps(["up", self._me])
-        while True:
+        reports_per_announcement = round(ALIVE_INTERVAL_SECS / REPORT_INTERVAL_SECS)
+        for tick in itertools.count():
             try:
-                await self._bus.publish(NODES_TOPIC, up)
+                if tick % reports_per_announcement == 0:
+                    await self._bus.publish(NODES_TOPIC, up)
+                    self._forget_old()
+                await self._report()
             except BusError as exc:
                 log.debug("announcing this node failed: %s", exc)
-            for node in self._live.expire(self._monotonic()):
-                self._home_lost(node)
-            CLUSTER_NODES.set(len(self._live.nodes()))
-            await asyncio.sleep(ALIVE_INTERVAL_SECS)
+            await asyncio.sleep(REPORT_INTERVAL_SECS)
+
+    async def _report(self) -> None:
+        if not self._stored:
+            return
+        stored, self._stored = list(self._stored.items()), {}
+        for start in range(0, len(stored), REPORT_MAX_GROUPS):
+            chunk = {
+                group: list(origins) for group, origins in stored[start : start + REPORT_MAX_GROUPS]
+            }
+            await self._bus.publish(NODES_TOPIC, orjson.dumps(["stored", self._me, chunk]))
+
+    def _forget_old(self) -> None:
+        now = self._monotonic()
+        for node in self._live.expire(now):
+            self._home_lost(node)
+        CLUSTER_NODES.set(len(self._live.nodes()))
+        self._contended = {g: until for g, until in self._contended.items() if until >= now}
 
     def _serve(self, item: list[Any]) -> None:
         _, request, origin, author_id, author_name, fields, key, now_us = item
@@ -229,6 +276,7 @@ class GroupHomes:
         if self._stopping:
             reply = ["redo", request]
         else:
+            self.storing_here(message.thread_id, origin)
             try:
                 sent = await self._store_and_publish(author, message, key, now_us)
             except AgentplazaError as exc:

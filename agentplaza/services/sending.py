@@ -104,6 +104,9 @@ class GroupRouter(Protocol):
     def remote_home(self, group_id: str) -> str | None:
         """The node to forward a send to `group_id` to; None to store it on this node."""
 
+    def storing_here(self, group_id: str) -> None:
+        """A send to `group_id` that arrived here is being stored here."""
+
     async def forward(
         self, home: str, author: Author, message: Message, key: str | None, now_us: int
     ) -> Sent | None:
@@ -178,6 +181,7 @@ class Sending:
                 forwarded = await self._router.forward(home, author, message, key, now_us)
                 if forwarded is not None:
                     return forwarded
+            self._router.storing_here(thread_id)
         return await self.store_and_publish(author, message, key, now_us)
 
     async def store_and_publish(

@@ -1,7 +1,7 @@
-"""A group's sends are stored by one node, its home, whichever node they came through
-(services/group_homes.py): the forwarded send answers as a local one would, its refusals
-included, and a home that stops or dies hands its groups to the nodes left without a send
-failing.
+"""A contended group's sends are stored by one node, its home, whichever node they came
+through (services/group_homes.py): the forwarded send answers as a local one would, its
+refusals included, and a home that stops or dies hands its groups to the nodes left without a
+send failing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 ENV = {"AGENTPLAZA_RATE_LIMITS_ENABLED": "0"}
 ROUTED = "agentplaza_group_sends_routed_total"
 SERVED = "agentplaza_group_sends_served_total"
+ANSWERED = 'outcome="answered"'
 
 
 async def metric(http: httpx.AsyncClient, name: str, labels: str = "") -> float:
@@ -62,16 +63,43 @@ async def two_nodes(
         yield nodes, pair
 
 
-async def home_and_other(
+async def contended_home(
     pair: list[httpx.AsyncClient], sender: TestAgent, gid: str
 ) -> tuple[httpx.AsyncClient, httpx.AsyncClient]:
-    """(the group's home, the other node): the node whose answered forwards grow when a send
-    goes through it is not the home."""
-    before = await metric(pair[0], ROUTED, 'outcome="answered"')
-    response = await group_send(pair[0], sender, gid, "which home")
-    assert response.status_code == 201, response.text
-    forwarded = await metric(pair[0], ROUTED, 'outcome="answered"') > before
-    return (pair[1], pair[0]) if forwarded else (pair[0], pair[1])
+    """(the group's home, the other node), the group made contended: sends arrive at both
+    nodes, and then the home stores what the other forwards (its served count grows)."""
+    deadline = time.monotonic() + 20.0
+    while True:
+        served = [await metric(http, SERVED) for http in pair]
+        for http in pair:  # arrivals at both nodes, reported within REPORT_INTERVAL_SECS
+            assert (await group_send(http, sender, gid, "contend")).status_code == 201
+        await asyncio.sleep(0.6)
+        for http in pair:
+            assert (await group_send(http, sender, gid, "probe")).status_code == 201
+        grew = [
+            await metric(http, SERVED) > before for http, before in zip(pair, served, strict=True)
+        ]
+        if any(grew):
+            return (pair[0], pair[1]) if grew[0] else (pair[1], pair[0])
+        assert time.monotonic() < deadline, "the group never went to its home"
+
+
+@asynccontextmanager
+async def chatter(home: httpx.AsyncClient, sender: TestAgent, gid: str) -> AsyncIterator[None]:
+    """Sends arriving at the home all along: the group stays contended (else the other node
+    goes back to storing its own sends CONTENDED_SECS after the last report of them)."""
+
+    async def chat() -> None:
+        while True:
+            assert (await group_send(home, sender, gid, "chatter")).status_code == 201
+            await asyncio.sleep(0.1)
+
+    task = asyncio.get_running_loop().create_task(chat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_sends_through_both_nodes_are_stored_by_the_home_in_order_once(
@@ -80,8 +108,8 @@ async def test_sends_through_both_nodes_are_stored_by_the_home_in_order_once(
     async with two_nodes(cluster_factory) as ((_, b), pair):
         owner, left, right, reader = [await register(pair[0]) for _ in range(4)]
         gid = (await create_group(pair[0], owner, [left, right, reader]))["id"]
-        home, other = await home_and_other(pair, owner, gid)
-        served_before = await metric(home, SERVED)
+        home, other = await contended_home(pair, owner, gid)
+        served, answered = await metric(home, SERVED), await metric(other, ROUTED, ANSWERED)
 
         async def burst(sender: TestAgent, tag: str) -> list[str]:
             ids = []
@@ -91,18 +119,21 @@ async def test_sends_through_both_nodes_are_stored_by_the_home_in_order_once(
                 ids.append(response.json()["id"])
             return ids
 
-        async with open_ws(b, reader) as ws:
+        async with open_ws(b, reader) as ws, chatter(home, owner, gid):
             await asyncio.sleep(0.3)  # B subscribed the bus for `reader`
-            sent = await asyncio.gather(burst(left, "l"), burst(right, "r"))
-            got = [await next_message(ws) for _ in range(61)]
-        assert got.pop(0)["content"]["body"] == "which home"  # unacked: the backlog
-        assert [m["seq"] for m in got] == list(range(got[0]["seq"], got[0]["seq"] + 60))
-        for tag, ids in zip(("l", "r"), sent, strict=True):
+            sent = await asyncio.gather(burst(left, "l-"), burst(right, "r-"))
+            got = [await next_message(ws)]  # the backlog first, from seq 1
+            while sum(m["content"]["body"][:2] in ("l-", "r-") for m in got) < 60:
+                got.append(await next_message(ws))
+        assert [m["seq"] for m in got] == list(range(1, len(got) + 1))
+        for tag, ids in zip(("l-", "r-"), sent, strict=True):
             assert [m["id"] for m in got if m["content"]["body"].startswith(tag)] == ids
-        history = [m["id"] for m in await received(pair[1], reader)]
-        assert sorted(history[1:]) == sorted(sent[0] + sent[1])  # once each, after "which home"
-        assert await metric(home, SERVED) - served_before == 30
-        assert await metric(home, ROUTED, 'outcome="answered"') == 0
+        history = await received(pair[1], reader)
+        burst_ids = [m["id"] for m in history if m["content"]["body"][:2] in ("l-", "r-")]
+        assert sorted(burst_ids) == sorted(sent[0] + sent[1])  # once each
+        forwarded = await metric(other, ROUTED, ANSWERED) - answered
+        assert await metric(home, SERVED) - served == forwarded >= 15
+        assert await metric(home, ROUTED, ANSWERED) == 0
         assert await metric(other, ROUTED, 'outcome="unknown"') == 0
 
 
@@ -112,28 +143,23 @@ async def test_the_home_refuses_as_the_node_it_came_through_would(
     async with two_nodes(cluster_factory) as (_, pair):
         owner, member, outsider = [await register(pair[0]) for _ in range(3)]
         gid = (await create_group(pair[0], owner, [member]))["id"]
-        home, other = await home_and_other(pair, owner, gid)
-        answered = await metric(other, ROUTED, 'outcome="answered"')
-        for http in (home, other):  # private group, not a member: it does not exist for them
-            assert_error(await group_send(http, outsider, gid), 404, "group_not_found")
-        muted = await home.post(f"/v1/groups/{gid}/mute/{member.id}", headers=owner.headers)
-        assert muted.status_code == 200, muted.text
-        for http in (home, other):
-            assert_error(await group_send(http, member, gid), 403, "muted")
-        # Both refusals came back from the home.
-        assert await metric(other, ROUTED, 'outcome="answered"') - answered == 2
+        home, other = await contended_home(pair, owner, gid)
+        async with chatter(home, owner, gid):
+            answered = await metric(other, ROUTED, ANSWERED)
+            for http in (home, other):  # private group, not a member: it does not exist
+                assert_error(await group_send(http, outsider, gid), 404, "group_not_found")
+            muted = await home.post(f"/v1/groups/{gid}/mute/{member.id}", headers=owner.headers)
+            assert muted.status_code == 200, muted.text
+            for http in (home, other):
+                assert_error(await group_send(http, member, gid), 403, "muted")
+            # Both refusals through the other node came back from the home.
+            assert await metric(other, ROUTED, ANSWERED) - answered == 2
 
-        key = {"Idempotency-Key": "one-send"}
-        first = await other.post(
-            f"/v1/groups/{gid}/messages",
-            headers=owner.headers | key,
-            json={"content": {"format": "text", "body": "once"}},
-        )
-        again = await home.post(
-            f"/v1/groups/{gid}/messages",
-            headers=owner.headers | key,
-            json={"content": {"format": "text", "body": "once"}},
-        )
+            key = {"Idempotency-Key": "one-send"}
+            content = {"content": {"format": "text", "body": "once"}}
+            path = f"/v1/groups/{gid}/messages"
+            first = await other.post(path, headers=owner.headers | key, json=content)
+            again = await home.post(path, headers=owner.headers | key, json=content)
         assert first.status_code == 201, first.text
         assert again.status_code in (200, 201), again.text
         assert again.json()["id"] == first.json()["id"]
@@ -146,7 +172,9 @@ async def test_a_home_that_goes_away_hands_its_groups_to_the_node_left(
     async with two_nodes(cluster_factory) as (nodes, pair):
         owner, member = [await register(pair[0]) for _ in range(2)]
         gid = (await create_group(pair[0], owner, [member]))["id"]
-        home, other = await home_and_other(pair, owner, gid)
+        home, other = await contended_home(pair, owner, gid)
+        async with chatter(home, owner, gid):  # contended until the home goes
+            await asyncio.sleep(0.3)
         gone = nodes[pair.index(home)]
         if how == "stop":
             gone.stop()
@@ -165,4 +193,4 @@ async def test_a_home_that_goes_away_hands_its_groups_to_the_node_left(
         got = [m["content"]["body"] for m in await received(other, member)]
         assert got[-5:] == bodies
         if how == "kill":
-            assert await metric(other, ROUTED, 'outcome="unknown"') >= 1
+            assert await metric(other, ROUTED, 'outcome="unknown"') == 1

@@ -9,11 +9,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import orjson
 import pytest
 
 from agentplaza.bus.base import RESYNC, Bus, BusError
 from agentplaza.domain.errors import ErrorCode, Forbidden, NotFound
-from agentplaza.domain.group_homes import ALIVE_INTERVAL_SECS, NODES_TOPIC, node_topic
+from agentplaza.domain.group_homes import (
+    ALIVE_INTERVAL_SECS,
+    CONTENDED_SECS,
+    NODES_TOPIC,
+    REPORT_INTERVAL_SECS,
+    node_topic,
+)
 from agentplaza.domain.ids import AccountId, MessageId, ThreadId
 from agentplaza.domain.messages import Message, MessageFormat, MessageType
 from agentplaza.metrics import GROUP_SENDS_ROUTED
@@ -105,7 +112,7 @@ async def two(make: MakeNode) -> tuple[Node, Node]:
 def group_homed_on(at: Node, home: Node) -> str:
     """A group whose home, as `at` sees it, is `home`."""
     return next(
-        g for g in (f"g_{n}" for n in range(1000)) if at.homes.remote_home(g) == home.homes.node
+        g for g in (f"g_{n}" for n in range(1000)) if at.homes.home_of(g) == home.homes.node
     )
 
 
@@ -118,6 +125,30 @@ async def until(condition: Callable[[], bool]) -> None:
 
 def count(outcome: str) -> float:
     return float(GROUP_SENDS_ROUTED.labels(outcome)._value.get())
+
+
+async def test_a_group_goes_to_its_home_only_while_sends_of_it_arrive_elsewhere(
+    nodes: MakeNode,
+) -> None:
+    a, b = await two(nodes)
+    group = group_homed_on(a, b)
+    a.homes.storing_here(group)  # a's own sends: nothing to contend with
+    await asyncio.sleep(3 * REPORT_INTERVAL_SECS)
+    assert a.homes.remote_home(group) is None and b.homes.remote_home(group) is None
+    b.homes.storing_here(group)  # the home stores sends that arrived there: contended
+    await until(lambda: a.homes.remote_home(group) == b.homes.node)
+    assert b.homes.remote_home(group) is None  # the home stores its own
+    # From now on the home stores only what a forwards: a's sends alone, not contended.
+    started = time.monotonic()
+    while a.homes.remote_home(group) is not None:
+        b.homes.storing_here(group, origin=a.homes.node)
+        assert time.monotonic() - started < CONTENDED_SECS + 1.0
+        await asyncio.sleep(REPORT_INTERVAL_SECS / 2)
+    assert time.monotonic() - started > CONTENDED_SECS - REPORT_INTERVAL_SECS
+    other = next(g for g in (f"h_{n}" for n in range(1000)) if a.homes.home_of(g) == "b:2")
+    # A third node's sends of a group make it contended here.
+    a.homes.on_bus_event(NODES_TOPIC, orjson.dumps(["stored", "c:3", {other: ["c:3"]}]))
+    assert a.homes.remote_home(other) == b.homes.node
 
 
 async def test_the_home_stores_the_send_and_its_answer_comes_back_whole(
@@ -166,6 +197,8 @@ async def test_a_stopping_home_stores_nothing_more_and_says_redo(
 ) -> None:
     a, b = await two(nodes)
     group = group_homed_on(a, b)
+    b.homes.storing_here(group)  # contended: a forwards it to b
+    await until(lambda: a.homes.remote_home(group) == b.homes.node)
     b.hold = asyncio.Event()
     in_flight = asyncio.get_running_loop().create_task(
         a.homes.forward(b.homes.node, AUTHOR, MESSAGE, None, 1)
