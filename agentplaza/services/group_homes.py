@@ -147,6 +147,8 @@ class GroupHomes:
     def storing_here(self, group_id: str, origin: str | None = None) -> None:
         """A send to `group_id` that arrived at `origin` (default: this node) is being stored
         here; the next report says so."""
+        if self._stopping:  # no more reports
+            return
         origins = self._stored.get(group_id)
         if origins is None:
             self._stored[group_id] = {origin or self._me}
