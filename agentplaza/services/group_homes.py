@@ -211,6 +211,8 @@ class GroupHomes:
 
     def _on_node(self, kind: str, node: str, item: list[Any]) -> None:
         if kind == "stored":
+            if node == self._me:  # what it stored itself never makes a group go elsewhere
+                return
             until = self._monotonic() + CONTENDED_SECS
             for group in contended_for(self._me, item[2]):
                 self._contended[group] = until
