@@ -99,7 +99,9 @@ async def chatter(home: httpx.AsyncClient, sender: TestAgent, gid: str) -> Async
         yield
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        (outcome,) = await asyncio.gather(task, return_exceptions=True)
+    if not isinstance(outcome, asyncio.CancelledError):
+        raise AssertionError(f"a chatter send failed: {outcome!r}")
 
 
 async def test_sends_through_both_nodes_are_stored_by_the_home_in_order_once(
