@@ -32,9 +32,22 @@ STARTED: list[ServerProcess] = []
 
 
 def free_port(host: str = TEST_HOST) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on, which no other free_port call returns for a minute.
+
+    A port that is only free now is handed out again by the kernel's next bind to port 0
+    (814 repeats in 5,000 calls here): another xdist worker's server then took it first, and
+    answered the readiness check of ours, which had failed to bind. Closing an accepted
+    connection leaves this side of it in TIME_WAIT: binds to port 0 skip the port for 60 s,
+    while servers, which all set SO_REUSEADDR, can still bind it (0 repeats in 5,000).
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname()):
+            accepted, _ = listener.accept()
+            accepted.close()
+        return int(listener.getsockname()[1])
 
 
 @dataclass

@@ -426,9 +426,7 @@ async def test_port_taken_at_start_is_a_warning_and_taken_over_once_free(
     if backend != "sqlite":
         pytest.skip("binding the port does not involve the store")
     port = free_port(AIM_HOST)
-    squatter = socket.socket()
-    squatter.bind((AIM_HOST, port))
-    squatter.listen()
+    squatter = socket.create_server((AIM_HOST, port))  # SO_REUSEADDR, as free_port needs
     try:
         srv = server_factory(host=AIM_HOST, aim_port=port)
         assert f"AIM TCP port 127.0.0.1:{port} is taken" in srv.log()
