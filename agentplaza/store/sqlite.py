@@ -41,9 +41,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 READER_THREADS = 3
 CHECKPOINT_INTERVAL_SECS = 1.0
-# Past this many WAL frames (4 KiB pages: 32 MiB) writes pause for one checkpoint on the
-# writer thread, after which the WAL starts over (see SqliteStore._restart_wal).
+# Past this many WAL frames (a page each: 16 MiB at PAGE_SIZE) writes pause for one checkpoint
+# on the writer thread, after which the WAL starts over (see SqliteStore._restart_wal).
 WAL_RESTART_FRAMES = 8192
+PAGE_SIZE = 2048
+"""The page size of a new database file (SQLite's default: 4,096); an existing file keeps its
+own. A commit writes each page it changed whole to the WAL, and a 50-member group message
+changes ~70 pages, mostly inbox index leaves that each gain one small entry: half the bytes
+to copy and checksum per commit. Measured on ../shared/bench, alternated, three rounds
+(bench/README.md, eleventh round): group of 50 × 1 sender +3 to +10 % deliveries/s, × 5
+senders +6 to +11 %; DMs and reads (a sync page, a group history page) no change beyond the
+noise. 1,024 measured the same as 2,048 within the noise, and spills every body over ~1 KB
+to overflow pages."""
 Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 COMMIT_WAIT_TURNS = 2
 """Loop turns a batch waits for more writes before it commits (none once it is full).
@@ -107,6 +116,7 @@ class SqliteStore(Store):
 
     async def start(self) -> None:
         Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._create_file)
         await asyncio.to_thread(migrate.upgrade_to_head, f"sqlite:///{self._path}")
         self._writer = self._connect()
         self._writer.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
@@ -122,6 +132,19 @@ class SqliteStore(Store):
         )
         self._checkpointer.start()
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-reader")
+
+    def _create_file(self) -> None:
+        """A new database file gets PAGE_SIZE; an existing one is left as it is."""
+        path = Path(self._path)
+        if path.exists() and path.stat().st_size:
+            return
+        conn = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            # Writes the header, which fixes the page size: the WAL mode cannot change it.
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         self._stop_checkpoints.set()
