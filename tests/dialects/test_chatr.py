@@ -525,11 +525,16 @@ async def test_stream_connections_and_requests_per_ip(server_factory: Any) -> No
                     pass
                 await asyncio.sleep(0.1)
 
-        # 120 requests a minute per IP across /chatr: some of the budget is spent above.
-        statuses = [(await c.get(f"{API}/agents")).status_code for _ in range(120)]
-        assert statuses[0] == 200
-        assert statuses[-1] == 429
-        limited = await c.get(f"{API}/agents")
+        # 120 requests a minute per IP across /chatr, a bucket that refills one every 0.5 s:
+        # some of the budget is spent above, and a loaded machine's slow requests refill some.
+        started = time.monotonic()
+        answers = [await c.get(f"{API}/agents")]
+        while answers[-1].status_code != 429 and len(answers) < 300:
+            answers.append(await c.get(f"{API}/agents"))
+        refilled = 2 * (time.monotonic() - started) + 1
+        assert answers[0].status_code == 200
+        assert len(answers) - 1 <= 120 + refilled
+        limited = answers[-1]
         assert_chatr_error(limited, 429, "rate_limited")
         assert "Retry-After" in limited.headers
 
