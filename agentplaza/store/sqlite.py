@@ -47,12 +47,12 @@ WAL_RESTART_FRAMES = 8192
 PAGE_SIZE = 2048
 """The page size of a new database file (SQLite's default: 4,096); an existing file keeps its
 own. A commit writes each page it changed whole to the WAL, and a 50-member group message
-changes ~70 pages, mostly inbox index leaves that each gain one small entry: half the bytes
-to copy and checksum per commit. Measured on ../shared/bench, alternated, three rounds
-(bench/README.md, eleventh round): group of 50 × 1 sender +3 to +10 % deliveries/s, × 5
-senders +6 to +11 %; DMs and reads (a sync page, a group history page) no change beyond the
-noise. 1,024 measured the same as 2,048 within the noise, and spills every body over ~1 KB
-to overflow pages."""
+changes 72 pages of 4 KiB or 82 of 2 KiB, mostly inbox index leaves that each gain one small
+entry: 290 → 163 KiB to copy and checksum per commit (bench/wal_frames.py). Measured on
+../shared/bench, alternated, three rounds (bench/README.md, eleventh round): group of 50 ×
+1 sender +3 to +10 % deliveries/s, × 5 senders +6 to +11 %; DMs and reads (a sync page, a
+group history page) no change beyond the noise. 1,024 measured the same as 2,048 within the
+noise, and spills every body over ~1 KB to overflow pages."""
 Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 COMMIT_WAIT_TURNS = 2
 """Loop turns a batch waits for more writes before it commits (none once it is full).
