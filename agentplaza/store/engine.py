@@ -44,6 +44,10 @@ class Capabilities:
     """`CROSS JOIN LATERAL (subquery)`: a top-N per outer row."""
     greatest: str
     """The two-argument maximum: GREATEST (MAX is an aggregate there) or SQLite's MAX."""
+    json_group: bool
+    """SQLite's `json_group_array`/`json_group_object`: many rows read back as one text. Worth
+    it where a query returns dozens of rows, because Python's sqlite3 hands the GIL over and
+    back for every cell it reads (bench/README.md, issue 17's twelfth round)."""
 
     def lock_suffix(self, of: str) -> str:
         """` FOR UPDATE OF <of>` where rows need locking, else nothing."""
@@ -51,10 +55,20 @@ class Capabilities:
 
 
 SQLITE = Capabilities(
-    row_locks=False, skip_locked=False, array_params=False, lateral=False, greatest="MAX"
+    row_locks=False,
+    skip_locked=False,
+    array_params=False,
+    lateral=False,
+    greatest="MAX",
+    json_group=True,
 )
 POSTGRESQL = Capabilities(
-    row_locks=True, skip_locked=True, array_params=True, lateral=True, greatest="GREATEST"
+    row_locks=True,
+    skip_locked=True,
+    array_params=True,
+    lateral=True,
+    greatest="GREATEST",
+    json_group=False,
 )
 
 

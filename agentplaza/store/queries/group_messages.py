@@ -4,8 +4,10 @@ history. Unknown, disbanded and (for non-members) private groups raise NotFound
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
+
+import orjson
 
 from agentplaza.domain.groups import (
     GroupDecision,
@@ -47,9 +49,11 @@ def read_group_messages_txn(
     return [(r[0], message_from_row(r[1:])) for r in rows]
 
 
-SEND_FACTS_SQL = (
-    "SELECT gm.account_id, gm.role, gm.muted_until, f.friend_id IS NOT NULL, t.relation,"
+_SEND_FACTS_COLUMNS = (
+    "gm.account_id, gm.role, gm.muted_until, f.friend_id IS NOT NULL, t.relation,"
     " b.blocked_id IS NOT NULL"
+)
+_SEND_FACTS_FROM = (
     " FROM group_members gm"
     " LEFT JOIN friendships f ON f.account_id = gm.account_id AND f.friend_id = ?"
     " LEFT JOIN trust_overrides t ON t.account_id = gm.account_id AND t.other_id = ?"
@@ -57,6 +61,7 @@ SEND_FACTS_SQL = (
     " WHERE gm.group_id = ?"
     " AND (SELECT a.deleted_at IS NULL FROM accounts a WHERE a.id = gm.account_id)"
 )
+SEND_FACTS_SQL = f"SELECT {_SEND_FACTS_COLUMNS}{_SEND_FACTS_FROM}"
 """The facts of a group send: parameters sender ×3, then the group. PostgreSQL's
 `postgres_group.GROUP_FACTS_SAME_FN` is built from this text (keep the parameter order).
 Live members only, by a subquery per member rather than a join with `accounts`: on tables
@@ -64,6 +69,12 @@ PostgreSQL has not analyzed (autovacuum off, as on the test machine) its generic
 joined every member with a scan of all accounts (members × accounts comparisons). The
 subquery is one probe of accounts' id index per member whatever the statistics: this query,
 50 members, 300 accounts, 8.4 M → 0.8 M instructions (callgrind, issue 17)."""
+SEND_FACTS_JSON_SQL = (
+    f"SELECT json_group_array(json_array({_SEND_FACTS_COLUMNS})){_SEND_FACTS_FROM}"
+)
+"""SEND_FACTS_SQL's rows as one JSON text (`caps.json_group`): a 50-member group's 300 cells,
+read one by one, cost ~43 µs in a standalone loop, the text ~20 (bench/README.md, issue 17's
+twelfth round)."""
 
 
 def append_group_message_txn(
@@ -123,28 +134,36 @@ def _lock_group_txn(txn: Txn, message: Message, *, webhooks: bool) -> tuple[Grou
     if locked is None:
         raise not_found()
     sender = message.sender_id
-    rows = tuple(txn.execute(SEND_FACTS_SQL, (sender, sender, sender, group_id)).fetchall())
+    params = (sender, sender, sender, group_id)
+    if txn.caps.json_group:
+        text = txn.execute(SEND_FACTS_JSON_SQL, params).fetchone()[0]
+        members = _members(text, lambda: orjson.loads(text))
+    else:
+        rows = tuple(txn.execute(SEND_FACTS_SQL, params).fetchall())
+        members = _members(rows, lambda: rows)
     facts = GroupSendFacts(
-        group_id=group_id, is_public=bool(locked[0]), sender_id=sender, members=_members(rows)
+        group_id=group_id, is_public=bool(locked[0]), sender_id=sender, members=members
     )
     return facts, bool(locked[1]) if webhooks else True
 
 
-_MEMBERS_MEMO: dict[tuple[Any, ...], tuple[MemberFacts, ...]] = {}
+_MEMBERS_MEMO: dict[Hashable, tuple[MemberFacts, ...]] = {}
 MEMBERS_MEMO_MAX = 20_000
 """Members (over all the fact sets) the memo holds, ~250 bytes each; past it, it starts over."""
 _memo_members = 0
 
 
-def _members(rows: tuple[Any, ...]) -> tuple[MemberFacts, ...]:
-    """The MemberFacts of SEND_FACTS_SQL's rows, memoized by the rows themselves.
+def _members(read: Hashable, parse: Callable[[], Sequence[Any]]) -> tuple[MemberFacts, ...]:
+    """The MemberFacts of SEND_FACTS_SQL's rows, memoized by what was `read` (the rows, or
+    their JSON text), parsed into rows only when it was not seen before.
 
     The key is everything just read in this transaction, so a hit is exactly what building
     them would give (nothing is cached across a change: a changed fact is a different key).
     It saves building 50 frozen dataclasses per 50-member send when the group is unchanged."""
     global _memo_members
-    members = _MEMBERS_MEMO.get(rows)
+    members = _MEMBERS_MEMO.get(read)
     if members is None:
+        rows = parse()
         members = tuple(
             MemberFacts(
                 account_id=AccountId(r[0]),
@@ -159,6 +178,6 @@ def _members(rows: tuple[Any, ...]) -> tuple[MemberFacts, ...]:
         if _memo_members + len(rows) > MEMBERS_MEMO_MAX:
             _MEMBERS_MEMO.clear()
             _memo_members = 0
-        _MEMBERS_MEMO[rows] = members
+        _MEMBERS_MEMO[read] = members
         _memo_members += len(rows)
     return members
