@@ -4,23 +4,11 @@ a greenlet per call would fault on each one's new frame stack (1.00 per call).""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "greenbridge_cost.py"
+from tests.bench.scripts import run_bench_script
 
 
 def test_a_small_run_prints_cpu_and_faults_per_call() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--calls", "2000"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    words = done.stdout.split()
+    words = run_bench_script("greenbridge_cost.py", "--calls", "2000").split()
     figures = dict(zip(words[::2], map(float, words[1::2]), strict=True))
     assert set(figures) == {"us_per_call", "user_us", "system_us", "minor_faults"}
     assert figures["us_per_call"] > 0

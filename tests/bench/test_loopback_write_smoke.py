@@ -5,24 +5,12 @@ something (a write takes some time) and reports what it was asked to do."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.scripts import run_bench_script
 
 
 def test_both_cases_are_measured() -> None:
-    done = subprocess.run(
-        [sys.executable, "bench/loopback_write.py", "--writes", "2000", "--bytes", "120"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = run_bench_script("loopback_write.py", "--writes", "2000", "--bytes", "120").splitlines()
     assert [line.split(":")[0].strip() for line in lines[:2]] == ["awake", "asleep"]
     result = json.loads(lines[-1])
     assert (result["writes"], result["bytes"]) == (2000, 120)

@@ -6,26 +6,15 @@ group send commits about one page of the inbox's account-ordered b-tree per memb
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.scripts import run_bench_script
 
 
 def run(*args: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "bench/wal_frames.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    stdout = run_bench_script("wal_frames.py", *args, timeout=180)
+    result = json.loads(stdout.splitlines()[-1])
     assert isinstance(result, dict)
     return result
 
